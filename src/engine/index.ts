@@ -1,28 +1,55 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import { loadNativeAddon, registerNativeKernels, type NativeAddon } from "./native.js";
 
 export { tf };
+
+export type EngineTier = "native-openblas" | "native-builtin" | "js";
 
 export interface EngineInfo {
   backend: string;
   native: boolean;
-  tier: "native-openblas" | "native-builtin" | "js";
+  tier: EngineTier;
+  /** Kernel names served by the native pack (the rest run on tfjs-backend-cpu's JS kernels). */
   kernels: string[];
   blas: string | null;
   threads: number;
+  /** Why native kernels are off, when they are. */
+  reason?: string;
 }
 
-let ready: Promise<EngineInfo> | null = null;
+export interface Engine {
+  info: EngineInfo;
+  /** The loaded addon, for fused kernels that bypass tfjs (AdamW update); null on the JS tier. */
+  addon: NativeAddon | null;
+}
+
+let ready: Promise<Engine> | null = null;
 
 /**
- * Sets up the tensor engine once: the tfjs cpu backend, with the native kernel pack
- * registered over it when the addon is available.
+ * Sets up the tensor engine once per process: tfjs's cpu backend, with the native kernel
+ * pack registered over it when the addon loads. LAVIT_NATIVE=0 forces the JS kernels. When
+ * the addon is unavailable, one warning goes to stderr and everything runs on JS.
  */
-export function initEngine(): Promise<EngineInfo> {
+export function initEngine(): Promise<Engine> {
   ready ??= (async () => {
     await tf.setBackend("cpu");
     await tf.ready();
-    return { backend: tf.getBackend(), native: false, tier: "js" as const, kernels: [], blas: null, threads: 1 };
+    // The cpu backend otherwise greets every process with an advert for tfjs-node, which
+    // cannot be installed here and would not be faster than the native pack.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+    const base = { backend: tf.getBackend() };
+    if (process.env.LAVIT_NATIVE === "0") {
+      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: "disabled by LAVIT_NATIVE=0" } };
+    }
+    const loaded = loadNativeAddon();
+    if (!loaded.addon) {
+      process.stderr.write(`lavit: warning: ${loaded.reason}; using the JS kernels (much slower).\n`);
+      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: loaded.reason } };
+    }
+    const reg = registerNativeKernels(loaded.addon);
+    const ni = loaded.addon.info();
+    return { addon: loaded.addon, info: { ...base, native: true, tier: ni.tier, kernels: reg.kernels, blas: ni.blas, threads: ni.threads } };
   })();
   return ready;
 }

@@ -1,0 +1,147 @@
+// Reductions over the innermost axis, softmax, and general transposes.
+#include "common.h"
+#include <cmath>
+#include <limits>
+
+namespace lavit {
+
+enum ReduceOp { RSUM = 0, RMAX, RMIN, RMEAN, RPROD };
+
+// reduceInner(op, x, out, outer, inner): out[o] = reduce(x[o*inner : (o+1)*inner]).
+// JS transposes the reduced axes innermost first, as tfjs's own cpu kernels do.
+static Napi::Value ReduceInner(const Napi::CallbackInfo& info) {
+  const int op = static_cast<int>(num(info[0]));
+  const float* x = f32(info[1]);
+  float* out = f32(info[2]);
+  const int64_t outer = num(info[3]), inner = num(info[4]);
+  Pool::get().parallel_for(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; o++) {
+      const float* p = x + o * inner;
+      float acc;
+      switch (op) {
+        case RSUM:
+        case RMEAN: {
+          // pairwise-ish: 8 partial sums keep float error close to tfjs's and vectorise
+          float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+          int64_t j = 0;
+          for (; j + 8 <= inner; j += 8)
+            for (int t = 0; t < 8; t++) s[t] += p[j + t];
+          float tail = 0;
+          for (; j < inner; j++) tail += p[j];
+          acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+          if (op == RMEAN) acc = inner > 0 ? acc / static_cast<float>(inner) : NAN;
+          break;
+        }
+        case RMAX: {
+          acc = inner > 0 ? p[0] : -std::numeric_limits<float>::infinity();
+          for (int64_t j = 1; j < inner; j++) {
+            if (std::isnan(p[j])) { acc = NAN; break; }
+            if (p[j] > acc) acc = p[j];
+          }
+          break;
+        }
+        case RMIN: {
+          acc = inner > 0 ? p[0] : std::numeric_limits<float>::infinity();
+          for (int64_t j = 1; j < inner; j++) {
+            if (std::isnan(p[j])) { acc = NAN; break; }
+            if (p[j] < acc) acc = p[j];
+          }
+          break;
+        }
+        case RPROD: {
+          acc = 1.f;
+          for (int64_t j = 0; j < inner; j++) acc *= p[j];
+          break;
+        }
+        default: acc = 0.f;
+      }
+      out[o] = acc;
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// softmax(x, out, rows, cols) over the last axis, max-subtracted for stability.
+static Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  const int64_t rows = num(info[2]), cols = num(info[3]);
+  const bool logSoftmax = info.Length() > 4 && flag(info[4]);
+  Pool::get().parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* p = x + r * cols;
+      float* q = out + r * cols;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < cols; j++) m = p[j] > m ? p[j] : m;
+      if (m == -std::numeric_limits<float>::infinity()) m = 0.f;  // fully masked row
+      float s = 0.f;
+      if (logSoftmax) {
+        for (int64_t j = 0; j < cols; j++) s += std::exp(p[j] - m);
+        const float ls = std::log(s) + m;
+        for (int64_t j = 0; j < cols; j++) q[j] = p[j] - ls;
+      } else {
+        for (int64_t j = 0; j < cols; j++) {
+          q[j] = std::exp(p[j] - m);
+          s += q[j];
+        }
+        const float inv = 1.f / s;
+        for (int64_t j = 0; j < cols; j++) q[j] *= inv;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// transpose(x, out, inShape Int32Array, perm Int32Array): out[i] = x[permuted index].
+static Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  const int32_t* inShape = i32(info[2]);
+  const int32_t* perm = i32(info[3]);
+  const int rank = static_cast<int>(i32len(info[2]));
+  const int64_t total = static_cast<int64_t>(f32len(info[1]));
+  if (total == 0) return info.Env().Undefined();
+  int64_t inStride[16], outShape[16], srcStride[16];
+  inStride[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) inStride[d] = inStride[d + 1] * inShape[d + 1];
+  for (int d = 0; d < rank; d++) {
+    outShape[d] = inShape[perm[d]];
+    srcStride[d] = inStride[perm[d]];
+  }
+  const int64_t inner = outShape[rank - 1];
+  const int64_t innerStride = srcStride[rank - 1];
+  const int64_t rows = total / inner;
+  Pool::get().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    int64_t idx[16] = {0};
+    int64_t rem = r0, off = 0;
+    for (int d = rank - 2; d >= 0; d--) {
+      idx[d] = rem % outShape[d];
+      rem /= outShape[d];
+      off += idx[d] * srcStride[d];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+      float* q = out + r * inner;
+      const float* p = x + off;
+      if (innerStride == 1)
+        for (int64_t j = 0; j < inner; j++) q[j] = p[j];
+      else
+        for (int64_t j = 0; j < inner; j++) q[j] = p[j * innerStride];
+      for (int d = rank - 2; d >= 0; d--) {
+        idx[d]++;
+        off += srcStride[d];
+        if (idx[d] < outShape[d]) break;
+        off -= idx[d] * srcStride[d];
+        idx[d] = 0;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+void InitReduce(Napi::Env env, Napi::Object exports) {
+  exports.Set("reduceInner", Napi::Function::New(env, ReduceInner));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+}
+
+}  // namespace lavit

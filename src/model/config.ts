@@ -1,0 +1,92 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { UserError } from "../cli/errors.js";
+
+/**
+ * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
+ * down): a ViT encoder over image patches, an MLP projector into the decoder width and a
+ * causal decoder. A student adds K latent thought tokens and the two alignment heads.
+ */
+export const visionConfigSchema = z
+  .object({
+    image_size: z.number().int().positive(),
+    patch_size: z.number().int().positive(),
+    channels: z.number().int().positive().default(3),
+    hidden_size: z.number().int().positive(),
+    num_layers: z.number().int().nonnegative(),
+    num_heads: z.number().int().positive(),
+    mlp_size: z.number().int().positive(),
+  })
+  .strict()
+  .refine((v) => v.image_size % v.patch_size === 0, { message: "image_size must be divisible by patch_size", path: ["patch_size"] })
+  .refine((v) => v.hidden_size % v.num_heads === 0, { message: "hidden_size must be divisible by num_heads", path: ["num_heads"] });
+
+export const decoderConfigSchema = z
+  .object({
+    vocab_size: z.number().int().positive(),
+    hidden_size: z.number().int().positive(),
+    num_layers: z.number().int().positive(),
+    num_heads: z.number().int().positive(),
+    num_kv_heads: z.number().int().positive().optional(),
+    ffn_size: z.number().int().positive(),
+    max_positions: z.number().int().positive(),
+    rope_base: z.number().positive().default(10000),
+    rms_eps: z.number().positive().default(1e-6),
+  })
+  .strict()
+  .refine((d) => d.hidden_size % d.num_heads === 0, { message: "hidden_size must be divisible by num_heads", path: ["num_heads"] })
+  .refine((d) => (d.hidden_size / d.num_heads) % 2 === 0, { message: "head size must be even for rotary positions", path: ["num_heads"] })
+  .refine((d) => d.num_heads % (d.num_kv_heads ?? d.num_heads) === 0, {
+    message: "num_heads must be a multiple of num_kv_heads",
+    path: ["num_kv_heads"],
+  });
+
+export const latentConfigSchema = z
+  .object({
+    /** Number of latent visual-thought tokens <lvr1>..<lvrK> between question and answer. */
+    num_latents: z.number().int().min(0).max(8),
+    /** Width of the teacher's V_top states the V_top head predicts. */
+    teacher_hidden_size: z.number().int().positive(),
+  })
+  .strict();
+
+export const vlmConfigSchema = z
+  .object({
+    model_type: z.literal("lavit-vlm"),
+    vision: visionConfigSchema,
+    decoder: decoderConfigSchema,
+    /** Present on LaViT students only. */
+    latent: latentConfigSchema.optional(),
+  })
+  .strict();
+
+export type VisionConfig = z.infer<typeof visionConfigSchema>;
+export type DecoderConfig = z.infer<typeof decoderConfigSchema>;
+export type VlmConfig = z.infer<typeof vlmConfigSchema>;
+
+export function numPatches(v: VisionConfig): number {
+  const side = v.image_size / v.patch_size;
+  return side * side;
+}
+
+/** Formats zod issues as "field.path: message" lines, naming the source. */
+export function describeZodError(source: string, err: z.ZodError): string {
+  const lines = err.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+  return `${source}: invalid model config\n${lines.join("\n")}`;
+}
+
+export function parseVlmConfig(value: unknown, source: string): VlmConfig {
+  const r = vlmConfigSchema.safeParse(value);
+  if (!r.success) throw new UserError(describeZodError(source, r.error));
+  return r.data;
+}
+
+export function readVlmConfig(path: string): VlmConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UserError(`${path}: cannot read model config (${(e as Error).message})`);
+  }
+  return parseVlmConfig(raw, path);
+}
