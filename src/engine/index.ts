@@ -1,6 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import { createRequire } from "node:module";
 import { loadNativeAddon, registerNativeKernels, type NativeAddon } from "./native.js";
+
+// Gradients and chained tensor methods (see scripts/vendor-tfjs-extras.mjs). The path is
+// relative to the package root so it resolves from src/ (tests) and dist/ (the CLI) alike.
+createRequire(import.meta.url)("../../vendor/tfjs-extras.cjs");
 
 export { tf };
 

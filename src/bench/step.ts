@@ -1,0 +1,119 @@
+import { tf, initEngine, type EngineInfo } from "../engine/index.js";
+import { ParamStore } from "../model/params.js";
+import { causalBias, crossEntropy, decoderBlock, embed, initDecoderBlock, linear, makeRotary, rmsNorm, type Rotary } from "../model/nn.js";
+import { AdamW, clipScale, globalNorm } from "../train/optim.js";
+import { Rng } from "../util/rng.js";
+
+/** The transformer-step benchmark of ../shared/bench/transformer_step.md. */
+export const BENCH_CONFIGS = {
+  small: { vocab: 256, d: 128, heads: 4, layers: 4, ffn: 384, seq: 96, batch: 32 },
+  base: { vocab: 512, d: 256, heads: 8, layers: 4, ffn: 768, seq: 128, batch: 16 },
+} as const;
+export type BenchConfigName = keyof typeof BENCH_CONFIGS;
+export type BenchConfig = (typeof BENCH_CONFIGS)[BenchConfigName];
+
+export interface BenchLm {
+  store: ParamStore;
+  config: BenchConfig;
+  rotary: Rotary;
+  mask: tf.Tensor2D;
+  dispose(): void;
+}
+
+export function buildBenchLm(config: BenchConfig, seed = 0): BenchLm {
+  const store = new ParamStore(new Rng(seed));
+  store.normal("model.embed_tokens.weight", [config.vocab, config.d]);
+  for (let i = 0; i < config.layers; i++) initDecoderBlock(store, `model.layers.${i}`, config.d, config.heads, config.heads, config.ffn);
+  store.ones("model.norm.weight", [config.d]);
+  store.normal("lm_head.weight", [config.vocab, config.d]);
+  const rotary = makeRotary(config.seq, config.d / config.heads);
+  const mask = causalBias(config.seq);
+  return {
+    store,
+    config,
+    rotary,
+    mask,
+    dispose() {
+      store.dispose();
+      rotary.dispose();
+      mask.dispose();
+    },
+  };
+}
+
+export function benchLoss(lm: BenchLm, inputs: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const { store, config } = lm;
+  let x = embed(inputs, store.get("model.embed_tokens.weight") as tf.Tensor2D);
+  for (let i = 0; i < config.layers; i++) {
+    x = decoderBlock(x, store, `model.layers.${i}`, { numHeads: config.heads, rotary: lm.rotary, bias: lm.mask }).out;
+  }
+  const h = rmsNorm(x, store.get("model.norm.weight"));
+  const logits = tf.reshape(linear(h, store, "lm_head"), [-1, config.vocab]) as tf.Tensor2D;
+  return crossEntropy(logits, targets);
+}
+
+/** One full training step: forward, backward, clip to norm 1, AdamW. Returns the loss. */
+export function trainStep(lm: BenchLm, opt: AdamW, inputs: tf.Tensor2D, targets: tf.Tensor1D, addon: Parameters<typeof globalNorm>[1]): number {
+  const { value, grads } = tf.variableGrads(() => benchLoss(lm, inputs, targets));
+  const scale = clipScale(globalNorm(grads, addon), 1.0);
+  opt.step(lm.store.vars, grads, scale);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  tf.dispose(grads);
+  return loss;
+}
+
+export interface BenchResult {
+  impl: "lavit";
+  config: BenchConfigName;
+  params: number;
+  native: boolean;
+  tier: EngineInfo["tier"];
+  threads: number;
+  ms_per_step_median: number;
+  ms_per_step_min: number;
+  loss_first: number;
+  loss_last: number;
+}
+
+export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3, onStep?: (i: number, ms: number) => void): Promise<BenchResult> {
+  const engine = await initEngine();
+  const config = BENCH_CONFIGS[name];
+  const lm = buildBenchLm(config, 0);
+  const rng = new Rng(1);
+  const ids = new Int32Array(config.batch * (config.seq + 1));
+  for (let i = 0; i < ids.length; i++) ids[i] = rng.int(0, config.vocab - 1);
+  const all = tf.tensor2d(ids, [config.batch, config.seq + 1], "int32");
+  const inputs = tf.slice(all, [0, 0], [config.batch, config.seq]);
+  const targets = tf.reshape(tf.slice(all, [0, 1], [config.batch, config.seq]), [-1]) as tf.Tensor1D;
+  const opt = new AdamW({ lr: 1e-3, weightDecay: 0.1 }, engine.addon);
+  const times: number[] = [];
+  let first = NaN;
+  let last = NaN;
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    last = trainStep(lm, opt, inputs, targets, engine.addon);
+    const ms = performance.now() - t0;
+    if (i === 0) first = last;
+    if (i >= warmup) times.push(ms);
+    onStep?.(i, ms);
+  }
+  const params = lm.store.count();
+  tf.dispose([all, inputs, targets]);
+  lm.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return {
+    impl: "lavit",
+    config: name,
+    params,
+    native: engine.info.native,
+    tier: engine.info.tier,
+    threads: engine.info.threads,
+    ms_per_step_median: Math.round(median * 100) / 100,
+    ms_per_step_min: Math.round(sorted[0] * 100) / 100,
+    loss_first: first,
+    loss_last: last,
+  };
+}

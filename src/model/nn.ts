@@ -1,0 +1,253 @@
+import { tf } from "../engine/index.js";
+import type { ParamStore } from "./params.js";
+
+/**
+ * Transformer building blocks shared by the benchmark LM, the ViT encoder and the VLM
+ * decoder. Written for the kernels that are fast here: everything heavy is a matrix product
+ * (2-D where possible, so no batch broadcasting), and the few element-wise ops are the ones
+ * the native pack serves.
+ */
+
+export interface LinearSpec {
+  bias: boolean;
+}
+
+export function initLinear(store: ParamStore, prefix: string, inDim: number, outDim: number, spec: LinearSpec, std = 0.02): void {
+  store.normal(`${prefix}.weight`, [outDim, inDim], std);
+  if (spec.bias) store.zeros(`${prefix}.bias`, [outDim]);
+}
+
+/** y = x W^T (+ b) over the last axis; W is [out, in]. */
+export function linear(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tensor {
+  const w = store.get(`${prefix}.weight`);
+  const bias = store.vars.get(`${prefix}.bias`);
+  const inDim = x.shape[x.rank - 1];
+  const lead = x.shape.slice(0, -1);
+  const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]);
+  const y = bias
+    ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: w as tf.Tensor2D, transposeB: true, bias })
+    : tf.matMul(x2 as tf.Tensor2D, w as tf.Tensor2D, false, true);
+  return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[0]]);
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
+}
+
+/** LayerNorm over the last axis with learned scale and shift. */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centred), -1, true);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** GELU, tanh approximation (as in GPT-2 / many ViTs). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const c = Math.sqrt(2 / Math.PI);
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), c);
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+/**
+ * Rotary position tables (rotate-half convention, as Qwen2/Llama) for positions
+ * [offset, offset + length): cos and sin [length, headDim], plus the fixed matrix that
+ * performs rotate-half as a product, which keeps the backward pass to matrix products
+ * instead of slices and concatenations.
+ */
+export interface Rotary {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  rotateHalf: tf.Tensor2D;
+  dispose(): void;
+}
+
+export function makeRotary(length: number, headDim: number, base = 10000, offset = 0): Rotary {
+  if (headDim % 2 !== 0) throw new Error(`rotary head size must be even, got ${headDim}`);
+  const half = headDim / 2;
+  const cos = new Float32Array(length * headDim);
+  const sin = new Float32Array(length * headDim);
+  for (let p = 0; p < length; p++) {
+    for (let i = 0; i < half; i++) {
+      const invFreq = 1 / Math.pow(base, (2 * i) / headDim);
+      const ang = (p + offset) * invFreq;
+      cos[p * headDim + i] = cos[p * headDim + i + half] = Math.cos(ang);
+      sin[p * headDim + i] = sin[p * headDim + i + half] = Math.sin(ang);
+    }
+  }
+  // x @ R = cat(-x2, x1): column j < half takes -x[j + half]; column j >= half takes x[j - half].
+  const r = new Float32Array(headDim * headDim);
+  for (let j = 0; j < half; j++) {
+    r[(j + half) * headDim + j] = -1;
+    r[j * headDim + (j + half)] = 1;
+  }
+  const t = {
+    cos: tf.tensor2d(cos, [length, headDim]),
+    sin: tf.tensor2d(sin, [length, headDim]),
+    rotateHalf: tf.tensor2d(r, [headDim, headDim]),
+    dispose() {
+      t.cos.dispose();
+      t.sin.dispose();
+      t.rotateHalf.dispose();
+    },
+  };
+  return t;
+}
+
+/** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
+export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
+  const [b, h, t, hd] = x.shape;
+  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [b * h * t, hd]), rot.rotateHalf), [b, h, t, hd]);
+  return tf.add(tf.mul(x, rot.cos), tf.mul(rotated, rot.sin)) as tf.Tensor4D;
+}
+
+/** Additive causal bias [T, T]: 0 on and below the diagonal, a large negative number above. */
+export function causalBias(t: number, pastLength = 0): tf.Tensor2D {
+  const total = t + pastLength;
+  const v = new Float32Array(t * total);
+  for (let i = 0; i < t; i++) for (let j = i + pastLength + 1; j < total; j++) v[i * total + j] = NEG_INF;
+  return tf.tensor2d(v, [t, total]);
+}
+
+/** Large enough to zero a softmax weight, finite so a fully masked row gives no NaN. */
+export const NEG_INF = -1e9;
+
+export interface AttentionOptions {
+  numHeads: number;
+  numKvHeads?: number;
+  /** Additive bias broadcastable to [B, H, Tq, Tk] (causal, padding and gating masks). */
+  bias?: tf.Tensor;
+  rotary?: Rotary;
+  /** Return the attention probabilities [B, H, Tq, Tk]. */
+  returnProbs?: boolean;
+  /** Keys/values of earlier positions [B, Hkv, Tpast, hd], for cached decoding. */
+  past?: { k: tf.Tensor4D; v: tf.Tensor4D };
+}
+
+export interface AttentionResult {
+  out: tf.Tensor3D;
+  probs?: tf.Tensor4D;
+  /** Keys/values including this call's positions, for the next decoding step. */
+  present: { k: tf.Tensor4D; v: tf.Tensor4D };
+}
+
+function splitHeads(x: tf.Tensor3D, heads: number): tf.Tensor4D {
+  const [b, t, d] = x.shape;
+  return tf.transpose(tf.reshape(x, [b, t, heads, d / heads]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  const [b, h, t, hd] = x.shape;
+  return tf.reshape(tf.tile(tf.reshape(x, [b, h, 1, t, hd]), [1, 1, groups, 1, 1]), [b, h * groups, t, hd]) as tf.Tensor4D;
+}
+
+/**
+ * Multi-head self-attention (grouped-query when numKvHeads < numHeads) on x [B, T, D] with
+ * projections `${prefix}.{q,k,v,o}_proj`.
+ */
+export function selfAttention(x: tf.Tensor3D, store: ParamStore, prefix: string, opts: AttentionOptions): AttentionResult {
+  const [b, t, d] = x.shape;
+  const heads = opts.numHeads;
+  const kvHeads = opts.numKvHeads ?? heads;
+  const hd = d / heads;
+  let q = splitHeads(linear(x, store, `${prefix}.q_proj`) as tf.Tensor3D, heads);
+  let k = splitHeads(linear(x, store, `${prefix}.k_proj`) as tf.Tensor3D, kvHeads);
+  const v0 = splitHeads(linear(x, store, `${prefix}.v_proj`) as tf.Tensor3D, kvHeads);
+  if (opts.rotary) {
+    q = applyRotary(q, opts.rotary);
+    k = applyRotary(k, opts.rotary);
+  }
+  let kAll = k;
+  let vAll = v0;
+  if (opts.past) {
+    kAll = tf.concat([opts.past.k, k], 2) as tf.Tensor4D;
+    vAll = tf.concat([opts.past.v, v0], 2) as tf.Tensor4D;
+  }
+  const groups = heads / kvHeads;
+  // Scale q rather than the scores: T*hd multiplies instead of T*T.
+  const qs = tf.mul(q, 1 / Math.sqrt(hd));
+  let scores = tf.matMul(qs, repeatKv(kAll, groups), false, true);
+  if (opts.bias) scores = tf.add(scores, opts.bias);
+  const probs = tf.softmax(scores) as tf.Tensor4D;
+  const ctx = tf.matMul(probs, repeatKv(vAll, groups));
+  const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, d]) as tf.Tensor3D;
+  const out = linear(merged, store, `${prefix}.o_proj`) as tf.Tensor3D;
+  return { out, probs: opts.returnProbs ? probs : undefined, present: { k: kAll, v: vAll } };
+}
+
+export function initAttention(store: ParamStore, prefix: string, d: number, heads: number, kvHeads: number, qkvBias: boolean): void {
+  const kvDim = (d / heads) * kvHeads;
+  initLinear(store, `${prefix}.q_proj`, d, d, { bias: qkvBias });
+  initLinear(store, `${prefix}.k_proj`, d, kvDim, { bias: qkvBias });
+  initLinear(store, `${prefix}.v_proj`, d, kvDim, { bias: qkvBias });
+  initLinear(store, `${prefix}.o_proj`, d, d, { bias: false });
+}
+
+/** SwiGLU MLP: down(silu(gate(x)) * up(x)). */
+export function swiglu(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tensor {
+  const g = linear(x, store, `${prefix}.gate_proj`);
+  const u = linear(x, store, `${prefix}.up_proj`);
+  return linear(tf.mul(silu(g), u), store, `${prefix}.down_proj`);
+}
+
+export function initSwiglu(store: ParamStore, prefix: string, d: number, ffn: number): void {
+  initLinear(store, `${prefix}.gate_proj`, d, ffn, { bias: false });
+  initLinear(store, `${prefix}.up_proj`, d, ffn, { bias: false });
+  initLinear(store, `${prefix}.down_proj`, ffn, d, { bias: false });
+}
+
+export interface DecoderBlockOptions extends AttentionOptions {
+  eps?: number;
+}
+
+/**
+ * Pre-norm decoder block (Qwen2/Llama): x + attn(RMSNorm(x)), then + SwiGLU(RMSNorm(x)).
+ * Parameter names follow Hugging Face's Qwen2 layout under `prefix`.
+ */
+export function decoderBlock(x: tf.Tensor3D, store: ParamStore, prefix: string, opts: DecoderBlockOptions): AttentionResult {
+  const eps = opts.eps ?? 1e-6;
+  const a = rmsNorm(x, store.get(`${prefix}.input_layernorm.weight`), eps) as tf.Tensor3D;
+  const attn = selfAttention(a, store, `${prefix}.self_attn`, opts);
+  const h = tf.add(x, attn.out) as tf.Tensor3D;
+  const m = rmsNorm(h, store.get(`${prefix}.post_attention_layernorm.weight`), eps);
+  const out = tf.add(h, swiglu(m, store, `${prefix}.mlp`)) as tf.Tensor3D;
+  return { out, probs: attn.probs, present: attn.present };
+}
+
+export function initDecoderBlock(store: ParamStore, prefix: string, d: number, heads: number, kvHeads: number, ffn: number): void {
+  store.ones(`${prefix}.input_layernorm.weight`, [d]);
+  initAttention(store, `${prefix}.self_attn`, d, heads, kvHeads, true);
+  store.ones(`${prefix}.post_attention_layernorm.weight`, [d]);
+  initSwiglu(store, `${prefix}.mlp`, d, ffn);
+}
+
+/**
+ * Token embedding lookup. For small vocabularies a one-hot product is much faster here than
+ * gather + its scatter-add gradient (both are JS kernels; the product is BLAS).
+ */
+export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
+  const [b, t] = ids.shape;
+  const [vocab, d] = table.shape;
+  if (vocab <= 4096) {
+    const oh = tf.cast(tf.oneHot(tf.reshape(ids, [b * t]) as tf.Tensor1D, vocab), "float32") as tf.Tensor2D;
+    return tf.reshape(tf.matMul(oh, table), [b, t, d]);
+  }
+  return tf.reshape(tf.gather(table, tf.reshape(ids, [b * t])), [b, t, d]);
+}
+
+/** Mean token cross-entropy of logits [N, V] against integer targets [N]; weights [N] optional. */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights?: tf.Tensor1D): tf.Scalar {
+  const vocab = logits.shape[1];
+  const logp = tf.logSoftmax(logits);
+  const oh = tf.cast(tf.oneHot(targets, vocab), "float32");
+  const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1));
+  if (!weights) return tf.mean(nll) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(nll, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+}

@@ -1,0 +1,56 @@
+import { tf } from "../engine/index.js";
+import { Rng } from "../util/rng.js";
+
+/**
+ * Named trainable parameters with Hugging-Face-like names
+ * (`model.layers.0.self_attn.q_proj.weight`), in insertion order. Linear weights are stored
+ * [out, in] like PyTorch so checkpoints open unchanged in Python.
+ */
+export class ParamStore {
+  readonly vars = new Map<string, tf.Variable>();
+
+  constructor(private readonly rng: Rng) {}
+
+  private add(name: string, shape: number[], values: Float32Array): tf.Variable {
+    if (this.vars.has(name)) throw new Error(`parameter ${name} defined twice`);
+    const v = tf.variable(tf.tensor(values, shape, "float32"), true, name);
+    this.vars.set(name, v);
+    return v;
+  }
+
+  normal(name: string, shape: number[], std = 0.02): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = this.rng.normal() * std;
+    return this.add(name, shape, values);
+  }
+
+  zeros(name: string, shape: number[]): tf.Variable {
+    return this.add(name, shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
+  }
+
+  ones(name: string, shape: number[]): tf.Variable {
+    return this.add(name, shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1));
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`unknown parameter ${name}`);
+    return v;
+  }
+
+  has(name: string): boolean {
+    return this.vars.has(name);
+  }
+
+  count(): number {
+    let n = 0;
+    for (const v of this.vars.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
