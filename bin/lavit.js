@@ -1,6 +1,2 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
-
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+import "../dist/cli/run.js";

@@ -29,7 +29,8 @@ static Napi::Value ReduceInner(const Napi::CallbackInfo& info) {
           float tail = 0;
           for (; j < inner; j++) tail += p[j];
           acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
-          if (op == RMEAN) acc = inner > 0 ? acc / static_cast<float>(inner) : NAN;
+          // an empty mean is 0 in tfjs (its kernel divides a zero sum by max(size, 1))
+          if (op == RMEAN) acc = inner > 0 ? acc / static_cast<float>(inner) : 0.f;
           break;
         }
         case RMAX: {

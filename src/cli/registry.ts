@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import * as bench from "./bench.js";
+import * as info from "./info.js";
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [];
+export const commandModules: CommandModule[] = [info, bench];

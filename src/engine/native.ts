@@ -26,7 +26,9 @@ export function loadNativeAddon(): LoadResult {
   const here = dirname(fileURLToPath(import.meta.url));
   // src/engine (tests, tsx) and dist/engine (the CLI) both sit two levels below the package root.
   const root = join(here, "..", "..");
-  const candidates = [join(root, "native", "build", "Release", "lavit_native.node"), join(root, "native", "build", "Debug", "lavit_native.node")];
+  // LAVIT_NATIVE_ADDON points at another build (or, in tests, at a file that is not one).
+  const override = process.env.LAVIT_NATIVE_ADDON;
+  const candidates = override ? [override] : [join(root, "native", "build", "Release", "lavit_native.node"), join(root, "native", "build", "Debug", "lavit_native.node")];
   const path = candidates.find((p) => existsSync(p));
   if (!path) return { addon: null, reason: `the native kernel pack is not built (looked for ${candidates[0]}; run \`npm run build:native\`)` };
   try {

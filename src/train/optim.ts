@@ -21,9 +21,9 @@ type CpuData = { data: { get(id: object): { values?: unknown } } };
  * The variable's own storage on the cpu backend. The optimiser updates parameters in place:
  * one pass over memory and no tensor churn, which keeps the live-tensor count flat for free.
  */
-function storageOf(v: tf.Variable): Float32Array {
+function storageOf(v: tf.Variable, name: string): Float32Array {
   const values = (tf.backend() as unknown as CpuData).data.get(v.dataId).values;
-  if (!(values instanceof Float32Array)) throw new Error(`parameter ${v.name} is not float32 on the cpu backend`);
+  if (!(values instanceof Float32Array)) throw new Error(`parameter ${name} is not float32 on the cpu backend`);
   return values;
 }
 
@@ -59,7 +59,7 @@ export class AdamW {
     for (const [name, variable] of vars) {
       const g = grads[name];
       if (!g) continue;
-      const p = storageOf(variable);
+      const p = storageOf(variable, name);
       const gv = g.dataSync() as Float32Array;
       let m = this.state.m.get(name);
       let v = this.state.v.get(name);

@@ -1,0 +1,32 @@
+import { Command, Option } from "commander";
+import { BENCH_CONFIGS, runStepBench, type BenchConfigName } from "../bench/step.js";
+import { formatKernelTable, withKernelProfile } from "../engine/profile.js";
+import { initEngine } from "../engine/index.js";
+import { parsePositiveInt } from "./parse.js";
+
+export function register(program: Command): void {
+  const bench = program.command("bench").description("performance benchmarks");
+  bench
+    .command("step")
+    .description("time one transformer training step (the model of shared/bench/transformer_step.md)")
+    .addOption(new Option("--config <name>", "model size").choices(Object.keys(BENCH_CONFIGS)).default("small"))
+    .option("--steps <n>", "timed steps", parsePositiveInt("--steps"), 10)
+    .option("--warmup <n>", "untimed warm-up steps", parsePositiveInt("--warmup", true), 3)
+    .option("--profile", "print a per-kernel time table to stderr")
+    .option("--json", "print only the JSON result line")
+    .action(async (opts: { config: BenchConfigName; steps: number; warmup: number; profile?: boolean; json?: boolean }) => {
+      await initEngine();
+      const onStep = opts.json ? undefined : (i: number, ms: number) => process.stderr.write(`${i < opts.warmup ? "warm-up" : "step"} ${i + 1}: ${ms.toFixed(1)} ms\n`);
+      let result;
+      if (opts.profile) {
+        const t0 = performance.now();
+        const p = await withKernelProfile(() => runStepBench(opts.config, opts.steps, opts.warmup, onStep));
+        result = p.result;
+        process.stderr.write(formatKernelTable(p.table, performance.now() - t0, 20) + "\n");
+      } else {
+        result = await runStepBench(opts.config, opts.steps, opts.warmup, onStep);
+      }
+      const { loss_first: _f, loss_last: _l, ...line } = result;
+      process.stdout.write(JSON.stringify(line) + "\n");
+    });
+}

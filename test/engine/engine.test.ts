@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine } from "../../src/engine/index.js";
+import { main } from "../../src/cli/main.js";
+
+const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
+const cli = join(process.cwd(), "src", "cli", "run.ts");
+
+function runCli(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(tsx, [cli, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+describe("engine set-up", () => {
+  it("reports the tier and the native kernels", async () => {
+    const { info } = await initEngine();
+    if (process.env.LAVIT_EXPECT_NATIVE === "1") expect(info.native).toBe(true);
+    if (info.native) {
+      expect(info.tier === "native-openblas" || info.tier === "native-builtin").toBe(true);
+      expect(info.kernels).toContain("BatchMatMul");
+      expect(info.kernels).toContain("_FusedMatMul");
+      expect(info.threads).toBeGreaterThanOrEqual(1);
+    } else {
+      expect(info.tier).toBe("js");
+      expect(info.kernels).toEqual([]);
+    }
+  });
+
+  it("falls back to JS with one clear warning when the addon cannot be loaded", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lavit-abi-"));
+    const bogus = join(dir, "lavit_native.node");
+    writeFileSync(bogus, "not a shared object");
+    const r = runCli(["info", "--json"], { LAVIT_NATIVE_ADDON: bogus });
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.native).toBe(false);
+    expect(info.tier).toBe("js");
+    const warnings = r.stderr.split("\n").filter((l) => l.includes("warning"));
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toContain("could not be loaded");
+  });
+
+  it("info --json has the documented keys", () => {
+    const r = runCli(["info", "--json"]);
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    for (const k of ["native", "tier", "kernels", "blas", "threads"]) expect(info).toHaveProperty(k);
+  });
+});
+
+describe("command line", () => {
+  it("rejects an unknown bench config with the valid ones, exit 2", async () => {
+    const r = runCli(["bench", "step", "--config", "huge"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("small");
+    expect(r.stderr).toContain("base");
+  });
+  it("unknown sub-commands and flags exit 2", async () => {
+    expect(await main(["node", "lavit", "frobnicate"])).toBe(2);
+    expect(await main(["node", "lavit", "info", "--bogus"])).toBe(2);
+  });
+});
