@@ -54,12 +54,12 @@ export function benchLoss(lm: BenchLm, inputs: tf.Tensor2D, targets: tf.Tensor1D
 
 /** One full training step: forward, backward, clip to norm 1, AdamW. Returns the loss. */
 export function trainStep(lm: BenchLm, opt: AdamW, inputs: tf.Tensor2D, targets: tf.Tensor1D, addon: Parameters<typeof globalNorm>[1]): number {
-  const { value, grads } = tf.variableGrads(() => benchLoss(lm, inputs, targets));
+  const { value, grads } = lm.store.grads(() => benchLoss(lm, inputs, targets));
   const scale = clipScale(globalNorm(grads, addon), 1.0);
   opt.step(lm.store.vars, grads, scale);
   const loss = value.dataSync()[0];
   value.dispose();
-  tf.dispose(grads);
+  tf.dispose([...grads.values()]);
   return loss;
 }
 

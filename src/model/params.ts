@@ -52,6 +52,21 @@ export class ParamStore {
     return n;
   }
 
+  /**
+   * Loss and gradients of f with respect to this store's variables, keyed by the store's
+   * parameter names (tf.variableGrads keys them by tfjs' anonymous variable names).
+   */
+  grads(f: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const list = [...this.vars.values()];
+    const { value, grads } = tf.variableGrads(f, list);
+    const named = new Map<string, tf.Tensor>();
+    for (const [name, v] of this.vars) {
+      const g = grads[v.name];
+      if (g) named.set(name, g);
+    }
+    return { value, grads: named };
+  }
+
   dispose(): void {
     for (const v of this.vars.values()) v.dispose();
     this.vars.clear();

@@ -51,13 +51,13 @@ export class AdamW {
    * Applies one update. `gradScale` multiplies every gradient first (clip-by-global-norm
    * folds into it). Parameters without a gradient are left alone, as in PyTorch.
    */
-  step(vars: Map<string, tf.Variable>, grads: Record<string, tf.Tensor>, gradScale = 1): void {
+  step(vars: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, gradScale = 1): void {
     this.state.step += 1;
     const t = this.state.step;
     const bc1 = 1 - Math.pow(this.beta1, t);
     const bc2 = 1 - Math.pow(this.beta2, t);
     for (const [name, variable] of vars) {
-      const g = grads[name];
+      const g = grads.get(name);
       if (!g) continue;
       const p = storageOf(variable, name);
       const gv = g.dataSync() as Float32Array;
@@ -90,9 +90,9 @@ export function adamwUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v
 }
 
 /** Global L2 norm of the gradients (float64 accumulation). */
-export function globalNorm(grads: Record<string, tf.Tensor>, addon: NativeAddon | null = null): number {
+export function globalNorm(grads: Map<string, tf.Tensor>, addon: NativeAddon | null = null): number {
   let s = 0;
-  for (const g of Object.values(grads)) {
+  for (const g of grads.values()) {
     const v = g.dataSync() as Float32Array;
     if (addon) s += addon.sumSquares(v);
     else for (let i = 0; i < v.length; i++) s += v[i] * v[i];

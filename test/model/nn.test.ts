@@ -76,8 +76,8 @@ describe("AdamW", () => {
     const p = tf.variable(tf.tensor1d([1.0, -2.0]));
     const opt = new AdamW({ lr: 0.1, weightDecay: 0.5 });
     const vars = new Map([["p", p]]);
-    const grads1 = { p: tf.tensor1d([0.5, -1.0]) };
-    const grads2 = { p: tf.tensor1d([0.25, 2.0]) };
+    const grads1 = new Map([["p", tf.tensor1d([0.5, -1.0])]]);
+    const grads2 = new Map([["p", tf.tensor1d([0.25, 2.0])]]);
     opt.step(vars, grads1);
     opt.step(vars, grads2);
     // by hand, PyTorch AdamW: p *= 1 - lr*wd; m,v EMAs; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
@@ -100,7 +100,7 @@ describe("AdamW", () => {
   });
 
   it("clips by global norm like torch.nn.utils.clip_grad_norm_", () => {
-    const g = { a: tf.tensor1d([3, 0]), b: tf.tensor1d([4]) };
+    const g = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
     const n = globalNorm(g);
     expect(n).toBeCloseTo(5, 6);
     expect(clipScale(n, 1)).toBeCloseTo(1 / (5 + 1e-6), 8);

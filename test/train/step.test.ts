@@ -29,6 +29,7 @@ describe("training step", () => {
     const inputs = tf.slice(all, [0, 0], [config.batch, config.seq]) as tf.Tensor2D;
     const targets = tf.reshape(tf.slice(all, [0, 1], [config.batch, config.seq]), [-1]) as tf.Tensor1D;
     const opt = new AdamW({ lr: 3e-3, weightDecay: 0.1 }, engine.addon);
+    const before = new Map([...lm.store.vars].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
     const counts: number[] = [];
     const losses: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -38,6 +39,11 @@ describe("training step", () => {
     expect(counts[1]).toBe(counts[0]);
     expect(counts[2]).toBe(counts[0]);
     expect(losses[29]).toBeLessThan(losses[0] * 0.5);
+    // every parameter must have been updated (a gradient keyed under the wrong name is silently skipped)
+    for (const [name, v] of lm.store.vars) {
+      const now = v.dataSync() as Float32Array;
+      expect(now.some((x, i) => x !== before.get(name)![i]), name).toBe(true);
+    }
     tf.dispose([all, inputs, targets]);
     lm.dispose();
   });
