@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import * as bench from "./bench.js";
+import * as data from "./data.js";
 import * as info from "./info.js";
 
 export interface CommandModule {
@@ -7,4 +8,4 @@ export interface CommandModule {
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [info, bench];
+export const commandModules: CommandModule[] = [info, data, bench];

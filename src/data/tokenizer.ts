@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { UserError } from "../cli/errors.js";
+import { grammarWords } from "./questions.js";
+
+export const MAX_LATENTS = 8;
+
+/** Special tokens of the sequence layout: <bos> <vision_start> [image] <vision_end> question <lvr1..K> answer <eos>. */
+export const SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<vision_start>", "<vision_end>", "<image>", ...Array.from({ length: MAX_LATENTS }, (_, i) => `<lvr${i + 1}>`)] as const;
+
+const tokenizerSchema = z
+  .object({
+    type: z.literal("word-level"),
+    specials: z.array(z.string()),
+    vocab: z.array(z.string()).min(1),
+  })
+  .strict();
+
+/**
+ * Word-level tokenizer over the benchmark's closed grammar. A word outside the vocabulary is
+ * an error naming the word: a silent <unk> would let a model "answer" questions it cannot read.
+ */
+export class Tokenizer {
+  private readonly ids: Map<string, number>;
+
+  constructor(readonly vocab: readonly string[]) {
+    this.ids = new Map(vocab.map((w, i) => [w, i]));
+    if (this.ids.size !== vocab.length) throw new Error("tokenizer vocabulary has duplicates");
+    for (const s of SPECIAL_TOKENS) if (!this.ids.has(s)) throw new Error(`tokenizer is missing the special token ${s}`);
+  }
+
+  static forGrammar(): Tokenizer {
+    return new Tokenizer([...SPECIAL_TOKENS, ...grammarWords()]);
+  }
+
+  get size(): number {
+    return this.vocab.length;
+  }
+
+  id(token: string): number {
+    const i = this.ids.get(token);
+    if (i === undefined) throw new UserError(`unknown word "${token}" (not in the tokenizer vocabulary)`);
+    return i;
+  }
+
+  has(token: string): boolean {
+    return this.ids.has(token);
+  }
+
+  encode(text: string, context = "text"): number[] {
+    const words = text.trim().split(/\s+/).filter(Boolean);
+    return words.map((w) => {
+      const i = this.ids.get(w);
+      if (i === undefined) throw new UserError(`${context}: unknown word "${w}" in "${text}"`);
+      return i;
+    });
+  }
+
+  decode(ids: readonly number[]): string {
+    return ids.map((i) => this.vocab[i] ?? `<${i}?>`).join(" ");
+  }
+
+  toJSON(): z.infer<typeof tokenizerSchema> {
+    return { type: "word-level", specials: [...SPECIAL_TOKENS], vocab: [...this.vocab] };
+  }
+
+  static read(file: string): Tokenizer {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new UserError(`${file}: cannot read tokenizer (${(e as Error).message})`);
+    }
+    const r = tokenizerSchema.safeParse(raw);
+    if (!r.success) throw new UserError(`${file}: field ${r.error.issues[0].path.join(".") || "(root)"}: ${r.error.issues[0].message}`);
+    try {
+      return new Tokenizer(r.data.vocab);
+    } catch (e) {
+      throw new UserError(`${file}: ${(e as Error).message}`);
+    }
+  }
+}
