@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import * as bench from "./bench.js";
 import * as data from "./data.js";
+import * as trainCli from "./train.js";
+import * as evalCli from "./eval.js";
 import * as info from "./info.js";
 
 export interface CommandModule {
@@ -8,4 +10,4 @@ export interface CommandModule {
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [info, data, bench];
+export const commandModules: CommandModule[] = [info, data, trainCli, evalCli, bench];

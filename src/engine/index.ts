@@ -9,6 +9,11 @@ createRequire(import.meta.url)("../../vendor/tfjs-extras.cjs");
 
 export { tf };
 
+// The cpu backend greets every process with an advert for tfjs-node (which cannot be installed
+// here and would not be faster than the native pack). Backend creation is synchronous for cpu,
+// so this runs before any op, also in code that uses tensors before initEngine().
+(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+
 export type EngineTier = "native-openblas" | "native-builtin" | "js";
 
 export interface EngineInfo {
@@ -40,9 +45,6 @@ export function initEngine(): Promise<Engine> {
   ready ??= (async () => {
     await tf.setBackend("cpu");
     await tf.ready();
-    // The cpu backend otherwise greets every process with an advert for tfjs-node, which
-    // cannot be installed here and would not be faster than the native pack.
-    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
     const base = { backend: tf.getBackend() };
     if (process.env.LAVIT_NATIVE === "0") {
       return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: "disabled by LAVIT_NATIVE=0" } };

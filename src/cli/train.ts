@@ -1,0 +1,70 @@
+import { Command } from "commander";
+import { initEngine } from "../engine/index.js";
+import { loadSplit } from "../data/dataset.js";
+import { readVlmConfig, numPatches } from "../model/config.js";
+import { teacherConfig } from "../model/presets.js";
+import { buildVlm } from "../model/vlm.js";
+import { teacherTask } from "../train/teacher.js";
+import { train, type TrainOptions } from "../train/trainer.js";
+import { UserError } from "./errors.js";
+import { parseNumberIn, parsePositiveInt } from "./parse.js";
+
+export interface CommonTrainFlags {
+  data: string;
+  out: string;
+  steps: number;
+  seed: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  minLrRatio: number;
+  weightDecay: number;
+  clip: number;
+  logEvery: number;
+  checkpointEvery: number;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+/** Flags every trainer shares (teacher and students). */
+export function addTrainerOptions(cmd: Command, defaults: { steps: number; lr: number; batchSize: number }): Command {
+  return cmd
+    .requiredOption("--data <dir>", "dataset folder (from `lavit data generate`)")
+    .requiredOption("--out <dir>", "output folder for checkpoints and metrics.jsonl")
+    .option("--steps <n>", "optimisation steps", parsePositiveInt("--steps"), defaults.steps)
+    .option("--seed <n>", "random seed (initialisation and batch order)", parsePositiveInt("--seed", true), 0)
+    .option("--batch-size <n>", "samples per step", parsePositiveInt("--batch-size"), defaults.batchSize)
+    .option("--lr <x>", "peak learning rate", parseNumberIn("--lr", 0, 1), defaults.lr)
+    .option("--warmup <n>", "linear warm-up steps", parsePositiveInt("--warmup", true), 100)
+    .option("--min-lr-ratio <x>", "final learning rate as a fraction of the peak (cosine decay)", parseNumberIn("--min-lr-ratio", 0, 1), 0.1)
+    .option("--weight-decay <x>", "AdamW decoupled weight decay", parseNumberIn("--weight-decay", 0, 1), 0.05)
+    .option("--clip <x>", "clip gradients to this global norm", parseNumberIn("--clip", 0, 1e6), 1)
+    .option("--log-every <n>", "write a metrics.jsonl line every n steps", parsePositiveInt("--log-every"), 10)
+    .option("--checkpoint-every <n>", "checkpoint every n steps", parsePositiveInt("--checkpoint-every"), 200)
+    .option("--resume", "continue the run in --out from its last checkpoint")
+    .option("--quiet", "no progress output");
+}
+
+export function trainerOptions(f: CommonTrainFlags): TrainOptions {
+  if (f.warmup >= f.steps) throw new UserError(`--warmup ${f.warmup} must be smaller than --steps ${f.steps}`);
+  return { steps: f.steps, batchSize: f.batchSize, lr: f.lr, warmup: f.warmup, minLrRatio: f.minLrRatio, weightDecay: f.weightDecay, clip: f.clip, seed: f.seed, logEvery: f.logEvery, checkpointEvery: f.checkpointEvery, resume: !!f.resume, quiet: f.quiet };
+}
+
+export function register(program: Command): void {
+  const trainCmd = program.command("train").description("train a teacher or a student");
+  addTrainerOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), { steps: 3000, lr: 1e-3, batchSize: 32 })
+    .option("--config <file>", "model config JSON (default: the built-in teacher size)")
+    .option("--split <split>", "training split", "teacher-train")
+    .action(async (f: CommonTrainFlags & { config?: string; split: string }) => {
+      await initEngine();
+      const data = loadSplit(f.data, f.split);
+      const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
+      if (config.decoder.vocab_size !== data.tokenizer.size) throw new UserError(`${f.config}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
+      if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
+      const vlm = buildVlm(config, f.seed);
+      if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
+      const r = await train(f.out, teacherTask(vlm, data), trainerOptions(f));
+      process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
+      vlm.dispose();
+    });
+}

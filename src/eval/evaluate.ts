@@ -1,0 +1,84 @@
+import type { LoadedSplit } from "../data/dataset.js";
+import type { Tokenizer } from "../data/tokenizer.js";
+import { numPatches } from "../model/config.js";
+import { generateGreedy } from "../model/generate.js";
+import { parseAnswer, promptIds } from "../model/sequence.js";
+import type { Vlm } from "../model/vlm.js";
+import { patchBatch } from "../train/batch.js";
+import { progress } from "../util/progress.js";
+
+export interface Prediction {
+  id: string;
+  family: string;
+  template: string;
+  pair?: string;
+  answer: string;
+  predicted: string | null;
+  correct: boolean;
+  /** Everything the model generated after the prompt. */
+  generated: string;
+}
+
+export interface GroupAccuracy {
+  count: number;
+  accuracy: number;
+  pair_accuracy?: number;
+}
+
+export interface EvalResult extends GroupAccuracy {
+  split: string;
+  families: Record<string, GroupAccuracy>;
+}
+
+export interface EvalOptions {
+  latents?: number;
+  batchSize?: number;
+  maxNewTokens?: number;
+  quiet?: boolean;
+  biasFor?: Parameters<typeof generateGreedy>[3]["biasFor"];
+}
+
+/** Greedy answers for every sample of a split, batched by prompt length. */
+export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}): Prediction[] {
+  const n = numPatches(vlm.config.vision);
+  const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
+  const byLength = new Map<number, number[]>();
+  prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+  const generated: number[][] = new Array(data.samples.length);
+  const batchSize = opts.batchSize ?? 64;
+  const bar = progress(`eval ${data.split}`, data.samples.length, { quiet: opts.quiet });
+  for (const idx of [...byLength.values()]) {
+    for (let s = 0; s < idx.length; s += batchSize) {
+      const chunk = idx.slice(s, s + batchSize);
+      const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
+      const outs = generateGreedy(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: opts.biasFor });
+      patches.dispose();
+      chunk.forEach((i, k) => (generated[i] = outs[k]));
+      bar.tick(chunk.length);
+    }
+  }
+  bar.stop();
+  return data.samples.map((s, i) => {
+    const text = tok.decode(generated[i]);
+    const predicted = parseAnswer(text);
+    return { id: s.id, family: s.family, template: s.template, ...(s.pair !== undefined ? { pair: s.pair } : {}), answer: s.answer, predicted, correct: predicted === s.answer, generated: text };
+  });
+}
+
+function group(preds: readonly Prediction[]): GroupAccuracy {
+  const g: GroupAccuracy = { count: preds.length, accuracy: preds.length ? preds.filter((p) => p.correct).length / preds.length : 0 };
+  if (preds.some((p) => p.pair !== undefined)) {
+    const pairs = new Map<string, boolean>();
+    for (const p of preds) if (p.pair !== undefined) pairs.set(p.pair, (pairs.get(p.pair) ?? true) && p.correct);
+    g.pair_accuracy = pairs.size ? [...pairs.values()].filter(Boolean).length / pairs.size : 0;
+  }
+  return g;
+}
+
+/** Accuracy overall and per family (and pair accuracy on test-pairs), from predictions alone. */
+export function summarise(split: string, preds: readonly Prediction[]): EvalResult {
+  const families: Record<string, GroupAccuracy> = {};
+  for (const f of [...new Set(preds.map((p) => p.family))].sort()) families[f] = group(preds.filter((p) => p.family === f));
+  return { split, ...group(preds), families };
+}
+

@@ -1,0 +1,166 @@
+import { tf } from "../engine/index.js";
+import { Rng } from "../util/rng.js";
+import { numPatches, type VlmConfig } from "./config.js";
+import { causalBias, decoderBlock, embed, gelu, initAttention, initDecoderBlock, initLinear, layerNorm, linear, makeRotary, rmsNorm, selfAttention } from "./nn.js";
+import { ParamStore } from "./params.js";
+
+/**
+ * The vision-language model shared by teacher and student: a ViT over image patches, a
+ * two-layer MLP projector into the decoder width, and a causal decoder whose sequence is
+ *   <bos> <vision_start> [N image tokens] <vision_end> question [<lvr1>..<lvrK>] target <eos>.
+ * Tensor names follow Hugging Face (SigLIP-style vision tower, LLaVA-style projector, Qwen2
+ * decoder) so a checkpoint reads naturally in Python.
+ */
+export interface Vlm {
+  config: VlmConfig;
+  store: ParamStore;
+  dispose(): void;
+}
+
+/** Position of the first image token in every sequence. */
+export const IMAGE_START = 2;
+
+export function buildVlm(config: VlmConfig, seed: number): Vlm {
+  const store = new ParamStore(new Rng(seed));
+  const v = config.vision;
+  const d = config.decoder;
+  const n = numPatches(v);
+  const patchDim = v.patch_size * v.patch_size * v.channels;
+  initLinear(store, "vision.embeddings.patch_embedding", patchDim, v.hidden_size, { bias: true });
+  store.normal("vision.embeddings.position_embedding.weight", [n, v.hidden_size]);
+  for (let i = 0; i < v.num_layers; i++) {
+    const p = `vision.encoder.layers.${i}`;
+    store.ones(`${p}.layer_norm1.weight`, [v.hidden_size]);
+    store.zeros(`${p}.layer_norm1.bias`, [v.hidden_size]);
+    initAttention(store, `${p}.self_attn`, v.hidden_size, v.num_heads, v.num_heads, true);
+    store.ones(`${p}.layer_norm2.weight`, [v.hidden_size]);
+    store.zeros(`${p}.layer_norm2.bias`, [v.hidden_size]);
+    initLinear(store, `${p}.mlp.fc1`, v.hidden_size, v.mlp_size, { bias: true });
+    initLinear(store, `${p}.mlp.fc2`, v.mlp_size, v.hidden_size, { bias: true });
+  }
+  store.ones("vision.post_layernorm.weight", [v.hidden_size]);
+  store.zeros("vision.post_layernorm.bias", [v.hidden_size]);
+  initLinear(store, "multi_modal_projector.linear_1", v.hidden_size, d.hidden_size, { bias: true });
+  initLinear(store, "multi_modal_projector.linear_2", d.hidden_size, d.hidden_size, { bias: true });
+  store.normal("model.embed_tokens.weight", [d.vocab_size, d.hidden_size]);
+  for (let i = 0; i < d.num_layers; i++) initDecoderBlock(store, `model.layers.${i}`, d.hidden_size, d.num_heads, d.num_kv_heads ?? d.num_heads, d.ffn_size);
+  store.ones("model.norm.weight", [d.hidden_size]);
+  store.normal("lm_head.weight", [d.vocab_size, d.hidden_size]);
+  return { config, store, dispose: () => store.dispose() };
+}
+
+/**
+ * Image bytes (RGB, row-major, S x S) to patch rows [N, p*p*3] scaled to [-1, 1], patches in
+ * row-major order, each patch's pixels row-major with channels last (as a Conv2d with
+ * kernel = stride = p sees them after a permute).
+ */
+export function patchify(rgb: Uint8Array, size: number, patch: number, out?: Float32Array, offset = 0): Float32Array {
+  const grid = size / patch;
+  const dim = patch * patch * 3;
+  const dst = out ?? new Float32Array(grid * grid * dim);
+  for (let pr = 0; pr < grid; pr++)
+    for (let pc = 0; pc < grid; pc++) {
+      let o = offset + (pr * grid + pc) * dim;
+      for (let y = 0; y < patch; y++) {
+        let s = ((pr * patch + y) * size + pc * patch) * 3;
+        for (let x = 0; x < patch * 3; x++) dst[o++] = rgb[s++] / 127.5 - 1;
+      }
+    }
+  return dst;
+}
+
+/** The vision tower: patches [B, N, P] -> features [B, N, Hv] (after the final LayerNorm). */
+export function visionForward(vlm: Vlm, patches: tf.Tensor3D): tf.Tensor3D {
+  const { store } = vlm;
+  const v = vlm.config.vision;
+  let x = tf.add(linear(patches, store, "vision.embeddings.patch_embedding"), store.get("vision.embeddings.position_embedding.weight")) as tf.Tensor3D;
+  for (let i = 0; i < v.num_layers; i++) {
+    const p = `vision.encoder.layers.${i}`;
+    const a = layerNorm(x, store.get(`${p}.layer_norm1.weight`), store.get(`${p}.layer_norm1.bias`)) as tf.Tensor3D;
+    x = tf.add(x, selfAttention(a, store, `${p}.self_attn`, { numHeads: v.num_heads }).out) as tf.Tensor3D;
+    const m = layerNorm(x, store.get(`${p}.layer_norm2.weight`), store.get(`${p}.layer_norm2.bias`));
+    x = tf.add(x, linear(gelu(linear(m, store, `${p}.mlp.fc1`)), store, `${p}.mlp.fc2`)) as tf.Tensor3D;
+  }
+  return layerNorm(x, store.get("vision.post_layernorm.weight"), store.get("vision.post_layernorm.bias")) as tf.Tensor3D;
+}
+
+/** Vision features into the decoder's embedding space: [B, N, Hv] -> [B, N, D]. */
+export function projectVision(vlm: Vlm, features: tf.Tensor3D): tf.Tensor3D {
+  const h = gelu(linear(features, vlm.store, "multi_modal_projector.linear_1"));
+  return linear(h, vlm.store, "multi_modal_projector.linear_2") as tf.Tensor3D;
+}
+
+/**
+ * Decoder input embeddings: token embeddings with the N image-token positions (from
+ * IMAGE_START) replaced by the projected image features.
+ */
+export function embedWithImage(vlm: Vlm, ids: tf.Tensor2D, image: tf.Tensor3D): tf.Tensor3D {
+  const [b, t] = ids.shape;
+  const n = image.shape[1];
+  const table = vlm.store.get("model.embed_tokens.weight") as tf.Tensor2D;
+  const before = embed(tf.slice(ids, [0, 0], [b, IMAGE_START]) as tf.Tensor2D, table);
+  const after = embed(tf.slice(ids, [0, IMAGE_START + n], [b, t - IMAGE_START - n]) as tf.Tensor2D, table);
+  return tf.concat([before, image, after], 1) as tf.Tensor3D;
+}
+
+export interface KvCache {
+  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[];
+  length: number;
+}
+
+export interface DecoderOptions {
+  /** Extra additive attention bias broadcastable to [B, H, T, Tk] (e.g. the sensory gate). */
+  bias?: tf.Tensor;
+  returnProbs?: boolean;
+  /** Return every layer's output hidden states (before the final norm). */
+  returnLayerHidden?: boolean;
+  past?: KvCache;
+}
+
+export interface DecoderOutput {
+  /** Final hidden states after the last RMSNorm [B, T, D]. */
+  hidden: tf.Tensor3D;
+  /** Per layer [B, H, T, Tk], when asked. */
+  probs?: tf.Tensor4D[];
+  layerHidden?: tf.Tensor3D[];
+  cache: KvCache;
+}
+
+export function decoderForward(vlm: Vlm, inputs: tf.Tensor3D, opts: DecoderOptions = {}): DecoderOutput {
+  const d = vlm.config.decoder;
+  const t = inputs.shape[1];
+  const pastLength = opts.past?.length ?? 0;
+  const rotary = makeRotary(t, d.hidden_size / d.num_heads, d.rope_base, pastLength);
+  let bias: tf.Tensor | undefined = t > 1 ? causalBias(t, pastLength) : undefined;
+  if (opts.bias) bias = bias ? tf.add(bias, opts.bias) : opts.bias;
+  let x = inputs;
+  const probs: tf.Tensor4D[] = [];
+  const layerHidden: tf.Tensor3D[] = [];
+  const layers: KvCache["layers"] = [];
+  for (let i = 0; i < d.num_layers; i++) {
+    const r = decoderBlock(x, vlm.store, `model.layers.${i}`, {
+      numHeads: d.num_heads,
+      numKvHeads: d.num_kv_heads,
+      rotary,
+      bias,
+      returnProbs: opts.returnProbs,
+      past: opts.past?.layers[i],
+      eps: d.rms_eps,
+    });
+    x = r.out;
+    if (r.probs) probs.push(r.probs);
+    if (opts.returnLayerHidden) layerHidden.push(x);
+    layers.push(r.present);
+  }
+  const hidden = rmsNorm(x, vlm.store.get("model.norm.weight"), d.rms_eps) as tf.Tensor3D;
+  return {
+    hidden,
+    probs: opts.returnProbs ? probs : undefined,
+    layerHidden: opts.returnLayerHidden ? layerHidden : undefined,
+    cache: { layers, length: pastLength + t },
+  };
+}
+
+export function lmLogits(vlm: Vlm, hidden: tf.Tensor): tf.Tensor {
+  return linear(hidden, vlm.store, "lm_head");
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tf, initEngine } from "../../src/engine/index.js";
+import { buildVlm, patchify } from "../../src/model/vlm.js";
+import { generateGreedy } from "../../src/model/generate.js";
+import { loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
+import { Tokenizer } from "../../src/data/tokenizer.js";
+import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
+import type { VlmConfig } from "../../src/model/config.js";
+import { Rng } from "../../src/util/rng.js";
+
+export function tinyConfig(vocab: number): VlmConfig {
+  return {
+    model_type: "lavit-vlm",
+    vision: { image_size: 16, patch_size: 4, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
+    decoder: { vocab_size: vocab, hidden_size: 16, num_layers: 2, num_heads: 2, num_kv_heads: 1, ffn_size: 32, max_positions: 64, rope_base: 10000, rms_eps: 1e-6 },
+  };
+}
+
+function randomImages(n: number, seed: number): Uint8Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => Uint8Array.from({ length: 16 * 16 * 3 }, () => rng.int(0, 255)));
+}
+
+describe("vision-language model", () => {
+  it("patchifies row-major patches with channels last", () => {
+    const rgb = new Uint8Array(4 * 4 * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = i;
+    const p = patchify(rgb, 4, 2);
+    // patch 1 (top right) starts at pixel (0, 2): byte 6
+    expect(p[12]).toBeCloseTo(6 / 127.5 - 1, 6);
+    // its second row starts at pixel (1, 2): byte (4 + 2) * 3 = 18
+    expect(p[12 + 6]).toBeCloseTo(18 / 127.5 - 1, 6);
+  });
+
+  it("generates the same tokens with and without the KV cache", async () => {
+    await initEngine();
+    const tok = Tokenizer.forGrammar();
+    const vlm = buildVlm(tinyConfig(tok.size), 7);
+    // Random weights make greedy decoding wander over the whole vocabulary: a strong test.
+    const prompts = [promptIds(tok, 16, "what color is the circle ?"), promptIds(tok, 16, "what color is the square ?")];
+    const patches = tf.tensor3d(Float32Array.from(randomImages(2, 1).flatMap((im) => [...patchify(im, 16, 4)])), [2, 16, 48]);
+    const before = tf.memory().numTensors;
+    const cached = generateGreedy(vlm, patches, prompts, { maxNewTokens: 12, eos: -1 });
+    const plain = generateGreedy(vlm, patches, prompts, { maxNewTokens: 12, eos: -1, useCache: false });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(cached).toEqual(plain);
+    expect(cached[0].length).toBe(12);
+    patches.dispose();
+    vlm.dispose();
+  });
+
+  it("saves and reloads a checkpoint exactly, and names a mismatching tensor", async () => {
+    await initEngine();
+    const tok = Tokenizer.forGrammar();
+    const a = buildVlm(tinyConfig(tok.size), 1);
+    const dir = mkdtempSync(join(tmpdir(), "lavit-ckpt-"));
+    saveModel(dir, a.config, a.store, tok, 5);
+    const folder = readModelFolder(dir);
+    const b = buildVlm(folder.config, 2);
+    expect(loadWeightsInto(b.store, folder.weights).step).toBe(5);
+    for (const [name, v] of a.store.vars) expect([...(b.store.get(name).dataSync() as Float32Array)]).toEqual([...(v.dataSync() as Float32Array)]);
+    const wider = buildVlm({ ...tinyConfig(tok.size), decoder: { ...tinyConfig(tok.size).decoder, ffn_size: 48 } }, 0);
+    expect(() => loadWeightsInto(wider.store, folder.weights)).toThrow(/tensor model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight has shape/);
+    a.dispose();
+    b.dispose();
+    wider.dispose();
+  });
+
+  it("parses answers and rationale steps from generated text", () => {
+    expect(parseAnswer("look red circle ; answer red <eos>")).toBe("red");
+    expect(parseAnswer("look red circle ;")).toBeNull();
+    const words = "look red circle ; look blue square ; answer yes <eos>".split(" ");
+    expect(splitSteps(words)).toEqual([{ start: 0, end: 3 }, { start: 4, end: 7 }]);
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, tf } from "../../src/engine/index.js";
+import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
+import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { buildVlm } from "../../src/model/vlm.js";
+import { teacherTask } from "../../src/train/teacher.js";
+import { train, type TrainOptions } from "../../src/train/trainer.js";
+import { warmupCosine } from "../../src/train/lr.js";
+import type { VlmConfig } from "../../src/model/config.js";
+
+function tiny(vocab: number): VlmConfig {
+  return {
+    model_type: "lavit-vlm",
+    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
+    decoder: { vocab_size: vocab, hidden_size: 16, num_layers: 1, num_heads: 2, ffn_size: 32, max_positions: 64, rope_base: 10000, rms_eps: 1e-6 },
+  };
+}
+
+const opts: TrainOptions = { steps: 6, batchSize: 4, lr: 3e-3, warmup: 2, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 3, logEvery: 1, checkpointEvery: 3, resume: false, quiet: true };
+
+describe("trainer", () => {
+  let data: LoadedSplit;
+  beforeAll(async () => {
+    await initEngine();
+    const dir = join(mkdtempSync(join(tmpdir(), "lavit-tr-")), "d");
+    mkdirSync(dir);
+    generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 20, train: 4, test: 4, quiet: true });
+    data = loadSplit(dir, "teacher-train");
+  });
+
+  it("warms up linearly then decays by cosine to the floor", () => {
+    expect(warmupCosine(0, 100, 1, 10)).toBeCloseTo(0.1);
+    expect(warmupCosine(9, 100, 1, 10)).toBeCloseTo(1);
+    expect(warmupCosine(10, 100, 1, 10, 0.1)).toBeCloseTo(1);
+    expect(warmupCosine(99, 100, 1, 10, 0.1)).toBeCloseTo(0.1);
+    expect(warmupCosine(54.5, 100, 1, 10, 0)).toBeCloseTo(0.5);
+  });
+
+  it("resumes after a crash to the same final loss and metrics as an uninterrupted run", async () => {
+    const straightDir = mkdtempSync(join(tmpdir(), "lavit-run-"));
+    const a = buildVlm(tiny(data.tokenizer.size), 0);
+    const straight = await train(straightDir, teacherTask(a, data), opts);
+    a.dispose();
+
+    const crashDir = mkdtempSync(join(tmpdir(), "lavit-run-"));
+    const b = buildVlm(tiny(data.tokenizer.size), 0);
+    // Crash after step 4: the last checkpoint is step 3, so step 4 is done again on resume.
+    const first = await train(crashDir, teacherTask(b, data), { ...opts, haltAfter: 4 });
+    expect(first.halted).toBe(true);
+    b.dispose();
+    await expect(train(crashDir, teacherTask(buildVlm(tiny(data.tokenizer.size), 0), data), opts)).rejects.toThrow(/--resume/);
+    await expect(train(crashDir, teacherTask(buildVlm(tiny(data.tokenizer.size), 0), data), { ...opts, resume: true, lr: 1e-3 })).rejects.toThrow(/--lr/);
+    const c = buildVlm(tiny(data.tokenizer.size), 99); // other init: everything must come from the checkpoint
+    const before = tf.memory().numTensors;
+    const resumed = await train(crashDir, teacherTask(c, data), { ...opts, resume: true });
+    expect(tf.memory().numTensors).toBe(before);
+    c.dispose();
+    expect(Math.abs(resumed.lastLoss - straight.lastLoss)).toBeLessThan(1e-4);
+    const strip = (f: string) => readFileSync(f, "utf8").trim().split("\n").map((l) => { const { elapsed_s: _e, ...rest } = JSON.parse(l); return rest; });
+    const m1 = strip(join(straightDir, "metrics.jsonl"));
+    const m2 = strip(join(crashDir, "metrics.jsonl"));
+    expect(m2.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (let i = 0; i < 6; i++) expect(m2[i].loss).toBeCloseTo(m1[i].loss, 5);
+    expect(m1[5].loss).toBeLessThan(m1[0].loss);
+  });
+});
