@@ -3,6 +3,7 @@ import * as bench from "./bench.js";
 import * as data from "./data.js";
 import * as trainCli from "./train.js";
 import * as evalCli from "./eval.js";
+import * as extractCli from "./extract.js";
 import * as info from "./info.js";
 
 export interface CommandModule {
@@ -10,4 +11,4 @@ export interface CommandModule {
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [info, data, trainCli, evalCli, bench];
+export const commandModules: CommandModule[] = [info, data, trainCli, evalCli, extractCli, bench];

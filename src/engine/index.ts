@@ -60,3 +60,16 @@ export function initEngine(): Promise<Engine> {
   })();
   return ready;
 }
+
+/**
+ * Runs fn and disposes every tensor it created; for code that returns plain numbers or
+ * typed arrays read out of tensors (tf.tidy only accepts tensor results).
+ */
+export function scoped<T>(fn: () => T): T {
+  tf.engine().startScope();
+  try {
+    return fn();
+  } finally {
+    tf.engine().endScope();
+  }
+}

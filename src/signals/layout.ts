@@ -1,0 +1,146 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve, isAbsolute } from "node:path";
+import { z } from "zod";
+import { UserError } from "../cli/errors.js";
+import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
+
+/**
+ * The LaViT signal layout (as the official extraction tools write it): a metadata JSON with
+ * results[], one trajectory JSON per sample, one V_top tensor per sample. We write
+ * safetensors for V_top and paths relative to the signals folder; absolute paths are read too.
+ */
+export const METADATA_FILE = "metadata.json";
+
+export const resultSchema = z
+  .object({
+    id: z.string().optional(),
+    question: z.string(),
+    image_relative_path: z.string(),
+    ground_truth_enriched: z.string(),
+    answer: z.string().optional(),
+    v_top_path_abs: z.string(),
+    attention_path_abs: z.string(),
+  })
+  .passthrough();
+
+export const metadataSchema = z.object({ results: z.array(resultSchema) }).passthrough();
+
+export const trajectorySchema = z
+  .object({
+    steps: z
+      .array(
+        z
+          .object({
+            p_t: z.array(z.number().min(0).max(1)).min(1),
+            p_topk_idx: z.array(z.number().int().nonnegative()),
+            method: z.enum(["attention", "gradient"]),
+          })
+          .passthrough(),
+      )
+      .min(1),
+  })
+  .passthrough();
+
+export type SignalResult = z.infer<typeof resultSchema>;
+export type Trajectory = z.infer<typeof trajectorySchema>;
+
+export interface SampleSignals {
+  result: SignalResult;
+  /** One distribution per step over the target grid (resized when needed), each summing to 1. */
+  steps: Float32Array[];
+  /** The stored top-k indices on the target grid. */
+  topk: number[][];
+  /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
+  vTop: { rows: number; dim: number; data: Float32Array };
+}
+
+function parseJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UserError(`${file}: cannot read ${what} (${(e as Error).message})`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+export function resolveIn(dir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}
+
+/**
+ * Bilinear resize of a square map (align_corners = false, as torch's interpolate), used when
+ * the signals were extracted on another patch grid than the model's.
+ */
+export function resizeSquare(map: ArrayLike<number>, from: number, to: number): Float32Array {
+  const out = new Float32Array(to * to);
+  if (from === to) {
+    out.set(Array.from(map));
+    return out;
+  }
+  const scale = from / to;
+  for (let y = 0; y < to; y++) {
+    const sy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), from - 1);
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(y0 + 1, from - 1);
+    const wy = sy - y0;
+    for (let x = 0; x < to; x++) {
+      const sx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), from - 1);
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(x0 + 1, from - 1);
+      const wx = sx - x0;
+      out[y * to + x] =
+        (1 - wy) * ((1 - wx) * map[y0 * from + x0] + wx * map[y0 * from + x1]) + wy * ((1 - wx) * map[y1 * from + x0] + wx * map[y1 * from + x1]);
+    }
+  }
+  return out;
+}
+
+function normalise(p: Float32Array): Float32Array {
+  let s = 0;
+  for (const v of p) s += v;
+  if (s <= 0) return p.fill(1 / p.length);
+  for (let i = 0; i < p.length; i++) p[i] /= s;
+  return p;
+}
+
+/** Reads a signals folder for a model with a `grid` x `grid` patch layout. */
+export function readSignals(dir: string, grid: number): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
+  const metaFile = join(dir, METADATA_FILE);
+  if (!existsSync(metaFile)) throw new UserError(`${dir}: not a signals folder (no ${METADATA_FILE})`);
+  const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
+  const samples = metadata.results.map((result, i) => {
+    const trajFile = resolveIn(dir, result.attention_path_abs);
+    const traj = parseJson(trajFile, trajectorySchema, "trajectory");
+    const steps: Float32Array[] = [];
+    const topk: number[][] = [];
+    for (const [t, step] of traj.steps.entries()) {
+      const from = Math.round(Math.sqrt(step.p_t.length));
+      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${grid}x${grid}`);
+      steps.push(normalise(resizeSquare(step.p_t, from, grid)));
+      if (from === grid) topk.push(step.p_topk_idx);
+      else {
+        const p = steps[steps.length - 1];
+        topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
+      }
+    }
+    const vFile = resolveIn(dir, result.v_top_path_abs);
+    let vTop: SampleSignals["vTop"];
+    try {
+      const t = [...readSafetensors(vFile).tensors.values()][0];
+      if (!t || t.shape.length !== 2) throw new UserError(`${vFile}: expected one 2-D tensor [image tokens, width]`);
+      vTop = { rows: t.shape[0], dim: t.shape[1], data: toFloat32(t) };
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw new UserError(e.message);
+      throw e;
+    }
+    if (!result.image_relative_path) throw new UserError(`${metaFile}: results.${i}.image_relative_path is empty`);
+    return { result, steps, topk, vTop };
+  });
+  return { metadata, samples };
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, tf } from "../../src/engine/index.js";
+import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
+import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { buildVlm } from "../../src/model/vlm.js";
+import { extractSignals, massOn, topkIndices } from "../../src/signals/extract.js";
+import { readSignals, resizeSquare } from "../../src/signals/layout.js";
+import type { VlmConfig } from "../../src/model/config.js";
+
+function tiny(vocab: number): VlmConfig {
+  return {
+    model_type: "lavit-vlm",
+    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
+    decoder: { vocab_size: vocab, hidden_size: 24, num_layers: 2, num_heads: 2, ffn_size: 32, max_positions: 96, rope_base: 10000, rms_eps: 1e-6 },
+  };
+}
+
+const PY_READER = `
+import json, struct, sys, os
+root = sys.argv[1]
+meta = json.load(open(os.path.join(root, "metadata.json")))
+out = []
+for r in meta["results"]:
+    traj = json.load(open(os.path.join(root, r["attention_path_abs"])))
+    with open(os.path.join(root, r["v_top_path_abs"]), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    (name, t), = [(k, v) for k, v in header.items() if k != "__metadata__"]
+    assert os.path.exists(os.path.normpath(os.path.join(root, r["image_relative_path"]))), r["image_relative_path"]
+    out.append({"steps": [len(s["p_t"]) for s in traj["steps"]], "lo": min(min(s["p_t"]) for s in traj["steps"]), "hi": max(max(s["p_t"]) for s in traj["steps"]), "shape": t["shape"], "dtype": t["dtype"], "q": r["question"], "gt": r["ground_truth_enriched"]})
+print(json.dumps(out))
+`;
+
+describe("signal extraction", () => {
+  let data: LoadedSplit;
+  beforeAll(async () => {
+    await initEngine();
+    const dir = join(mkdtempSync(join(tmpdir(), "lavit-sig-")), "d");
+    mkdirSync(dir);
+    generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 4, train: 6, test: 4, quiet: true });
+    data = loadSplit(dir, "train");
+  });
+
+  for (const method of ["attention", "gradient"] as const) {
+    it(`writes the LaViT layout that a plain Python reader loads (${method})`, () => {
+      const teacher = buildVlm(tiny(data.tokenizer.size), 1);
+      const out = mkdtempSync(join(tmpdir(), "lavit-sig-out-"));
+      const before = tf.memory().numTensors;
+      const summary = extractSignals(teacher, data.tokenizer, data, out, { method, topk: 4, tau: 0.05, quiet: true });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(summary.count).toBe(6);
+      expect(summary.grounding_mass).toBeGreaterThanOrEqual(0);
+      expect(JSON.parse(readFileSync(join(out, "summary.json"), "utf8"))).toHaveProperty("grounding_mass");
+      const py = spawnSync("python3", ["-c", PY_READER, out], { encoding: "utf8" });
+      expect(py.status, py.stderr).toBe(0);
+      const rows = JSON.parse(py.stdout) as { steps: number[]; lo: number; hi: number; shape: number[]; dtype: string }[];
+      expect(rows).toHaveLength(6);
+      for (const r of rows) {
+        expect(r.steps.every((n) => n === 16)).toBe(true);
+        expect(r.lo).toBeGreaterThanOrEqual(0);
+        expect(r.hi).toBeLessThanOrEqual(1);
+        expect(r.shape).toEqual([16, 24]);
+        expect(r.dtype).toBe("F32");
+      }
+      const back = readSignals(out, 4);
+      expect(back.samples[0].vTop.rows).toBe(16);
+      const s0 = back.samples[0].steps[0];
+      expect(s0.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      teacher.dispose();
+    });
+  }
+
+  it("resizes maps bilinearly when the grids differ, and rejects a non-square map", () => {
+    // a 2x2 map up to 4x4 (align_corners = false): corners keep their values
+    const up = resizeSquare([0, 1, 2, 3], 2, 4);
+    expect(up[0]).toBeCloseTo(0);
+    expect(up[3]).toBeCloseTo(1);
+    expect(up[15]).toBeCloseTo(3);
+    expect(up[1]).toBeCloseTo(0.25);
+    const down = resizeSquare(Array.from({ length: 16 }, (_, i) => i), 4, 2);
+    expect(down[0]).toBeCloseTo(2.5); // mean of the top-left 2x2 block (0, 1, 4, 5)
+    const teacher = buildVlm(tiny(data.tokenizer.size), 1);
+    const out = mkdtempSync(join(tmpdir(), "lavit-sig-out-"));
+    extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 1), images: data.images.slice(0, 1) }, out, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+    teacher.dispose();
+    const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8"));
+    const trajFile = join(out, meta.results[0].attention_path_abs);
+    const traj = JSON.parse(readFileSync(trajFile, "utf8"));
+    expect(readSignals(out, 8).samples[0].steps[0]).toHaveLength(64);
+    traj.steps[0].p_t = traj.steps[0].p_t.slice(0, 15);
+    writeFileSync(trajFile, JSON.stringify(traj));
+    expect(() => readSignals(out, 4)).toThrow(/steps\.0\.p_t has 15 values, not a square patch grid/);
+  });
+
+  it("computes top-k and grounding mass", () => {
+    expect(topkIndices([0.1, 0.9, 0.5, 0.9], 2)).toEqual([1, 3]);
+    expect(massOn([1, 1, 2, 0], [2])).toBeCloseTo(0.5);
+  });
+});
