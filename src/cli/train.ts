@@ -8,6 +8,7 @@ import { teacherTask } from "../train/teacher.js";
 import { train, type TrainOptions } from "../train/trainer.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { registerStudent } from "./student.js";
 
 export interface CommonTrainFlags {
   data: string;
@@ -67,4 +68,5 @@ export function register(program: Command): void {
       process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
       vlm.dispose();
     });
+  registerStudent(trainCmd);
 }

@@ -46,6 +46,12 @@ export function buildVlm(config: VlmConfig, seed: number): Vlm {
   for (let i = 0; i < d.num_layers; i++) initDecoderBlock(store, `model.layers.${i}`, d.hidden_size, d.num_heads, d.num_kv_heads ?? d.num_heads, d.ffn_size);
   store.ones("model.norm.weight", [d.hidden_size]);
   store.normal("lm_head.weight", [d.vocab_size, d.hidden_size]);
+  if (config.latent && config.latent.num_latents > 0) {
+    // LaViT heads: latent state -> the teacher's V_top space, and -> a query over image tokens.
+    initLinear(store, "lavit.vtop_head.linear_1", d.hidden_size, d.hidden_size, { bias: true });
+    initLinear(store, "lavit.vtop_head.linear_2", d.hidden_size, config.latent.teacher_hidden_size, { bias: true });
+    initLinear(store, "lavit.traj_head.q_proj", d.hidden_size, d.hidden_size, { bias: false });
+  }
   return { config, store, dispose: () => store.dispose() };
 }
 
@@ -159,6 +165,18 @@ export function decoderForward(vlm: Vlm, inputs: tf.Tensor3D, opts: DecoderOptio
     layerHidden: opts.returnLayerHidden ? layerHidden : undefined,
     cache: { layers, length: pastLength + t },
   };
+}
+
+/** The V_top head: MLP d -> d -> GELU -> d_teacher, on latent hidden states [..., d]. */
+export function vtopHead(vlm: Vlm, h: tf.Tensor): tf.Tensor {
+  return linear(gelu(linear(h, vlm.store, "lavit.vtop_head.linear_1")), vlm.store, "lavit.vtop_head.linear_2");
+}
+
+/** The trajectory head: log-distribution over image tokens from latent states [B, K, d] and image states [B, N, d]. */
+export function trajHeadLogits(vlm: Vlm, hLatent: tf.Tensor3D, hImage: tf.Tensor3D): tf.Tensor3D {
+  const q = linear(hLatent, vlm.store, "lavit.traj_head.q_proj") as tf.Tensor3D;
+  const scores = tf.mul(tf.matMul(q, hImage, false, true), 1 / Math.sqrt(hLatent.shape[2]));
+  return tf.logSoftmax(scores) as tf.Tensor3D;
 }
 
 export function lmLogits(vlm: Vlm, hidden: tf.Tensor): tf.Tensor {

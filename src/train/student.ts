@@ -1,0 +1,146 @@
+import { join } from "node:path";
+import { tf } from "../engine/index.js";
+import type { LoadedSplit } from "../data/dataset.js";
+import { numPatches } from "../model/config.js";
+import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
+import { crossEntropy } from "../model/nn.js";
+import { promptIds, targetIds } from "../model/sequence.js";
+import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, visionForward, vtopHead, type Vlm } from "../model/vlm.js";
+import { resizeSquare, type SampleSignals } from "../signals/layout.js";
+import { fnv1a } from "../data/questions.js";
+import { Rng } from "../util/rng.js";
+import { makeTextBatch, patchBatch } from "./batch.js";
+import { gateBias, gateValue, type GateConfig } from "./gate.js";
+import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
+import type { TrainTask } from "./trainer.js";
+
+export type VtopTarget = "pooled" | "mean";
+export type TrajSource = "head" | "attention";
+
+export interface LavitSettings {
+  latents: number;
+  wVtop: number;
+  wTraj: number;
+  vtopTarget: VtopTarget;
+  trajTopk: number;
+  trajSource: TrajSource;
+  gate: GateConfig;
+}
+
+/** Per-sample targets, computed once: one trajectory and one V_top vector per latent. */
+interface LatentTargets {
+  traj: Float32Array; // [K * N]
+  vtop: Float32Array; // [K * dT]
+}
+
+/** A step map (sum 1) moved to a grid of `rows` patches, still summing to 1. */
+function onGrid(p: Float32Array, rows: number): Float32Array {
+  if (p.length === rows) return p;
+  const r = resizeSquare(p, Math.round(Math.sqrt(p.length)), Math.round(Math.sqrt(rows)));
+  const sum = r.reduce((a, b) => a + b, 0);
+  return r.map((v) => v / sum);
+}
+
+export function latentTargets(sig: SampleSignals, s: LavitSettings): LatentTargets {
+  const K = s.latents;
+  const n = sig.steps[0].length;
+  const { rows, dim, data } = sig.vTop;
+  const traj = new Float32Array(K * n);
+  const vtop = new Float32Array(K * dim);
+  for (let k = 0; k < K; k++) {
+    const t = stepForLatent(k, K, sig.steps.length);
+    traj.set(sparsifyTopk(sig.steps[t], s.trajTopk), k * n);
+    // Pooled: the teacher's visual semantics where the teacher looked at this step.
+    // The step map lives on the student's grid, V_top rows on the teacher's: pool on V_top's.
+    const weights = s.vtopTarget === "mean" ? new Float32Array(rows).fill(1 / rows) : onGrid(sig.steps[t], rows);
+    for (let r = 0; r < rows; r++) {
+      const w = weights[r];
+      if (!w) continue;
+      for (let j = 0; j < dim; j++) vtop[k * dim + j] += w * data[r * dim + j];
+    }
+  }
+  return { traj, vtop };
+}
+
+/**
+ * The LaViT student objective on one batch: CE on the target text (everything after the
+ * latents) + wVtop * (1 - cos) between the V_top head on latent k and its target + wTraj *
+ * KL(teacher step || student step) for latent k, with the sensory gate in the attention mask.
+ */
+export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleSignals[], s: LavitSettings, totalSteps: number, seed: number, settings: Record<string, string | number | boolean | null>): TrainTask {
+  const tok = data.tokenizer;
+  const n = numPatches(vlm.config.vision);
+  const K = s.latents;
+  const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
+  const targets = signals.map((sig) => targetIds(tok, sig.result.ground_truth_enriched));
+  const latent = signals.map((sig) => latentTargets(sig, s));
+  const dT = signals[0].vTop.dim;
+  const pad = tok.id("<pad>");
+  const questionStart = IMAGE_START + n + 1;
+  return {
+    kind: "student-lavit",
+    settings,
+    store: vlm.store,
+    numSamples: data.samples.length,
+    stepMetrics: (step) => ({ gate: gateValue(s.gate, step, totalSteps) }),
+    loss(indices, step) {
+      const g = gateValue(s.gate, step, totalSteps);
+      const batch = makeTextBatch(indices.map((i) => prompts[i]), indices.map((i) => targets[i]), pad);
+      const b = batch.batch;
+      const t = batch.length;
+      const rng = new Rng(fnv1a(`gate/${seed}/${step}`));
+      const gated = indices.map((_, bi) => {
+        const p = batch.promptLengths[bi];
+        const rows: number[] = [];
+        // Target rows: every position from the first target token on (the last latent's
+        // output predicts it, and stays ungated: latents always see the image).
+        for (let r = p; r < t; r++) rows.push(r);
+        if (s.gate.gatePrompt) for (let r = questionStart; r < p - K; r++) rows.push(r);
+        return { rows };
+      });
+      const bias = gateBias(gated, t, IMAGE_START, n, g, s.gate.mode, rng);
+      const sel = new Float32Array(b * K * t);
+      indices.forEach((_, bi) => {
+        for (let k = 0; k < K; k++) sel[(bi * K + k) * t + batch.promptLengths[bi] - K + k] = 1;
+      });
+      const trajT = new Float32Array(b * K * n);
+      const vtopT = new Float32Array(b * K * dT);
+      indices.forEach((i, bi) => {
+        trajT.set(latent[i].traj, bi * K * n);
+        vtopT.set(latent[i].vtop, bi * K * dT);
+      });
+      const patches = patchBatch(indices.map((i) => data.images[i]), data.info.size, data.info.patch);
+      const ids = tf.tensor2d(batch.ids, [b, t], "int32");
+      const image = projectVision(vlm, visionForward(vlm, patches));
+      const out = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: bias ?? undefined, returnProbs: s.trajSource === "attention" && s.wTraj > 0 });
+      const logits = tf.reshape(lmLogits(vlm, out.hidden), [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
+      const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
+      const selT = tf.tensor3d(sel, [b, K, t]);
+      const hLat = tf.matMul(selT, out.hidden) as tf.Tensor3D;
+      const parts: Record<string, tf.Scalar> = { loss_ce: ce };
+      // The public code's two-stage curriculum trains the bottleneck stage on the visual losses only.
+      let total: tf.Scalar = s.gate.schedule === "two-stage" && g < 1 ? tf.mul(ce, 0) : ce;
+      if (s.wVtop > 0) {
+        const lv = cosineLoss(vtopHead(vlm, hLat), tf.tensor3d(vtopT, [b, K, dT]));
+        parts.loss_vtop = lv;
+        total = tf.add(total, tf.mul(lv, s.wVtop));
+      }
+      if (s.wTraj > 0) {
+        let logq: tf.Tensor;
+        if (s.trajSource === "head") {
+          logq = trajHeadLogits(vlm, hLat, tf.slice(out.hidden, [0, IMAGE_START, 0], [b, n, -1]) as tf.Tensor3D);
+        } else {
+          const mean = tf.mean(tf.stack(out.probs!.map((p) => tf.mean(p, 1))), 0) as tf.Tensor3D; // [B, T, T]
+          const rows = tf.slice(tf.matMul(selT, mean), [0, 0, IMAGE_START], [b, K, n]);
+          logq = tf.log(tf.maximum(tf.div(rows, tf.sum(rows, -1, true)), 1e-12));
+        }
+        const lt = klLoss(tf.tensor3d(trajT, [b, K, n]), logq);
+        parts.loss_traj = lt;
+        total = tf.add(total, tf.mul(lt, s.wTraj));
+      }
+      return { total, parts };
+    },
+    saveModel: (dir, step) => saveModel(dir, vlm.config, vlm.store, tok, step),
+    loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
+  };
+}
