@@ -1,0 +1,148 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, tf } from "../../src/engine/index.js";
+import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
+import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { buildVlm } from "../../src/model/vlm.js";
+import { extractSignals } from "../../src/signals/extract.js";
+import { readSignals } from "../../src/signals/layout.js";
+import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
+import { gateBias, gateValue } from "../../src/train/gate.js";
+import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/student.js";
+import { train } from "../../src/train/trainer.js";
+import { NEG_INF } from "../../src/model/nn.js";
+import { Rng } from "../../src/util/rng.js";
+import type { VlmConfig } from "../../src/model/config.js";
+import { runCli } from "../helpers/cli.js";
+import { saveModel } from "../../src/model/checkpoint.js";
+
+function tiny(vocab: number, latents = 0, teacherHidden = 24): VlmConfig {
+  return {
+    model_type: "lavit-vlm",
+    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
+    decoder: { vocab_size: vocab, hidden_size: 24, num_layers: 2, num_heads: 2, ffn_size: 32, max_positions: 96, rope_base: 10000, rms_eps: 1e-6 },
+    ...(latents ? { latent: { num_latents: latents, teacher_hidden_size: teacherHidden } } : {}),
+  };
+}
+
+describe("LaViT losses", () => {
+  it("cosine loss matches a hand computation", () => {
+    // rows: (1,0)·(1,0) -> cos 1; (1,0)·(0,2) -> cos 0; (3,4)·(-3,-4) -> cos -1. Mean of 1 - cos = (0 + 1 + 2) / 3
+    const l = cosineLoss(tf.tensor2d([[1, 0], [1, 0], [3, 4]]), tf.tensor2d([[1, 0], [0, 2], [-3, -4]]));
+    expect(l.dataSync()[0]).toBeCloseTo(1, 5);
+  });
+
+  it("KL(p || q) matches a hand computation and ignores p's zeros", () => {
+    const p = [0.5, 0.5, 0];
+    const q = [0.25, 0.25, 0.5];
+    const expected = 0.5 * Math.log(0.5 / 0.25) * 2;
+    const l = klLoss(tf.tensor2d([p]), tf.log(tf.tensor2d([q])));
+    expect(l.dataSync()[0]).toBeCloseTo(expected, 5);
+  });
+
+  it("sparsifies to the top k and maps latents to steps", () => {
+    expect([...sparsifyTopk([0.1, 0.6, 0.3, 0.0], 2)].map((x) => +x.toFixed(4))).toEqual([0, 0.6667, 0.3333, 0]);
+    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 2))).toEqual([0, 0, 1, 1]);
+    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 4))).toEqual([0, 1, 2, 3]);
+    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 1))).toEqual([0, 0, 0, 0]);
+    expect(stepForLatent(0, 1, 3)).toBe(0);
+  });
+});
+
+describe("sensory gate", () => {
+  it("follows its schedules at start, middle and end", () => {
+    const g = (schedule: "none" | "two-stage" | "linear" | "cosine", step: number) => gateValue({ schedule, openAt: 0.5, mode: "hard", gatePrompt: false }, step, 100);
+    expect([g("none", 0), g("none", 50)]).toEqual([1, 1]);
+    expect([g("two-stage", 0), g("two-stage", 49), g("two-stage", 50), g("two-stage", 99)]).toEqual([0, 0, 1, 1]);
+    expect([g("linear", 0), g("linear", 25), g("linear", 50), g("linear", 99)]).toEqual([0, 0.5, 1, 1]);
+    expect(g("cosine", 0)).toBe(0);
+    expect(g("cosine", 25)).toBeCloseTo(0.5);
+    expect(g("cosine", 99)).toBe(1);
+  });
+
+  it("blocks exactly the gated rows from the image columns and nothing else", () => {
+    const t = 10;
+    const imageStart = 2;
+    const n = 4;
+    // rows 8, 9 gated (the answer); rows 6, 7 are latents and must stay open
+    const closed = gateBias([{ rows: [8, 9] }], t, imageStart, n, 0, "hard", new Rng(1))!;
+    const v = closed.arraySync()[0][0];
+    for (let r = 0; r < t; r++)
+      for (let c = 0; c < t; c++) {
+        const blocked = (r === 8 || r === 9) && c >= imageStart && c < imageStart + n;
+        expect(v[r][c], `${r},${c}`).toBe(blocked ? NEG_INF : 0);
+      }
+    // half open, hard: exactly half of the patches hidden per gated row, the same set within a sample
+    const half = gateBias([{ rows: [8, 9] }], t, imageStart, n, 0.5, "hard", new Rng(2))!.arraySync()[0][0];
+    const hidden8 = half[8].slice(imageStart, imageStart + n).filter((x) => x === NEG_INF).length;
+    expect(hidden8).toBe(2);
+    expect(half[9]).toEqual(half[8]);
+    expect(half[6].every((x) => x === 0)).toBe(true);
+    const soft = gateBias([{ rows: [9] }], t, imageStart, n, 0.25, "soft", new Rng(3))!.arraySync()[0][0];
+    expect(soft[9][imageStart]).toBeCloseTo(Math.log(0.25), 5);
+    expect(soft[9][0]).toBe(0);
+    expect(gateBias([{ rows: [9] }], t, imageStart, n, 1, "soft", new Rng(3))).toBeNull();
+  });
+});
+
+describe("LaViT student training", () => {
+  let data: LoadedSplit;
+  let sigDir: string;
+  let dataDir: string;
+  beforeAll(async () => {
+    await initEngine();
+    dataDir = join(mkdtempSync(join(tmpdir(), "lavit-st-")), "d");
+    mkdirSync(dataDir);
+    generateDataset(dataDir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 4, train: 64, test: 4, quiet: true });
+    data = loadSplit(dataDir, "train");
+    const teacher = buildVlm(tiny(data.tokenizer.size), 5);
+    sigDir = mkdtempSync(join(tmpdir(), "lavit-st-sig-"));
+    extractSignals(teacher, data.tokenizer, data, sigDir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+    teacher.dispose();
+  });
+
+  for (const trajSource of ["head", "attention"] as const) {
+    it(`lowers CE, V_top and trajectory losses together (traj source ${trajSource})`, async () => {
+      const signals = readSignals(sigDir, 4).samples;
+      const s: LavitSettings = { latents: 2, wVtop: 1, wTraj: 1, vtopTarget: "pooled", trajTopk: 4, trajSource, gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: true } };
+      const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
+      const out = mkdtempSync(join(tmpdir(), "lavit-st-out-"));
+      const steps = 40;
+      await train(out, lavitTask(vlm, data, signals, s, steps, 0, {}), { steps, batchSize: 16, lr: 3e-3, warmup: 2, minLrRatio: 0.1, weightDecay: 0, clip: 1, seed: 0, logEvery: 1, checkpointEvery: 100, resume: false, quiet: true });
+      vlm.dispose();
+      const m = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const avg = (key: string, from: number, to: number) => m.slice(from, to).reduce((a, r) => a + r[key], 0) / (to - from);
+      for (const key of ["loss_ce", "loss_vtop", "loss_traj"]) expect(avg(key, steps - 5, steps), key).toBeLessThan(avg(key, 0, 5));
+      expect(m[0].gate).toBe(0);
+      expect(m[steps - 1].gate).toBe(1);
+    });
+  }
+
+  it("pools V_top with the step's attention, or takes the mean", () => {
+    const sig = readSignals(sigDir, 4).samples[0];
+    const base: LavitSettings = { latents: 1, wVtop: 1, wTraj: 1, vtopTarget: "mean", trajTopk: 4, trajSource: "head", gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const mean = latentTargets(sig, base).vtop;
+    const { rows, dim, data: v } = sig.vTop;
+    for (let j = 0; j < dim; j++) expect(mean[j]).toBeCloseTo(Array.from({ length: rows }, (_, r) => v[r * dim + j]).reduce((a, b) => a + b, 0) / rows, 4);
+    const pooled = latentTargets(sig, { ...base, vtopTarget: "pooled" }).vtop;
+    const p = sig.steps[0];
+    expect(pooled[0]).toBeCloseTo(Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0), 4);
+  });
+
+  it("refuses contradictory flags and mismatched signals with exit code 2", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "lavit-st-cli-")), "s");
+    const r = runCli(["train", "student", "--mode", "distill", "--w-traj", "0.5", "--signals", sigDir, "--data", dataDir, "--out", out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--w-traj has no meaning with --mode distill/);
+    // a teacher whose width (32) disagrees with the V_top files (24)
+    const teacherDir = mkdtempSync(join(tmpdir(), "lavit-st-t-"));
+    const wide = buildVlm({ ...tiny(data.tokenizer.size), decoder: { ...tiny(data.tokenizer.size).decoder, hidden_size: 32 } }, 0);
+    saveModel(teacherDir, wide.config, wide.store, data.tokenizer, 0);
+    wide.dispose();
+    const r2 = runCli(["train", "student", "--signals", sigDir, "--data", dataDir, "--teacher", teacherDir, "--out", out]);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toMatch(/V_top width 24 disagrees with the teacher config/);
+  });
+});
