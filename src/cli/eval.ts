@@ -23,9 +23,11 @@ export function register(program: Command): void {
     .requiredOption("--split <split>", "split to evaluate")
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text)")
+    .option("--mask-latents", "probe: hide the latent tokens from the generated text")
+    .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
-    .action(async (f: { model: string; data: string; split: string; limit?: number; predictions?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (f: { model: string; data: string; split: string; limit?: number; predictions?: string; json?: boolean; quiet?: boolean; maskLatents?: boolean; imageForAnswer: boolean }) => {
       await initEngine();
       const folder = readModelFolder(f.model);
       const data = loadSplit(f.data, f.split, f.limit);
@@ -34,7 +36,7 @@ export function register(program: Command): void {
         throw new UserError(`${f.model}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
       const vlm = buildVlm(folder.config, 0);
       loadWeightsInto(vlm.store, folder.weights);
-      const preds = predict(vlm, folder.tokenizer, data, { latents: folder.config.latent?.num_latents ?? 0, quiet: f.quiet || f.json });
+      const preds = predict(vlm, folder.tokenizer, data, { latents: folder.config.latent?.num_latents ?? 0, quiet: f.quiet || f.json, probes: { maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer } });
       const result = summarise(f.split, preds);
       if (f.predictions) writeFileAtomic(f.predictions, preds.map((p) => JSON.stringify(p)).join("\n") + "\n");
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");

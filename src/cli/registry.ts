@@ -4,6 +4,7 @@ import * as data from "./data.js";
 import * as trainCli from "./train.js";
 import * as evalCli from "./eval.js";
 import * as extractCli from "./extract.js";
+import * as askCli from "./ask.js";
 import * as info from "./info.js";
 
 export interface CommandModule {
@@ -11,4 +12,4 @@ export interface CommandModule {
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [info, data, trainCli, evalCli, extractCli, bench];
+export const commandModules: CommandModule[] = [info, data, trainCli, extractCli, evalCli, askCli, bench];

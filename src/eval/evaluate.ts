@@ -6,6 +6,7 @@ import { parseAnswer, promptIds } from "../model/sequence.js";
 import type { Vlm } from "../model/vlm.js";
 import { patchBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
+import { probeBias, type ProbeOptions } from "./probes.js";
 
 export interface Prediction {
   id: string;
@@ -35,7 +36,7 @@ export interface EvalOptions {
   batchSize?: number;
   maxNewTokens?: number;
   quiet?: boolean;
-  biasFor?: Parameters<typeof generateGreedy>[3]["biasFor"];
+  probes?: ProbeOptions;
 }
 
 /** Greedy answers for every sample of a split, batched by prompt length. */
@@ -51,7 +52,7 @@ export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalO
     for (let s = 0; s < idx.length; s += batchSize) {
       const chunk = idx.slice(s, s + batchSize);
       const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
-      const outs = generateGreedy(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: opts.biasFor });
+      const outs = generateGreedy(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}) });
       patches.dispose();
       chunk.forEach((i, k) => (generated[i] = outs[k]));
       bar.tick(chunk.length);
