@@ -70,7 +70,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   const grid = probe.info.size / probe.info.patch;
   const { data, signals } = joinSignals(f, grid);
   const vDim = signals[0].vTop.dim;
-  for (const [k, s] of signals.entries()) if (s.vTop.dim !== vDim) throw new UserError(`${join(f.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
+  for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(f.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
   if (f.teacher) {
     const t = readModelFolder(f.teacher);
     if (t.config.decoder.hidden_size !== vDim) throw new UserError(`${f.signals}: V_top width ${vDim} disagrees with the teacher config ${join(f.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`);

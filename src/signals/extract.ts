@@ -1,16 +1,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { tf, scoped } from "../engine/index.js";
+import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
-import { promptIds, splitSteps } from "../model/sequence.js";
-import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
+import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
 import { predict, summarise } from "../eval/evaluate.js";
-import { patchBatch } from "../train/batch.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult } from "./layout.js";
+import { forEachReadout, readoutRows, stepMap, type ReadoutRow } from "../eval/gaze.js";
 
 export type SignalMethod = "attention" | "gradient";
 
@@ -74,14 +73,6 @@ export function massOn(p: ArrayLike<number>, patches: readonly number[]): number
   return on / total;
 }
 
-interface Row {
-  index: number;
-  ids: number[];
-  promptLength: number;
-  /** Query positions of each step: the positions whose outputs are the step's words. */
-  stepPositions: number[][];
-}
-
 /**
  * Runs the teacher on every sample (greedy rationale + answer), then reads its white-box
  * signals on its own output: per rationale step, a map over image tokens (attention from the
@@ -93,50 +84,23 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const n = numPatches(teacher.config.vision);
   const grid = Math.round(Math.sqrt(n));
   const preds = predict(teacher, tok, data, { quiet: opts.quiet });
-  const rows: Row[] = data.samples.map((s, index) => {
-    const prompt = promptIds(tok, n, s.question);
-    const words = preds[index].generated.split(" ").filter(Boolean);
-    const ids = [...prompt, ...tok.encode(words.join(" "), "generated text")];
-    let spans = splitSteps(words);
-    // A malformed generation still gets one step: everything it wrote.
-    if (!spans.length) spans = [{ start: 0, end: Math.max(1, words.length) }];
-    const stepPositions = spans.map(({ start, end }) => Array.from({ length: end - start }, (_, k) => prompt.length - 1 + start + k));
-    return { index, ids, promptLength: prompt.length, stepPositions };
-  });
+  const rows = readoutRows(tok, data, preds.map((p) => p.generated), n, 0);
   mkdirSync(join(outDir, "trajectories"), { recursive: true });
   mkdirSync(join(outDir, "v_top"), { recursive: true });
   const results: SignalResult[] = [];
   let massSum = 0;
   let uniformSum = 0;
   let stepCount = 0;
-  const batchSize = opts.batchSize ?? 16;
   const bar = progress(`extract ${data.split}`, rows.length, { quiet: opts.quiet });
-  const pad = tok.id("<pad>");
-  for (let s = 0; s < rows.length; s += batchSize) {
-    const chunk = rows.slice(s, s + batchSize);
-    const b = chunk.length;
-    const t = Math.max(...chunk.map((r) => r.ids.length));
-    const idsFlat = new Int32Array(b * t).fill(pad);
-    chunk.forEach((r, i) => idsFlat.set(r.ids, i * t));
-    const patches = patchBatch(chunk.map((r) => data.images[r.index]), data.info.size, data.info.patch);
-    const ids = tf.tensor2d(idsFlat, [b, t], "int32");
-    const { attn, vTop, dim } = scoped(() => {
-      const image = projectVision(teacher, visionForward(teacher, patches));
-      const out = decoderForward(teacher, embedWithImage(teacher, ids, image), { returnProbs: opts.method === "attention" });
-      const v = tf.slice(out.hidden, [0, IMAGE_START, 0], [b, n, -1]);
-      const a = out.probs ? tf.mean(tf.stack(out.probs.map((p) => tf.mean(tf.slice(p, [0, 0, 0, IMAGE_START], [b, -1, -1, n]), 1))), 0) : null;
-      return { attn: a ? Float32Array.from(a.dataSync() as Float32Array) : null, vTop: Float32Array.from(v.dataSync() as Float32Array), dim: v.shape[2] };
-    });
-    let grads: Float32Array[] | null = null;
-    if (opts.method === "gradient") grads = gradientMaps(teacher, patches, ids, chunk, tok.size);
+  forEachReadout(teacher, data, rows, tok.id("<pad>"), opts.method === "attention", opts.batchSize ?? 16, (batch) => {
+    const { rows: chunk, patches, ids, imageHidden: vTop, width: dim } = batch;
+    const grads = opts.method === "gradient" ? gradientMaps(teacher, patches, ids, chunk, tok.size) : null;
     for (const [i, r] of chunk.entries()) {
       const sample = data.samples[r.index];
       const steps = r.stepPositions.map((positions, k) => {
         let p: Float32Array;
-        if (attn) {
-          const raw = new Float32Array(n);
-          for (const q of positions) for (let j = 0; j < n; j++) raw[j] += attn[(i * t + q) * n + j] / positions.length;
-          p = minMax(raw);
+        if (!grads) {
+          p = minMax(stepMap(batch, i, positions, n));
         } else {
           p = softmaxTemp(minMax(grads![k].subarray(i * n, (i + 1) * n)), opts.tau);
         }
@@ -160,9 +124,8 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
         attention_path_abs: trajRel,
       });
     }
-    tf.dispose([patches, ids]);
-    bar.tick(b);
-  }
+    bar.tick(chunk.length);
+  });
   bar.stop();
   const summary: ExtractSummary = {
     count: rows.length,
@@ -183,7 +146,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
 }
 
 /** |d NLL(step k's words) / d image embeddings| averaged over the feature axis: [b * n] per step. */
-function gradientMaps(teacher: Vlm, patches: tf.Tensor3D, ids: tf.Tensor2D, chunk: readonly Row[], vocab: number): Float32Array[] {
+function gradientMaps(teacher: Vlm, patches: tf.Tensor3D, ids: tf.Tensor2D, chunk: readonly ReadoutRow[], vocab: number): Float32Array[] {
   const [b, t] = ids.shape;
   const maxSteps = Math.max(...chunk.map((r) => r.stepPositions.length));
   const image = tf.tidy(() => projectVision(teacher, visionForward(teacher, patches)));
