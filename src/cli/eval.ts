@@ -1,45 +1,74 @@
 import { Command } from "commander";
 import { initEngine } from "../engine/index.js";
-import { loadSplit } from "../data/dataset.js";
+import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
-import { buildVlm } from "../model/vlm.js";
-import { predict, summarise, type EvalResult } from "../eval/evaluate.js";
+import { buildVlm, type Vlm } from "../model/vlm.js";
+import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
+import type { GazeMetrics } from "../eval/gap.js";
+import type { Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "./errors.js";
 import { parsePositiveInt } from "./parse.js";
 
-function formatResult(r: EvalResult): string {
-  const lines = [`${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`];
+function formatResult(r: EvalResult & GazeMetrics): string {
+  const gap = [`grounding_mass ${r.grounding_mass.toFixed(3)}`, `entropy ${r.entropy.toFixed(3)}`];
+  if (r.js_to_teacher !== undefined) gap.push(`js_to_teacher ${r.js_to_teacher.toFixed(3)}`, `topk_iou ${r.topk_iou!.toFixed(3)}`);
+  const lines = [`${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`, `  gaze: ${gap.join(", ")}`];
   for (const [f, g] of Object.entries(r.families)) lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);
   return lines.join("\n");
+}
+
+/** A model folder loaded for a dataset, with the checks that keep the two compatible. */
+export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string): { vlm: Vlm; tokenizer: Tokenizer; latents: number } {
+  const folder = readModelFolder(dir);
+  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
+  if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
+    throw new UserError(`${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
+  const vlm = buildVlm(folder.config, 0);
+  loadWeightsInto(vlm.store, folder.weights);
+  return { vlm, tokenizer: folder.tokenizer, latents: folder.config.latent?.num_latents ?? 0 };
+}
+
+interface EvalFlags {
+  model: string;
+  data: string;
+  split: string;
+  teacher?: string;
+  limit?: number;
+  predictions?: string;
+  json?: boolean;
+  quiet?: boolean;
+  maskLatents?: boolean;
+  imageForAnswer: boolean;
 }
 
 export function register(program: Command): void {
   program
     .command("eval")
-    .description("answer a split with a model (greedy) and report accuracy overall and per family")
+    .description("answer a split with a model (greedy): accuracy overall and per family, and where the model looks")
     .requiredOption("--model <dir>", "model folder (config.json, model.safetensors, tokenizer.json)")
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--split <split>", "split to evaluate")
+    .option("--teacher <dir>", "teacher model folder: adds js_to_teacher and topk_iou")
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
-    .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text)")
+    .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
-    .action(async (f: { model: string; data: string; split: string; limit?: number; predictions?: string; json?: boolean; quiet?: boolean; maskLatents?: boolean; imageForAnswer: boolean }) => {
+    .action(async (f: EvalFlags) => {
       await initEngine();
-      const folder = readModelFolder(f.model);
       const data = loadSplit(f.data, f.split, f.limit);
-      if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${f.model}/tokenizer.json differs from ${f.data}/tokenizer.json: the model was trained on another vocabulary`);
-      if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
-        throw new UserError(`${f.model}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
-      const vlm = buildVlm(folder.config, 0);
-      loadWeightsInto(vlm.store, folder.weights);
-      const preds = predict(vlm, folder.tokenizer, data, { latents: folder.config.latent?.num_latents ?? 0, quiet: f.quiet || f.json, probes: { maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer } });
-      const result = summarise(f.split, preds);
-      if (f.predictions) writeFileAtomic(f.predictions, preds.map((p) => JSON.stringify(p)).join("\n") + "\n");
-      process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
-      vlm.dispose();
+      let teacherMaps: Float32Array[][] | undefined;
+      if (f.teacher) {
+        const t = loadModelFor(f.teacher, data, f.data);
+        teacherMaps = evaluateModel(t.vlm, t.tokenizer, data, { quiet: f.quiet || f.json }).maps;
+        t.vlm.dispose();
+      }
+      const m = loadModelFor(f.model, data, f.data);
+      const ev = evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: f.quiet || f.json, teacherMaps, probes: { maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer } });
+      m.vlm.dispose();
+      if (f.predictions) writeFileAtomic(f.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
+      process.stdout.write((f.json ? JSON.stringify(ev.result) : formatResult(ev.result)) + "\n");
     });
 }

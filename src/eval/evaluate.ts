@@ -7,6 +7,8 @@ import type { Vlm } from "../model/vlm.js";
 import { patchBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
+import { gazeMaps } from "./gaze.js";
+import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 
 export interface Prediction {
   id: string;
@@ -83,3 +85,26 @@ export function summarise(split: string, preds: readonly Prediction[]): EvalResu
   return { split, ...group(preds), families };
 }
 
+
+export interface GazedPrediction extends Prediction {
+  gaze: GazeMetrics;
+}
+
+export interface FullEval {
+  result: EvalResult & GazeMetrics;
+  predictions: GazedPrediction[];
+  /** Per sample, per step gaze maps (to compare other models against this one). */
+  maps: Float32Array[][];
+}
+
+/**
+ * Answers, accuracy and the Perception-Gap metrics of one model on one split, all measured the
+ * same way from the model's own attention while it writes its rationale. With `teacherMaps`
+ * (the teacher's maps on the same samples) the teacher-relative metrics are added.
+ */
+export function evaluateModel(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {}): FullEval {
+  const preds = predict(vlm, tok, data, opts);
+  const maps = gazeMaps(vlm, tok, data, preds.map((p) => p.generated), opts.latents ?? 0);
+  const predictions = preds.map((p, i) => ({ ...p, gaze: sampleGaze(data.samples[i], maps[i], opts.teacherMaps?.[i]) }));
+  return { result: { ...summarise(data.split, preds), ...meanGaze(predictions.map((p) => p.gaze)) }, predictions, maps };
+}
