@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option("--prior <p>", "probability that a train/test-id answer is its template's prior answer", parseNumberIn("--prior", 0, 1), GENERATE_DEFAULTS.prior)
     .option("--train <n>", "train samples", parsePositiveInt("--train"), GENERATE_DEFAULTS.train)
     .option("--test <n>", "samples in each test split (test-pairs: rounded down to whole pairs)", parsePositiveInt("--test"), GENERATE_DEFAULTS.test)
-    .option("--teacher-train <n>", "teacher-train samples", parsePositiveInt("--teacher-train"), GENERATE_DEFAULTS.teacherTrain)
+    .option("--teacher-train <n>", "teacher-train samples", parsePositiveInt("--teacher-train", true), GENERATE_DEFAULTS.teacherTrain)
     .option("--force", "replace an existing output folder")
     .option("--quiet", "no progress output")
     .action((flags: GenerateFlags) => runGenerate(flags));

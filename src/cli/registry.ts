@@ -5,6 +5,7 @@ import * as trainCli from "./train.js";
 import * as evalCli from "./eval.js";
 import * as extractCli from "./extract.js";
 import * as askCli from "./ask.js";
+import * as demoCli from "./demo.js";
 import * as info from "./info.js";
 
 export interface CommandModule {
@@ -12,4 +13,4 @@ export interface CommandModule {
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [info, data, trainCli, extractCli, evalCli, askCli, bench];
+export const commandModules: CommandModule[] = [demoCli, info, data, trainCli, extractCli, evalCli, askCli, bench];

@@ -1,0 +1,20 @@
+import { Command } from "commander";
+import { runDemo, SHIPPED_TEACHER } from "../demo/pipeline.js";
+import { parsePositiveInt } from "./parse.js";
+
+export function register(program: Command): void {
+  program
+    .command("demo")
+    .description("the whole pipeline on the built-in benchmark: data, teacher signals, distill vs LaViT students, evaluation, report")
+    .option("--out <dir>", "output folder", "runs/demo")
+    .option("--seeds <n>", "repeat with n data/training seeds (means and std in the report)", parsePositiveInt("--seeds"), 1)
+    .option("--full", "also train the ablations (no-traj, no-vtop, no-gate, two-stage, K = 1, 2, 8)")
+    .option("--quick", "tiny sizes (about two minutes): a smoke test, not a result")
+    .option("--resume", "continue an interrupted demo in --out")
+    .option("--force", "recompute a demo whose report already exists in --out")
+    .option("--teacher <dir>", "teacher model folder", SHIPPED_TEACHER)
+    .option("--quiet", "no progress output")
+    .action(async (f: { out: string; seeds: number; full?: boolean; quick?: boolean; resume?: boolean; force?: boolean; teacher: string; quiet?: boolean }) => {
+      await runDemo({ out: f.out, seeds: f.seeds, full: !!f.full, quick: !!f.quick, resume: !!f.resume, force: !!f.force, teacher: f.teacher, quiet: !!f.quiet });
+    });
+}

@@ -1,0 +1,204 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initEngine } from "../engine/index.js";
+import { UserError } from "../cli/errors.js";
+import { runGenerate } from "../cli/data.js";
+import { runExtract } from "../cli/extract.js";
+import { runStudent, type StudentFlags } from "../cli/student.js";
+import { loadModelFor } from "../cli/eval.js";
+import { loadSplit } from "../data/dataset.js";
+import { encodePng } from "../data/png.js";
+import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
+import type { GazeMetrics } from "../eval/gap.js";
+import { heatmapPanel, tile } from "../report/heatmap.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
+
+export const SHIPPED_TEACHER = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/teacher-shapes");
+
+export interface DemoOptions {
+  out: string;
+  seeds: number;
+  full: boolean;
+  quick: boolean;
+  resume: boolean;
+  force: boolean;
+  teacher: string;
+  quiet: boolean;
+}
+
+interface StudentVariant {
+  name: string;
+  flags: Partial<StudentFlags>;
+}
+
+/** The students of a run: the baseline and LaViT, plus the ablations with --full. */
+export function variants(full: boolean): StudentVariant[] {
+  const base: StudentVariant[] = [
+    { name: "distill", flags: { mode: "distill" } },
+    { name: "lavit", flags: { mode: "lavit" } },
+  ];
+  if (!full) return base;
+  return [
+    ...base,
+    { name: "lavit-no-traj", flags: { mode: "lavit", traj: false } },
+    { name: "lavit-no-vtop", flags: { mode: "lavit", vtop: false } },
+    { name: "lavit-no-gate", flags: { mode: "lavit", gate: false } },
+    { name: "lavit-two-stage", flags: { mode: "lavit", gateSchedule: "two-stage", gateOpenAt: 0.4 } },
+    { name: "lavit-k1", flags: { mode: "lavit", latents: 1 } },
+    { name: "lavit-k2", flags: { mode: "lavit", latents: 2 } },
+    { name: "lavit-k8", flags: { mode: "lavit", latents: 8 } },
+  ];
+}
+
+/** Sizes: the default fits the 10-minute budget on two cores; --quick is for one integration test. */
+export function demoSizes(quick: boolean) {
+  return quick ? { train: 160, test: 40, steps: 40, warmup: 5 } : { train: 1200, test: 300, steps: 500, warmup: 50 };
+}
+
+const SPLITS = ["test-id", "test-ood", "test-pairs"] as const;
+
+function done(dir: string): boolean {
+  return existsSync(join(dir, ".done"));
+}
+
+function markDone(dir: string): void {
+  writeFileAtomic(join(dir, ".done"), new Date().toISOString() + "\n");
+}
+
+function log(opts: DemoOptions, msg: string): void {
+  if (!opts.quiet) process.stderr.write(`demo: ${msg}\n`);
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
+  await initEngine();
+  const out = resolve(opts.out);
+  if (!existsSync(join(opts.teacher, "model.safetensors")))
+    throw new UserError(`no teacher at ${opts.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${opts.teacher}`);
+  if (existsSync(join(out, "report.json")) && !opts.force && !opts.resume) throw new UserError(`--out ${opts.out} already holds a report (report.json); use --force to recompute it, or another --out`);
+  const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", "report.json", "report.md", "report.html"].includes(name);
+  if (existsSync(out) && !opts.resume && !opts.force && readdirSync(out).some(ours)) throw new UserError(`--out ${opts.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
+  mkdirSync(out, { recursive: true });
+  if (opts.force && !opts.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
+
+  const sizes = demoSizes(opts.quick);
+  const seeds = Array.from({ length: opts.seeds }, (_, i) => 101 + i);
+  const students = variants(opts.full);
+  const timings: Record<string, number> = {};
+  const time = async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    timings[key] = (timings[key] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
+  const perSeed: Record<string, Record<string, EvalResult & GazeMetrics>>[] = [];
+  const heatmaps: { file: string; caption: string }[] = [];
+
+  for (const seed of seeds) {
+    const root = join(out, `seed-${seed}`);
+    const dataDir = join(root, "data");
+    if (!existsSync(join(dataDir, "dataset.json"))) {
+      log(opts, `seed ${seed}: generating data`);
+      await time("data", () => runGenerate({ out: dataDir, seed, size: 64, patch: 8, prior: 0.8, train: sizes.train, test: sizes.test, teacherTrain: 0, force: true, quiet: opts.quiet }));
+    }
+    const sigDir = join(root, "signals");
+    if (!existsSync(join(sigDir, "summary.json"))) {
+      log(opts, `seed ${seed}: extracting the teacher's signals on train`);
+      await time("signals", () => runExtract({ teacher: opts.teacher, data: dataDir, split: "train", out: sigDir, method: "attention", topk: 8, tau: 0.05, force: true, quiet: opts.quiet }));
+    }
+    for (const v of students) {
+      const dir = join(root, "students", v.name);
+      if (done(dir)) continue;
+      log(opts, `seed ${seed}: training ${v.name} (${sizes.steps} steps)`);
+      const flags: StudentFlags = {
+        data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
+        logEvery: 10, checkpointEvery: 100, resume: existsSync(join(dir, "trainer_state.json")), quiet: opts.quiet,
+        mode: "lavit", latents: 4, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 8, trajSource: "head", gateSchedule: "cosine", gateOpenAt: 0.6, gateMode: "hard", traj: true, vtop: true, gate: true,
+        ...v.flags,
+      };
+      await time(`train ${v.name}`, () => runStudent(flags, () => "default"));
+      markDone(dir);
+    }
+    const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
+    const models = [{ name: "teacher", dir: opts.teacher }, ...students.map((v) => ({ name: v.name, dir: join(root, "students", v.name) }))];
+    for (const split of SPLITS) {
+      const data = loadSplit(dataDir, split);
+      let teacherMaps: Float32Array[][] | undefined;
+      const mapsByModel: Record<string, Float32Array[][]> = {};
+      for (const m of models) {
+        const evalDir = join(root, "eval", m.name);
+        const resultFile = join(evalDir, `${split}.json`);
+        const mapsFile = join(evalDir, `${split}.maps.json`);
+        let result: EvalResult & GazeMetrics;
+        if (existsSync(resultFile) && existsSync(mapsFile)) {
+          result = JSON.parse(readFileSync(resultFile, "utf8"));
+          mapsByModel[m.name] = (JSON.parse(readFileSync(mapsFile, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
+        } else {
+          log(opts, `seed ${seed}: evaluating ${m.name} on ${split}`);
+          const loaded = loadModelFor(m.dir, data, dataDir);
+          const ev = await time("eval", () => evaluateModel(loaded.vlm, loaded.tokenizer, data, { latents: loaded.latents, quiet: opts.quiet, teacherMaps }));
+          loaded.vlm.dispose();
+          result = ev.result;
+          mapsByModel[m.name] = ev.maps;
+          mkdirSync(evalDir, { recursive: true });
+          writeFileAtomic(join(evalDir, `${split}.predictions.jsonl`), ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
+          writeFileAtomic(mapsFile, JSON.stringify(ev.maps.map((s) => s.map((x) => Array.from(x, (v) => +v.toFixed(5))))));
+          writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + "\n");
+        }
+        if (m.name === "teacher") teacherMaps = mapsByModel.teacher;
+        (results[m.name] ??= {})[split] = result;
+      }
+      if (seed === seeds[0] && split === "test-ood") heatmaps.push(...writeHeatmaps(out, data, mapsByModel, ["teacher", "distill", "lavit"]));
+    }
+    perSeed.push(results);
+  }
+
+  const results = aggregate(perSeed);
+  const report: DemoReport = {
+    seeds,
+    results,
+    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
+    verdict: verdict(results),
+    timings_s: timings,
+  };
+  const curves = ["loss_ce", "loss_traj", "loss_vtop"].map((key) =>
+    svgCurves(Object.fromEntries(students.map((v) => [v.name, readMetrics(join(out, `seed-${seeds[0]}`, "students", v.name, "metrics.jsonl"), key)]).filter(([, pts]) => (pts as unknown[]).length)), `${key} (seed ${seeds[0]})`),
+  );
+  writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
+  writeFileAtomic(join(out, "report.md"), markdownReport(report));
+  writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));
+  if (!opts.quiet) process.stdout.write(markdownTable(results) + "\n\n" + report.verdict.statement + `\nreport: ${join(opts.out, "report.html")}\n`);
+  return report;
+}
+
+function readMetrics(file: string, key: string): { step: number; value: number }[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, number>)
+    .filter((r) => typeof r[key] === "number")
+    .map((r) => ({ step: r.step, value: r[key] }));
+}
+
+/** One PNG per example: rows = rationale steps, columns = image + ground truth, then each model's gaze. */
+function writeHeatmaps(out: string, data: ReturnType<typeof loadSplit>, maps: Record<string, Float32Array[][]>, models: string[], count = 4): { file: string; caption: string }[] {
+  const dir = join(out, "heatmaps");
+  mkdirSync(dir, { recursive: true });
+  const grid = data.info.size / data.info.patch;
+  const picks = data.samples.map((s, i) => ({ s, i })).filter(({ s }) => s.rationale.length >= 2).slice(0, count);
+  return picks.map(({ s, i }) => {
+    const steps = Math.min(2, s.rationale.length);
+    const panels = [];
+    for (let t = 0; t < steps; t++) {
+      panels.push(heatmapPanel(data.images[i], data.info.size, grid, null, s.rationale[t].patches));
+      for (const m of models) panels.push(heatmapPanel(data.images[i], data.info.size, grid, maps[m]?.[i]?.[t] ?? null, s.rationale[t].patches));
+    }
+    const img = tile(panels, models.length + 1);
+    const file = `heatmaps/${data.split}-${s.id}.png`;
+    writeFileSync(join(out, file), encodePng(img.rgb, img.width, img.height));
+    return { file, caption: `${s.id}: "${s.question}" (answer ${s.answer}). Columns: image, ${models.join(", ")}; rows: rationale steps ${s.rationale.slice(0, steps).map((r) => `"${r.text}"`).join(", ")}.` };
+  });
+}

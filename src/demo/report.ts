@@ -1,0 +1,151 @@
+import type { EvalResult } from "../eval/evaluate.js";
+import type { GazeMetrics } from "../eval/gap.js";
+
+export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy"] as const;
+export type ReportMetric = (typeof REPORT_METRICS)[number];
+export type SplitReport = Partial<Record<ReportMetric | `${ReportMetric}_std`, number>>;
+
+export interface DemoReport {
+  seeds: number[];
+  results: Record<string, Record<string, SplitReport>>;
+  config: Record<string, unknown>;
+  verdict: Verdict;
+  timings_s: Record<string, number>;
+}
+
+export interface Verdict {
+  ood_gain_points: number;
+  pair_gain_points: number | null;
+  js_reduction: number | null;
+  lavit_wins: boolean;
+  statement: string;
+}
+
+/** Means (and sample standard deviations when there are several seeds) over per-seed results. */
+export function aggregate(perSeed: readonly Record<string, Record<string, EvalResult & GazeMetrics>>[]): Record<string, Record<string, SplitReport>> {
+  const out: Record<string, Record<string, SplitReport>> = {};
+  const models = Object.keys(perSeed[0]);
+  for (const model of models) {
+    out[model] = {};
+    for (const split of Object.keys(perSeed[0][model])) {
+      const r: SplitReport = {};
+      for (const metric of REPORT_METRICS) {
+        const values = perSeed.map((s) => s[model]?.[split]?.[metric]).filter((v): v is number => typeof v === "number");
+        if (!values.length) continue;
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        r[metric] = mean;
+        if (values.length > 1) r[`${metric}_std`] = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
+      }
+      out[model][split] = r;
+    }
+  }
+  return out;
+}
+
+/** What the numbers say about LaViT vs the distill baseline, stated plainly either way. */
+export function verdict(results: DemoReport["results"]): Verdict {
+  const l = results.lavit?.["test-ood"];
+  const d = results.distill?.["test-ood"];
+  const lp = results.lavit?.["test-pairs"];
+  const dp = results.distill?.["test-pairs"];
+  const gain = 100 * ((l?.accuracy ?? 0) - (d?.accuracy ?? 0));
+  const pairGain = lp?.pair_accuracy !== undefined && dp?.pair_accuracy !== undefined ? 100 * (lp.pair_accuracy - dp.pair_accuracy) : null;
+  const js = l?.js_to_teacher !== undefined && d?.js_to_teacher ? 1 - l.js_to_teacher / d.js_to_teacher : null;
+  const wins = gain >= 10 && (pairGain ?? 0) > 0 && (js ?? 0) >= 0.3;
+  const parts = [
+    `On test-ood, LaViT ${gain >= 0 ? "beats" : "trails"} the distill baseline by ${Math.abs(gain).toFixed(1)} points`,
+    pairGain !== null ? `pair accuracy ${pairGain >= 0 ? "+" : ""}${pairGain.toFixed(1)} points` : "",
+    js !== null ? `js_to_teacher ${js >= 0 ? `${(100 * js).toFixed(0)}% lower` : `${(-100 * js).toFixed(0)}% higher`}` : "",
+  ].filter(Boolean);
+  const statement = `${parts.join("; ")}. ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
+  return { ood_gain_points: gain, pair_gain_points: pairGain, js_reduction: js, lavit_wins: wins, statement };
+}
+
+function fmt(r: SplitReport, m: ReportMetric): string {
+  const v = r[m];
+  if (v === undefined) return "–";
+  const sd = r[`${m}_std`];
+  return sd !== undefined ? `${v.toFixed(3)} ± ${sd.toFixed(3)}` : v.toFixed(3);
+}
+
+export function markdownTable(results: DemoReport["results"]): string {
+  const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy |", "|---|---|---|---|---|---|---|---|"];
+  for (const [model, splits] of Object.entries(results))
+    for (const [split, r] of Object.entries(splits)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
+  return lines.join("\n");
+}
+
+export function markdownReport(rep: DemoReport): string {
+  return [
+    "# lavit demo report",
+    "",
+    `Seeds: ${rep.seeds.join(", ")}. Values are means over seeds${rep.seeds.length > 1 ? " ± standard deviation" : ""}; every number recomputes from the predictions.jsonl files under eval/.`,
+    "",
+    "## Verdict",
+    "",
+    rep.verdict.statement,
+    "",
+    "## Results",
+    "",
+    markdownTable(rep.results),
+    "",
+    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats).",
+    "",
+    "## Set-up",
+    "",
+    "```json",
+    JSON.stringify(rep.config, null, 2),
+    "```",
+    "",
+    `Stage times (s): ${Object.entries(rep.timings_s).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}`,
+    "",
+  ].join("\n");
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Training curves as inline SVG polylines (no scripts, no external assets). */
+export function svgCurves(series: Record<string, { step: number; value: number }[]>, title: string): string {
+  const w = 480;
+  const h = 220;
+  const pad = 36;
+  const all = Object.values(series).flat();
+  if (!all.length) return "";
+  const maxStep = Math.max(...all.map((p) => p.step));
+  const maxV = Math.max(...all.map((p) => p.value));
+  const minV = Math.min(0, ...all.map((p) => p.value));
+  const colours = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+  const lines = Object.entries(series).map(([name, pts], i) => {
+    const d = pts.map((p) => `${(pad + ((w - 2 * pad) * p.step) / maxStep).toFixed(1)},${(h - pad - ((h - 2 * pad) * (p.value - minV)) / (maxV - minV || 1)).toFixed(1)}`).join(" ");
+    return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="1.5" points="${d}"/><text x="${w - pad - 110}" y="${pad + 14 * i}" fill="${colours[i % colours.length]}" font-size="11">${esc(name)}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(title)}"><text x="${pad}" y="16" font-size="12">${esc(title)}</text><line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/><text x="${pad}" y="${h - 8}" font-size="10">step 0</text><text x="${w - pad - 40}" y="${h - 8}" font-size="10">step ${maxStep}</text><text x="2" y="${pad}" font-size="10">${maxV.toFixed(2)}</text><text x="2" y="${h - pad}" font-size="10">${minV.toFixed(2)}</text>${lines.join("")}</svg>`;
+}
+
+export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: string; caption: string }[]): string {
+  const rows = Object.entries(rep.results).flatMap(([model, splits]) =>
+    Object.entries(splits).map(([split, r]) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`),
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
+</head><body>
+<h1>lavit demo report</h1>
+<p>Seeds: ${rep.seeds.join(", ")}.</p>
+<p class="verdict" id="verdict">${esc(rep.verdict.statement)}</p>
+<h2>Results</h2>
+<table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th></tr></thead><tbody>
+${rows.join("\n")}
+</tbody></table>
+<h2>Training curves</h2>
+${curves.join("\n")}
+<h2>Where the models look</h2>
+<p>Each row: the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that rationale step (brighter = more attention).</p>
+<div id="heatmaps">
+${heatmaps.map((h) => `<figure><img src="${esc(h.file)}" alt="${esc(h.caption)}"><figcaption>${esc(h.caption)}</figcaption></figure>`).join("\n")}
+</div>
+</body></html>
+`;
+}
