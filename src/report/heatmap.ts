@@ -16,8 +16,10 @@ function ramp(v: number): [number, number, number] {
 export function heatmapPanel(image: Uint8Array, size: number, grid: number, map: ArrayLike<number> | null, outline: readonly number[] = [], scale = 4, alpha = 0.6): Panel {
   const out = size * scale;
   const rgb = new Uint8Array(out * out * 3);
-  let hi = 0;
-  if (map) for (let i = 0; i < map.length; i++) hi = Math.max(hi, map[i]);
+  // Min-max for display: averaged attention is often nearly flat, and its shape is the point.
+  let hi = -Infinity;
+  let lo = Infinity;
+  if (map) for (let i = 0; i < map.length; i++) (hi = Math.max(hi, map[i])), (lo = Math.min(lo, map[i]));
   const cell = out / grid;
   const gt = new Set(outline);
   for (let y = 0; y < out; y++)
@@ -31,7 +33,7 @@ export function heatmapPanel(image: Uint8Array, size: number, grid: number, map:
       let g = image[s + 1];
       let b = image[s + 2];
       if (map) {
-        const [hr, hg, hb] = ramp(hi > 0 ? map[p] / hi : 0);
+        const [hr, hg, hb] = ramp(hi > lo ? (map[p] - lo) / (hi - lo) : 0);
         r = r * (1 - alpha) + hr * alpha;
         g = g * (1 - alpha) + hg * alpha;
         b = b * (1 - alpha) + hb * alpha;
