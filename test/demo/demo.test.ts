@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine } from "../../src/engine/index.js";
+import { Tokenizer } from "../../src/data/tokenizer.js";
+import { buildVlm } from "../../src/model/vlm.js";
+import { saveModel } from "../../src/model/checkpoint.js";
+import { teacherConfig } from "../../src/model/presets.js";
+import { runDemo } from "../../src/demo/pipeline.js";
+import { runCli } from "../helpers/cli.js";
+
+describe("lavit demo --quick", () => {
+  it("runs every stage, writes a report whose numbers recompute from the predictions, and refuses to overwrite it", async () => {
+    await initEngine();
+    // An untrained teacher keeps the test fast; the pipeline does not care how good it is.
+    const teacherDir = mkdtempSync(join(tmpdir(), "lavit-demo-t-"));
+    const tok = Tokenizer.forGrammar();
+    const cfg = teacherConfig(tok.size, 64, 8);
+    const small = { ...cfg, vision: { ...cfg.vision, hidden_size: 32, num_layers: 1, mlp_size: 64 }, decoder: { ...cfg.decoder, hidden_size: 32, num_layers: 1, ffn_size: 64 } };
+    const t = buildVlm(small, 0);
+    saveModel(teacherDir, small, t.store, tok, 0);
+    t.dispose();
+    const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
+    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, quiet: true });
+    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
+    for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    expect(json.seeds).toEqual([101]);
+    expect(json.results.lavit["test-pairs"]).toHaveProperty("pair_accuracy");
+    expect(json.results.distill["test-ood"]).toHaveProperty("js_to_teacher");
+    // recompute lavit's test-ood accuracy and grounding mass from its predictions
+    const preds = readFileSync(join(out, "seed-101", "eval", "lavit", "test-ood.predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(preds.filter((p) => p.correct).length / preds.length).toBeCloseTo(json.results.lavit["test-ood"].accuracy, 10);
+    expect(preds.reduce((a, p) => a + p.gaze.grounding_mass, 0) / preds.length).toBeCloseTo(json.results.lavit["test-ood"].grounding_mass, 10);
+    expect(readFileSync(join(out, "report.html"), "utf8")).toMatch(/<img src="heatmaps\//);
+    const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/already holds a report/);
+    const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing")]);
+    expect(noTeacher.status).toBe(2);
+    expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
+  }, 300_000);
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { entropy, jensenShannon, meanGaze, sampleGaze, topkIou } from "../../src/eval/gap.js";
+import { summarise, type Prediction } from "../../src/eval/evaluate.js";
+import type { Sample } from "../../src/data/manifest.js";
+
+describe("Perception-Gap metrics", () => {
+  it("Jensen-Shannon, entropy and top-k IoU match hand computations", () => {
+    expect(jensenShannon([1, 0], [0, 1])).toBeCloseTo(Math.LN2, 10);
+    expect(jensenShannon([0.5, 0.5], [0.5, 0.5])).toBeCloseTo(0, 10);
+    // p = (0.75, 0.25), q = (0.25, 0.75): m = (0.5, 0.5); JS = KL(p||m) = 0.75 ln 1.5 + 0.25 ln 0.5
+    expect(jensenShannon([0.75, 0.25], [0.25, 0.75])).toBeCloseTo(0.75 * Math.log(1.5) + 0.25 * Math.log(0.5), 10);
+    expect(entropy([0.25, 0.25, 0.25, 0.25])).toBeCloseTo(Math.log(4), 10);
+    expect(topkIou([0.4, 0.3, 0.2, 0.1], [0.1, 0.3, 0.4, 0.2], 2)).toBeCloseTo(1 / 3, 10); // {0,1} vs {2,1}
+  });
+
+  it("scores a sample step by step against its ground truth and the teacher", () => {
+    const sample = { rationale: [{ text: "look a", objects: [0], patches: [0] }, { text: "look b", objects: [1], patches: [3] }] } as unknown as Sample;
+    const maps = [Float32Array.from([0.7, 0.1, 0.1, 0.1]), Float32Array.from([0.1, 0.1, 0.2, 0.6])];
+    const g = sampleGaze(sample, maps, maps, 1);
+    expect(g.grounding_mass).toBeCloseTo((0.7 + 0.6) / 2, 6);
+    expect(g.js_to_teacher).toBeCloseTo(0, 6);
+    expect(g.topk_iou).toBe(1);
+    expect(meanGaze([g, { ...g, grounding_mass: 0 }]).grounding_mass).toBeCloseTo(0.325, 6);
+  });
+
+  it("counts a pair only when both members are right", () => {
+    const p = (id: string, pair: string, correct: boolean): Prediction => ({ id, family: "depth", template: "depth/front", pair, answer: "yes", predicted: correct ? "yes" : "no", correct, generated: "" });
+    const r = summarise("test-pairs", [p("0a", "0", true), p("0b", "0", false), p("1a", "1", true), p("1b", "1", true)]);
+    expect(r.accuracy).toBe(0.75);
+    expect(r.pair_accuracy).toBe(0.5);
+  });
+});
