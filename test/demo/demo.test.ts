@@ -9,6 +9,37 @@ import { saveModel } from "../../src/model/checkpoint.js";
 import { teacherConfig } from "../../src/model/presets.js";
 import { runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
+import { readPng } from "../../src/data/png.js";
+import { pathToFileURL } from "node:url";
+
+const CHROMIUM = process.env.LAVIT_CHROMIUM ?? "/usr/bin/chromium";
+
+/**
+ * Opens the report in headless Chromium (Debian's package, driven by playwright-core) and checks
+ * what a reader sees: the verdict, every results row, and heatmap images that actually loaded.
+ * CI installs Chromium and sets LAVIT_EXPECT_CHROMIUM=1, so there the check cannot be skipped.
+ */
+async function screenshotReport(html: string, png: string): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.LAVIT_EXPECT_CHROMIUM === "1") throw new Error(`Chromium not found at ${CHROMIUM}`);
+    return;
+  }
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(html).href);
+    expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
+    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(9);
+    const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
+    expect(widths.length).toBeGreaterThan(0);
+    expect(widths.every((w) => w > 0)).toBe(true);
+    await page.screenshot({ path: png, fullPage: true });
+    expect(readPng(png).width).toBe(1200);
+  } finally {
+    await browser.close();
+  }
+}
 
 describe("lavit demo --quick", () => {
   it("runs every stage, writes a report whose numbers recompute from the predictions, and refuses to overwrite it", async () => {
@@ -34,6 +65,7 @@ describe("lavit demo --quick", () => {
     expect(preds.filter((p) => p.correct).length / preds.length).toBeCloseTo(json.results.lavit["test-ood"].accuracy, 10);
     expect(preds.reduce((a, p) => a + p.gaze.grounding_mass, 0) / preds.length).toBeCloseTo(json.results.lavit["test-ood"].grounding_mass, 10);
     expect(readFileSync(join(out, "report.html"), "utf8")).toMatch(/<img src="heatmaps\//);
+    await screenshotReport(join(out, "report.html"), join(out, "report.png"));
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/already holds a report/);
