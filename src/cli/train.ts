@@ -56,7 +56,8 @@ export function register(program: Command): void {
   addTrainerOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), { steps: 3000, lr: 1e-3, batchSize: 32 })
     .option("--config <file>", "model config JSON (default: the built-in teacher size)")
     .option("--split <split>", "training split", "teacher-train")
-    .action(async (f: CommonTrainFlags & { config?: string; split: string }) => {
+    .option("--aux-patch <w>", "weight of the per-patch shape/colour loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
+    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number }) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
@@ -64,7 +65,9 @@ export function register(program: Command): void {
       if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
       const vlm = buildVlm(config, f.seed);
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
-      const r = await train(f.out, teacherTask(vlm, data), trainerOptions(f));
+      const task = teacherTask(vlm, data, "teacher", undefined, f.auxPatch);
+      task.settings = { ...task.settings, aux_patch: f.auxPatch };
+      const r = await train(f.out, task, trainerOptions(f));
       process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
       vlm.dispose();
     });

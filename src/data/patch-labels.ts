@@ -1,0 +1,41 @@
+import type { Sample } from "./manifest.js";
+import { compose } from "./render.js";
+import { MaskCache } from "./shapes.js";
+import { COLOURS, SHAPES } from "./vocab.js";
+
+/** A patch is labelled with an object when that object covers at least this much of it. */
+const MIN_COVER = 0.25;
+
+export const PATCH_SHAPE_CLASSES = 1 + SHAPES.length;
+export const PATCH_COLOUR_CLASSES = 1 + COLOURS.length;
+
+/**
+ * Per patch: the shape and colour (0 = background) of the object covering most of it, read
+ * from the scene description in the manifest. Dense supervision for the teacher's vision tower
+ * only (a teacher stands for a model that already sees); students never get it.
+ */
+export function patchLabels(sample: Sample, size: number, patch: number, masks: MaskCache): { shape: Int32Array; colour: Int32Array } {
+  const grid = size / patch;
+  const comp = compose(sample.objects, { size, patch, masks });
+  const counts = new Map<number, number>();
+  const shape = new Int32Array(grid * grid);
+  const colour = new Int32Array(grid * grid);
+  for (let pr = 0; pr < grid; pr++)
+    for (let pc = 0; pc < grid; pc++) {
+      counts.clear();
+      for (let y = pr * patch; y < (pr + 1) * patch; y++)
+        for (let x = pc * patch; x < (pc + 1) * patch; x++) {
+          const o = comp.owner[y * size + x];
+          if (o >= 0) counts.set(o, (counts.get(o) ?? 0) + 1);
+        }
+      let best = -1;
+      let bestCount = 0;
+      for (const [o, c] of counts) if (c > bestCount) [best, bestCount] = [o, c];
+      if (best >= 0 && bestCount >= MIN_COVER * patch * patch) {
+        const o = sample.objects[best];
+        shape[pr * grid + pc] = 1 + SHAPES.indexOf(o.shape);
+        colour[pr * grid + pc] = 1 + COLOURS.indexOf(o.colour);
+      }
+    }
+  return { shape, colour };
+}
