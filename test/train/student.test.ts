@@ -120,6 +120,35 @@ describe("LaViT student training", () => {
     });
   }
 
+  it("resumes a LaViT run (gate, latents and all) to the same final loss, and answers with ask --json", async () => {
+    const signals = readSignals(sigDir, 4).samples;
+    const s: LavitSettings = { latents: 2, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 4, trajSource: "head", gate: { schedule: "cosine", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const o = { steps: 6, batchSize: 8, lr: 3e-3, warmup: 1, minLrRatio: 0.1, weightDecay: 0, clip: 1, seed: 4, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true };
+    const straightDir = mkdtempSync(join(tmpdir(), "lavit-st-r1-"));
+    const a = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
+    const straight = await train(straightDir, lavitTask(a, data, signals, s, o.steps, o.seed, {}), o);
+    a.dispose();
+    const crashDir = mkdtempSync(join(tmpdir(), "lavit-st-r2-"));
+    const b = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
+    await train(crashDir, lavitTask(b, data, signals, s, o.steps, o.seed, {}), { ...o, haltAfter: 3 });
+    b.dispose();
+    const c = buildVlm(tiny(data.tokenizer.size, 2, 24), 7);
+    const resumed = await train(crashDir, lavitTask(c, data, signals, s, o.steps, o.seed, {}), { ...o, resume: true });
+    c.dispose();
+    expect(Math.abs(resumed.lastLoss - straight.lastLoss)).toBeLessThan(1e-4);
+
+    const image = join(dataDir, "train", data.samples[0].image);
+    const r = runCli(["ask", "--model", crashDir, "--image", image, data.samples[0].question, "--json", "--heatmap", join(crashDir, "gaze.png")]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toHaveProperty("answer");
+    expect(out.latent_steps).toHaveLength(2);
+    expect(out.latent_steps[0].top_patches.length).toBeGreaterThan(0);
+    const wrong = runCli(["ask", "--model", crashDir, "--image", join(dataDir, "..", "nope.png"), "what color is the circle ?"]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/nope\.png: cannot read/);
+  });
+
   it("pools V_top with the step's attention, or takes the mean", () => {
     const sig = readSignals(sigDir, 4).samples[0];
     const base: LavitSettings = { latents: 1, wVtop: 1, wTraj: 1, vtopTarget: "mean", trajTopk: 4, trajSource: "head", gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false } };
