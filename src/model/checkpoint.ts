@@ -30,7 +30,7 @@ export function saveModel(dir: string, config: unknown, store: ParamStore, token
 }
 
 /** Loads weights into an already built store; every tensor must exist with the right shape. */
-export function loadWeightsInto(store: ParamStore, file: string): { step: number } {
+export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false): { step: number } {
   let loaded;
   try {
     loaded = readSafetensors(file);
@@ -40,7 +40,10 @@ export function loadWeightsInto(store: ParamStore, file: string): { step: number
   }
   for (const [name, v] of store.vars) {
     const t = loaded.tensors.get(name);
-    if (!t) throw new UserError(`${file}: missing tensor ${name}`);
+    if (!t) {
+      if (optional(name)) continue;
+      throw new UserError(`${file}: missing tensor ${name}`);
+    }
     if (t.shape.join(",") !== v.shape.join(",")) throw new UserError(`${file}: tensor ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
     if (t.dtype !== "F32" && t.dtype !== "F16" && t.dtype !== "BF16") throw new UserError(`${file}: tensor ${name} has dtype ${t.dtype}, expected a float type`);
     const values = tf.tensor(toFloat32(t), v.shape, "float32");
