@@ -41,7 +41,134 @@ static Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), s);
 }
 
+// rmsNorm(x, w, out, rstd, d, eps): out = x * rstd * w per row of d, rstd = 1/sqrt(mean(x^2)+eps)
+// kept for the backward pass. Replaces square, mean, add, rsqrt and two multiplies.
+static Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const float* w = f32(info[1]);
+  float* out = f32(info[2]);
+  float* rstd = f32(info[3]);
+  const int64_t d = static_cast<int64_t>(dbl(info[4]));
+  const float eps = static_cast<float>(dbl(info[5]));
+  const int64_t rows = static_cast<int64_t>(f32len(info[0])) / d;
+  Pool::get().parallel_for(rows, 64, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const float* xr = x + r * d;
+      float ss = 0.f;
+      for (int64_t j = 0; j < d; j++) ss += xr[j] * xr[j];
+      const float rs = 1.f / std::sqrt(ss / static_cast<float>(d) + eps);
+      rstd[r] = rs;
+      float* o = out + r * d;
+      for (int64_t j = 0; j < d; j++) o[j] = xr[j] * rs * w[j];
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// rmsNormGrad(dy, x, w, rstd, dx, dw, d): dx = rs*w*dy - x*rs^3*mean(w*dy*x); dw = sum_rows dy*x*rs.
+static Napi::Value RmsNormGrad(const Napi::CallbackInfo& info) {
+  const float* dy = f32(info[0]);
+  const float* x = f32(info[1]);
+  const float* w = f32(info[2]);
+  const float* rstd = f32(info[3]);
+  float* dx = f32(info[4]);
+  float* dw = f32(info[5]);
+  const int64_t d = static_cast<int64_t>(dbl(info[6]));
+  const int64_t rows = static_cast<int64_t>(f32len(info[0])) / d;
+  Pool::get().parallel_for(rows, 64, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const float* xr = x + r * d;
+      const float* g = dy + r * d;
+      const float rs = rstd[r];
+      float dot = 0.f;
+      for (int64_t j = 0; j < d; j++) dot += w[j] * g[j] * xr[j];
+      const float c = rs * rs * rs * dot / static_cast<float>(d);
+      float* o = dx + r * d;
+      for (int64_t j = 0; j < d; j++) o[j] = rs * w[j] * g[j] - xr[j] * c;
+    }
+  });
+  // dw: a column sum, serial in row order so the result does not depend on the thread count.
+  for (int64_t j = 0; j < d; j++) dw[j] = 0.f;
+  for (int64_t r = 0; r < rows; r++) {
+    const float rs = rstd[r];
+    const float* xr = x + r * d;
+    const float* g = dy + r * d;
+    for (int64_t j = 0; j < d; j++) dw[j] += g[j] * xr[j] * rs;
+  }
+  return info.Env().Undefined();
+}
+
+// gelu(x, out) and geluGrad(dy, x, dx): the tanh approximation, as nn.gelu.
+static inline float gelu_t(float x, float* dgelu) {
+  const float c = 0.7978845608028654f;
+  const float u = c * (x + 0.044715f * x * x * x);
+  const float t = std::tanh(u);
+  if (dgelu) *dgelu = 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * c * (1.f + 3.f * 0.044715f * x * x);
+  return 0.5f * x * (1.f + t);
+}
+
+static Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = gelu_t(x[i], nullptr);
+  });
+  return info.Env().Undefined();
+}
+
+static Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  const float* dy = f32(info[0]);
+  const float* x = f32(info[1]);
+  float* dx = f32(info[2]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      float dg;
+      gelu_t(x[i], &dg);
+      dx[i] = dy[i] * dg;
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// swiglu(g, u, out): silu(g) * u; swigluGrad(dy, g, u, dg, du).
+static Napi::Value Swiglu(const Napi::CallbackInfo& info) {
+  const float* g = f32(info[0]);
+  const float* u = f32(info[1]);
+  float* out = f32(info[2]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+  });
+  return info.Env().Undefined();
+}
+
+static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
+  const float* dy = f32(info[0]);
+  const float* g = f32(info[1]);
+  const float* u = f32(info[2]);
+  float* dg = f32(info[3]);
+  float* du = f32(info[4]);
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      const float s = 1.f / (1.f + std::exp(-g[i]));
+      const float silu = g[i] * s;
+      du[i] = dy[i] * silu;
+      dg[i] = dy[i] * u[i] * (s + silu * (1.f - s));
+    }
+  });
+  return info.Env().Undefined();
+}
+
 void InitFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
+  exports.Set("rmsNormGrad", Napi::Function::New(env, RmsNormGrad));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("swiglu", Napi::Function::New(env, Swiglu));
+  exports.Set("swigluGrad", Napi::Function::New(env, SwigluGrad));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
 }

@@ -35,6 +35,15 @@ export interface Engine {
 }
 
 let ready: Promise<Engine> | null = null;
+let loaded: Engine | null = null;
+
+/**
+ * The native addon once initEngine() has finished, else null: layers use it for fused
+ * kernels and fall back to plain tfjs ops without it (JS tier, or before initialisation).
+ */
+export function nativeAddon(): NativeAddon | null {
+  return loaded?.addon ?? null;
+}
 
 /**
  * Sets up the tensor engine once per process: tfjs's cpu backend, with the native kernel
@@ -42,22 +51,22 @@ let ready: Promise<Engine> | null = null;
  * the addon is unavailable, one warning goes to stderr and everything runs on JS.
  */
 export function initEngine(): Promise<Engine> {
-  ready ??= (async () => {
+  ready ??= (async (): Promise<Engine> => {
     await tf.setBackend("cpu");
     await tf.ready();
     const base = { backend: tf.getBackend() };
     if (process.env.LAVIT_NATIVE === "0") {
       return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: "disabled by LAVIT_NATIVE=0" } };
     }
-    const loaded = loadNativeAddon();
-    if (!loaded.addon) {
-      process.stderr.write(`lavit: warning: ${loaded.reason}; using the JS kernels (much slower).\n`);
-      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: loaded.reason } };
+    const lib = loadNativeAddon();
+    if (!lib.addon) {
+      process.stderr.write(`lavit: warning: ${lib.reason}; using the JS kernels (much slower).\n`);
+      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: lib.reason } };
     }
-    const reg = registerNativeKernels(loaded.addon);
-    const ni = loaded.addon.info();
-    return { addon: loaded.addon, info: { ...base, native: true, tier: ni.tier, kernels: reg.kernels, blas: ni.blas, threads: ni.threads } };
-  })();
+    const reg = registerNativeKernels(lib.addon);
+    const ni = lib.addon.info();
+    return { addon: lib.addon, info: { ...base, native: true, tier: ni.tier, kernels: reg.kernels, blas: ni.blas, threads: ni.threads } };
+  })().then((e) => (loaded = e));
   return ready;
 }
 

@@ -17,6 +17,12 @@ export interface NativeAddon {
   transpose(x: Float32Array, out: Float32Array, inShape: Int32Array, perm: Int32Array): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gradScale?: number): void;
   sumSquares(x: Float32Array): number;
+  rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
+  rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
+  gelu(x: Float32Array, out: Float32Array): void;
+  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
+  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;
 }
 
 export type LoadResult = { addon: NativeAddon; path: string } | { addon: null; reason: string };

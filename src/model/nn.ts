@@ -1,4 +1,5 @@
-import { tf } from "../engine/index.js";
+import { tf, nativeAddon } from "../engine/index.js";
+import { fusedGelu, fusedRmsNorm, fusedSwigluAct } from "./fused.js";
 import type { ParamStore } from "./params.js";
 
 /**
@@ -32,6 +33,12 @@ export function linear(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tens
 
 /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const addon = nativeAddon();
+  return addon && x.dtype === "float32" ? fusedRmsNorm(addon, x, weight, eps) : rmsNormOps(x, weight, eps);
+}
+
+/** RMSNorm in plain tfjs ops (the JS tier, and the reference the fused kernel is tested against). */
+export function rmsNormOps(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
 }
@@ -50,6 +57,11 @@ export function silu(x: tf.Tensor): tf.Tensor {
 
 /** GELU, tanh approximation (as in GPT-2 / many ViTs). */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  const addon = nativeAddon();
+  return addon && x.dtype === "float32" ? fusedGelu(addon, x) : geluOps(x);
+}
+
+export function geluOps(x: tf.Tensor): tf.Tensor {
   const c = Math.sqrt(2 / Math.PI);
   const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), c);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
@@ -194,7 +206,13 @@ export function initAttention(store: ParamStore, prefix: string, d: number, head
 export function swiglu(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tensor {
   const g = linear(x, store, `${prefix}.gate_proj`);
   const u = linear(x, store, `${prefix}.up_proj`);
-  return linear(tf.mul(silu(g), u), store, `${prefix}.down_proj`);
+  return linear(swigluAct(g, u), store, `${prefix}.down_proj`);
+}
+
+/** silu(g) * u. */
+export function swigluAct(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
+  const addon = nativeAddon();
+  return addon && g.dtype === "float32" ? fusedSwigluAct(addon, g, u) : tf.mul(silu(g), u);
 }
 
 export function initSwiglu(store: ParamStore, prefix: string, d: number, ffn: number): void {
