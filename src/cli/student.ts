@@ -9,25 +9,19 @@ import { studentConfig } from "../model/presets.js";
 import { buildVlm } from "../model/vlm.js";
 import { readSignals, type SampleSignals } from "../signals/layout.js";
 import { GATE_MODES, GATE_SCHEDULES, type GateMode, type GateSchedule } from "../train/gate.js";
-import { lavitTask, type LavitSettings, type TrajSource, type VtopTarget } from "../train/student.js";
+import { lavitTask, type LavitSettings } from "../train/student.js";
 import { teacherTask } from "../train/teacher.js";
 import { train } from "../train/trainer.js";
 import { addTrainerOptions, trainerOptions, type CommonTrainFlags } from "./train.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
-export interface StudentFlags extends CommonTrainFlags {
+export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gate"> {
   mode: "lavit" | "distill";
   signals: string;
   teacher?: string;
   config?: string;
   split?: string;
-  latents: number;
-  wVtop: number;
-  wTraj: number;
-  vtopTarget: VtopTarget;
-  trajTopk: number;
-  trajSource: TrajSource;
   gateSchedule: GateSchedule;
   gateOpenAt: number;
   gateMode: GateMode;

@@ -11,21 +11,10 @@ import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { registerStudent } from "./student.js";
 
-export interface CommonTrainFlags {
+export interface CommonTrainFlags extends Omit<TrainOptions, "resume" | "haltAfter"> {
   data: string;
   out: string;
-  steps: number;
-  seed: number;
-  batchSize: number;
-  lr: number;
-  warmup: number;
-  minLrRatio: number;
-  weightDecay: number;
-  clip: number;
-  logEvery: number;
-  checkpointEvery: number;
   resume?: boolean;
-  quiet?: boolean;
 }
 
 /** Flags every trainer shares (teacher and students). */
