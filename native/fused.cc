@@ -162,7 +162,39 @@ static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// rotary(x, cos, sin, out, T, hd, backward): rotate-half rotary positions on rows of hd
+// (row r is position r % T). Forward: out = x*cos + rot(x)*sin with rot(x) = cat(-x2, x1).
+// Backward (the transpose): out = x*cos + cat(x2*sin2, -x1*sin1).
+static Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const float* cs = f32(info[1]);
+  const float* sn = f32(info[2]);
+  float* out = f32(info[3]);
+  const int64_t T = static_cast<int64_t>(dbl(info[4]));
+  const int64_t hd = static_cast<int64_t>(dbl(info[5]));
+  const bool backward = info[6].As<Napi::Boolean>().Value();
+  const int64_t h = hd / 2;
+  const int64_t rows = static_cast<int64_t>(f32len(info[0])) / hd;
+  Pool::get().parallel_for(rows, 256, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const float* xr = x + r * hd;
+      const float* c = cs + (r % T) * hd;
+      const float* s = sn + (r % T) * hd;
+      float* o = out + r * hd;
+      if (!backward) {
+        for (int64_t j = 0; j < h; j++) o[j] = xr[j] * c[j] - xr[j + h] * s[j];
+        for (int64_t j = h; j < hd; j++) o[j] = xr[j] * c[j] + xr[j - h] * s[j];
+      } else {
+        for (int64_t j = 0; j < h; j++) o[j] = xr[j] * c[j] + xr[j + h] * s[j + h];
+        for (int64_t j = h; j < hd; j++) o[j] = xr[j] * c[j] - xr[j - h] * s[j - h];
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
 void InitFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("rotary", Napi::Function::New(env, Rotary));
   exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
   exports.Set("rmsNormGrad", Napi::Function::New(env, RmsNormGrad));
   exports.Set("gelu", Napi::Function::New(env, Gelu));

@@ -20,6 +20,7 @@ export interface NativeAddon {
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
   gelu(x: Float32Array, out: Float32Array): void;
+  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
   swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;

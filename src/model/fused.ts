@@ -70,3 +70,18 @@ export function fusedSwigluAct(addon: NativeAddon, g: tf.Tensor, u: tf.Tensor): 
   }) as unknown as CustomGradFn);
   return op(g, u);
 }
+
+/** Rotary positions on x [B, H, T, hd] with tables [T, hd]; the backward pass is the transposed rotation. */
+export function fusedRotary(addon: NativeAddon, x: tf.Tensor4D, cos: Float32Array, sin: Float32Array): tf.Tensor4D {
+  const [, , t, hd] = x.shape;
+  const apply = (v: Float32Array, backward: boolean) => {
+    const out = new Float32Array(v.length);
+    addon.rotary(v, cos, sin, out, t, hd, backward);
+    return out;
+  };
+  const op = tf.customGrad(((xs: tf.Tensor) => ({
+    value: tf.tensor(apply(f32(xs), false), xs.shape),
+    gradFunc: (dy: tf.Tensor) => tf.tensor(apply(f32(dy), true), dy.shape),
+  })) as unknown as CustomGradFn);
+  return op(x) as tf.Tensor4D;
+}

@@ -1,5 +1,5 @@
 import { tf, nativeAddon } from "../engine/index.js";
-import { fusedGelu, fusedRmsNorm, fusedSwigluAct } from "./fused.js";
+import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "./fused.js";
 import type { ParamStore } from "./params.js";
 
 /**
@@ -76,6 +76,9 @@ export function geluOps(x: tf.Tensor): tf.Tensor {
 export interface Rotary {
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
+  /** The same tables as plain arrays, for the fused kernel. */
+  cosData: Float32Array;
+  sinData: Float32Array;
   rotateHalf: tf.Tensor2D;
   dispose(): void;
 }
@@ -102,6 +105,8 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
   const t = {
     cos: tf.tensor2d(cos, [length, headDim]),
     sin: tf.tensor2d(sin, [length, headDim]),
+    cosData: cos,
+    sinData: sin,
     rotateHalf: tf.tensor2d(r, [headDim, headDim]),
     dispose() {
       t.cos.dispose();
@@ -114,6 +119,12 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
 
 /** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
 export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
+  const addon = nativeAddon();
+  if (addon && x.dtype === "float32" && x.shape[2] === rot.cosData.length / x.shape[3]) return fusedRotary(addon, x, rot.cosData, rot.sinData);
+  return applyRotaryOps(x, rot);
+}
+
+export function applyRotaryOps(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
   const [b, h, t, hd] = x.shape;
   const rotated = tf.reshape(tf.matMul(tf.reshape(x, [b * h * t, hd]), rot.rotateHalf), [b, h, t, hd]);
   return tf.add(tf.mul(x, rot.cos), tf.mul(rotated, rot.sin)) as tf.Tensor4D;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { fusedGelu, fusedRmsNorm, fusedSwigluAct } from "../../src/model/fused.js";
-import { geluOps, rmsNormOps, silu } from "../../src/model/nn.js";
+import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "../../src/model/fused.js";
+import { applyRotaryOps, geluOps, makeRotary, rmsNormOps, silu } from "../../src/model/nn.js";
 
 function close(a: tf.Tensor, b: tf.Tensor, tol = 1e-4): void {
   expect(a.shape).toEqual(b.shape);
@@ -39,6 +39,20 @@ describe("fused layers match their tfjs formulation", async () => {
     const [g2, u2] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.mul(silu(a), b))))([x, u]);
     close(g1, g2);
     close(u1, u2);
+  });
+
+  run("rotary positions, forward and gradient, with a cache offset", () => {
+    for (const [t, hd, offset] of [[7, 8, 0], [1, 4, 5], [33, 16, 2]]) {
+      const rot = makeRotary(t, hd, 10000, offset);
+      const x = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 7) as tf.Tensor4D;
+      const dy = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 8);
+      close(fusedRotary(addon!, x, rot.cosData, rot.sinData), applyRotaryOps(x, rot));
+      close(
+        tf.grad((a: tf.Tensor) => tf.sum(tf.mul(fusedRotary(addon!, a as tf.Tensor4D, rot.cosData, rot.sinData), dy)))(x),
+        tf.grad((a: tf.Tensor) => tf.sum(tf.mul(applyRotaryOps(a as tf.Tensor4D, rot), dy)))(x),
+      );
+      rot.dispose();
+    }
   });
 
   run("leaves no tensors behind in a gradient step", () => {
