@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -10,6 +10,7 @@ import { teacherTask } from "../../src/train/teacher.js";
 import { train, type TrainOptions } from "../../src/train/trainer.js";
 import { warmupCosine } from "../../src/train/lr.js";
 import type { VlmConfig } from "../../src/model/config.js";
+import { runCli } from "../helpers/cli.js";
 
 function tiny(vocab: number): VlmConfig {
   return {
@@ -29,6 +30,23 @@ describe("trainer", () => {
     mkdirSync(dir);
     generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 20, train: 4, test: 4, quiet: true });
     data = loadSplit(dir, "teacher-train");
+  });
+
+  it("train teacher --init-from starts from a model folder and refuses a different config", () => {
+    const root = mkdtempSync(join(tmpdir(), "lavit-init-"));
+    const cfgFile = join(root, "tiny.json");
+    writeFileSync(cfgFile, JSON.stringify(tiny(data.tokenizer.size)));
+    const common = ["train", "teacher", "--data", data.dir, "--config", cfgFile, "--steps", "2", "--warmup", "0", "--batch-size", "4", "--quiet"];
+    const first = runCli([...common, "--out", join(root, "a")]);
+    expect(first.status, first.stderr).toBe(0);
+    const second = runCli([...common, "--out", join(root, "b"), "--init-from", join(root, "a")]);
+    expect(second.status, second.stderr).toBe(0);
+    const other = tiny(data.tokenizer.size);
+    other.decoder.ffn_size = 48;
+    writeFileSync(cfgFile, JSON.stringify(other));
+    const bad = runCli([...common, "--out", join(root, "c"), "--init-from", join(root, "a")]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--init-from .*config\.json differs/);
   });
 
   it("warms up linearly then decays by cosine to the floor", () => {
