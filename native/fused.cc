@@ -4,6 +4,14 @@
 
 namespace lavit {
 
+// Runs fn(i) for i in [0, n) on the pool, in chunks big enough to amortise the hand-off.
+template <class F>
+static void for_each_element(int64_t n, F fn) {
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) fn(i);
+  });
+}
+
 // adamw(param, grad, m, v, lr, beta1, beta2, eps, wd, bc1, bc2): torch.optim.AdamW's update
 // in place, one pass instead of ~12 tfjs kernels per parameter.
 static Napi::Value AdamW(const Napi::CallbackInfo& info) {
@@ -17,17 +25,13 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   const float gscale = info.Length() > 11 ? static_cast<float>(dbl(info[11])) : 1.f;
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
   const float step = lr / bc1, sbc2 = std::sqrt(bc2);
-  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      const float gi = g[i] * gscale;
-      float pi = p[i] * (1.f - lr * wd);
-      const float mi = b1 * m[i] + (1.f - b1) * gi;
-      const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      pi -= step * mi / (std::sqrt(vi) / sbc2 + eps);
-      p[i] = pi;
-    }
+  for_each_element(n, [&](int64_t i) {
+    const float gi = g[i] * gscale;
+    const float mi = b1 * m[i] + (1.f - b1) * gi;
+    const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * (1.f - lr * wd) - step * mi / (std::sqrt(vi) / sbc2 + eps);
   });
   return info.Env().Undefined();
 }
@@ -111,9 +115,7 @@ static Napi::Value Gelu(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
   float* out = f32(info[1]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] = gelu_t(x[i], nullptr);
-  });
+  for_each_element(n, [&](int64_t i) { out[i] = gelu_t(x[i], nullptr); });
   return info.Env().Undefined();
 }
 
@@ -122,12 +124,10 @@ static Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   const float* x = f32(info[1]);
   float* dx = f32(info[2]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float dg;
-      gelu_t(x[i], &dg);
-      dx[i] = dy[i] * dg;
-    }
+  for_each_element(n, [&](int64_t i) {
+    float dg;
+    gelu_t(x[i], &dg);
+    dx[i] = dy[i] * dg;
   });
   return info.Env().Undefined();
 }
@@ -138,9 +138,7 @@ static Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const float* u = f32(info[1]);
   float* out = f32(info[2]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
-  });
+  for_each_element(n, [&](int64_t i) { out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i]; });
   return info.Env().Undefined();
 }
 
@@ -151,13 +149,11 @@ static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
   float* dg = f32(info[3]);
   float* du = f32(info[4]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      const float s = 1.f / (1.f + std::exp(-g[i]));
-      const float silu = g[i] * s;
-      du[i] = dy[i] * silu;
-      dg[i] = dy[i] * u[i] * (s + silu * (1.f - s));
-    }
+  for_each_element(n, [&](int64_t i) {
+    const float s = 1.f / (1.f + std::exp(-g[i]));
+    const float silu = g[i] * s;
+    du[i] = dy[i] * silu;
+    dg[i] = dy[i] * u[i] * (s + silu * (1.f - s));
   });
   return info.Env().Undefined();
 }

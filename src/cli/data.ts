@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { writeFileAtomic } from "../util/atomic.js";
+import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { generateDataset, GENERATE_DEFAULTS } from "../data/generate.js";
@@ -29,33 +29,17 @@ function parseSeed(value: string): number {
   return n;
 }
 
-export function runGenerate(flags: GenerateFlags): void {
+export async function runGenerate(flags: GenerateFlags): Promise<void> {
   if (flags.size % flags.patch !== 0) throw new UserError(`--size ${flags.size} is not divisible by --patch ${flags.patch}`);
   if (flags.size < 32) throw new UserError(`--size must be at least 32 (objects would not fit), got ${flags.size}`);
   if (flags.size / flags.patch > 32) throw new UserError(`--size / --patch must be at most 32 patches per side, got ${flags.size / flags.patch}`);
   const out = resolve(flags.out);
   if (existsSync(out) && readdirSync(out).length > 0 && !flags.force) throw new UserError(`--out ${flags.out} already exists and is not empty (use --force to replace it)`);
-  // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
-  const tmp = join(dirname(out), `.tmp-${basename(out)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
   const t0 = Date.now();
-  try {
-    const info = generateDataset(tmp, { ...flags, quiet: flags.quiet });
-    if (existsSync(out)) {
-      const old = join(dirname(out), `.old-${basename(out)}-${process.pid}`);
-      renameSync(out, old);
-      renameSync(tmp, out);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, out);
-    }
-    const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
-    process.stderr.write(`wrote ${total} samples to ${flags.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits).map(([s, n]) => `${s} ${n}`).join(", ")})\n`);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
+  const info = await buildDirAtomic(out, (tmp) => generateDataset(tmp, flags));
+  const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
+  process.stderr.write(`wrote ${total} samples to ${flags.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits).map(([s, n]) => `${s} ${n}`).join(", ")})\n`);
 }
 
 export function register(program: Command): void {

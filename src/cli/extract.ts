@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { initEngine } from "../engine/index.js";
 import { loadSplit } from "../data/dataset.js";
-import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
-import { buildVlm } from "../model/vlm.js";
+import { buildDirAtomic } from "../util/atomic.js";
+import { loadModelFor } from "./eval.js";
 import { extractSignals, type SignalMethod } from "../signals/extract.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
@@ -26,27 +26,15 @@ export async function runExtract(f: ExtractFlags): Promise<void> {
   await initEngine();
   const out = resolve(f.out);
   if (existsSync(out) && readdirSync(out).length && !f.force) throw new UserError(`--out ${f.out} already exists and is not empty (use --force to replace it)`);
-  const folder = readModelFolder(f.teacher);
   const data = loadSplit(f.data, f.split, f.limit);
-  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${f.teacher}/tokenizer.json differs from ${f.data}/tokenizer.json`);
-  if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch) throw new UserError(`${f.teacher}: the teacher takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
   if (f.topk > (data.info.size / data.info.patch) ** 2) throw new UserError(`--topk ${f.topk} exceeds the number of image patches`);
-  const teacher = buildVlm(folder.config, 0);
-  loadWeightsInto(teacher.store, folder.weights);
-  const tmp = join(dirname(out), `.tmp-${basename(out)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  const teacher = loadModelFor(f.teacher, data, f.data);
   try {
     // Paths inside are relative to the final folder, so compute them as if written there.
-    const summary = extractSignals(teacher, folder.tokenizer, data, tmp, { method: f.method, topk: f.topk, tau: f.tau, quiet: f.quiet, finalDir: out });
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
+    const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: f.method, topk: f.topk, tau: f.tau, quiet: f.quiet, finalDir: out }));
     process.stderr.write(`signals for ${summary.count} samples in ${f.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)})\n`);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
   } finally {
-    teacher.dispose();
+    teacher.vlm.dispose();
   }
 }
 

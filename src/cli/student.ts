@@ -39,11 +39,11 @@ const FLAG: Record<(typeof LAVIT_ONLY)[number], string> = {
 };
 
 /** Training samples that have signals, in the signals' order, and the split they come from. */
-function joinSignals(f: StudentFlags, grid: number): { data: LoadedSplit; signals: SampleSignals[] } {
+function joinSignals(f: StudentFlags): { data: LoadedSplit; signals: SampleSignals[] } {
   const summaryFile = join(f.signals, "summary.json");
   const split = f.split ?? (existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, "utf8")) as { split?: string }).split : undefined) ?? "train";
   const full = loadSplit(f.data, split);
-  const { samples: signals } = readSignals(f.signals, grid);
+  const { samples: signals } = readSignals(f.signals, full.info.size / full.info.patch);
   const byId = new Map(full.samples.map((s, i) => [s.id, i]));
   const order = signals.map((sig, k) => {
     const i = sig.result.id !== undefined ? byId.get(sig.result.id) : undefined;
@@ -60,9 +60,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   }
   if (f.mode === "lavit" && f.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
   await initEngine();
-  const probe = loadSplit(f.data, "test-id", 1);
-  const grid = probe.info.size / probe.info.patch;
-  const { data, signals } = joinSignals(f, grid);
+  const { data, signals } = joinSignals(f);
   const vDim = signals[0].vTop.dim;
   for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(f.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
   if (f.teacher) {

@@ -46,7 +46,7 @@ export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalO
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
   const byLength = new Map<number, number[]>();
-  prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+  prompts.forEach((p, i) => byLength.get(p.length)?.push(i) ?? byLength.set(p.length, [i]));
   const generated: number[][] = new Array(data.samples.length);
   const batchSize = opts.batchSize ?? 64;
   const bar = progress(`eval ${data.split}`, data.samples.length, { quiet: opts.quiet });

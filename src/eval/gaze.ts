@@ -11,6 +11,9 @@ export interface ReadoutRow {
   index: number;
   ids: number[];
   promptLength: number;
+  /** The generated words and each rationale step's span of them. */
+  words: string[];
+  spans: { start: number; end: number }[];
   /** Per rationale step, the positions whose outputs are the step's words. */
   stepPositions: number[][];
 }
@@ -24,7 +27,7 @@ export function readoutRows(tok: Tokenizer, data: LoadedSplit, generated: readon
     // A malformed generation still gets one step: everything it wrote.
     if (!spans.length) spans = [{ start: 0, end: Math.max(1, words.length) }];
     const stepPositions = spans.map(({ start, end }) => Array.from({ length: end - start }, (_, k) => prompt.length - 1 + start + k));
-    return { index, ids, promptLength: prompt.length, stepPositions };
+    return { index, ids, promptLength: prompt.length, words, spans, stepPositions };
   });
 }
 

@@ -1,6 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic.js";
 
 /**
  * safetensors, by hand: u64 little-endian header length N, N bytes of UTF-8 JSON
@@ -169,13 +168,9 @@ export function readSafetensors(file: string): Decoded {
 /** Temp file + rename, so readers (and a crash) never see a half-written file. */
 export function writeSafetensors(file: string, tensors: Map<string, SafeTensor> | Record<string, SafeTensor>, metadata?: Record<string, string>): void {
   const bytes = encodeSafetensors(tensors, metadata);
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
+    writeFileAtomic(file, bytes);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new SafetensorsError(`cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, file);
   }
 }

@@ -108,7 +108,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
         massSum += massOn(p, gt);
         uniformSum += gt.length / n;
         stepCount++;
-        return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: r.stepPositions.length ? preds[r.index].generated.split(" ").slice(positions[0] - r.promptLength + 1, positions[positions.length - 1] - r.promptLength + 2).join(" ") : "" };
+        return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: r.words.slice(r.spans[k].start, r.spans[k].end).join(" ") };
       });
       const trajRel = `trajectories/${sample.id}.json`;
       const vRel = `v_top/${sample.id}.safetensors`;

@@ -1,4 +1,5 @@
 import { tf } from "../engine/index.js";
+import { topkIndices } from "../signals/extract.js";
 
 /** Mean over rows of 1 - cos(pred, target) along the last axis; rows with weight 0 ignored. */
 export function cosineLoss(pred: tf.Tensor, target: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
@@ -23,7 +24,7 @@ export function klLoss(p: tf.Tensor, logq: tf.Tensor, weights?: tf.Tensor): tf.S
 
 /** Keeps the k largest entries of a distribution and renormalises them to sum to 1. */
 export function sparsifyTopk(p: ArrayLike<number>, k: number): Float32Array {
-  const idx = [...Array(p.length).keys()].sort((a, b) => p[b] - p[a] || a - b).slice(0, Math.min(k, p.length));
+  const idx = topkIndices(p, k);
   const out = new Float32Array(p.length);
   let s = 0;
   for (const i of idx) s += Math.max(0, p[i]);

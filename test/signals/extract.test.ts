@@ -1,23 +1,16 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals, massOn, topkIndices } from "../../src/signals/extract.js";
 import { readSignals, resizeSquare } from "../../src/signals/layout.js";
-import type { VlmConfig } from "../../src/model/config.js";
+import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 
-function tiny(vocab: number): VlmConfig {
-  return {
-    model_type: "lavit-vlm",
-    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: 24, num_layers: 2, num_heads: 2, ffn_size: 32, max_positions: 96, rope_base: 10000, rms_eps: 1e-6 },
-  };
-}
+const tiny = (vocab: number) => tinyConfig(vocab);
 
 const PY_READER = `
 import json, struct, sys, os
@@ -39,9 +32,7 @@ describe("signal extraction", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
     await initEngine();
-    const dir = join(mkdtempSync(join(tmpdir(), "lavit-sig-")), "d");
-    mkdirSync(dir);
-    generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 4, train: 6, test: 4, quiet: true });
+    const dir = tinyDataset({ teacherTrain: 4, train: 6, test: 4 });
     data = loadSplit(dir, "train");
   });
 

@@ -1,9 +1,8 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
@@ -14,18 +13,11 @@ import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/st
 import { train } from "../../src/train/trainer.js";
 import { NEG_INF } from "../../src/model/nn.js";
 import { Rng } from "../../src/util/rng.js";
-import type { VlmConfig } from "../../src/model/config.js";
+import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 
-function tiny(vocab: number, latents = 0, teacherHidden = 24): VlmConfig {
-  return {
-    model_type: "lavit-vlm",
-    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: 24, num_layers: 2, num_heads: 2, ffn_size: 32, max_positions: 96, rope_base: 10000, rms_eps: 1e-6 },
-    ...(latents ? { latent: { num_latents: latents, teacher_hidden_size: teacherHidden } } : {}),
-  };
-}
+const tiny = (vocab: number, latents = 0, teacherHidden = 24) => tinyConfig(vocab, { latents, teacherHidden });
 
 describe("LaViT losses", () => {
   it("cosine loss matches a hand computation", () => {
@@ -93,9 +85,7 @@ describe("LaViT student training", () => {
   let dataDir: string;
   beforeAll(async () => {
     await initEngine();
-    dataDir = join(mkdtempSync(join(tmpdir(), "lavit-st-")), "d");
-    mkdirSync(dataDir);
-    generateDataset(dataDir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 4, train: 64, test: 4, quiet: true });
+    dataDir = tinyDataset({ teacherTrain: 4, train: 64, test: 4 });
     data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tiny(data.tokenizer.size), 5);
     sigDir = mkdtempSync(join(tmpdir(), "lavit-st-sig-"));

@@ -1,24 +1,17 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { train, type TrainOptions } from "../../src/train/trainer.js";
 import { warmupCosine } from "../../src/train/lr.js";
-import type { VlmConfig } from "../../src/model/config.js";
+import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 
-function tiny(vocab: number): VlmConfig {
-  return {
-    model_type: "lavit-vlm",
-    vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: 16, num_layers: 1, num_heads: 2, ffn_size: 32, max_positions: 64, rope_base: 10000, rms_eps: 1e-6 },
-  };
-}
+const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
 
 const opts: TrainOptions = { steps: 6, batchSize: 4, lr: 3e-3, warmup: 2, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 3, logEvery: 1, checkpointEvery: 3, resume: false, quiet: true };
 
@@ -26,9 +19,7 @@ describe("trainer", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
     await initEngine();
-    const dir = join(mkdtempSync(join(tmpdir(), "lavit-tr-")), "d");
-    mkdirSync(dir);
-    generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, teacherTrain: 20, train: 4, test: 4, quiet: true });
+    const dir = tinyDataset({ teacherTrain: 20, train: 4, test: 4 });
     data = loadSplit(dir, "teacher-train");
   });
 
