@@ -5,21 +5,35 @@ import { COLOURS, SHAPES } from "./vocab.js";
 
 /** A patch is labelled with an object when that object covers at least this much of it. */
 const MIN_COVER = 0.25;
+/** ... and with the object it hides when the hidden part covers at least this much. */
+const MIN_HIDDEN = 1 / 16;
 
 export const PATCH_SHAPE_CLASSES = 1 + SHAPES.length;
 export const PATCH_COLOUR_CLASSES = 1 + COLOURS.length;
 
+export interface PatchLabels {
+  shape: Int32Array;
+  colour: Int32Array;
+  /** Shape and colour of the object the visible one occludes in this patch (0 = none). */
+  hiddenShape: Int32Array;
+  hiddenColour: Int32Array;
+}
+
 /**
- * Per patch: the shape and colour (0 = background) of the object covering most of it, read
- * from the scene description in the manifest. Dense supervision for the teacher's vision tower
- * only (a teacher stands for a model that already sees); students never get it.
+ * Per patch: the shape and colour (0 = background) of the object covering most of it, and of
+ * the object it hides there, read from the scene description in the manifest. Dense
+ * supervision for the teacher's vision tower only (a teacher stands for a model that already
+ * sees, occlusion included); students never get it.
  */
-export function patchLabels(sample: Sample, size: number, patch: number, masks: MaskCache): { shape: Int32Array; colour: Int32Array } {
+export function patchLabels(sample: Sample, size: number, patch: number, masks: MaskCache): PatchLabels {
   const grid = size / patch;
   const comp = compose(sample.objects, { size, patch, masks });
   const counts = new Map<number, number>();
   const shape = new Int32Array(grid * grid);
   const colour = new Int32Array(grid * grid);
+  const hiddenShape = new Int32Array(grid * grid);
+  const hiddenColour = new Int32Array(grid * grid);
+  const hiddenCounts = new Map<number, number>();
   for (let pr = 0; pr < grid; pr++)
     for (let pc = 0; pc < grid; pc++) {
       counts.clear();
@@ -31,11 +45,24 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
       let best = -1;
       let bestCount = 0;
       for (const [o, c] of counts) if (c > bestCount) [best, bestCount] = [o, c];
-      if (best >= 0 && bestCount >= MIN_COVER * patch * patch) {
-        const o = sample.objects[best];
-        shape[pr * grid + pc] = 1 + SHAPES.indexOf(o.shape);
-        colour[pr * grid + pc] = 1 + COLOURS.indexOf(o.colour);
+      if (best < 0 || bestCount < MIN_COVER * patch * patch) continue;
+      const o = sample.objects[best];
+      shape[pr * grid + pc] = 1 + SHAPES.indexOf(o.shape);
+      colour[pr * grid + pc] = 1 + COLOURS.indexOf(o.colour);
+      hiddenCounts.clear();
+      for (let y = pr * patch; y < (pr + 1) * patch; y++)
+        for (let x = pc * patch; x < (pc + 1) * patch; x++) {
+          const u = comp.under[y * size + x];
+          if (u >= 0 && comp.owner[y * size + x] === best) hiddenCounts.set(u, (hiddenCounts.get(u) ?? 0) + 1);
+        }
+      let hidden = -1;
+      let hiddenCount = 0;
+      for (const [u, c] of hiddenCounts) if (c > hiddenCount) [hidden, hiddenCount] = [u, c];
+      if (hidden >= 0 && hiddenCount >= MIN_HIDDEN * patch * patch) {
+        const h = sample.objects[hidden];
+        hiddenShape[pr * grid + pc] = 1 + SHAPES.indexOf(h.shape);
+        hiddenColour[pr * grid + pc] = 1 + COLOURS.indexOf(h.colour);
       }
     }
-  return { shape, colour };
+  return { shape, colour, hiddenShape, hiddenColour };
 }

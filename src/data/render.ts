@@ -14,6 +14,8 @@ export interface Composition {
   fullArea: number[];
   /** Visible pixels of each object. */
   visibleArea: number[];
+  /** Per pixel, the object directly beneath the visible one (what it occludes there), or -1. */
+  under: Int16Array;
 }
 
 export function paintOrder(objects: readonly SceneObject[]): number[] {
@@ -24,6 +26,7 @@ export function paintOrder(objects: readonly SceneObject[]): number[] {
 export function compose(objects: readonly SceneObject[], ctx: SceneContext): Composition {
   const S = ctx.size;
   const owner = new Int16Array(S * S).fill(-1);
+  const under = new Int16Array(S * S).fill(-1);
   const fullArea = new Array<number>(objects.length).fill(0);
   for (const i of paintOrder(objects)) {
     const o = objects[i];
@@ -35,6 +38,7 @@ export function compose(objects: readonly SceneObject[], ctx: SceneContext): Com
       for (let x = 0; x < o.w; x++) {
         const px = o.x0 + x;
         if (px < 0 || px >= S || !mask[y * o.w + x]) continue;
+        under[py * S + px] = owner[py * S + px];
         owner[py * S + px] = i;
         area++;
       }
@@ -43,7 +47,7 @@ export function compose(objects: readonly SceneObject[], ctx: SceneContext): Com
   }
   const visibleArea = new Array<number>(objects.length).fill(0);
   for (let p = 0; p < owner.length; p++) if (owner[p] >= 0) visibleArea[owner[p]]++;
-  return { size: S, owner, fullArea, visibleArea };
+  return { size: S, owner, fullArea, visibleArea, under };
 }
 
 /** Pixels where both objects' unoccluded masks overlap (for depth questions). */

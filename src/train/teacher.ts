@@ -4,7 +4,7 @@ import { targetText } from "../data/sample.js";
 import { numPatches, type VlmConfig } from "../model/config.js";
 import { crossEntropy, initLinear, linear } from "../model/nn.js";
 import { MaskCache } from "../data/shapes.js";
-import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES } from "../data/patch-labels.js";
+import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
@@ -46,7 +46,8 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targe
         indices.forEach((i, b) => out.set(labels[i], b * n));
         return tf.tensor1d(out, "int32");
       };
-      const lossAux = tf.add(crossEntropy(linear(flat, vlm.store, "aux.patch_shape") as tf.Tensor2D, pick(aux.shape)), crossEntropy(linear(flat, vlm.store, "aux.patch_colour") as tf.Tensor2D, pick(aux.colour))) as tf.Scalar;
+      const head = (name: string, labels: Int32Array[]) => crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, pick(labels));
+      const lossAux = tf.addN(AUX_HEADS.map(([name, , key]) => head(name, aux.map((l) => l[key])))) as tf.Scalar;
       return { total: tf.add(ce, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts: { loss_ce: ce, loss_aux: lossAux } };
     },
     saveModel: (dir, step) => saveModel(dir, vlm.config as VlmConfig, vlm.store, tok, step),
@@ -54,13 +55,18 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targe
   };
 }
 
-function auxLabels(vlm: Vlm, data: LoadedSplit): { shape: Int32Array[]; colour: Int32Array[] } {
+/** Auxiliary per-patch heads: parameter name, classes, label. */
+const AUX_HEADS: readonly [string, number, keyof PatchLabels][] = [
+  ["aux.patch_shape", PATCH_SHAPE_CLASSES, "shape"],
+  ["aux.patch_colour", PATCH_COLOUR_CLASSES, "colour"],
+  ["aux.hidden_shape", PATCH_SHAPE_CLASSES, "hiddenShape"],
+  ["aux.hidden_colour", PATCH_COLOUR_CLASSES, "hiddenColour"],
+];
+
+function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
   const hv = vlm.config.vision.hidden_size;
-  if (!vlm.store.has("aux.patch_shape.weight")) {
-    initLinear(vlm.store, "aux.patch_shape", hv, PATCH_SHAPE_CLASSES, { bias: true });
-    initLinear(vlm.store, "aux.patch_colour", hv, PATCH_COLOUR_CLASSES, { bias: true });
-  }
+  // Each head separately: a teacher trained before a head existed gains it on --init-from.
+  for (const [name, classes] of AUX_HEADS) if (!vlm.store.has(`${name}.weight`)) initLinear(vlm.store, name, hv, classes, { bias: true });
   const masks = new MaskCache(data.info.size);
-  const labels = data.samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
-  return { shape: labels.map((l) => l.shape), colour: labels.map((l) => l.colour) };
+  return data.samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
 }

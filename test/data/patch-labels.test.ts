@@ -23,4 +23,29 @@ describe("per-patch labels", () => {
     expect(shape[7 * 8 + 7]).toBe(0);
     expect(shape[0]).toBe(0);
   });
+
+  it("labels what the front object hides, only where it hides something", () => {
+    const masks = new MaskCache(64);
+    const sq = masks.get("square", "large").g;
+    const circle = masks.get("circle", "small").g;
+    const sample = {
+      objects: [
+        { shape: "square", colour: "red", size: "large", x0: 8, y0: 8, w: sq.w, h: sq.h, depth: 2 },
+        { shape: "circle", colour: "blue", size: "small", x0: 18, y0: 18, w: circle.w, h: circle.h, depth: 0 },
+      ],
+    } as unknown as Sample;
+    const { hiddenShape, hiddenColour } = patchLabels(sample, 64, 8, masks);
+    expect(hiddenShape[3 * 8 + 3]).toBe(1 + SHAPES.indexOf("square")); // the circle covers the square here
+    expect(hiddenColour[3 * 8 + 3]).toBe(1 + COLOURS.indexOf("red"));
+    expect(hiddenShape[1 * 8 + 1]).toBe(0); // the square itself hides nothing
+    expect(hiddenShape[0]).toBe(0);
+    // Swap the depths: where the square (pixels 8..26) covers patch (2,2), it now hides the circle.
+    expect(hiddenShape[2 * 8 + 2]).toBe(0);
+    sample.objects[0].depth = 0;
+    sample.objects[1].depth = 2;
+    const swapped = patchLabels(sample, 64, 8, masks);
+    expect(swapped.shape[2 * 8 + 2]).toBe(1 + SHAPES.indexOf("square"));
+    expect(swapped.hiddenShape[2 * 8 + 2]).toBe(1 + SHAPES.indexOf("circle"));
+    expect(swapped.hiddenColour[2 * 8 + 2]).toBe(1 + COLOURS.indexOf("blue"));
+  });
 });
