@@ -35,7 +35,6 @@ export function buildBenchLm(config: BenchConfig, seed = 0): BenchLm {
     mask,
     dispose() {
       store.dispose();
-      rotary.dispose();
       mask.dispose();
     },
   };

@@ -74,13 +74,10 @@ export function geluOps(x: tf.Tensor): tf.Tensor {
  * instead of slices and concatenations.
  */
 export interface Rotary {
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
-  /** The same tables as plain arrays, for the fused kernel. */
-  cosData: Float32Array;
-  sinData: Float32Array;
-  rotateHalf: tf.Tensor2D;
-  dispose(): void;
+  /** cos and sin of each position's angles, [T, hd] row-major: plain arrays, because the fused
+   * kernel reads them directly and the tfjs path makes its tensors in the caller's scope. */
+  cos: Float32Array;
+  sin: Float32Array;
 }
 
 export function makeRotary(length: number, headDim: number, base = 10000, offset = 0): Rotary {
@@ -96,38 +93,21 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
       sin[p * headDim + i] = sin[p * headDim + i + half] = Math.sin(ang);
     }
   }
-  // x @ R = cat(-x2, x1): column j < half takes -x[j + half]; column j >= half takes x[j - half].
-  const r = new Float32Array(headDim * headDim);
-  for (let j = 0; j < half; j++) {
-    r[(j + half) * headDim + j] = -1;
-    r[j * headDim + (j + half)] = 1;
-  }
-  const t = {
-    cos: tf.tensor2d(cos, [length, headDim]),
-    sin: tf.tensor2d(sin, [length, headDim]),
-    cosData: cos,
-    sinData: sin,
-    rotateHalf: tf.tensor2d(r, [headDim, headDim]),
-    dispose() {
-      t.cos.dispose();
-      t.sin.dispose();
-      t.rotateHalf.dispose();
-    },
-  };
-  return t;
+  return { cos, sin };
 }
 
 /** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
 export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
   const addon = nativeAddon();
-  if (addon && x.dtype === "float32" && x.shape[2] === rot.cosData.length / x.shape[3]) return fusedRotary(addon, x, rot.cosData, rot.sinData);
+  if (addon && x.dtype === "float32" && x.shape[2] === rot.cos.length / x.shape[3]) return fusedRotary(addon, x, rot.cos, rot.sin);
   return applyRotaryOps(x, rot);
 }
 
 export function applyRotaryOps(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
-  const [b, h, t, hd] = x.shape;
-  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [b * h * t, hd]), rot.rotateHalf), [b, h, t, hd]);
-  return tf.add(tf.mul(x, rot.cos), tf.mul(rotated, rot.sin)) as tf.Tensor4D;
+  const [, , t, hd] = x.shape;
+  const [x1, x2] = tf.split(x, 2, 3);
+  const rotated = tf.concat([tf.neg(x2), x1], 3);
+  return tf.add(tf.mul(x, tf.tensor2d(rot.cos, [t, hd])), tf.mul(rotated, tf.tensor2d(rot.sin, [t, hd]))) as tf.Tensor4D;
 }
 
 /** Additive causal bias [T, T]: 0 on and below the diagonal, a large negative number above. */
