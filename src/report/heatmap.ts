@@ -2,6 +2,8 @@
  * Heatmap panels: the image enlarged, a patch-level map blended over it in a warm colour
  * ramp, and optionally the ground-truth patches outlined. Panels are tiled into one PNG.
  */
+import { enlarge, outlinePatches } from "../util/raster.js";
+
 export interface Panel {
   rgb: Uint8Array;
   size: number;
@@ -15,40 +17,21 @@ function ramp(v: number): [number, number, number] {
 
 export function heatmapPanel(image: Uint8Array, size: number, grid: number, map: ArrayLike<number> | null, outline: readonly number[] = [], scale = 4, alpha = 0.6): Panel {
   const out = size * scale;
-  const rgb = new Uint8Array(out * out * 3);
-  // Min-max for display: averaged attention is often nearly flat, and its shape is the point.
-  let hi = -Infinity;
-  let lo = Infinity;
-  if (map) for (let i = 0; i < map.length; i++) (hi = Math.max(hi, map[i])), (lo = Math.min(lo, map[i]));
-  const cell = out / grid;
-  const gt = new Set(outline);
-  for (let y = 0; y < out; y++)
-    for (let x = 0; x < out; x++) {
-      const s = (Math.floor(y / scale) * size + Math.floor(x / scale)) * 3;
-      const d = (y * out + x) * 3;
-      const pr = Math.floor(y / cell);
-      const pc = Math.floor(x / cell);
-      const p = pr * grid + pc;
-      let r = image[s];
-      let g = image[s + 1];
-      let b = image[s + 2];
-      if (map) {
-        const [hr, hg, hb] = ramp(hi > lo ? (map[p] - lo) / (hi - lo) : 0);
-        r = r * (1 - alpha) + hr * alpha;
-        g = g * (1 - alpha) + hg * alpha;
-        b = b * (1 - alpha) + hb * alpha;
+  const rgb = enlarge(image, size, scale);
+  if (map) {
+    // Min-max for display: averaged attention is often nearly flat, and its shape is the point.
+    let hi = -Infinity;
+    let lo = Infinity;
+    for (let i = 0; i < map.length; i++) (hi = Math.max(hi, map[i])), (lo = Math.min(lo, map[i]));
+    const cell = out / grid;
+    for (let y = 0; y < out; y++)
+      for (let x = 0; x < out; x++) {
+        const heat = ramp(hi > lo ? (map[Math.floor(y / cell) * grid + Math.floor(x / cell)] - lo) / (hi - lo) : 0);
+        const d = (y * out + x) * 3;
+        for (let k = 0; k < 3; k++) rgb[d + k] = rgb[d + k] * (1 - alpha) + heat[k] * alpha;
       }
-      if (gt.has(p)) {
-        const lx = x - pc * cell;
-        const ly = y - pr * cell;
-        const edge =
-          (ly < 2 && !gt.has(p - grid)) || (ly >= cell - 2 && !gt.has(p + grid)) || (lx < 2 && (pc === 0 || !gt.has(p - 1))) || (lx >= cell - 2 && (pc === grid - 1 || !gt.has(p + 1)));
-        if (edge) [r, g, b] = [0, 255, 255];
-      }
-      rgb[d] = r;
-      rgb[d + 1] = g;
-      rgb[d + 2] = b;
-    }
+  }
+  outlinePatches(rgb, out, grid, outline, [0, 255, 255]);
   return { rgb, size: out };
 }
 
