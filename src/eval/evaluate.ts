@@ -1,7 +1,7 @@
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
-import { generateGreedy } from "../model/generate.js";
+import { generate } from "../model/generate.js";
 import { parseAnswer, promptIds } from "../model/sequence.js";
 import type { Vlm } from "../model/vlm.js";
 import { patchBatch } from "../train/batch.js";
@@ -41,31 +41,54 @@ export interface EvalOptions {
   probes?: ProbeOptions;
 }
 
+export interface PredictionsWithReadout {
+  predictions: Prediction[];
+  /** Per sample, per generated token: its attention over the image tokens (layer and head mean). */
+  tokenAttention: Float32Array[][];
+  /** Per sample, [n * d] last-layer hidden states at the image positions. */
+  imageHidden: Float32Array[];
+}
+
 /** Greedy answers for every sample of a split, batched by prompt length. */
 export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}): Prediction[] {
+  return runPredict(vlm, tok, data, opts, false).predictions;
+}
+
+/** Greedy answers plus where each generated token looked, read in the same decoding pass. */
+export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}): PredictionsWithReadout {
+  return runPredict(vlm, tok, data, opts, true) as PredictionsWithReadout;
+}
+
+function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions, readImage: boolean): Partial<PredictionsWithReadout> & { predictions: Prediction[] } {
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
   const byLength = new Map<number, number[]>();
   prompts.forEach((p, i) => byLength.get(p.length)?.push(i) ?? byLength.set(p.length, [i]));
   const generated: number[][] = new Array(data.samples.length);
+  const tokenAttention: Float32Array[][] = new Array(data.samples.length);
+  const imageHidden: Float32Array[] = new Array(data.samples.length);
   const batchSize = opts.batchSize ?? 64;
   const bar = progress(`eval ${data.split}`, data.samples.length, { quiet: opts.quiet });
   for (const idx of [...byLength.values()]) {
     for (let s = 0; s < idx.length; s += batchSize) {
       const chunk = idx.slice(s, s + batchSize);
       const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
-      const outs = generateGreedy(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}) });
+      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage });
       patches.dispose();
-      chunk.forEach((i, k) => (generated[i] = outs[k]));
+      chunk.forEach((i, k) => {
+        generated[i] = g.tokens[k];
+        if (readImage) (tokenAttention[i] = g.imageAttention![k]), (imageHidden[i] = g.imageHidden![k]);
+      });
       bar.tick(chunk.length);
     }
   }
   bar.stop();
-  return data.samples.map((s, i) => {
+  const predictions = data.samples.map((s, i) => {
     const text = tok.decode(generated[i]);
     const predicted = parseAnswer(text);
     return { id: s.id, family: s.family, template: s.template, ...(s.pair !== undefined ? { pair: s.pair } : {}), answer: s.answer, predicted, correct: predicted === s.answer, generated: text };
   });
+  return readImage ? { predictions, tokenAttention, imageHidden } : { predictions };
 }
 
 function group(preds: readonly Prediction[]): GroupAccuracy {
@@ -103,8 +126,9 @@ export interface FullEval {
  * (the teacher's maps on the same samples) the teacher-relative metrics are added.
  */
 export function evaluateModel(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {}): FullEval {
-  const preds = predict(vlm, tok, data, opts);
-  const maps = gazeMaps(vlm, tok, data, preds.map((p) => p.generated), opts.latents ?? 0);
+  const { predictions: preds, tokenAttention } = predictWithReadout(vlm, tok, data, opts);
+  const n = numPatches(vlm.config.vision);
+  const maps = preds.map((p, i) => gazeMaps(p.generated, tokenAttention[i], n));
   const predictions = preds.map((p, i) => ({ ...p, gaze: sampleGaze(data.samples[i], maps[i], opts.teacherMaps?.[i]) }));
   return { result: { ...summarise(data.split, preds), ...meanGaze(predictions.map((p) => p.gaze)) }, predictions, maps };
 }

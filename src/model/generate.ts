@@ -1,5 +1,5 @@
 import { tf } from "../engine/index.js";
-import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type KvCache, type Vlm } from "./vlm.js";
+import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, visionForward, type KvCache, type Vlm } from "./vlm.js";
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -8,6 +8,27 @@ export interface GenerateOptions {
   useCache?: boolean;
   /** Additive attention bias [1|B, 1, T, Tk] built for a query/key length (gating probes). */
   biasFor?: (queryLength: number, keyLength: number, queryStart: number) => tf.Tensor | undefined;
+  /**
+   * Also read, while decoding, where each generated token was produced from: the attention of
+   * the query that predicted it to the image tokens (averaged over layers and heads), and the
+   * last-layer hidden states at the image positions. Saves a second, teacher-forced pass.
+   */
+  readImage?: boolean;
+}
+
+export interface Generation {
+  /** Per row, the generated ids, up to and including <eos> when it was produced. */
+  tokens: number[][];
+  /** With readImage: per row, per generated token, its attention over the n image tokens. */
+  imageAttention?: Float32Array[][];
+  /** With readImage: per row, [n * d] last-layer hidden states at the image positions. */
+  imageHidden?: Float32Array[];
+}
+
+/** [b, n]: the last query row's attention to the image tokens, averaged over layers and heads. */
+function lastRowImageAttention(probs: readonly tf.Tensor4D[], n: number): tf.Tensor2D {
+  const [b, h, t] = probs[0].shape;
+  return tf.mean(tf.stack(probs.map((p) => tf.reshape(tf.slice(p, [0, 0, t - 1, IMAGE_START], [b, h, 1, n]), [b, h, n]))), [0, 2]) as tf.Tensor2D;
 }
 
 function argmaxRows(logits: tf.Tensor2D): number[] {
@@ -17,12 +38,16 @@ function argmaxRows(logits: tf.Tensor2D): number[] {
   return out;
 }
 
+/** Greedy decoding: the generated ids of each row (see `generate`). */
+export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly number[][], opts: GenerateOptions): number[][] {
+  return generate(vlm, patches, prompts, opts).tokens;
+}
+
 /**
  * Greedy decoding for a batch of prompts of equal length (callers group by length, so no
- * padding and no position shifts are needed). Returns the generated ids of each row, up to
- * and including <eos> when it was produced.
+ * padding and no position shifts are needed).
  */
-export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly number[][], opts: GenerateOptions): number[][] {
+export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly number[][], opts: GenerateOptions): Generation {
   const b = prompts.length;
   const t0 = prompts[0].length;
   if (prompts.some((p) => p.length !== t0)) throw new Error("generateGreedy: prompts must have equal length");
@@ -30,20 +55,39 @@ export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly
   const out: number[][] = prompts.map(() => []);
   const done = new Array<boolean>(b).fill(false);
   const image = tf.tidy(() => projectVision(vlm, visionForward(vlm, patches)));
+  const n = image.shape[1];
+  const read = opts.readImage ?? false;
+  const attention: Float32Array[][] = prompts.map(() => []);
+  let imageHidden: Float32Array[] | undefined;
+  /** Reads the attention row that produced `next` (before `next` is pushed). */
+  const takeAttention = (a: tf.Tensor2D | undefined) => {
+    if (!a) return null;
+    const v = a.dataSync() as Float32Array;
+    a.dispose();
+    return v;
+  };
+  let nextAttention: Float32Array | null = null;
   let cache: KvCache | null = null;
   try {
     let next: number[];
     {
       const r = tf.tidy(() => {
         const ids = tf.tensor2d(prompts.flat(), [b, t0], "int32");
-        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0) });
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: read });
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
         if (useCache) for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
-        return { logits, layers: useCache ? dec.cache.layers : [] };
+        return { logits, layers: useCache ? dec.cache.layers : [], att: read ? lastRowImageAttention(dec.probs!, n) : undefined, hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined };
       });
       next = argmaxRows(r.logits);
       r.logits.dispose();
+      nextAttention = takeAttention(r.att);
+      if (r.hidden) {
+        const d = r.hidden.shape[2];
+        const all = r.hidden.dataSync() as Float32Array;
+        imageHidden = prompts.map((_, i) => all.slice(i * n * d, (i + 1) * n * d));
+        r.hidden.dispose();
+      }
       if (useCache) cache = { layers: r.layers, length: t0 };
     }
     const table = vlm.store.get("model.embed_tokens.weight") as tf.Tensor2D;
@@ -51,6 +95,7 @@ export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly
       for (let i = 0; i < b; i++) {
         if (done[i]) continue;
         out[i].push(next[i]);
+        if (nextAttention) attention[i].push(nextAttention.slice(i * n, (i + 1) * n));
         if (next[i] === opts.eos) done[i] = true;
       }
       if (done.every(Boolean) || step === opts.maxNewTokens - 1) break;
@@ -58,28 +103,30 @@ export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly
         const past: KvCache = cache;
         const r = tf.tidy(() => {
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
-          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length) });
+          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: read });
           for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
-          return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers };
+          return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers, att: read ? lastRowImageAttention(dec.probs!, n) : undefined };
         });
         for (const l of past.layers) tf.dispose([l.k, l.v]);
         cache = { layers: r.layers, length: past.length + 1 };
         next = argmaxRows(r.logits);
         r.logits.dispose();
+        nextAttention = takeAttention(r.att);
       } else {
         const len = t0 + step + 1;
-        const logits = tf.tidy(() => {
+        const r = tf.tidy(() => {
           const ids = tf.tensor2d(prompts.map((p, i) => [...p, ...out[i], ...new Array(step + 1 - out[i].length).fill(opts.eos)]).flat(), [b, len], "int32");
-          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0) });
-          return lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D;
+          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: read });
+          return { logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D, att: read ? lastRowImageAttention(dec.probs!, n) : undefined };
         });
-        next = argmaxRows(logits);
-        logits.dispose();
+        next = argmaxRows(r.logits);
+        r.logits.dispose();
+        nextAttention = takeAttention(r.att);
       }
     }
   } finally {
     image.dispose();
     if (cache) for (const l of cache.layers) tf.dispose([l.k, l.v]);
   }
-  return out;
+  return read ? { tokens: out, imageAttention: attention, imageHidden } : { tokens: out };
 }

@@ -5,11 +5,12 @@ import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
 import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
-import { predict, summarise } from "../eval/evaluate.js";
+import { predictWithReadout, summarise } from "../eval/evaluate.js";
+import { patchBatch } from "../train/batch.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult } from "./layout.js";
-import { forEachReadout, readoutRows, stepMap, type ReadoutRow } from "../eval/gaze.js";
+import { readoutRows, spanAttention, stepSpans, type ReadoutRow } from "../eval/gaze.js";
 
 export type SignalMethod = "attention" | "gradient";
 
@@ -83,59 +84,62 @@ export function massOn(p: ArrayLike<number>, patches: readonly number[]): number
 export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, outDir: string, opts: ExtractOptions): ExtractSummary {
   const n = numPatches(teacher.config.vision);
   const grid = Math.round(Math.sqrt(n));
-  const preds = predict(teacher, tok, data, { quiet: opts.quiet });
-  const rows = readoutRows(tok, data, preds.map((p) => p.generated), n, 0);
+  // Attention and V_top are read while the teacher generates; gradients need a forced pass.
+  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet });
+  const dim = teacher.config.decoder.hidden_size;
   mkdirSync(join(outDir, "trajectories"), { recursive: true });
   mkdirSync(join(outDir, "v_top"), { recursive: true });
   const results: SignalResult[] = [];
   let massSum = 0;
   let uniformSum = 0;
   let stepCount = 0;
-  const bar = progress(`extract ${data.split}`, rows.length, { quiet: opts.quiet });
-  forEachReadout(teacher, data, rows, tok.id("<pad>"), opts.method === "attention", opts.batchSize ?? 16, (batch) => {
-    const { rows: chunk, patches, ids, imageHidden: vTop, width: dim } = batch;
-    const grads = opts.method === "gradient" ? gradientMaps(teacher, patches, ids, chunk, tok.size) : null;
-    for (const [i, r] of chunk.entries()) {
-      const sample = data.samples[r.index];
-      const steps = r.stepPositions.map((positions, k) => {
-        let p: Float32Array;
-        if (!grads) {
-          p = minMax(stepMap(batch, i, positions, n));
-        } else {
-          p = softmaxTemp(minMax(grads![k].subarray(i * n, (i + 1) * n)), opts.tau);
-        }
-        const gt = sample.rationale[k]?.patches ?? sample.rationale.flatMap((x) => x.patches);
-        massSum += massOn(p, gt);
-        uniformSum += gt.length / n;
-        stepCount++;
-        return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: r.words.slice(r.spans[k].start, r.spans[k].end).join(" ") };
-      });
-      const trajRel = `trajectories/${sample.id}.json`;
-      const vRel = `v_top/${sample.id}.safetensors`;
-      writeFileSync(join(outDir, trajRel), JSON.stringify({ id: sample.id, grid, steps }) + "\n");
-      writeSafetensors(join(outDir, vRel), { v_top: { dtype: "F32", shape: [n, dim], data: vTop.slice(i * n * dim, (i + 1) * n * dim) } });
-      results.push({
-        id: sample.id,
-        question: sample.question,
-        image_relative_path: relative(opts.finalDir ?? outDir, resolve(data.dir, data.split, sample.image)),
-        ground_truth_enriched: preds[r.index].generated.replace(/\s*<eos>\s*$/, ""),
-        answer: sample.answer,
-        v_top_path_abs: vRel,
-        attention_path_abs: trajRel,
-      });
+  const bar = progress(`extract ${data.split}`, data.samples.length, { quiet: opts.quiet });
+  const write = (index: number, maps: readonly Float32Array[]) => {
+    const sample = data.samples[index];
+    const { words, spans } = stepSpans(preds[index].generated);
+    const steps = maps.map((p, k) => {
+      const gt = sample.rationale[k]?.patches ?? sample.rationale.flatMap((x) => x.patches);
+      massSum += massOn(p, gt);
+      uniformSum += gt.length / n;
+      stepCount++;
+      return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: words.slice(spans[k].start, spans[k].end).join(" ") };
+    });
+    const trajRel = `trajectories/${sample.id}.json`;
+    const vRel = `v_top/${sample.id}.safetensors`;
+    writeFileSync(join(outDir, trajRel), JSON.stringify({ id: sample.id, grid, steps }) + "\n");
+    writeSafetensors(join(outDir, vRel), { v_top: { dtype: "F32", shape: [n, dim], data: imageHidden[index] } });
+    results.push({
+      id: sample.id,
+      question: sample.question,
+      image_relative_path: relative(opts.finalDir ?? outDir, resolve(data.dir, data.split, sample.image)),
+      ground_truth_enriched: preds[index].generated.replace(/\s*<eos>\s*$/, ""),
+      answer: sample.answer,
+      v_top_path_abs: vRel,
+      attention_path_abs: trajRel,
+    });
+    bar.tick();
+  };
+  if (opts.method === "attention") {
+    preds.forEach((p, i) => write(i, stepSpans(p.generated).spans.map((span) => minMax(spanAttention(tokenAttention[i], span, n)))));
+  } else {
+    const rows = readoutRows(tok, data, preds.map((p) => p.generated), n, 0);
+    const batchSize = opts.batchSize ?? 16;
+    for (let s = 0; s < rows.length; s += batchSize) {
+      const chunk = rows.slice(s, s + batchSize);
+      const grads = gradientMaps(teacher, data, chunk, tok);
+      chunk.forEach((r, i) => write(r.index, r.stepPositions.map((_, k) => softmaxTemp(minMax(grads[k].subarray(i * n, (i + 1) * n)), opts.tau))));
     }
-    bar.tick(chunk.length);
-  });
+  }
   bar.stop();
   const summary: ExtractSummary = {
-    count: rows.length,
+    count: data.samples.length,
     split: data.split,
     method: opts.method,
     topk: opts.topk,
     tau: opts.method === "gradient" ? opts.tau : null,
     grid,
     v_top_width: teacher.config.decoder.hidden_size,
-    mean_steps: stepCount / Math.max(1, rows.length),
+    mean_steps: stepCount / Math.max(1, data.samples.length),
     grounding_mass: massSum / Math.max(1, stepCount),
     grounding_mass_uniform: uniformSum / Math.max(1, stepCount),
     teacher_accuracy: summarise(data.split, preds).accuracy,
@@ -146,8 +150,14 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
 }
 
 /** |d NLL(step k's words) / d image embeddings| averaged over the feature axis: [b * n] per step. */
-function gradientMaps(teacher: Vlm, patches: tf.Tensor3D, ids: tf.Tensor2D, chunk: readonly ReadoutRow[], vocab: number): Float32Array[] {
-  const [b, t] = ids.shape;
+function gradientMaps(teacher: Vlm, data: LoadedSplit, chunk: readonly ReadoutRow[], tok: Tokenizer): Float32Array[] {
+  const vocab = tok.size;
+  const b = chunk.length;
+  const t = Math.max(...chunk.map((r) => r.ids.length));
+  const idsFlat = new Int32Array(b * t).fill(tok.id("<pad>"));
+  chunk.forEach((r, i) => idsFlat.set(r.ids, i * t));
+  const ids = tf.tensor2d(idsFlat, [b, t], "int32");
+  const patches = patchBatch(chunk.map((r) => data.images[r.index]), data.info.size, data.info.patch);
   const maxSteps = Math.max(...chunk.map((r) => r.stepPositions.length));
   const image = tf.tidy(() => projectVision(teacher, visionForward(teacher, patches)));
   const n = image.shape[1];
@@ -171,6 +181,6 @@ function gradientMaps(teacher: Vlm, patches: tf.Tensor3D, ids: tf.Tensor2D, chun
     out.push(g.dataSync() as Float32Array);
     g.dispose();
   }
-  image.dispose();
+  tf.dispose([image, ids, patches]);
   return out;
 }

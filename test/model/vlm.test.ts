@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tf, initEngine } from "../../src/engine/index.js";
-import { buildVlm, patchify } from "../../src/model/vlm.js";
-import { generateGreedy } from "../../src/model/generate.js";
+import { buildVlm, decoderForward, embedWithImage, IMAGE_START, patchify, projectVision, visionForward } from "../../src/model/vlm.js";
+import { generate, generateGreedy } from "../../src/model/generate.js";
 import { loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
@@ -48,6 +48,39 @@ describe("vision-language model", () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(cached).toEqual(plain);
     expect(cached[0].length).toBe(12);
+    patches.dispose();
+    vlm.dispose();
+  });
+
+  it("reads each generated token's image attention and the image hidden states as a forced pass would", async () => {
+    await initEngine();
+    const tok = Tokenizer.forGrammar();
+    const vlm = buildVlm(tinyConfig(tok.size), 3);
+    const prompts = [promptIds(tok, 16, "what color is the circle ?"), promptIds(tok, 16, "what color is the cross ?")];
+    const patches = tf.tensor3d(Float32Array.from(randomImages(2, 5).flatMap((im) => [...patchify(im, 16, 4)])), [2, 16, 48]);
+    const before = tf.memory().numTensors;
+    for (const useCache of [true, false]) {
+      const g = generate(vlm, patches, prompts, { maxNewTokens: 6, eos: -1, readImage: true, useCache });
+      const t0 = prompts[0].length;
+      const t = t0 + 6;
+      const { probs, hidden } = tf.tidy(() => {
+        const ids = tf.tensor2d(prompts.flatMap((p, i) => [...p, ...g.tokens[i]]), [2, t], "int32");
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, visionForward(vlm, patches))), { returnProbs: true });
+        return { probs: dec.probs!.map((p) => p.arraySync() as number[][][][]), hidden: dec.hidden.arraySync() as number[][][] };
+      });
+      for (let i = 0; i < 2; i++) {
+        expect(g.imageAttention![i].length).toBe(6);
+        for (let w = 0; w < 6; w++)
+          for (let j = 0; j < 16; j++) {
+            // The query at t0 - 1 + w predicted token w.
+            let mean = 0;
+            for (const layer of probs) for (const head of layer[i]) mean += head[t0 - 1 + w][IMAGE_START + j] / (probs.length * layer[i].length);
+            expect(g.imageAttention![i][w][j]).toBeCloseTo(mean, 5);
+          }
+        for (let j = 0; j < 16; j++) for (let c = 0; c < 16; c++) expect(g.imageHidden![i][j * 16 + c]).toBeCloseTo(hidden[i][IMAGE_START + j][c], 4);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
     patches.dispose();
     vlm.dispose();
   });
