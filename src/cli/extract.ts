@@ -32,7 +32,7 @@ export async function runExtract(f: ExtractFlags): Promise<void> {
   try {
     // Paths inside are relative to the final folder, so compute them as if written there.
     const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: f.method, topk: f.topk, tau: f.tau, quiet: f.quiet, finalDir: out }));
-    process.stderr.write(`signals for ${summary.count} samples in ${f.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)})\n`);
+    process.stderr.write(`signals for ${summary.count} samples in ${f.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`);
   } finally {
     teacher.vlm.dispose();
   }

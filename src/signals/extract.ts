@@ -37,6 +37,8 @@ export interface ExtractSummary {
   grounding_mass: number;
   /** Same, uniform map: the floor grounding_mass is compared against. */
   grounding_mass_uniform: number;
+  /** grounding_mass per question family (steps of that family's samples). */
+  grounding_mass_by_family: Record<string, number>;
   teacher_accuracy: number;
 }
 
@@ -93,13 +95,19 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   let massSum = 0;
   let uniformSum = 0;
   let stepCount = 0;
+  const byFamily = new Map<string, { mass: number; steps: number }>();
   const bar = progress(`extract ${data.split}`, data.samples.length, { quiet: opts.quiet });
   const write = (index: number, maps: readonly Float32Array[]) => {
     const sample = data.samples[index];
     const { words, spans } = stepSpans(preds[index].generated);
     const steps = maps.map((p, k) => {
       const gt = sample.rationale[k]?.patches ?? sample.rationale.flatMap((x) => x.patches);
-      massSum += massOn(p, gt);
+      const mass = massOn(p, gt);
+      massSum += mass;
+      const fam = byFamily.get(sample.family) ?? { mass: 0, steps: 0 };
+      fam.mass += mass;
+      fam.steps++;
+      byFamily.set(sample.family, fam);
       uniformSum += gt.length / n;
       stepCount++;
       return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: words.slice(spans[k].start, spans[k].end).join(" ") };
@@ -142,6 +150,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     mean_steps: stepCount / Math.max(1, data.samples.length),
     grounding_mass: massSum / Math.max(1, stepCount),
     grounding_mass_uniform: uniformSum / Math.max(1, stepCount),
+    grounding_mass_by_family: Object.fromEntries([...byFamily.keys()].sort().map((f) => [f, byFamily.get(f)!.mass / byFamily.get(f)!.steps])),
     teacher_accuracy: summarise(data.split, preds).accuracy,
   };
   writeFileSync(join(outDir, METADATA_FILE), JSON.stringify({ results, teacher_hidden_size: teacher.config.decoder.hidden_size, grid, method: opts.method }, null, 1) + "\n");

@@ -46,6 +46,11 @@ describe("signal extraction", () => {
       expect(summary.count).toBe(6);
       expect(summary.grounding_mass).toBeGreaterThanOrEqual(0);
       expect(JSON.parse(readFileSync(join(out, "summary.json"), "utf8"))).toHaveProperty("grounding_mass");
+      const byFamily = Object.values(summary.grounding_mass_by_family);
+      expect(Object.keys(summary.grounding_mass_by_family)).toEqual([...new Set(data.samples.map((x) => x.family))].sort());
+      // The overall figure is a step-weighted mean of the families'.
+      expect(summary.grounding_mass).toBeGreaterThanOrEqual(Math.min(...byFamily) - 1e-9);
+      expect(summary.grounding_mass).toBeLessThanOrEqual(Math.max(...byFamily) + 1e-9);
       const py = spawnSync("python3", ["-c", PY_READER, out], { encoding: "utf8" });
       expect(py.status, py.stderr).toBe(0);
       const rows = JSON.parse(py.stdout) as { steps: number[]; lo: number; hi: number; shape: number[]; dtype: string }[];
