@@ -115,7 +115,9 @@ export function readSignals(dir: string, grid: number): { metadata: z.infer<type
   if (!existsSync(metaFile)) throw new UserError(`${dir}: not a signals folder (no ${METADATA_FILE})`);
   const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
   const samples = metadata.results.map((result, i) => {
+    const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = resolveIn(dir, result.attention_path_abs);
+    if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
     const traj = parseJson(trajFile, trajectorySchema, "trajectory");
     const steps: Float32Array[] = [];
     const topk: number[][] = [];
@@ -135,6 +137,8 @@ export function readSignals(dir: string, grid: number): { metadata: z.infer<type
       const t = [...readSafetensors(vFile).tensors.values()][0];
       if (!t || t.shape.length !== 2) throw new UserError(`${vFile}: expected one 2-D tensor [image tokens, width]`);
       vTop = { rows: t.shape[0], dim: t.shape[1], data: toFloat32(t) };
+      const bad = vTop.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new UserError(`${vFile}: V_top holds ${vTop.data[bad]} at row ${Math.floor(bad / vTop.dim)}, column ${bad % vTop.dim}`);
     } catch (e) {
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;

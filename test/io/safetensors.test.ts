@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -211,5 +212,70 @@ describe("safetensors", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * Fuzzing: whatever the bytes, decoding either succeeds with every tensor's bytes inside the
+ * data section, or throws a SafetensorsError; never another error, never an out-of-bounds read.
+ */
+describe("safetensors fuzzing", () => {
+  const decodeOrReject = (buf: Uint8Array) => {
+    let decoded: ReturnType<typeof decodeSafetensors>;
+    try {
+      decoded = decodeSafetensors(buf, "f.safetensors");
+    } catch (e) {
+      expect(e).toBeInstanceOf(SafetensorsError);
+      return;
+    }
+    const headerLength = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(0, true));
+    for (const t of decoded.tensors.values()) {
+      const bytes = t.data.byteLength;
+      const elements = t.shape.reduce((a, b) => a * b, 1);
+      expect(bytes).toBe(elements * { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 }[t.dtype]);
+      expect(bytes).toBeLessThanOrEqual(buf.length - 8 - headerLength);
+      toFloat32(t);
+    }
+  };
+
+  it("rejects or safely decodes random bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => decodeOrReject(bytes)), { numRuns: 2000, seed: 1 });
+  });
+
+  it("rejects or safely decodes random headers over a small data section", () => {
+    const dtype = fc.oneof(fc.constantFrom("F32", "F16", "BF16", "I32", "I64", "U8", "F64", "constructor", ""), fc.integer(), fc.constant(null));
+    const dim = fc.oneof(fc.nat({ max: 6 }), fc.integer({ min: -3, max: 1 << 30 }), fc.double(), fc.string());
+    const offset = fc.oneof(fc.nat({ max: 40 }), fc.integer({ min: -5, max: 2 ** 40 }), fc.double(), fc.constant("0"));
+    const entry = fc.oneof(
+      fc.record({ dtype, shape: fc.array(dim, { maxLength: 3 }), data_offsets: fc.array(offset, { minLength: 0, maxLength: 3 }) }),
+      fc.record({ dtype, shape: fc.array(dim, { maxLength: 3 }), data_offsets: fc.tuple(fc.nat({ max: 32 }), fc.nat({ max: 32 })) }, { requiredKeys: ["dtype"] }),
+      fc.anything(),
+    );
+    const header = fc.dictionary(fc.oneof(fc.constantFrom("__metadata__", "__proto__", "w"), fc.string({ maxLength: 4 })), entry, { maxKeys: 4 });
+    fc.assert(
+      fc.property(header, fc.uint8Array({ minLength: 0, maxLength: 32 }), (h, data) => decodeOrReject(handBuilt(h, data))),
+      { numRuns: 3000, seed: 2 },
+    );
+  });
+
+  it("rejects or safely decodes valid files with mutated bytes, cut short or lengthened", () => {
+    const valid = encodeSafetensors({
+      a: { dtype: "F32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
+      b: { dtype: "F16", shape: [4], data: f16(1, 2, 3, 4) },
+      c: { dtype: "I64", shape: [1], data: new BigInt64Array([7n]) },
+    });
+    const mutation = fc.record({
+      flips: fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.nat({ max: 255 })), { maxLength: 6 }),
+      cut: fc.nat({ max: valid.length }),
+      extra: fc.uint8Array({ maxLength: 8 }),
+    });
+    fc.assert(
+      fc.property(mutation, ({ flips, cut, extra }) => {
+        const buf = new Uint8Array(Buffer.concat([valid.subarray(0, cut), extra]));
+        for (const [i, v] of flips) if (i < buf.length) buf[i] = v;
+        decodeOrReject(buf);
+      }),
+      { numRuns: 3000, seed: 3 },
+    );
   });
 });

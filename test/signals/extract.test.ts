@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -8,6 +8,7 @@ import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals, massOn, topkIndices } from "../../src/signals/extract.js";
 import { readSignals, resizeSquare } from "../../src/signals/layout.js";
+import { readSafetensors, toFloat32, writeSafetensors } from "../../src/io/safetensors.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab);
@@ -90,6 +91,30 @@ describe("signal extraction", () => {
     traj.steps[0].p_t = traj.steps[0].p_t.slice(0, 15);
     writeFileSync(trajFile, JSON.stringify(traj));
     expect(() => readSignals(out, 4)).toThrow(/steps\.0\.p_t has 15 values, not a square patch grid/);
+  });
+
+  it("names the sample or file when a trajectory is missing or a signal is not finite", () => {
+    const teacher = buildVlm(tiny(data.tokenizer.size), 1);
+    const fresh = () => {
+      const out = mkdtempSync(join(tmpdir(), "lavit-sig-bad-"));
+      extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 2), images: data.images.slice(0, 2) }, out, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+      const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8"));
+      return { out, traj: join(out, meta.results[1].attention_path_abs), vTop: join(out, meta.results[1].v_top_path_abs), id: meta.results[1].id as string };
+    };
+    let f = fresh();
+    rmSync(f.traj);
+    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`results\\.1 \\(sample ${f.id}\\): trajectory file .* is missing`));
+    f = fresh();
+    // Python's json.dump writes NaN as a bare word, which is not JSON.
+    writeFileSync(f.traj, readFileSync(f.traj, "utf8").replace(/"p_t":\[[^,\]]+/, '"p_t":[NaN'));
+    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.json: cannot read trajectory`));
+    f = fresh();
+    const v = readSafetensors(f.vTop).tensors.get("v_top")!;
+    const bad = toFloat32(v);
+    bad[5] = Infinity;
+    writeSafetensors(f.vTop, { v_top: { dtype: "F32", shape: v.shape, data: bad } });
+    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: V_top holds Infinity at row 0, column 5`));
+    teacher.dispose();
   });
 
   it("computes top-k and grounding mass", () => {
