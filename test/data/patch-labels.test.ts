@@ -4,18 +4,23 @@ import { MaskCache } from "../../src/data/shapes.js";
 import { COLOURS, SHAPES } from "../../src/data/vocab.js";
 import type { Sample } from "../../src/data/manifest.js";
 
+/** A large red square at (8, 8) (19 x 19 pixels) with a small blue circle in front of its lower right part. */
+function squareAndCircle(): { masks: MaskCache; sample: Sample } {
+  const masks = new MaskCache(64);
+  const sq = masks.get("square", "large").g;
+  const circle = masks.get("circle", "small").g;
+  const sample = {
+    objects: [
+      { shape: "square", colour: "red", size: "large", x0: 8, y0: 8, w: sq.w, h: sq.h, depth: 2 },
+      { shape: "circle", colour: "blue", size: "small", x0: 18, y0: 18, w: circle.w, h: circle.h, depth: 0 },
+    ],
+  } as unknown as Sample;
+  return { masks, sample };
+}
+
 describe("per-patch labels", () => {
   it("labels the patches an object covers and leaves the background at 0, front object winning", () => {
-    const masks = new MaskCache(64);
-    const sq = masks.get("square", "large").g; // 19 x 19
-    const circle = masks.get("circle", "small").g;
-    const sample = {
-      objects: [
-        { shape: "square", colour: "red", size: "large", x0: 8, y0: 8, w: sq.w, h: sq.h, depth: 2 },
-        // a small circle in front of the square's lower right part
-        { shape: "circle", colour: "blue", size: "small", x0: 18, y0: 18, w: circle.w, h: circle.h, depth: 0 },
-      ],
-    } as unknown as Sample;
+    const { masks, sample } = squareAndCircle();
     const { shape, colour } = patchLabels(sample, 64, 8, masks);
     expect(shape[1 * 8 + 1]).toBe(1 + SHAPES.indexOf("square")); // patch (1,1) = pixels 8..15: inside the square
     expect(colour[1 * 8 + 1]).toBe(1 + COLOURS.indexOf("red"));
@@ -25,15 +30,7 @@ describe("per-patch labels", () => {
   });
 
   it("labels what the front object hides, only where it hides something", () => {
-    const masks = new MaskCache(64);
-    const sq = masks.get("square", "large").g;
-    const circle = masks.get("circle", "small").g;
-    const sample = {
-      objects: [
-        { shape: "square", colour: "red", size: "large", x0: 8, y0: 8, w: sq.w, h: sq.h, depth: 2 },
-        { shape: "circle", colour: "blue", size: "small", x0: 18, y0: 18, w: circle.w, h: circle.h, depth: 0 },
-      ],
-    } as unknown as Sample;
+    const { masks, sample } = squareAndCircle();
     const { hiddenShape, hiddenColour } = patchLabels(sample, 64, 8, masks);
     expect(hiddenShape[3 * 8 + 3]).toBe(1 + SHAPES.indexOf("square")); // the circle covers the square here
     expect(hiddenColour[3 * 8 + 3]).toBe(1 + COLOURS.indexOf("red"));

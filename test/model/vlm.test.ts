@@ -24,6 +24,15 @@ function randomImages(n: number, seed: number): Uint8Array[] {
   return Array.from({ length: n }, () => Uint8Array.from({ length: 16 * 16 * 3 }, () => rng.int(0, 255)));
 }
 
+/** A random tiny VLM, two equal-length prompts and two random 16 x 16 images. */
+function twoPromptSetup(modelSeed: number, secondShape: string, imageSeed: number) {
+  const tok = Tokenizer.forGrammar();
+  const vlm = buildVlm(tinyConfig(tok.size), modelSeed);
+  const prompts = [promptIds(tok, 16, "what color is the circle ?"), promptIds(tok, 16, `what color is the ${secondShape} ?`)];
+  const patches = tf.tensor3d(Float32Array.from(randomImages(2, imageSeed).flatMap((im) => [...patchify(im, 16, 4)])), [2, 16, 48]);
+  return { vlm, prompts, patches };
+}
+
 describe("vision-language model", () => {
   it("patchifies row-major patches with channels last", () => {
     const rgb = new Uint8Array(4 * 4 * 3);
@@ -37,11 +46,8 @@ describe("vision-language model", () => {
 
   it("generates the same tokens with and without the KV cache", async () => {
     await initEngine();
-    const tok = Tokenizer.forGrammar();
-    const vlm = buildVlm(tinyConfig(tok.size), 7);
     // Random weights make greedy decoding wander over the whole vocabulary: a strong test.
-    const prompts = [promptIds(tok, 16, "what color is the circle ?"), promptIds(tok, 16, "what color is the square ?")];
-    const patches = tf.tensor3d(Float32Array.from(randomImages(2, 1).flatMap((im) => [...patchify(im, 16, 4)])), [2, 16, 48]);
+    const { vlm, prompts, patches } = twoPromptSetup(7, "square", 1);
     const before = tf.memory().numTensors;
     const cached = generateGreedy(vlm, patches, prompts, { maxNewTokens: 12, eos: -1 });
     const plain = generateGreedy(vlm, patches, prompts, { maxNewTokens: 12, eos: -1, useCache: false });
@@ -54,10 +60,7 @@ describe("vision-language model", () => {
 
   it("reads each generated token's image attention and the image hidden states as a forced pass would", async () => {
     await initEngine();
-    const tok = Tokenizer.forGrammar();
-    const vlm = buildVlm(tinyConfig(tok.size), 3);
-    const prompts = [promptIds(tok, 16, "what color is the circle ?"), promptIds(tok, 16, "what color is the cross ?")];
-    const patches = tf.tensor3d(Float32Array.from(randomImages(2, 5).flatMap((im) => [...patchify(im, 16, 4)])), [2, 16, 48]);
+    const { vlm, prompts, patches } = twoPromptSetup(3, "cross", 5);
     const before = tf.memory().numTensors;
     for (const useCache of [true, false]) {
       const g = generate(vlm, patches, prompts, { maxNewTokens: 6, eos: -1, readImage: true, useCache });
