@@ -100,9 +100,6 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
 static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = static_cast<int>(num(info[0]));
   Pool::get().set_threads(n);
-#ifdef LAVIT_OPENBLAS
-  openblas_set_num_threads(n);
-#endif
   return info.Env().Undefined();
 }
 
@@ -110,7 +107,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   int n = default_threads();
   Pool::get().set_threads(n);
 #ifdef LAVIT_OPENBLAS
-  openblas_set_num_threads(n);
+  // Our pool splits the work; see gemm_one for why OpenBLAS keeps to the calling thread.
+  openblas_set_num_threads(1);
 #endif
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -47,18 +47,55 @@ static void gemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
 }
 #endif
 
-static void gemm_one(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+// One product C[M,N] = op(A) op(B), with explicit leading dimensions so a caller can hand it
+// a row or column block of a larger product.
+static void gemm_block(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                       int64_t ldb, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
-    std::fill(C, C + M * N, 0.f);
+    for (int64_t i = 0; i < M; i++) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
     return;
   }
 #ifdef LAVIT_OPENBLAS
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.f, A,
-              ta ? (int)M : (int)K, B, tb ? (int)K : (int)N, 0.f, C, (int)N);
+              (int)lda, B, (int)ldb, 0.f, C, (int)ldc);
 #else
-  gemm_builtin(ta, tb, M, N, K, A, B, C);
+  if (ldc == N && lda == (ta ? M : K) && ldb == (tb ? K : N)) {
+    gemm_builtin(ta, tb, M, N, K, A, B, C);
+    return;
+  }
+  // A block of a larger product: gather it into dense operands first.
+  std::vector<float> a(M * K), b(K * N), c(M * N);
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t k = 0; k < K; k++) a[i * K + k] = ta ? A[k * lda + i] : A[i * lda + k];
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t n = 0; n < N; n++) b[k * N + n] = tb ? B[n * ldb + k] : B[k * ldb + n];
+  gemm_builtin(false, false, M, N, K, a.data(), b.data(), c.data());
+  for (int64_t i = 0; i < M; i++) std::copy(c.begin() + i * N, c.begin() + (i + 1) * N, C + i * ldc);
 #endif
+}
+
+// One dense product, split over our pool by rows of C (or by columns when C is short and
+// wide). OpenBLAS always runs single-threaded inside our threads: its own worker threads
+// spin-wait (sched_yield) between calls and, next to our pool on 2 cores, they cost more
+// system time than they save (measured with vmstat: 35-50% sys with them, about 10% without).
+static void gemm_one(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+  Pool& pool = Pool::get();
+  const double flops = 2.0 * M * N * K;
+  if (pool.threads() == 1 || flops < 2.0e6) {
+    gemm_block(ta, tb, M, N, K, A, lda, B, ldb, C, N);
+    return;
+  }
+  if (M >= N || M >= 64) {
+    pool.parallel_for(M, 16, [&](int64_t i0, int64_t i1) {
+      gemm_block(ta, tb, i1 - i0, N, K, ta ? A + i0 : A + i0 * lda, lda, B, ldb, C + i0 * N, N);
+    });
+  } else {
+    pool.parallel_for(N, 16, [&](int64_t j0, int64_t j1) {
+      gemm_block(ta, tb, M, j1 - j0, K, A, lda, tb ? B + j0 * ldb : B + j0, ldb, C + j0, N);
+    });
+  }
 }
 
 // matmul(a, b, out, batch, batchA, batchB, M, N, K, transA, transB)
@@ -75,17 +112,11 @@ static Napi::Value MatMul(const Napi::CallbackInfo& info) {
   const double flops = 2.0 * M * N * K;
   Pool& pool = Pool::get();
   if (batch > 1 && flops < 4.0e6 && pool.threads() > 1) {
-    // Many small products (attention heads): one BLAS thread per product, products spread
-    // over our pool, beats letting BLAS split each tiny product.
-#ifdef LAVIT_OPENBLAS
-    openblas_set_num_threads(1);
-#endif
+    // Many small products (attention heads): whole products spread over the pool.
     pool.parallel_for(batch, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t bi = b0; bi < b1; bi++) gemm_one(ta, tb, M, N, K, A + (bi % batchA) * sa, B + (bi % batchB) * sb, C + bi * sc);
+      for (int64_t bi = b0; bi < b1; bi++)
+        gemm_block(ta, tb, M, N, K, A + (bi % batchA) * sa, ta ? M : K, B + (bi % batchB) * sb, tb ? K : N, C + bi * sc, N);
     });
-#ifdef LAVIT_OPENBLAS
-    openblas_set_num_threads(pool.threads());
-#endif
   } else {
     for (int64_t bi = 0; bi < batch; bi++) gemm_one(ta, tb, M, N, K, A + (bi % batchA) * sa, B + (bi % batchB) * sb, C + bi * sc);
   }

@@ -37,6 +37,15 @@ describe("native kernels match the JS kernels", () => {
     [[0, 5], [5, 3], false, false],
     [[3, 0], [0, 4], false, false],
     [[2, 0, 4], [2, 4, 3], false, false],
+    // Large enough for the native kernel to split one product over its thread pool:
+    // by rows of the output (all four transpositions), by columns when the output is short and wide.
+    [[200, 100], [100, 120], false, false],
+    [[100, 200], [100, 120], true, false],
+    [[200, 100], [120, 100], false, true],
+    [[100, 200], [120, 100], true, true],
+    [[20, 200], [200, 300], false, false],
+    [[200, 20], [300, 200], true, true],
+    [[2, 130, 160], [2, 160, 110], false, false],
   ];
   for (const [as, bs, ta, tb] of matmulCases) {
     it(`BatchMatMul ${JSON.stringify(as)} x ${JSON.stringify(bs)} ta=${ta} tb=${tb}: forward and gradient`, () => {
