@@ -47,8 +47,9 @@ export function register(program: Command): void {
     .option("--config <file>", "model config JSON (default: the built-in teacher size)")
     .option("--split <split>", "training split", "teacher-train")
     .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
-    .option("--aux-patch <w>", "weight of the per-patch shape/colour loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
-    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number; initFrom?: string }) => {
+    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
+    .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens", parseNumberIn("--answer-weight", 0, 100), 1)
+    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number; answerWeight: number; initFrom?: string }) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
@@ -56,14 +57,14 @@ export function register(program: Command): void {
       if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
-      const task = teacherTask(vlm, data, "teacher", undefined, f.auxPatch);
+      const task = teacherTask(vlm, data, "teacher", undefined, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
       if (f.initFrom && !f.resume) {
         const init = readModelFolder(f.initFrom);
         if (JSON.stringify(init.config) !== JSON.stringify(config)) throw new UserError(`--init-from ${f.initFrom}: its config.json differs from the model being trained`);
         loadWeightsInto(vlm.store, init.weights, (name) => name.startsWith("aux."));
       }
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
-      task.settings = { ...task.settings, aux_patch: f.auxPatch, init_from: f.initFrom ?? null };
+      task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
       const r = await train(f.out, task, trainerOptions(f));
       process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
       vlm.dispose();

@@ -17,11 +17,16 @@ export interface PatchLabels {
   /** Shape and colour of the object the visible one occludes in this patch (0 = none). */
   hiddenShape: Int32Array;
   hiddenColour: Int32Array;
+  /** Grid row and column (1-based; 0 = background) of the centre of the object covering the patch. */
+  objectRow: Int32Array;
+  objectCol: Int32Array;
 }
 
 /**
- * Per patch: the shape and colour (0 = background) of the object covering most of it, and of
- * the object it hides there, read from the scene description in the manifest. Dense
+ * Per patch: the shape, colour and centre cell (0 = background) of the object covering most
+ * of it, and the shape and colour of the object it hides there, read from the scene
+ * description in the manifest. The centre cell, the same on every patch of an object, puts
+ * where the object is into its features, which spatial questions compare. Dense
  * supervision for the teacher's vision tower only (a teacher stands for a model that already
  * sees, occlusion included); students never get it.
  */
@@ -33,6 +38,8 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
   const colour = new Int32Array(grid * grid);
   const hiddenShape = new Int32Array(grid * grid);
   const hiddenColour = new Int32Array(grid * grid);
+  const objectRow = new Int32Array(grid * grid);
+  const objectCol = new Int32Array(grid * grid);
   const hiddenCounts = new Map<number, number>();
   for (let pr = 0; pr < grid; pr++)
     for (let pc = 0; pc < grid; pc++) {
@@ -49,6 +56,8 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
       const o = sample.objects[best];
       shape[pr * grid + pc] = 1 + SHAPES.indexOf(o.shape);
       colour[pr * grid + pc] = 1 + COLOURS.indexOf(o.colour);
+      objectRow[pr * grid + pc] = 1 + gridCell(o.y0 + o.h / 2, patch, grid);
+      objectCol[pr * grid + pc] = 1 + gridCell(o.x0 + o.w / 2, patch, grid);
       hiddenCounts.clear();
       for (let y = pr * patch; y < (pr + 1) * patch; y++)
         for (let x = pc * patch; x < (pc + 1) * patch; x++) {
@@ -64,5 +73,9 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
         hiddenColour[pr * grid + pc] = 1 + COLOURS.indexOf(h.colour);
       }
     }
-  return { shape, colour, hiddenShape, hiddenColour };
+  return { shape, colour, hiddenShape, hiddenColour, objectRow, objectCol };
+}
+
+function gridCell(pixel: number, patch: number, grid: number): number {
+  return Math.min(grid - 1, Math.max(0, Math.floor(pixel / patch)));
 }

@@ -8,7 +8,7 @@ import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES, type PatchLabel
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
-import { makeTextBatch, patchBatch } from "./batch.js";
+import { makeTextBatch, patchBatch, type TextBatch } from "./batch.js";
 import type { LossParts, TrainTask } from "./trainer.js";
 import { join } from "node:path";
 
@@ -17,13 +17,23 @@ import { join } from "node:path";
  * `auxPatchWeight` > 0 (teacher only) adds per-patch shape and colour classification on the
  * vision tower's output: a dense signal that teaches it to see in hundreds of steps instead
  * of thousands. Its head is saved with the model and ignored by everything else.
+ * `answerWeight` scales the loss on the answer word against the other target tokens: the
+ * rationale is easy to copy from the question, so with equal weights the one token that
+ * needs the image gets about a tenth of the gradient.
  */
-export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targets?: readonly string[], auxPatchWeight = 0): TrainTask {
+export interface TeacherTaskOptions {
+  auxPatchWeight?: number;
+  answerWeight?: number;
+}
+
+export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targets?: readonly string[], options: TeacherTaskOptions = {}): TrainTask {
+  const { auxPatchWeight = 0, answerWeight = 1 } = options;
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question));
   const targetSeqs = data.samples.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
   const pad = tok.id("<pad>");
+  const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
   return {
     kind,
@@ -37,6 +47,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targe
       const features = visionForward(vlm, patches);
       const { hidden } = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)));
       const logits = tf.reshape(lmLogits(vlm, hidden), [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
+      if (answerWeight !== 1) weighAnswers(batch, answerWord, answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
       if (!aux) return { total: ce, parts: { loss_ce: ce } };
       const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
@@ -55,18 +66,26 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targe
   };
 }
 
-/** Auxiliary per-patch heads: parameter name, classes, label. */
-const AUX_HEADS: readonly [string, number, keyof PatchLabels][] = [
-  ["aux.patch_shape", PATCH_SHAPE_CLASSES, "shape"],
-  ["aux.patch_colour", PATCH_COLOUR_CLASSES, "colour"],
-  ["aux.hidden_shape", PATCH_SHAPE_CLASSES, "hiddenShape"],
-  ["aux.hidden_colour", PATCH_COLOUR_CLASSES, "hiddenColour"],
+/** Multiplies the loss weight of each sequence's answer word (the label right after "answer"). */
+export function weighAnswers(batch: TextBatch, answerWord: number, weight: number): void {
+  for (let i = 0; i < batch.labels.length - 1; i++) if (batch.labels[i] === answerWord && batch.weights[i + 1] > 0) batch.weights[i + 1] *= weight;
+}
+
+/** Auxiliary per-patch heads: parameter name, classes (a function of the patch grid), label. */
+const AUX_HEADS: readonly [string, (grid: number) => number, keyof PatchLabels][] = [
+  ["aux.patch_shape", () => PATCH_SHAPE_CLASSES, "shape"],
+  ["aux.patch_colour", () => PATCH_COLOUR_CLASSES, "colour"],
+  ["aux.hidden_shape", () => PATCH_SHAPE_CLASSES, "hiddenShape"],
+  ["aux.hidden_colour", () => PATCH_COLOUR_CLASSES, "hiddenColour"],
+  ["aux.object_row", (grid) => 1 + grid, "objectRow"],
+  ["aux.object_col", (grid) => 1 + grid, "objectCol"],
 ];
 
 function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
   const hv = vlm.config.vision.hidden_size;
+  const grid = vlm.config.vision.image_size / vlm.config.vision.patch_size;
   // Each head separately: a teacher trained before a head existed gains it on --init-from.
-  for (const [name, classes] of AUX_HEADS) if (!vlm.store.has(`${name}.weight`)) initLinear(vlm.store, name, hv, classes, { bias: true });
+  for (const [name, classes] of AUX_HEADS) if (!vlm.store.has(`${name}.weight`)) initLinear(vlm.store, name, hv, classes(grid), { bias: true });
   const masks = new MaskCache(data.info.size);
   return data.samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
 }

@@ -45,4 +45,15 @@ describe("per-patch labels", () => {
     expect(swapped.hiddenShape[2 * 8 + 2]).toBe(1 + SHAPES.indexOf("circle"));
     expect(swapped.hiddenColour[2 * 8 + 2]).toBe(1 + COLOURS.indexOf("blue"));
   });
+
+  it("labels every patch of an object with the grid cell of the object's centre", () => {
+    const { masks, sample } = squareAndCircle();
+    const { objectRow, objectCol } = patchLabels(sample, 64, 8, masks);
+    // Square: pixels 8..26, centre 17.5 -> cell 2 (label 3), on its own patches near and far from the centre.
+    expect([objectRow[1 * 8 + 1], objectCol[1 * 8 + 1], objectRow[2 * 8 + 1], objectCol[1 * 8 + 2]]).toEqual([3, 3, 3, 3]);
+    // Circle: pixels 18..30 (13 wide), centre 24.5 -> cell 3 (label 4).
+    expect(sample.objects[1].w).toBe(13);
+    expect([objectRow[3 * 8 + 3], objectCol[3 * 8 + 3]]).toEqual([4, 4]);
+    expect([objectRow[0], objectCol[7 * 8 + 7]]).toEqual([0, 0]);
+  });
 });

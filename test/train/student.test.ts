@@ -1,5 +1,6 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { encodePng } from "../../src/data/png.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -137,6 +138,11 @@ describe("LaViT student training", () => {
     const wrong = runCli(["ask", "--model", crashDir, "--image", join(dataDir, "..", "nope.png"), "what color is the circle ?"]);
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toMatch(/nope\.png: cannot read/);
+    const small = join(crashDir, "small.png");
+    writeFileSync(small, encodePng(new Uint8Array(8 * 8 * 3), 8, 8));
+    const wrongSize = runCli(["ask", "--model", crashDir, "--image", small, "what color is the circle ?"]);
+    expect(wrongSize.status).toBe(2);
+    expect(wrongSize.stderr).toContain(`--image ${small}: 8x8, but the model takes`);
   });
 
   it("pools V_top with the step's attention, or takes the mean", () => {
