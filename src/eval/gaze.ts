@@ -22,9 +22,9 @@ export function stepSpans(generated: string): { words: string[]; spans: { start:
   return { words, spans: spans.length ? spans : [{ start: 0, end: Math.max(1, words.length) }] };
 }
 
-export function readoutRows(tok: Tokenizer, data: LoadedSplit, generated: readonly string[], numPatches: number, latents: number): ReadoutRow[] {
+export function readoutRows(tok: Tokenizer, data: LoadedSplit, generated: readonly string[], numPatches: number): ReadoutRow[] {
   return data.samples.map((s, index) => {
-    const prompt = promptIds(tok, numPatches, s.question, latents);
+    const prompt = promptIds(tok, numPatches, s.question);
     const { words, spans } = stepSpans(generated[index]);
     const ids = [...prompt, ...tok.encode(words.join(" "), "generated text")];
     const stepPositions = spans.map(({ start, end }) => Array.from({ length: end - start }, (_, k) => prompt.length - 1 + start + k));

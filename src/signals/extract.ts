@@ -130,7 +130,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   if (opts.method === "attention") {
     preds.forEach((p, i) => write(i, stepSpans(p.generated).spans.map((span) => minMax(spanAttention(tokenAttention[i], span, n)))));
   } else {
-    const rows = readoutRows(tok, data, preds.map((p) => p.generated), n, 0);
+    const rows = readoutRows(tok, data, preds.map((p) => p.generated), n);
     const batchSize = opts.batchSize ?? 16;
     for (let s = 0; s < rows.length; s += batchSize) {
       const chunk = rows.slice(s, s + batchSize);
