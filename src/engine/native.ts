@@ -129,6 +129,41 @@ export interface NativeRegistration {
 }
 
 /**
+ * Copies a `block`-shaped box of `src` (shape `srcShape`, box starting at `srcBegin`) into
+ * `dst` (shape `dstShape`, at `dstBegin`). Trailing axes the box spans whole in both arrays
+ * merge into one contiguous run, so a copy is a few `set` calls rather than tfjs's
+ * element-by-element TensorBuffer walk (its Slice and Pad kernels for strided boxes).
+ */
+export function copyBlock(src: Float32Array, srcShape: readonly number[], srcBegin: readonly number[], dst: Float32Array, dstShape: readonly number[], dstBegin: readonly number[], block: readonly number[]): void {
+  const rank = block.length;
+  if (sizeOf(block) === 0) return;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const ss = stridesOf(srcShape);
+  const ds = stridesOf(dstShape);
+  let j = rank - 1;
+  while (j > 0 && block[j] === srcShape[j] && block[j] === dstShape[j]) j--;
+  // Axes after j are whole in both arrays, so their strides agree and the run is contiguous.
+  const run = block[j] * ss[j];
+  const idx = new Array<number>(j).fill(0);
+  for (;;) {
+    let so = srcBegin[j] * ss[j];
+    let dof = dstBegin[j] * ds[j];
+    for (let d = 0; d < j; d++) {
+      so += (srcBegin[d] + idx[d]) * ss[d];
+      dof += (dstBegin[d] + idx[d]) * ds[d];
+    }
+    if (run < 16) for (let k = 0; k < run; k++) dst[dof + k] = src[so + k];
+    else dst.set(src.subarray(so, so + run), dof);
+    let d = j - 1;
+    while (d >= 0 && ++idx[d] === block[d]) idx[d--] = 0;
+    if (d < 0) return;
+  }
+}
+
+/**
  * Registers the addon's kernels over tfjs-backend-cpu's. Each native kernel serves float32
  * only and hands anything else (int32, bool, complex) to the original JS kernel, so every op
  * keeps working whatever the dtype.
@@ -278,6 +313,30 @@ export function registerNativeKernels(addon: NativeAddon): NativeRegistration {
     if (!xv || x.shape.length === 0) return null;
     const perm = attrs.perm as number[];
     return backend.makeTensorInfo(perm.map((p) => x.shape[p]), "float32", transposeValues(xv, x.shape, perm));
+  });
+
+  install("Slice", ({ inputs, backend, attrs }) => {
+    const x = inputs.x;
+    const xv = values(backend, x);
+    if (!xv) return null;
+    const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, attrs.begin as number[], attrs.size as number[]);
+    tf.slice_util.assertParamsValid(x as unknown as tf.Tensor, begin, size);
+    const out = new Float32Array(sizeOf(size));
+    copyBlock(xv, x.shape, begin, out, size, new Array<number>(size.length).fill(0), size);
+    return backend.makeTensorInfo(size, "float32", out);
+  });
+
+  install("PadV2", ({ inputs, backend, attrs }) => {
+    const x = inputs.x;
+    const xv = values(backend, x);
+    if (!xv) return null;
+    const paddings = attrs.paddings as [number, number][];
+    const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+    const out = new Float32Array(sizeOf(outShape));
+    const fill = attrs.constantValue as number;
+    if (fill !== 0) out.fill(fill);
+    copyBlock(xv, x.shape, new Array<number>(x.shape.length).fill(0), out, outShape, paddings.map((p) => p[0]), x.shape);
+    return backend.makeTensorInfo(outShape, "float32", out);
   });
 
   return {

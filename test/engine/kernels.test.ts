@@ -221,6 +221,34 @@ describe("native kernels match the JS kernels", () => {
     });
   }
 
+  // Slice boxes: strided, contiguous, whole trailing axes, single elements, -1 sizes, empty, rank 1.
+  const sliceCases: [number[], number[], number[]][] = [
+    [[4, 5, 6], [1, 2, 3], [2, 3, 2]],
+    [[4, 5, 6], [1, 0, 0], [2, 5, 6]],
+    [[4, 5, 6], [0, 1, 0], [4, 3, 6]],
+    [[4, 5, 6], [3, 4, 5], [1, 1, 1]],
+    [[2, 3, 4, 40], [1, 0, 2, 7], [1, -1, 2, 20]],
+    [[6, 7], [2, 3], [0, 4]],
+    [[9], [2], [5]],
+  ];
+  for (const [shape, begin, size] of sliceCases) {
+    it(`slice ${JSON.stringify(shape)} at ${JSON.stringify(begin)} size ${JSON.stringify(size)}: forward and gradient (pad)`, () => {
+      if (!addon) return;
+      const x = randn(rng, shape);
+      expectNativeMatchesJs(nat(), "slice", () => tf.slice(x, begin, size));
+      expectNativeMatchesJs(nat(), "slice grad", () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.slice(y, begin, size))))(x));
+      x.dispose();
+    });
+  }
+
+  it("pad with a constant, including 0-wide and whole-axis paddings", () => {
+    if (!addon) return;
+    const x = randn(rng, [3, 4, 5]);
+    for (const [paddings, value] of [[[[1, 2], [0, 0], [3, 1]], 0], [[[0, 0], [2, 2], [0, 0]], -1.5], [[[0, 0], [0, 0], [0, 0]], 7]] as [[number, number][], number][])
+      expectNativeMatchesJs(nat(), `pad ${JSON.stringify(paddings)} ${value}`, () => tf.pad(x, paddings, value));
+    x.dispose();
+  });
+
   it("int32 inputs fall through to the JS kernels", () => {
     if (!addon) return;
     const a = tf.tensor1d([1, 2, 3], "int32");
