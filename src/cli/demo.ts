@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { runDemo, SHIPPED_TEACHER } from "../demo/pipeline.js";
+import { runDemo, SHIPPED_STUDENT_BASE, SHIPPED_TEACHER } from "../demo/pipeline.js";
 import { parsePositiveInt } from "./parse.js";
 
 export function register(program: Command): void {
@@ -13,8 +13,10 @@ export function register(program: Command): void {
     .option("--resume", "continue an interrupted demo in --out")
     .option("--force", "recompute a demo whose report already exists in --out")
     .option("--teacher <dir>", "teacher model folder", SHIPPED_TEACHER)
+    .option("--student-base <dir>", "base model both students start from (`lavit train base`), or `none` to train them from scratch", SHIPPED_STUDENT_BASE)
     .option("--quiet", "no progress output")
-    .action(async (f: { out: string; seeds: number; full?: boolean; quick?: boolean; resume?: boolean; force?: boolean; teacher: string; quiet?: boolean }) => {
-      await runDemo({ out: f.out, seeds: f.seeds, full: !!f.full, quick: !!f.quick, resume: !!f.resume, force: !!f.force, teacher: f.teacher, quiet: !!f.quiet });
+    .action(async (f: { out: string; seeds: number; full?: boolean; quick?: boolean; resume?: boolean; force?: boolean; teacher: string; studentBase: string; quiet?: boolean }) => {
+      const studentBase = f.studentBase === "none" ? null : f.studentBase;
+      await runDemo({ out: f.out, seeds: f.seeds, full: !!f.full, quick: !!f.quick, resume: !!f.resume, force: !!f.force, teacher: f.teacher, studentBase, quiet: !!f.quiet });
     });
 }

@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { initEngine } from "../engine/index.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import { readModelFolder } from "../model/checkpoint.js";
+import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
+import type { ParamStore } from "../model/params.js";
+import type { Tokenizer } from "../data/tokenizer.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig } from "../model/presets.js";
 import { buildVlm } from "../model/vlm.js";
@@ -22,6 +24,7 @@ export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gat
   teacher?: string;
   config?: string;
   split?: string;
+  initFrom?: string;
   gateSchedule: GateSchedule;
   gateOpenAt: number;
   gateMode: GateMode;
@@ -72,8 +75,9 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (f.config) config = { ...config, latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined };
   if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
   const vlm = buildVlm(config, f.seed);
+  if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
-  const settings = { mode: f.mode, signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt };
+  const settings = { mode: f.mode, init_from: f.initFrom ?? null, signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt };
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
@@ -96,6 +100,18 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   vlm.dispose();
 }
 
+/**
+ * Starts a student from a base model (`lavit train base`): same vision tower and decoder;
+ * the LaViT heads, absent from the base, keep their fresh initialisation.
+ */
+function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer, dir: string): void {
+  const base = readModelFolder(dir);
+  if (JSON.stringify(base.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON())) throw new UserError(`--init-from ${dir}: its tokenizer.json differs from the dataset's`);
+  if (JSON.stringify(base.config.vision) !== JSON.stringify(config.vision) || JSON.stringify(base.config.decoder) !== JSON.stringify(config.decoder))
+    throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the student being trained`);
+  loadWeightsInto(store, base.weights, (name) => name.startsWith("lavit."));
+}
+
 export function registerStudent(trainCmd: Command): void {
   const cmd = addTrainerOptions(trainCmd.command("student").description("train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline"), { steps: 800, lr: 1e-3, batchSize: 32 });
   cmd
@@ -104,6 +120,7 @@ export function registerStudent(trainCmd: Command): void {
     .option("--teacher <dir>", "teacher model folder, to check the signals against its config")
     .option("--config <file>", "student model config JSON (default: the built-in student size)")
     .option("--split <split>", "split the signals were extracted from (default: from the signals' summary.json)")
+    .option("--init-from <dir>", "start from this base model's weights (`lavit train base`); the LaViT heads start fresh")
     .option("--latents <k>", "latent visual thought tokens K", parsePositiveInt("--latents", true), 4)
     .option("--w-vtop <w>", "weight of the V_top loss", parseNumberIn("--w-vtop", 0, 100), 0.3)
     .option("--w-traj <w>", "weight of the trajectory loss", parseNumberIn("--w-traj", 0, 100), 0.3)

@@ -1,8 +1,9 @@
 import { Command } from "commander";
 import { initEngine } from "../engine/index.js";
-import { loadSplit } from "../data/dataset.js";
-import { readVlmConfig, numPatches } from "../model/config.js";
-import { teacherConfig } from "../model/presets.js";
+import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import { readVlmConfig, numPatches, type VlmConfig } from "../model/config.js";
+import { studentConfig, teacherConfig } from "../model/presets.js";
+import { captionText } from "../data/caption.js";
 import { buildVlm } from "../model/vlm.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { teacherTask } from "../train/teacher.js";
@@ -53,8 +54,7 @@ export function register(program: Command): void {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
-      if (config.decoder.vocab_size !== data.tokenizer.size) throw new UserError(`${f.config}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
-      if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
+      checkDataFits(config, data, f.config);
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
       const task = teacherTask(vlm, data, "teacher", undefined, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
@@ -69,5 +69,31 @@ export function register(program: Command): void {
       process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
       vlm.dispose();
     });
+  addTrainerOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), { steps: 1500, lr: 1e-3, batchSize: 32 })
+    .option("--config <file>", "model config JSON (default: the built-in student size)")
+    .option("--split <split>", "training split", "teacher-train")
+    .action(async (f: CommonTrainFlags & { config?: string; split: string }) => {
+      await initEngine();
+      const data = loadSplit(f.data, f.split);
+      const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+      if (config.latent) throw new UserError(`${f.config}: a base model has no latent block; students add it when they start from the base`);
+      checkDataFits(config, data, f.config);
+      const vlm = buildVlm(config, f.seed);
+      // No question in the prompt: the base model describes the image, it never answers.
+      const unasked = { ...data, samples: data.samples.map((s) => ({ ...s, question: "" })) };
+      const task = teacherTask(vlm, unasked, "student-base", data.samples.map(captionText));
+      if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
+      task.settings = { ...task.settings, target: "scene description" };
+      const r = await train(f.out, task, trainerOptions(f));
+      process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
+      vlm.dispose();
+    });
   registerStudent(trainCmd);
+}
+
+/** A model config must agree with the dataset's tokenizer and image geometry. */
+export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: string | undefined): void {
+  const source = configFile ?? "the built-in config";
+  if (config.decoder.vocab_size !== data.tokenizer.size) throw new UserError(`${source}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
+  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${source}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
 }

@@ -16,6 +16,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
 
 export const SHIPPED_TEACHER = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/teacher-shapes");
+export const SHIPPED_STUDENT_BASE = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/student-base");
 
 export interface DemoOptions {
   out: string;
@@ -25,6 +26,8 @@ export interface DemoOptions {
   resume: boolean;
   force: boolean;
   teacher: string;
+  /** Base model both students start from; null trains them from scratch. */
+  studentBase: string | null;
   quiet: boolean;
 }
 
@@ -76,6 +79,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const out = resolve(opts.out);
   if (!existsSync(join(opts.teacher, "model.safetensors")))
     throw new UserError(`no teacher at ${opts.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${opts.teacher}`);
+  if (opts.studentBase && !existsSync(join(opts.studentBase, "model.safetensors")))
+    throw new UserError(`no student base model at ${opts.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${opts.studentBase}; or give --student-base none to train the students from scratch`);
   if (existsSync(join(out, "report.json")) && !opts.force && !opts.resume) throw new UserError(`--out ${opts.out} already holds a report (report.json); use --force to recompute it, or another --out`);
   const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", "report.json", "report.md", "report.html"].includes(name);
   if (existsSync(out) && !opts.resume && !opts.force && readdirSync(out).some(ours)) throw new UserError(`--out ${opts.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
@@ -112,7 +117,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       if (done(dir)) continue;
       log(opts, `seed ${seed}: training ${v.name} (${sizes.steps} steps)`);
       const flags: StudentFlags = {
-        data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
+        data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, initFrom: opts.studentBase ?? undefined, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
         logEvery: 10, checkpointEvery: 100, resume: existsSync(join(dir, "trainer_state.json")), quiet: opts.quiet,
         mode: "lavit", latents: 4, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 8, trajSource: "head", gateSchedule: "cosine", gateOpenAt: 0.6, gateMode: "hard", traj: true, vtop: true, gate: true,
         ...v.flags,
@@ -158,7 +163,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const report: DemoReport = {
     seeds,
     results,
-    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
+    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
     verdict: verdict(results),
     timings_s: timings,
   };

@@ -2,11 +2,12 @@ import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initEngine } from "../../src/engine/index.js";
+import { initEngine, tf } from "../../src/engine/index.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
-import { teacherConfig } from "../../src/model/presets.js";
+import { studentConfig, teacherConfig } from "../../src/model/presets.js";
+import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
 import { runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
 import { readPng } from "../../src/data/png.js";
@@ -52,8 +53,16 @@ describe("lavit demo --quick", () => {
     const t = buildVlm(small, 0);
     saveModel(teacherDir, small, t.store, tok, 0);
     t.dispose();
+    // Likewise an untrained student base: the students must start from its weights.
+    const baseDir = mkdtempSync(join(tmpdir(), "lavit-demo-b-"));
+    const baseCfg = studentConfig(tok.size, 64, 8, 0, 0);
+    const b = buildVlm(baseCfg, 3);
+    const embedding = b.store.get("model.embed_tokens.weight");
+    embedding.assign(tf.fill(embedding.shape, 5)); // a mark no fresh initialisation could carry
+    saveModel(baseDir, baseCfg, b.store, tok, 0);
+    b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, quiet: true });
+    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -65,6 +74,13 @@ describe("lavit demo --quick", () => {
     expect(preds.filter((p) => p.correct).length / preds.length).toBeCloseTo(json.results.lavit["test-ood"].accuracy, 10);
     expect(preds.reduce((a, p) => a + p.gaze.grounding_mass, 0) / preds.length).toBeCloseTo(json.results.lavit["test-ood"].grounding_mass, 10);
     expect(readFileSync(join(out, "report.html"), "utf8")).toMatch(/<img src="heatmaps\//);
+    // Both students started from the base: 40 AdamW steps at lr 1e-3 move a weight by at most
+    // about 0.04, so the base's mark of 5 is still there.
+    for (const student of ["distill", "lavit"]) {
+      const w = readSafetensors(join(out, "seed-101", "students", student, "model.safetensors")).tensors.get("model.embed_tokens.weight")!;
+      const values = Array.from(toFloat32(w));
+      expect(Math.min(...values), student).toBeGreaterThan(4.5);
+    }
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir]);
     expect(again.status).toBe(2);
@@ -72,5 +88,8 @@ describe("lavit demo --quick", () => {
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing")]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
+    const noBase = runCli(["demo", "--quick", "--out", join(out, "y"), "--teacher", teacherDir, "--student-base", join(out, "missing")]);
+    expect(noBase.status).toBe(2);
+    expect(noBase.stderr).toMatch(/no student base model at .*lavit train base/);
   }, 300_000);
 });
