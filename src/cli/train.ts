@@ -72,7 +72,8 @@ export function register(program: Command): void {
   addTrainerOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), { steps: 1500, lr: 1e-3, batchSize: 32 })
     .option("--config <file>", "model config JSON (default: the built-in student size)")
     .option("--split <split>", "training split", "teacher-train")
-    .action(async (f: CommonTrainFlags & { config?: string; split: string }) => {
+    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
+    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number }) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
@@ -81,9 +82,9 @@ export function register(program: Command): void {
       const vlm = buildVlm(config, f.seed);
       // No question in the prompt: the base model describes the image, it never answers.
       const unasked = { ...data, samples: data.samples.map((s) => ({ ...s, question: "" })) };
-      const task = teacherTask(vlm, unasked, "student-base", data.samples.map(captionText));
+      const task = teacherTask(vlm, unasked, "student-base", data.samples.map(captionText), { auxPatchWeight: f.auxPatch });
       if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
-      task.settings = { ...task.settings, target: "scene description" };
+      task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch };
       const r = await train(f.out, task, trainerOptions(f));
       process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
       vlm.dispose();

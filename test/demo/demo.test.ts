@@ -82,10 +82,10 @@ describe("lavit demo --quick", () => {
       expect(Math.min(...values), student).toBeGreaterThan(4.5);
     }
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
-    const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir]);
+    const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/already holds a report/);
-    const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing")]);
+    const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
     const noBase = runCli(["demo", "--quick", "--out", join(out, "y"), "--teacher", teacherDir, "--student-base", join(out, "missing")]);
