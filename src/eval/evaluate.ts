@@ -55,11 +55,11 @@ export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalO
 }
 
 /** Greedy answers plus where each generated token looked, read in the same decoding pass. */
-export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}): PredictionsWithReadout {
-  return runPredict(vlm, tok, data, opts, true) as PredictionsWithReadout;
+export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}, readAttention = true): PredictionsWithReadout {
+  return runPredict(vlm, tok, data, opts, true, readAttention) as PredictionsWithReadout;
 }
 
-function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions, readImage: boolean): Partial<PredictionsWithReadout> & { predictions: Prediction[] } {
+function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions, readImage: boolean, readAttention = true): Partial<PredictionsWithReadout> & { predictions: Prediction[] } {
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
   const byLength = new Map<number, number[]>();
@@ -73,7 +73,7 @@ function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptio
     for (let s = 0; s < idx.length; s += batchSize) {
       const chunk = idx.slice(s, s + batchSize);
       const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
-      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage });
+      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage, readAttention });
       patches.dispose();
       chunk.forEach((i, k) => {
         generated[i] = g.tokens[k];

@@ -14,6 +14,8 @@ export interface GenerateOptions {
    * last-layer hidden states at the image positions. Saves a second, teacher-forced pass.
    */
   readImage?: boolean;
+  /** With readImage: false reads only the hidden states (gradient saliency needs no attention). */
+  readAttention?: boolean;
 }
 
 export interface Generation {
@@ -57,6 +59,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
   const image = tf.tidy(() => projectVision(vlm, visionForward(vlm, patches)));
   const n = image.shape[1];
   const read = opts.readImage ?? false;
+  const readAtt = read && (opts.readAttention ?? true);
   const attention: Float32Array[][] = prompts.map(() => []);
   let imageHidden: Float32Array[] | undefined;
   /** Reads the attention row that produced `next` (before `next` is pushed). */
@@ -73,11 +76,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
     {
       const r = tf.tidy(() => {
         const ids = tf.tensor2d(prompts.flat(), [b, t0], "int32");
-        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: read });
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: readAtt });
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
         if (useCache) for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
-        return { logits, layers: useCache ? dec.cache.layers : [], att: read ? lastRowImageAttention(dec.probs!, n) : undefined, hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined };
+        return { logits, layers: useCache ? dec.cache.layers : [], att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined, hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined };
       });
       next = argmaxRows(r.logits);
       r.logits.dispose();
@@ -103,9 +106,9 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const past: KvCache = cache;
         const r = tf.tidy(() => {
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
-          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: read });
+          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt });
           for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
-          return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers, att: read ? lastRowImageAttention(dec.probs!, n) : undefined };
+          return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers, att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined };
         });
         for (const l of past.layers) tf.dispose([l.k, l.v]);
         cache = { layers: r.layers, length: past.length + 1 };
@@ -116,8 +119,8 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const len = t0 + step + 1;
         const r = tf.tidy(() => {
           const ids = tf.tensor2d(prompts.map((p, i) => [...p, ...out[i], ...new Array(step + 1 - out[i].length).fill(opts.eos)]).flat(), [b, len], "int32");
-          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: read });
-          return { logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D, att: read ? lastRowImageAttention(dec.probs!, n) : undefined };
+          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: readAtt });
+          return { logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D, att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined };
         });
         next = argmaxRows(r.logits);
         r.logits.dispose();

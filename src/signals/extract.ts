@@ -87,7 +87,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const n = numPatches(teacher.config.vision);
   const grid = Math.round(Math.sqrt(n));
   // Attention and V_top are read while the teacher generates; gradients need a forced pass.
-  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet });
+  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, opts.method === "attention");
   const dim = teacher.config.decoder.hidden_size;
   mkdirSync(join(outDir, "trajectories"), { recursive: true });
   mkdirSync(join(outDir, "v_top"), { recursive: true });
