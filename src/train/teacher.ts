@@ -14,9 +14,10 @@ import { join } from "node:path";
 
 /**
  * Supervised training on rationale + answer (the teacher's task, and the distill baseline's).
- * `auxPatchWeight` > 0 (teacher only) adds per-patch shape and colour classification on the
- * vision tower's output: a dense signal that teaches it to see in hundreds of steps instead
- * of thousands. Its head is saved with the model and ignored by everything else.
+ * `auxPatchWeight` > 0 (the teacher and the student base, never a student) adds per-patch
+ * classification on the vision tower's output: a dense signal that teaches it to see in
+ * hundreds of steps instead of thousands. Its heads are saved with the model and ignored by
+ * everything else.
  * `answerWeight` scales the loss on the answer word against the other target tokens: the
  * rationale is easy to copy from the question, so with equal weights the one token that
  * needs the image gets about a tenth of the gradient.
