@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { initEngine } from "../engine/index.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
+import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
 import type { ParamStore } from "../model/params.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
@@ -105,11 +105,16 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
  * the LaViT heads, absent from the base, keep their fresh initialisation.
  */
 function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer, dir: string): void {
-  const base = readModelFolder(dir);
-  if (JSON.stringify(base.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON())) throw new UserError(`--init-from ${dir}: its tokenizer.json differs from the dataset's`);
-  if (JSON.stringify(base.config.vision) !== JSON.stringify(config.vision) || JSON.stringify(base.config.decoder) !== JSON.stringify(config.decoder))
-    throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the student being trained`);
-  loadWeightsInto(store, base.weights, (name) => name.startsWith("lavit."));
+  initFromFolder(
+    store,
+    dir,
+    (c, tok) => {
+      if (JSON.stringify(tok.toJSON()) !== JSON.stringify(tokenizer.toJSON())) return "its tokenizer.json differs from the dataset's";
+      if (JSON.stringify(c.vision) !== JSON.stringify(config.vision) || JSON.stringify(c.decoder) !== JSON.stringify(config.decoder)) return "its config.json (vision, decoder) differs from the student being trained";
+      return null;
+    },
+    (name) => name.startsWith("lavit."),
+  );
 }
 
 export function registerStudent(trainCmd: Command): void {

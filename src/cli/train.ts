@@ -5,7 +5,7 @@ import { readVlmConfig, numPatches, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
 import { captionText } from "../data/caption.js";
 import { buildVlm } from "../model/vlm.js";
-import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
+import { initFromFolder } from "../model/checkpoint.js";
 import { teacherTask } from "../train/teacher.js";
 import { train, type TrainOptions } from "../train/trainer.js";
 import { UserError } from "./errors.js";
@@ -58,11 +58,8 @@ export function register(program: Command): void {
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
       const task = teacherTask(vlm, data, "teacher", undefined, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
-      if (f.initFrom && !f.resume) {
-        const init = readModelFolder(f.initFrom);
-        if (JSON.stringify(init.config) !== JSON.stringify(config)) throw new UserError(`--init-from ${f.initFrom}: its config.json differs from the model being trained`);
-        loadWeightsInto(vlm.store, init.weights, (name) => name.startsWith("aux."));
-      }
+      if (f.initFrom && !f.resume)
+        initFromFolder(vlm.store, f.initFrom, (c) => (JSON.stringify(c) !== JSON.stringify(config) ? "its config.json differs from the model being trained" : null), (name) => name.startsWith("aux."));
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
       task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
       const r = await train(f.out, task, trainerOptions(f));

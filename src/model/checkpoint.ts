@@ -63,3 +63,15 @@ export function readModelFolder(dir: string): { config: VlmConfig; tokenizer: To
   if (tokenizer.size !== config.decoder.vocab_size) throw new UserError(`${join(dir, "tokenizer.json")}: ${tokenizer.size} tokens, but config.json has vocab_size ${config.decoder.vocab_size}`);
   return { config, tokenizer, weights };
 }
+
+/**
+ * Starts a freshly built store from another model folder's weights (`--init-from`). `mismatch`
+ * says why the folder is not the same model (null when it is); tensors the folder lacks may
+ * only be `optional` ones, which keep their fresh values.
+ */
+export function initFromFolder(store: ParamStore, dir: string, mismatch: (config: VlmConfig, tokenizer: Tokenizer) => string | null, optional: (name: string) => boolean): void {
+  const init = readModelFolder(dir);
+  const why = mismatch(init.config, init.tokenizer);
+  if (why) throw new UserError(`--init-from ${dir}: ${why}`);
+  loadWeightsInto(store, init.weights, optional);
+}
