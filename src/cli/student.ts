@@ -105,16 +105,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
  * the LaViT heads, absent from the base, keep their fresh initialisation.
  */
 function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer, dir: string): void {
-  initFromFolder(
-    store,
-    dir,
-    (c, tok) => {
-      if (JSON.stringify(tok.toJSON()) !== JSON.stringify(tokenizer.toJSON())) return "its tokenizer.json differs from the dataset's";
-      if (JSON.stringify(c.vision) !== JSON.stringify(config.vision) || JSON.stringify(c.decoder) !== JSON.stringify(config.decoder)) return "its config.json (vision, decoder) differs from the student being trained";
-      return null;
-    },
-    (name) => name.startsWith("lavit."),
-  );
+  initFromFolder(store, dir, { config, tokenizer }, (name) => name.startsWith("lavit."));
 }
 
 export function registerStudent(trainCmd: Command): void {

@@ -59,7 +59,7 @@ export function register(program: Command): void {
       // The task adds the auxiliary heads to the store, so build it before loading weights.
       const task = teacherTask(vlm, data, "teacher", undefined, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
       if (f.initFrom && !f.resume)
-        initFromFolder(vlm.store, f.initFrom, (c) => (JSON.stringify(c) !== JSON.stringify(config) ? "its config.json differs from the model being trained" : null), (name) => name.startsWith("aux."));
+        initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
       task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
       const r = await train(f.out, task, trainerOptions(f));
@@ -79,7 +79,7 @@ export function register(program: Command): void {
       const vlm = buildVlm(config, f.seed);
       // No question in the prompt: the base model describes the image, it never answers.
       const unasked = { ...data, samples: data.samples.map((s) => ({ ...s, question: "" })) };
-      const task = teacherTask(vlm, unasked, "student-base", data.samples.map(captionText), { auxPatchWeight: f.auxPatch });
+      const task = teacherTask(vlm, unasked, "student-base", data.samples.map((s) => captionText(s, data.info.size)), { auxPatchWeight: f.auxPatch });
       if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
       task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch };
       const r = await train(f.out, task, trainerOptions(f));

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../util/rng.js";
 import { progress } from "../util/progress.js";
-import { formatManifest, SPLITS, type DatasetInfo, type Sample, type Split } from "./manifest.js";
+import { DATASET_FORMAT, formatManifest, SPLITS, type DatasetInfo, type Sample, type Split } from "./manifest.js";
 import { encodePng } from "./png.js";
 import { allTemplates, buildDraft, FAMILIES, flipDraft, fnv1a, priorAnswer, type Template } from "./questions.js";
 import { renderSample } from "./sample.js";
@@ -116,7 +116,7 @@ export function generateDataset(dir: string, opts: GenerateOptions): DatasetInfo
     writeFileSync(join(dir, split, "manifest.jsonl"), formatManifest(records));
   }
   bar.stop();
-  const info: DatasetInfo = { format: "lavit-shapes/1", seed: opts.seed, size: opts.size, patch: opts.patch, prior: opts.prior, splits: sizes };
+  const info: DatasetInfo = { format: DATASET_FORMAT, seed: opts.seed, size: opts.size, patch: opts.patch, prior: opts.prior, splits: sizes };
   writeFileSync(join(dir, "dataset.json"), JSON.stringify(info, null, 2) + "\n");
   writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(Tokenizer.forGrammar().toJSON(), null, 2) + "\n");
   return info;

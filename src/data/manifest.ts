@@ -102,10 +102,16 @@ export function formatManifest(samples: readonly Sample[]): string {
   return samples.map((s) => JSON.stringify(s)).join("\n") + (samples.length ? "\n" : "");
 }
 
+/**
+ * Version 2: rationale steps locate objects ("look red circle 3 5") and depth questions end
+ * with an occlusion step; version-1 folders would teach a model the old text.
+ */
+export const DATASET_FORMAT = "lavit-shapes/2";
+
 /** dataset.json: how a dataset folder was made (and the image geometry every stage needs). */
 export const datasetInfoSchema = z
   .object({
-    format: z.literal("lavit-shapes/1"),
+    format: z.literal(DATASET_FORMAT),
     seed: z.number().int(),
     size: z.number().int().positive(),
     patch: z.number().int().positive(),
@@ -123,6 +129,9 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   } catch (e) {
     throw new UserError(`${file}: cannot read dataset description (${(e as Error).message}); is ${dir} a folder made by \`lavit data generate\`?`);
   }
+  const format = (raw as { format?: unknown } | null)?.format;
+  if (typeof format === "string" && format.startsWith("lavit-shapes/") && format !== DATASET_FORMAT)
+    throw new UserError(`${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}: rationales now say where each object is); regenerate the folder with \`lavit data generate\``);
   const r = datasetInfoSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

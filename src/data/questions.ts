@@ -1,7 +1,7 @@
 import type { Rng } from "../util/rng.js";
-import { compose, overlapArea } from "./render.js";
+import { compose, occlusionCoverage, overlapArea } from "./render.js";
 import { assignDepths, centre, cloneObjects, makeObject, place, spatialMargin, type CentreRange, type SceneContext, type SceneObject } from "./scene.js";
-import { COLOURS, COUNT_WORDS, SHAPES, SHAPE_PLURALS, SIZES, YES_NO, type Colour, type Shape, type SizeClass } from "./vocab.js";
+import { CELL_WORDS, COLOURS, COUNT_WORDS, SHAPES, SHAPE_PLURALS, SIZES, YES_NO, type Colour, type Shape, type SizeClass } from "./vocab.js";
 
 export const FAMILIES = ["attribute", "spatial", "depth", "counting", "multihop"] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -44,6 +44,13 @@ export function objectName(o: Pick<SceneObject, "colour" | "shape">): string {
   return `${o.colour} ${o.shape}`;
 }
 
+/** "<colour> <shape> <column> <row>": an object named and located (see CELL_WORDS). */
+export function locatedName(o: SceneObject, imageSize: number): string {
+  const { cx, cy } = centre(o);
+  const cell = (v: number) => CELL_WORDS[Math.min(CELL_WORDS.length - 1, Math.max(0, Math.floor((v * CELL_WORDS.length) / imageSize)))];
+  return `${objectName(o)} ${cell(cx)} ${cell(cy)}`;
+}
+
 const TEMPLATES: Template[] = (() => {
   const t: Template[] = [];
   for (const s of SHAPES) t.push({ key: `attr_color/${s}`, family: "attribute", choices: COLOURS });
@@ -70,6 +77,8 @@ export function grammarWords(): string[] {
     "what", "color", "is", "the", "shape", "object", "how", "many", "are", "there", "in", "front", "of", "behind", "?",
     "left", "right", "above", "below", "look", "answer", ";",
     ...SHAPES, ...Object.values(SHAPE_PLURALS), ...COLOURS, ...YES_NO, ...COUNT_WORDS,
+    // Last, so a vocabulary without them (datasets of format lavit-shapes/1) is a prefix of this one.
+    ...CELL_WORDS,
   ];
   return [...new Set(words)];
 }
@@ -334,11 +343,21 @@ export function checkDraft(d: Draft, ctx: SceneContext): boolean {
     if (d.objects[d.roles.a!].colour === d.objects[d.roles.b!].colour) return false;
     const small = Math.min(comp.fullArea[d.roles.a!], comp.fullArea[d.roles.b!]);
     if (overlapArea(d.objects, d.roles.a!, d.roles.b!, ctx) < 0.1 * small) return false;
+    // ... and seen where it happens: the rationale's last step looks there.
+    const { front, back } = depthOrder(d);
+    const seen = [...occlusionCoverage(comp, front, back, ctx.patch).values()].reduce((x, y) => x + y, 0) * ctx.patch * ctx.patch;
+    if (seen < 0.05 * small) return false;
   }
   return true;
 }
 
-/** The objects each rationale step looks at: T = 1..4 steps. */
+/** A depth question's two objects, nearer one first. */
+export function depthOrder(d: Pick<Draft, "objects" | "roles">): { front: number; back: number } {
+  const [a, b] = [d.roles.a!, d.roles.b!];
+  return d.objects[a].depth < d.objects[b].depth ? { front: a, back: b } : { front: b, back: a };
+}
+
+/** The objects each rationale step looks at: T = 1..4 steps (a depth question adds an occlusion step, see sample.ts). */
 export function stepObjects(d: Draft): number[][] {
   const r = d.roles;
   switch (kindOf(d.template)) {

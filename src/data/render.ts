@@ -90,6 +90,19 @@ export function patchCoverage(comp: Composition, nObjects: number, patch: number
   });
 }
 
+/** Per patch, the fraction of it where `front` is visible over `back` (what a depth question's last step looks at). */
+export function occlusionCoverage(comp: Composition, front: number, back: number, patch: number): Map<number, number> {
+  const S = comp.size;
+  const grid = S / patch;
+  const out = new Map<number, number>();
+  for (let p = 0; p < S * S; p++) {
+    if (comp.owner[p] !== front || comp.under[p] !== back) continue;
+    const cell = Math.floor(Math.floor(p / S) / patch) * grid + Math.floor((p % S) / patch);
+    out.set(cell, (out.get(cell) ?? 0) + 1 / (patch * patch));
+  }
+  return out;
+}
+
 /** Amplitude of the uniform per-pixel brightness noise (mild: colours stay unambiguous). */
 const NOISE = 10;
 

@@ -38,3 +38,10 @@ export const BACKGROUND_RGB: readonly [number, number, number] = [112, 112, 112]
 
 export const COUNT_WORDS = ["1", "2", "3", "4"] as const;
 export const YES_NO = ["yes", "no"] as const;
+
+/**
+ * Where an object is, as the rationale says it: the column and the row (1 = left / top) of its
+ * centre on a fixed 8 x 8 grid over the image. A spatial question's margin is one grid cell
+ * (`spatialMargin`), so comparing two objects' cells always gives the true answer.
+ */
+export const CELL_WORDS = ["1", "2", "3", "4", "5", "6", "7", "8"] as const;

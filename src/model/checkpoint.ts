@@ -29,8 +29,13 @@ export function saveModel(dir: string, config: unknown, store: ParamStore, token
   } else writeFileAtomic(join(dir, "tokenizer.json"), JSON.stringify(tokenizer.toJSON(), null, 2) + "\n");
 }
 
-/** Loads weights into an already built store; every tensor must exist with the right shape. */
-export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false): { step: number } {
+/**
+ * Loads weights into an already built store; every tensor must exist with the right shape,
+ * except those `optional` names (they keep their initialisation) and those `grows` names,
+ * which may have fewer rows (token-indexed tensors of a smaller vocabulary): their rows go on
+ * top and the remaining rows keep their initialisation.
+ */
+export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false, grows: (name: string) => boolean = () => false): { step: number } {
   let loaded;
   try {
     loaded = readSafetensors(file);
@@ -44,11 +49,13 @@ export function loadWeightsInto(store: ParamStore, file: string, optional: (name
       if (optional(name)) continue;
       throw new UserError(`${file}: missing tensor ${name}`);
     }
-    if (t.shape.join(",") !== v.shape.join(",")) throw new UserError(`${file}: tensor ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
+    const fewerRows = grows(name) && t.shape.length === v.shape.length && t.shape[0] < v.shape[0] && t.shape.slice(1).join(",") === v.shape.slice(1).join(",");
+    if (t.shape.join(",") !== v.shape.join(",") && !fewerRows) throw new UserError(`${file}: tensor ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
     if (t.dtype !== "F32" && t.dtype !== "F16" && t.dtype !== "BF16") throw new UserError(`${file}: tensor ${name} has dtype ${t.dtype}, expected a float type`);
-    const values = tf.tensor(toFloat32(t), v.shape, "float32");
-    v.assign(values);
-    values.dispose();
+    tf.tidy(() => {
+      const values = tf.tensor(toFloat32(t), t.shape, "float32");
+      v.assign(fewerRows ? tf.concat([values, tf.slice(v, [t.shape[0]], [v.shape[0] - t.shape[0]])], 0) : values);
+    });
   }
   const step = Number(loaded.metadata.step ?? "0");
   return { step: Number.isFinite(step) ? step : 0 };
@@ -69,9 +76,27 @@ export function readModelFolder(dir: string): { config: VlmConfig; tokenizer: To
  * says why the folder is not the same model (null when it is); tensors the folder lacks may
  * only be `optional` ones, which keep their fresh values.
  */
-export function initFromFolder(store: ParamStore, dir: string, mismatch: (config: VlmConfig, tokenizer: Tokenizer) => string | null, optional: (name: string) => boolean): void {
+/** Tensors with one row per token id. */
+const TOKEN_ROWS = new Set(["model.embed_tokens.weight", "lm_head.weight"]);
+
+/** JSON with keys sorted at every level, so two configs compare by content, not key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v));
+}
+
+/**
+ * `--init-from DIR`: starts the model being trained from another model folder's weights. The
+ * vision tower and decoder must have the same shape; the folder's vocabulary must be the
+ * dataset's or a prefix of it (a model trained before words were added to the grammar keeps
+ * its token rows, the new words start fresh). `optional` names the parameters the folder
+ * may lack (heads the new model adds).
+ */
+export function initFromFolder(store: ParamStore, dir: string, target: { config: VlmConfig; tokenizer: Tokenizer }, optional: (name: string) => boolean): void {
   const init = readModelFolder(dir);
-  const why = mismatch(init.config, init.tokenizer);
-  if (why) throw new UserError(`--init-from ${dir}: ${why}`);
-  loadWeightsInto(store, init.weights, optional);
+  const before = init.tokenizer.vocab;
+  const now = target.tokenizer.vocab;
+  if (before.length > now.length || before.some((w, i) => now[i] !== w)) throw new UserError(`--init-from ${dir}: its tokenizer.json is neither the dataset's nor a prefix of it`);
+  const shape = (c: VlmConfig) => canonicalJson({ vision: c.vision, decoder: { ...c.decoder, vocab_size: null } });
+  if (shape(init.config) !== shape(target.config)) throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the model being trained`);
+  loadWeightsInto(store, init.weights, optional, (name) => TOKEN_ROWS.has(name));
 }

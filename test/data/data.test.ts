@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
-import { parseManifest, readManifest, type Sample } from "../../src/data/manifest.js";
+import { parseManifest, readDatasetInfo, readManifest, type Sample } from "../../src/data/manifest.js";
 import { computeStats } from "../../src/data/stats.js";
 import { readPng } from "../../src/data/png.js";
 import { analyticArea, MaskCache } from "../../src/data/shapes.js";
@@ -138,6 +138,47 @@ describe("generated dataset", () => {
     }
   });
 
+  it("writes rationales from which the yes/no answers follow: located objects, and the occluder for depth", () => {
+    const relation = (q: string) => ["left", "right", "above", "below"].find((r) => q.includes(` ${r} `))!;
+    let spatial = 0;
+    let depth = 0;
+    for (const split of ["teacher-train", "train", "test-ood", "test-pairs"]) {
+      for (const s of readManifest(dir, split)) {
+        if (s.family === "spatial") {
+          // "look <colour> <shape> <column> <row>" for a, then b.
+          const [a, b] = s.rationale.map((r) => r.text.split(" ").slice(3).map(Number));
+          const [ax, ay, bx, by] = [a[0], a[1], b[0], b[1]];
+          const holds = { left: ax < bx, right: ax > bx, above: ay < by, below: ay > by }[relation(s.question)]!;
+          const opposite = { left: ax > bx, right: ax < bx, above: ay > by, below: ay < by }[relation(s.question)]!;
+          expect(holds || opposite, s.id).toBe(true);
+          expect(holds ? "yes" : "no", s.id).toBe(s.answer);
+          spatial++;
+        }
+        if (s.family === "depth") {
+          expect(s.rationale).toHaveLength(3);
+          const last = s.rationale[2];
+          const [a, b] = [s.rationale[0].objects[0], s.rationale[1].objects[0]];
+          const front = s.objects[a].depth < s.objects[b].depth ? a : b;
+          expect(last.objects).toEqual([front]);
+          expect(last.text).toBe(`look ${s.objects[front].colour} ${s.objects[front].shape} in front`);
+          const askedFront = s.question.includes("in front of");
+          expect((front === a) === askedFront ? "yes" : "no", s.id).toBe(s.answer);
+          // It looks where the two objects' boxes overlap.
+          const [size, patch] = [GENERATE_DEFAULTS.size, GENERATE_DEFAULTS.patch];
+          const grid = size / patch;
+          expect(last.patches.length).toBeGreaterThan(0);
+          for (const p of last.patches) {
+            const [x0, y0] = [(p % grid) * patch, Math.floor(p / grid) * patch];
+            for (const o of [s.objects[a], s.objects[b]]) expect(x0 < o.x0 + o.w && o.x0 < x0 + patch && y0 < o.y0 + o.h && o.y0 < y0 + patch, s.id).toBe(true);
+          }
+          depth++;
+        }
+      }
+    }
+    expect(spatial).toBeGreaterThan(20);
+    expect(depth).toBeGreaterThan(20);
+  });
+
   it("tokenizes every question and target with the saved tokenizer, and refuses unknown words", () => {
     const tok = Tokenizer.read(join(dir, "tokenizer.json"));
     for (const split of ["train", "test-ood", "test-pairs"]) {
@@ -149,6 +190,13 @@ describe("generated dataset", () => {
     }
     expect(() => tok.encode("what colour is the circle ?", "question")).toThrow(/unknown word "colour"/);
     expect(tok.has("<lvr8>")).toBe(true);
+  });
+
+  it("refuses a dataset folder of the older format, saying how to remake it", () => {
+    const old = mkdtempSync(join(tmpdir(), "lavit-old-"));
+    const info = JSON.parse(readFileSync(join(dir, "dataset.json"), "utf8"));
+    writeFileSync(join(old, "dataset.json"), JSON.stringify({ ...info, format: "lavit-shapes/1" }));
+    expect(() => readDatasetInfo(old)).toThrow(/dataset\.json: format lavit-shapes\/1 was written by an older lavit .*lavit data generate/);
   });
 
   it("reports file, line and field for a bad manifest line", () => {

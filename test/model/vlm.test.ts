@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { tf, initEngine } from "../../src/engine/index.js";
 import { buildVlm, decoderForward, embedWithImage, IMAGE_START, patchify, projectVision, visionForward } from "../../src/model/vlm.js";
 import { generate, generateGreedy } from "../../src/model/generate.js";
-import { loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
+import { initFromFolder, loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
 import type { VlmConfig } from "../../src/model/config.js";
@@ -103,6 +103,34 @@ describe("vision-language model", () => {
     a.dispose();
     b.dispose();
     wider.dispose();
+  });
+
+  it("starts from a model whose vocabulary is a prefix of the dataset's: old token rows kept, new ones fresh", async () => {
+    await initEngine();
+    const tok = Tokenizer.forGrammar();
+    const older = new Tokenizer(tok.vocab.slice(0, tok.size - 4));
+    const old = buildVlm(tinyConfig(older.size), 1);
+    const dir = mkdtempSync(join(tmpdir(), "lavit-grow-"));
+    saveModel(dir, old.config, old.store, older, 3);
+    const fresh = buildVlm(tinyConfig(tok.size), 2);
+    const before = fresh.store.get("lm_head.weight").arraySync() as number[][];
+    initFromFolder(fresh.store, dir, { config: fresh.config, tokenizer: tok }, () => false);
+    for (const name of ["model.embed_tokens.weight", "lm_head.weight"]) {
+      const rows = fresh.store.get(name).arraySync() as number[][];
+      expect(rows.slice(0, older.size)).toEqual(old.store.get(name).arraySync());
+      if (name === "lm_head.weight") expect(rows.slice(older.size)).toEqual(before.slice(older.size));
+    }
+    const patchEmbedding = "vision.embeddings.patch_embedding.weight";
+    expect([...(fresh.store.get(patchEmbedding).dataSync() as Float32Array)]).toEqual([...(old.store.get(patchEmbedding).dataSync() as Float32Array)]);
+    // A vocabulary that is not a prefix, or another decoder shape, is refused by name.
+    const reordered = buildVlm(tinyConfig(tok.size), 3);
+    const other = mkdtempSync(join(tmpdir(), "lavit-grow-"));
+    saveModel(other, reordered.config, reordered.store, new Tokenizer([...tok.vocab.slice(0, -2), tok.vocab[tok.size - 1], tok.vocab[tok.size - 2]]), 0);
+    expect(() => initFromFolder(fresh.store, other, { config: fresh.config, tokenizer: tok }, () => false)).toThrow(/--init-from .*tokenizer\.json is neither the dataset's nor a prefix/);
+    const deeper = { ...tinyConfig(tok.size), decoder: { ...tinyConfig(tok.size).decoder, num_layers: 3 } };
+    const deep = buildVlm(deeper, 0);
+    expect(() => initFromFolder(deep.store, dir, { config: deeper, tokenizer: tok }, () => false)).toThrow(/config\.json \(vision, decoder\) differs/);
+    for (const m of [old, fresh, reordered, deep]) m.dispose();
   });
 
   it("parses answers and rationale steps from generated text", () => {
