@@ -13,8 +13,7 @@ import { readSignals, type SampleSignals } from "../signals/layout.js";
 import { GATE_MODES, GATE_SCHEDULES, type GateMode, type GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings } from "../train/student.js";
 import { teacherTask } from "../train/teacher.js";
-import { train } from "../train/trainer.js";
-import { addTrainerOptions, trainerOptions, type CommonTrainFlags } from "./train.js";
+import { addTrainerOptions, trainerOptions, trainToFolder, type CommonTrainFlags } from "./train.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
@@ -81,7 +80,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
-    task = teacherTask(vlm, data, "student-distill", signals.map((s) => s.result.ground_truth_enriched));
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched) });
     task.settings = settings;
   } else {
     const s: LavitSettings = {
@@ -95,9 +94,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
     };
     task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings);
   }
-  const r = await train(f.out, task, opts);
-  process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
-  vlm.dispose();
+  await trainToFolder(f.out, task, opts, vlm);
 }
 
 /**

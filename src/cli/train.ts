@@ -4,10 +4,10 @@ import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { readVlmConfig, numPatches, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
 import { captionText } from "../data/caption.js";
-import { buildVlm } from "../model/vlm.js";
+import { buildVlm, type Vlm } from "../model/vlm.js";
 import { initFromFolder } from "../model/checkpoint.js";
 import { teacherTask } from "../train/teacher.js";
-import { train, type TrainOptions } from "../train/trainer.js";
+import { train, type TrainOptions, type TrainTask } from "../train/trainer.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { registerStudent } from "./student.js";
@@ -42,6 +42,16 @@ export function trainerOptions(f: CommonTrainFlags): TrainOptions {
   return { steps: f.steps, batchSize: f.batchSize, lr: f.lr, warmup: f.warmup, minLrRatio: f.minLrRatio, weightDecay: f.weightDecay, clip: f.clip, seed: f.seed, logEvery: f.logEvery, checkpointEvery: f.checkpointEvery, resume: !!f.resume, quiet: f.quiet };
 }
 
+/** Runs a training task to its end, says where the model is, and frees the model's tensors. */
+export async function trainToFolder(out: string, task: TrainTask, options: TrainOptions, vlm: Vlm): Promise<void> {
+  try {
+    const r = await train(out, task, options);
+    process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${out}\n`);
+  } finally {
+    vlm.dispose();
+  }
+}
+
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher or a student");
   addTrainerOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), { steps: 3000, lr: 1e-3, batchSize: 32 })
@@ -57,20 +67,19 @@ export function register(program: Command): void {
       checkDataFits(config, data, f.config);
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
-      const task = teacherTask(vlm, data, "teacher", undefined, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
+      const task = teacherTask(vlm, data, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
       if (f.initFrom && !f.resume)
         initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
       task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
-      const r = await train(f.out, task, trainerOptions(f));
-      process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
-      vlm.dispose();
+      await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
   addTrainerOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), { steps: 1500, lr: 1e-3, batchSize: 32 })
     .option("--config <file>", "model config JSON (default: the built-in student size)")
     .option("--split <split>", "training split", "teacher-train")
+    .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
     .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
-    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number }) => {
+    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number; initFrom?: string }) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
@@ -78,13 +87,11 @@ export function register(program: Command): void {
       checkDataFits(config, data, f.config);
       const vlm = buildVlm(config, f.seed);
       // No question in the prompt: the base model describes the image, it never answers.
-      const unasked = { ...data, samples: data.samples.map((s) => ({ ...s, question: "" })) };
-      const task = teacherTask(vlm, unasked, "student-base", data.samples.map((s) => captionText(s, data.info.size)), { auxPatchWeight: f.auxPatch });
+      const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: f.auxPatch });
+      if (f.initFrom && !f.resume) initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
       if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
-      task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch };
-      const r = await train(f.out, task, trainerOptions(f));
-      process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${f.out}\n`);
-      vlm.dispose();
+      task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch, init_from: f.initFrom ?? null };
+      await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
   registerStudent(trainCmd);
 }

@@ -23,15 +23,21 @@ import { join } from "node:path";
  * needs the image gets about a tenth of the gradient.
  */
 export interface TeacherTaskOptions {
+  /** The run's kind in its settings ("teacher", "student-base", "student-distill"). */
+  kind?: string;
+  /** Target text per sample (default: the sample's rationale and answer). */
+  targets?: readonly string[];
+  /** false: the prompt holds the image and no question (the student base describes scenes). */
+  askQuestion?: boolean;
   auxPatchWeight?: number;
   answerWeight?: number;
 }
 
-export function teacherTask(vlm: Vlm, data: LoadedSplit, kind = "teacher", targets?: readonly string[], options: TeacherTaskOptions = {}): TrainTask {
-  const { auxPatchWeight = 0, answerWeight = 1 } = options;
+export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
+  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1 } = options;
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
-  const prompts = data.samples.map((s) => promptIds(tok, n, s.question));
+  const prompts = data.samples.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
   const targetSeqs = data.samples.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
