@@ -37,7 +37,7 @@ describe("trainer", () => {
     writeFileSync(cfgFile, JSON.stringify(other));
     const bad = runCli([...common, "--out", join(root, "c"), "--init-from", join(root, "a")]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--init-from .*config\.json differs/);
+    expect(bad.stderr).toMatch(/--init-from .*config\.json \(vision, decoder\) differs/);
   });
 
   it("warms up linearly then decays by cosine to the floor", () => {
