@@ -138,31 +138,36 @@ describe("generated dataset", () => {
     }
   });
 
-  it("writes rationales from which the yes/no answers follow: located objects, and the occluder for depth", () => {
+  it("writes rationales from which the yes/no answers follow: located objects, then the one the relation picks", () => {
     const relation = (q: string) => ["left", "right", "above", "below"].find((r) => q.includes(` ${r} `))!;
     let spatial = 0;
     let depth = 0;
     for (const split of ["teacher-train", "train", "test-ood", "test-pairs"]) {
       for (const s of readManifest(dir, split)) {
+        if (s.family !== "spatial" && s.family !== "depth") continue;
+        expect(s.rationale, s.id).toHaveLength(3);
+        const [a, b] = [s.rationale[0].objects[0], s.rationale[1].objects[0]];
+        const last = s.rationale[2];
+        const picked = last.objects[0];
+        const name = `${s.objects[picked].colour} ${s.objects[picked].shape}`;
+        // "yes" exactly when the relation picks the question's first object.
+        expect(picked === a ? "yes" : "no", s.id).toBe(s.answer);
         if (s.family === "spatial") {
-          // "look <colour> <shape> <column> <row>" for a, then b.
-          const [a, b] = s.rationale.map((r) => r.text.split(" ").slice(3).map(Number));
-          const [ax, ay, bx, by] = [a[0], a[1], b[0], b[1]];
-          const holds = { left: ax < bx, right: ax > bx, above: ay < by, below: ay > by }[relation(s.question)]!;
-          const opposite = { left: ax > bx, right: ax < bx, above: ay > by, below: ay < by }[relation(s.question)]!;
-          expect(holds || opposite, s.id).toBe(true);
-          expect(holds ? "yes" : "no", s.id).toBe(s.answer);
+          // "look <colour> <shape> <column> <row>" for a, then b; the picked one is further in the relation's direction.
+          const [[ax, ay], [bx, by]] = s.rationale.slice(0, 2).map((r) => r.text.split(" ").slice(3).map(Number));
+          const rel = relation(s.question);
+          const aWins = { left: ax < bx, right: ax > bx, above: ay < by, below: ay > by }[rel]!;
+          const bWins = { left: bx < ax, right: bx > ax, above: by < ay, below: by > ay }[rel]!;
+          expect(aWins || bWins, s.id).toBe(true);
+          expect(picked, s.id).toBe(aWins ? a : b);
+          expect(last.text).toBe(`look ${name} ${rel}`);
+          expect(last.patches).toEqual(s.rationale[picked === a ? 0 : 1].patches);
           spatial++;
-        }
-        if (s.family === "depth") {
-          expect(s.rationale).toHaveLength(3);
-          const last = s.rationale[2];
-          const [a, b] = [s.rationale[0].objects[0], s.rationale[1].objects[0]];
+        } else {
           const front = s.objects[a].depth < s.objects[b].depth ? a : b;
-          expect(last.objects).toEqual([front]);
-          expect(last.text).toBe(`look ${s.objects[front].colour} ${s.objects[front].shape} in front`);
           const askedFront = s.question.includes("in front of");
-          expect((front === a) === askedFront ? "yes" : "no", s.id).toBe(s.answer);
+          expect(picked).toBe(askedFront ? front : a + b - front);
+          expect(last.text).toBe(`look ${name} ${askedFront ? "in front" : "behind"}`);
           // It looks where the two objects' boxes overlap.
           const [size, patch] = [GENERATE_DEFAULTS.size, GENERATE_DEFAULTS.patch];
           const grid = size / patch;
