@@ -9,7 +9,7 @@ export type Family = (typeof FAMILIES)[number];
 export const RELATIONS = ["left", "right", "above", "below"] as const;
 export type Relation = (typeof RELATIONS)[number];
 const RELATION_PHRASE: Record<Relation, string> = { left: "left of", right: "right of", above: "above", below: "below" };
-const OPPOSITE: Record<Relation, Relation> = { left: "right", right: "left", above: "below", below: "above" };
+export const OPPOSITE_RELATION: Record<Relation, Relation> = { left: "right", right: "left", above: "below", below: "above" };
 
 /**
  * A question template. Its key names everything in the wording a language prior can latch
@@ -188,7 +188,7 @@ const buildSpatial: Builder = (rng, ctx, t, answer) => {
   const rel = t.key.split("/")[1] as Relation;
   const objects: SceneObject[] = [];
   const b = addObject(rng, ctx, objects, SHAPES, COLOURS);
-  const wanted = answer === "yes" ? rel : OPPOSITE[rel];
+  const wanted = answer === "yes" ? rel : OPPOSITE_RELATION[rel];
   const a = addObject(rng, ctx, objects, SHAPES, COLOURS, relationRange(wanted, objects[b], spatialMargin(ctx.size)));
   if (a < 0) return null;
   fill(rng, ctx, objects, 3);
@@ -239,7 +239,7 @@ const buildMultihop: Builder = (rng, ctx, t, answer) => {
   const roles: Roles = { anchor, target };
   // A same-shape distractor on the other side makes the relation, not the shape, decide.
   if (rng.next() < 0.75) {
-    const d = addObject(rng, ctx, objects, [shape], without(COLOURS, answer as Colour), relationRange(OPPOSITE[rel], objects[anchor], m));
+    const d = addObject(rng, ctx, objects, [shape], without(COLOURS, answer as Colour), relationRange(OPPOSITE_RELATION[rel], objects[anchor], m));
     if (d >= 0) roles.distractor = d;
   }
   fill(rng, ctx, objects, 3, [shape]);
@@ -303,7 +303,7 @@ export function answerFromScene(d: Draft, ctx: SceneContext): string {
       const rel = p1 as Relation;
       const a = objects[r.a!];
       const b = objects[r.b!];
-      return relationHolds(rel, a, b, m) ? "yes" : relationHolds(OPPOSITE[rel], a, b, m) ? "no" : "?";
+      return relationHolds(rel, a, b, m) ? "yes" : relationHolds(OPPOSITE_RELATION[rel], a, b, m) ? "no" : "?";
     }
     case "depth": {
       const aFront = objects[r.a!].depth < objects[r.b!].depth;
@@ -317,7 +317,7 @@ export function answerFromScene(d: Draft, ctx: SceneContext): string {
       const same = objects.filter((o) => o.shape === p2 && o !== anchor);
       const hits = same.filter((o) => relationHolds(rel, o, anchor, m));
       // Every other object of that shape must be clearly on the other side.
-      const clear = same.every((o) => hits.includes(o) || relationHolds(OPPOSITE[rel], o, anchor, m));
+      const clear = same.every((o) => hits.includes(o) || relationHolds(OPPOSITE_RELATION[rel], o, anchor, m));
       return hits.length === 1 && clear ? hits[0].colour : "?";
     }
   }
@@ -421,7 +421,7 @@ export function flipDraft(rng: Rng, ctx: SceneContext, d: Draft): Draft | null {
       }
       case "spatial": {
         const rel = p1 as Relation;
-        const wanted = d.answer === "yes" ? OPPOSITE[rel] : rel;
+        const wanted = d.answer === "yes" ? OPPOSITE_RELATION[rel] : rel;
         if (!place(rng, ctx, objs[r.a!], objs, relationRange(wanted, objs[r.b!], spatialMargin(ctx.size)))) continue;
         f.answer = d.answer === "yes" ? "no" : "yes";
         break;

@@ -1,6 +1,6 @@
 import { compose, occlusionCoverage, paint, patchCoverage, type Composition } from "./render.js";
 import type { Sample } from "./manifest.js";
-import { depthOrder, locatedName, objectName, relationHolds, stepObjects, type Draft, type Relation } from "./questions.js";
+import { depthOrder, locatedName, objectName, OPPOSITE_RELATION, relationHolds, stepObjects, type Draft, type Relation } from "./questions.js";
 import { spatialMargin } from "./scene.js";
 import type { SceneContext } from "./scene.js";
 
@@ -49,27 +49,30 @@ function groundTruthPatches(coverage: Map<number, number>): number[] {
 }
 
 /**
- * The last step of a yes/no question: of its two objects, the one its relation picks (the one
- * further left for "left of", the nearer for "in front of", the farther for "behind", ...),
- * with the relation's word: `look blue square left`. The answer is then "yes" exactly when the
- * picked object is the question's first. Why: a teacher trained to answer from the located
- * objects alone said p(yes) = 0.53 to every spatial and depth question, even fed the true
- * rationale, because the answer is the relation word times a comparison and neither alone
- * says anything about it (an XOR); picking one of two named objects by a relation is what it
- * does learn on multihop questions. A depth step looks where the two overlap; a spatial step
- * at the picked object.
+ * The last step of a yes/no question: where the question's first object is relative to the
+ * second, on the question's axis, in fixed words: `look red circle left` (or `right`, `above`,
+ * `below`, `in front`, `behind`) whatever the question asked. The answer is then "yes" exactly
+ * when that word is the question's. Why: the yes/no answer is the asked direction times a
+ * comparison, and neither alone says anything about it (an XOR). A teacher made to answer
+ * straight from the located objects said p(yes) = 0.53 to every such question, even given the
+ * true rationale; one made to first name the object the asked relation picks learned the
+ * answer from that name but not the pick, which is the same XOR again. Said this way, the
+ * step is a plain comparison (first-order in what the teacher sees) and the answer a match of
+ * two words, which it learns. A depth step looks where the two overlap; a spatial step at both.
  */
 function verdictStep(d: Draft, comp: Composition, coverage: Map<number, number>[], ctx: SceneContext): Sample["rationale"][number] {
-  const [kind, word] = d.template.key.split("/");
+  const [kind, asked] = d.template.key.split("/");
   const [a, b] = [d.roles.a!, d.roles.b!];
+  const name = objectName(d.objects[a]);
   if (kind === "depth") {
     const { front, back } = depthOrder(d);
-    const picked = word === "front" ? front : back;
     const patches = groundTruthPatches(occlusionCoverage(comp, front, back, ctx.patch)).sort((x, y) => x - y);
-    return { text: `look ${objectName(d.objects[picked])} ${word === "front" ? "in front" : "behind"}`, objects: [picked], patches };
+    return { text: `look ${name} ${front === a ? "in front" : "behind"}`, objects: [a, b], patches };
   }
-  const picked = relationHolds(word as Relation, d.objects[a], d.objects[b], spatialMargin(ctx.size)) ? a : b;
-  return { text: `look ${objectName(d.objects[picked])} ${word}`, objects: [picked], patches: groundTruthPatches(coverage[picked]) };
+  const rel = asked as Relation;
+  const side = relationHolds(rel, d.objects[a], d.objects[b], spatialMargin(ctx.size)) ? rel : OPPOSITE_RELATION[rel];
+  const patches = [...new Set([...groundTruthPatches(coverage[a]), ...groundTruthPatches(coverage[b])])].sort((x, y) => x - y);
+  return { text: `look ${name} ${side}`, objects: [a, b], patches };
 }
 
 /** The text a model generates after the question (and after its latent thoughts): rationale, then answer. */
