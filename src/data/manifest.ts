@@ -103,8 +103,9 @@ export function formatManifest(samples: readonly Sample[]): string {
 }
 
 /**
- * Version 2: rationale steps locate objects ("look red circle 3 5") and depth questions end
- * with an occlusion step; version-1 folders would teach a model the old text.
+ * Version 2: rationale steps locate objects ("look red circle 3 5"), and spatial and depth
+ * questions end with where the first object is ("look red circle left"); version-1 folders
+ * would teach a model the old text.
  */
 export const DATASET_FORMAT = "lavit-shapes/2";
 

@@ -357,7 +357,7 @@ export function depthOrder(d: Pick<Draft, "objects" | "roles">): { front: number
   return d.objects[a].depth < d.objects[b].depth ? { front: a, back: b } : { front: b, back: a };
 }
 
-/** The objects each rationale step looks at: T = 1..4 steps (a depth question adds an occlusion step, see sample.ts). */
+/** The objects each rationale step looks at: T = 1..4 steps (spatial and depth questions add a last step, see sample.ts). */
 export function stepObjects(d: Draft): number[][] {
   const r = d.roles;
   switch (kindOf(d.template)) {

@@ -1,8 +1,7 @@
 import { compose, occlusionCoverage, paint, patchCoverage, type Composition } from "./render.js";
 import type { Sample } from "./manifest.js";
 import { depthOrder, locatedName, objectName, OPPOSITE_RELATION, relationHolds, stepObjects, type Draft, type Relation } from "./questions.js";
-import { spatialMargin } from "./scene.js";
-import type { SceneContext } from "./scene.js";
+import { spatialMargin, type SceneContext } from "./scene.js";
 
 /** A patch counts as ground truth for a step when the step's object covers this much of it. */
 export const GT_MIN_COVERAGE = 1 / 8;
