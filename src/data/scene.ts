@@ -1,6 +1,6 @@
 import type { Rng } from "../util/rng.js";
 import type { MaskCache } from "./shapes.js";
-import type { Colour, Shape, SizeClass } from "./vocab.js";
+import { CELL_WORDS, type Colour, type Shape, type SizeClass } from "./vocab.js";
 
 /**
  * One object of a scene. `depth` is a distance rank: smaller is nearer the viewer and is
@@ -30,9 +30,13 @@ export function centre(o: SceneObject): { cx: number; cy: number } {
   return { cx: o.x0 + o.w / 2, cy: o.y0 + o.h / 2 };
 }
 
-/** Minimum centre offset for "left of" / "above" to count; smaller offsets are ambiguous. */
+/**
+ * Minimum centre offset for "left of" / "above" to count; smaller offsets are ambiguous. One
+ * cell of the rationale's place grid, so two objects a spatial question compares are always
+ * in different columns (rows), and their places decide the answer.
+ */
 export function spatialMargin(size: number): number {
-  return size / 8;
+  return size / CELL_WORDS.length;
 }
 
 export function makeObject(ctx: SceneContext, kind: { shape: Shape; colour: Colour; size: SizeClass }): SceneObject {

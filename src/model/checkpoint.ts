@@ -71,11 +71,6 @@ export function readModelFolder(dir: string): { config: VlmConfig; tokenizer: To
   return { config, tokenizer, weights };
 }
 
-/**
- * Starts a freshly built store from another model folder's weights (`--init-from`). `mismatch`
- * says why the folder is not the same model (null when it is); tensors the folder lacks may
- * only be `optional` ones, which keep their fresh values.
- */
 /** Tensors with one row per token id. */
 const TOKEN_ROWS = new Set(["model.embed_tokens.weight", "lm_head.weight"]);
 
