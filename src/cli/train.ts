@@ -37,6 +37,27 @@ export function addTrainerOptions(cmd: Command, defaults: { steps: number; lr: n
     .option("--quiet", "no progress output");
 }
 
+interface PretrainFlags extends CommonTrainFlags {
+  config?: string;
+  split: string;
+  initFrom?: string;
+  auxPatch: number;
+}
+
+/** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
+function addPretrainOptions(cmd: Command, size: "teacher" | "student", defaults: { steps: number; lr: number; batchSize: number }): Command {
+  return addTrainerOptions(cmd, defaults)
+    .option("--config <file>", `model config JSON (default: the built-in ${size} size)`)
+    .option("--split <split>", "training split", "teacher-train")
+    .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
+    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1);
+}
+
+/** Loads --init-from weights (aux heads optional: a model trained before a head existed gains it). Call after the task has added the aux heads. */
+function initPretrained(vlm: Vlm, f: PretrainFlags, config: VlmConfig, data: LoadedSplit): void {
+  if (f.initFrom && !f.resume) initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+}
+
 export function trainerOptions(f: CommonTrainFlags): TrainOptions {
   if (f.warmup >= f.steps) throw new UserError(`--warmup ${f.warmup} must be smaller than --steps ${f.steps}`);
   return { steps: f.steps, batchSize: f.batchSize, lr: f.lr, warmup: f.warmup, minLrRatio: f.minLrRatio, weightDecay: f.weightDecay, clip: f.clip, seed: f.seed, logEvery: f.logEvery, checkpointEvery: f.checkpointEvery, resume: !!f.resume, quiet: f.quiet };
@@ -54,13 +75,9 @@ export async function trainToFolder(out: string, task: TrainTask, options: Train
 
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher or a student");
-  addTrainerOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), { steps: 3000, lr: 1e-3, batchSize: 32 })
-    .option("--config <file>", "model config JSON (default: the built-in teacher size)")
-    .option("--split <split>", "training split", "teacher-train")
-    .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
-    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
+  addPretrainOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), "teacher", { steps: 3000, lr: 1e-3, batchSize: 32 })
     .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens", parseNumberIn("--answer-weight", 0, 100), 1)
-    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number; answerWeight: number; initFrom?: string }) => {
+    .action(async (f: PretrainFlags & { answerWeight: number }) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
@@ -68,18 +85,13 @@ export function register(program: Command): void {
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
       const task = teacherTask(vlm, data, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
-      if (f.initFrom && !f.resume)
-        initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+      initPretrained(vlm, f, config, data);
       if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
       task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
       await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
-  addTrainerOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), { steps: 1500, lr: 1e-3, batchSize: 32 })
-    .option("--config <file>", "model config JSON (default: the built-in student size)")
-    .option("--split <split>", "training split", "teacher-train")
-    .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
-    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), 1)
-    .action(async (f: CommonTrainFlags & { config?: string; split: string; auxPatch: number; initFrom?: string }) => {
+  addPretrainOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), "student", { steps: 1500, lr: 1e-3, batchSize: 32 })
+    .action(async (f: PretrainFlags) => {
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
@@ -88,7 +100,7 @@ export function register(program: Command): void {
       const vlm = buildVlm(config, f.seed);
       // No question in the prompt: the base model describes the image, it never answers.
       const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: f.auxPatch });
-      if (f.initFrom && !f.resume) initFromFolder(vlm.store, f.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+      initPretrained(vlm, f, config, data);
       if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
       task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch, init_from: f.initFrom ?? null };
       await trainToFolder(f.out, task, trainerOptions(f), vlm);
