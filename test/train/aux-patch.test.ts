@@ -22,7 +22,7 @@ describe("per-patch auxiliary loss", () => {
     for (const [name, v] of vlm.store.vars) {
       if (!name.startsWith("aux.")) continue;
       const favourNone = name.startsWith("aux.hidden_") && name.endsWith(".bias");
-      v.assign(favourNone ? tf.oneHot([0], v.shape[0]).reshape(v.shape).mul(bias).toFloat() : tf.zerosLike(v));
+      v.assign(favourNone ? tf.reshape(tf.mul(tf.cast(tf.oneHot(tf.tensor1d([0], "int32"), v.shape[0]), "float32"), bias), v.shape) : tf.zerosLike(v));
     }
     const indices = data.samples.flatMap((s, i) => (s.family === "depth" ? [i] : []));
     const masks = new MaskCache(data.info.size);
@@ -38,7 +38,7 @@ describe("per-patch auxiliary loss", () => {
       return ((patches - occluded) * none + w * occluded * (bias + none)) / (patches - occluded + w * occluded);
     };
     const expected = Math.log(PATCH_SHAPE_CLASSES) + Math.log(PATCH_COLOUR_CLASSES) + 2 * Math.log(1 + grid) + hiddenLoss(PATCH_SHAPE_CLASSES) + hiddenLoss(PATCH_COLOUR_CLASSES);
-    const measured = tf.tidy(() => task.loss(indices).parts.loss_aux.dataSync()[0]);
+    const measured = tf.tidy(() => task.loss(indices, 1).parts.loss_aux.dataSync()[0]);
     expect(measured).toBeCloseTo(expected, 4);
     vlm.dispose();
   });
