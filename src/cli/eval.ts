@@ -4,6 +4,7 @@ import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { buildVlm, type Vlm } from "../model/vlm.js";
 import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
+import { evaluateForced, type ForcedAccuracy, type ForcedResult } from "../eval/forced.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -40,6 +41,13 @@ interface EvalFlags {
   quiet?: boolean;
   maskLatents?: boolean;
   imageForAnswer: boolean;
+  teacherForced?: boolean;
+}
+
+function formatForced(r: ForcedResult): string {
+  const line = (name: string, g: ForcedAccuracy) =>
+    `${name}answer ${g.answer_accuracy.toFixed(3)}, rationale tokens ${g.rationale_token_accuracy.toFixed(3)}, steps ${g.step_accuracy.toFixed(3)}, last step ${g.last_step_accuracy.toFixed(3)} (${g.count})`;
+  return [line(`${r.split}, given the true rationale: `, r), ...Object.entries(r.families).map(([f, g]) => line(`  ${f.padEnd(10)} `, g))].join("\n");
 }
 
 export function register(program: Command): void {
@@ -54,11 +62,21 @@ export function register(program: Command): void {
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
+    .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
     .action(async (f: EvalFlags) => {
       await initEngine();
       const data = loadSplit(f.data, f.split, f.limit);
+      if (f.teacherForced) {
+        if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
+        const m = loadModelFor(f.model, data, f.data);
+        if (m.latents) throw new UserError(`${f.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
+        const r = evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
+        m.vlm.dispose();
+        process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
+        return;
+      }
       let teacherMaps: Float32Array[][] | undefined;
       if (f.teacher) {
         const t = loadModelFor(f.teacher, data, f.data);

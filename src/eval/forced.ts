@@ -1,0 +1,89 @@
+import { tf } from "../engine/index.js";
+import type { LoadedSplit } from "../data/dataset.js";
+import { targetText } from "../data/sample.js";
+import { numPatches } from "../model/config.js";
+import { promptIds, targetIds } from "../model/sequence.js";
+import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
+import { makeTextBatch, patchBatch } from "../train/batch.js";
+import { progress } from "../util/progress.js";
+
+export interface ForcedAccuracy {
+  count: number;
+  /** The answer word is the model's top prediction after the true rationale. */
+  answer_accuracy: number;
+  /** Share of the true rationale's tokens (up to and including "answer", which closes it) that are the model's top prediction, each given the true tokens before it. */
+  rationale_token_accuracy: number;
+  /** Share of the rationale's steps whose tokens are all the model's top predictions (each step ends at its ";"). */
+  step_accuracy: number;
+  /** The same for the last step alone (for spatial and depth questions, where the first object lies). */
+  last_step_accuracy: number;
+}
+
+export interface ForcedResult extends ForcedAccuracy {
+  split: string;
+  families: Record<string, ForcedAccuracy>;
+}
+
+/**
+ * Teacher-forced reading of a split: the model is fed the dataset's true rationale and
+ * scored token by token. It separates "cannot reason from what it saw" (low answer accuracy
+ * given the true rationale) from "does not see" (low rationale token accuracy), which
+ * greedy accuracy mixes. Only for models without latent tokens (teacher, base, distill).
+ */
+export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: number; quiet?: boolean } = {}): ForcedResult {
+  if (vlm.config.latent) throw new Error("teacher-forced evaluation needs a model without latent tokens");
+  const batchSize = opts.batchSize ?? 32;
+  const tok = data.tokenizer;
+  const n = numPatches(vlm.config.vision);
+  const answerWord = tok.id("answer");
+  const stepEnd = tok.id(";");
+  const perSample: { family: string; answer: boolean; tokens: number; tokensRight: number; steps: boolean[] }[] = [];
+  const bar = progress("teacher-forced", data.samples.length, { quiet: opts.quiet });
+  for (let start = 0; start < data.samples.length; start += batchSize) {
+    const samples = data.samples.slice(start, start + batchSize);
+    const batch = makeTextBatch(samples.map((s) => promptIds(tok, n, s.question)), samples.map((s) => targetIds(tok, targetText(s))), tok.id("<pad>"));
+    const predicted = tf.tidy(() => {
+      const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
+      const image = projectVision(vlm, visionForward(vlm, patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch)));
+      const { hidden } = decoderForward(vlm, embedWithImage(vlm, ids, image));
+      return tf.argMax(lmLogits(vlm, hidden), -1).dataSync() as Int32Array;
+    });
+    samples.forEach((s, b) => {
+      let answer = false;
+      let tokens = 0;
+      let tokensRight = 0;
+      let inRationale = true;
+      const steps: boolean[] = [];
+      let stepRight = true;
+      for (let j = b * batch.length; j < (b + 1) * batch.length; j++) {
+        if (batch.weights[j] === 0) continue;
+        const right = predicted[j] === batch.labels[j];
+        if (inRationale) {
+          tokens++;
+          tokensRight += right ? 1 : 0;
+          stepRight &&= right;
+          if (batch.labels[j] === stepEnd) {
+            steps.push(stepRight);
+            stepRight = true;
+          }
+          if (batch.labels[j] === answerWord) inRationale = false;
+        } else {
+          answer = right;
+          break;
+        }
+      }
+      perSample.push({ family: s.family, answer, tokens, tokensRight, steps });
+    });
+    bar.tick(samples.length);
+  }
+  bar.stop();
+  const summarise = (rows: typeof perSample): ForcedAccuracy => ({
+    count: rows.length,
+    answer_accuracy: rows.filter((r) => r.answer).length / Math.max(1, rows.length),
+    rationale_token_accuracy: rows.reduce((a, r) => a + r.tokensRight, 0) / Math.max(1, rows.reduce((a, r) => a + r.tokens, 0)),
+    step_accuracy: rows.reduce((a, r) => a + r.steps.filter(Boolean).length, 0) / Math.max(1, rows.reduce((a, r) => a + r.steps.length, 0)),
+    last_step_accuracy: rows.filter((r) => r.steps.at(-1)).length / Math.max(1, rows.length),
+  });
+  const families = [...new Set(perSample.map((r) => r.family))].sort();
+  return { split: data.split, ...summarise(perSample), families: Object.fromEntries(families.map((f) => [f, summarise(perSample.filter((r) => r.family === f))])) };
+}
