@@ -1,15 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, tf } from "../../src/engine/index.js";
-import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { tf } from "../../src/engine/index.js";
+import type { LoadedSplit } from "../../src/data/dataset.js";
 import { evaluateForced } from "../../src/eval/forced.js";
 import { buildVlm } from "../../src/model/vlm.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 
 describe("teacher-forced evaluation", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
-    await initEngine();
-    data = loadSplit(tinyDataset({ teacherTrain: 30, train: 4, test: 4 }), "teacher-train");
+    data = await tinySplit({ teacherTrain: 30, train: 4, test: 4 });
   });
 
   it("does not depend on how samples are batched (padding), and counts every sample and family", () => {

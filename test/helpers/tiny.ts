@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import type { VlmConfig } from "../../src/model/config.js";
+import { initEngine } from "../../src/engine/index.js";
+import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 
 /** A VLM small enough for unit tests: 32 px images in 8 px patches (16 image tokens). */
 export function tinyConfig(vocab: number, o: { hidden?: number; layers?: number; maxPositions?: number; latents?: number; teacherHidden?: number } = {}): VlmConfig {
@@ -21,4 +23,10 @@ export function tinyDataset(sizes: { teacherTrain: number; train: number; test: 
   mkdirSync(dir);
   generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, ...sizes, quiet: true });
   return dir;
+}
+
+/** The engine started and one split of a fresh tiny dataset loaded: the usual test set-up. */
+export async function tinySplit(sizes: { teacherTrain: number; train: number; test: number }, split = "teacher-train"): Promise<LoadedSplit> {
+  await initEngine();
+  return loadSplit(tinyDataset(sizes), split);
 }

@@ -1,17 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, tf } from "../../src/engine/index.js";
-import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { tf } from "../../src/engine/index.js";
+import type { LoadedSplit } from "../../src/data/dataset.js";
 import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES } from "../../src/data/patch-labels.js";
 import { MaskCache } from "../../src/data/shapes.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { HIDDEN_LABELLED_WEIGHT, teacherTask } from "../../src/train/teacher.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 
 describe("per-patch auxiliary loss", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
-    await initEngine();
-    data = loadSplit(tinyDataset({ teacherTrain: 60, train: 4, test: 4 }), "teacher-train");
+    data = await tinySplit({ teacherTrain: 60, train: 4, test: 4 });
   });
 
   it("counts each occluded patch HIDDEN_LABELLED_WEIGHT times in the hidden-object heads", () => {
