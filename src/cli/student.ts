@@ -71,8 +71,16 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   }
   const latents = f.mode === "lavit" ? f.latents : 0;
   let config: VlmConfig = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, latents, vDim);
-  if (f.config) config = { ...config, latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined };
-  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${f.config}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
+  // A student starting from a base has the base's size: the weights decide it, not the preset.
+  // Its vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
+  // On --resume too: the run's checkpoint has the base's size.
+  if (!f.config && f.initFrom) {
+    const base = readVlmConfig(join(f.initFrom, "config.json"));
+    config = { ...base, decoder: { ...base.decoder, vocab_size: data.tokenizer.size } };
+  }
+  const sizeSource = f.config ?? (f.initFrom ? join(f.initFrom, "config.json") : "the built-in student config");
+  config = { ...config, latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined };
+  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${sizeSource}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
   const vlm = buildVlm(config, f.seed);
   if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
@@ -111,7 +119,7 @@ export function registerStudent(trainCmd: Command): void {
     .addOption(new Option("--mode <mode>", "lavit, or distill (CE on the teacher's text only, no latents)").choices(["lavit", "distill"]).default("lavit"))
     .requiredOption("--signals <dir>", "teacher signals folder (from `lavit extract`)")
     .option("--teacher <dir>", "teacher model folder, to check the signals against its config")
-    .option("--config <file>", "student model config JSON (default: the built-in student size)")
+    .option("--config <file>", "student model config JSON (default: the --init-from model's size, else the built-in student size)")
     .option("--split <split>", "split the signals were extracted from (default: from the signals' summary.json)")
     .option("--init-from <dir>", "start from this base model's weights (`lavit train base`); the LaViT heads start fresh")
     .option("--latents <k>", "latent visual thought tokens K", parsePositiveInt("--latents", true), 4)

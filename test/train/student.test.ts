@@ -156,6 +156,23 @@ describe("LaViT student training", () => {
     expect(pooled[0]).toBeCloseTo(Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0), 4);
   });
 
+  it("takes its size from the --init-from base, on a fresh start and on --resume", () => {
+    const baseDir = mkdtempSync(join(tmpdir(), "lavit-st-base-"));
+    const cfg = tiny(data.tokenizer.size);
+    const base = buildVlm({ ...cfg, vision: { ...cfg.vision, hidden_size: 20, mlp_size: 40 } }, 0);
+    saveModel(baseDir, base.config, base.store, data.tokenizer, 0);
+    base.dispose();
+    const out = join(mkdtempSync(join(tmpdir(), "lavit-st-sized-")), "s");
+    const args = ["train", "student", "--signals", sigDir, "--data", dataDir, "--init-from", baseDir, "--latents", "1", "--steps", "2", "--warmup", "0", "--batch-size", "4", "--checkpoint-every", "1", "--quiet", "--out", out];
+    const r = runCli(args);
+    expect(r.status, r.stderr).toBe(0);
+    const saved = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    expect(saved.vision.hidden_size).toBe(20);
+    expect(saved.latent).toEqual({ num_latents: 1, teacher_hidden_size: 24 });
+    const again = runCli([...args, "--resume"]);
+    expect(again.status, again.stderr).toBe(0);
+  });
+
   it("refuses contradictory flags and mismatched signals with exit code 2", () => {
     const out = join(mkdtempSync(join(tmpdir(), "lavit-st-cli-")), "s");
     const r = runCli(["train", "student", "--mode", "distill", "--w-traj", "0.5", "--signals", sigDir, "--data", dataDir, "--out", out]);
