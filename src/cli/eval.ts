@@ -71,9 +71,13 @@ export function register(program: Command): void {
       if (f.teacherForced) {
         if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
         const m = loadModelFor(f.model, data, f.data);
-        if (m.latents) throw new UserError(`${f.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
-        const r = evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
-        m.vlm.dispose();
+        let r;
+        try {
+          if (m.latents) throw new UserError(`${f.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
+          r = evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
+        } finally {
+          m.vlm.dispose();
+        }
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }

@@ -1,5 +1,5 @@
 import type { Rng } from "../util/rng.js";
-import { compose, occlusionCoverage, overlapArea } from "./render.js";
+import { compose, occludedPixels, overlapArea } from "./render.js";
 import { assignDepths, centre, cloneObjects, makeObject, place, spatialMargin, type CentreRange, type SceneContext, type SceneObject } from "./scene.js";
 import { CELL_WORDS, COLOURS, COUNT_WORDS, SHAPES, SHAPE_PLURALS, SIZES, YES_NO, type Colour, type Shape, type SizeClass } from "./vocab.js";
 
@@ -345,8 +345,7 @@ export function checkDraft(d: Draft, ctx: SceneContext): boolean {
     if (overlapArea(d.objects, d.roles.a!, d.roles.b!, ctx) < 0.1 * small) return false;
     // ... and seen where it happens: the rationale's last step looks there.
     const { front, back } = depthOrder(d);
-    const seen = [...occlusionCoverage(comp, front, back, ctx.patch).values()].reduce((x, y) => x + y, 0) * ctx.patch * ctx.patch;
-    if (seen < 0.05 * small) return false;
+    if (occludedPixels(comp, front, back).length < 0.05 * small) return false;
   }
   return true;
 }

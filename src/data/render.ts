@@ -67,20 +67,20 @@ export function overlapArea(objects: readonly SceneObject[], i: number, j: numbe
   return n;
 }
 
+/** The patch (row * grid + col) that a pixel (row-major index) falls in. */
+function patchOfPixel(pixel: number, size: number, patch: number): number {
+  return Math.floor(Math.floor(pixel / size) / patch) * (size / patch) + Math.floor((pixel % size) / patch);
+}
+
 /** Fraction of each patch covered by each object's visible pixels (patch index = row * grid + col). */
 export function patchCoverage(comp: Composition, nObjects: number, patch: number): Map<number, number>[] {
   const S = comp.size;
-  const grid = S / patch;
   const counts: Map<number, number>[] = Array.from({ length: nObjects }, () => new Map<number, number>());
-  for (let y = 0; y < S; y++) {
-    const row = Math.floor(y / patch) * grid;
-    for (let x = 0; x < S; x++) {
-      const o = comp.owner[y * S + x];
-      if (o < 0) continue;
-      const p = row + Math.floor(x / patch);
-      const m = counts[o];
-      m.set(p, (m.get(p) ?? 0) + 1);
-    }
+  for (let pixel = 0; pixel < S * S; pixel++) {
+    const o = comp.owner[pixel];
+    if (o < 0) continue;
+    const p = patchOfPixel(pixel, S, patch);
+    counts[o].set(p, (counts[o].get(p) ?? 0) + 1);
   }
   const area = patch * patch;
   return counts.map((m) => {
@@ -90,14 +90,18 @@ export function patchCoverage(comp: Composition, nObjects: number, patch: number
   });
 }
 
+/** Pixels (row-major indices) where `front` is visible over `back`. */
+export function occludedPixels(comp: Composition, front: number, back: number): number[] {
+  const out: number[] = [];
+  for (let pixel = 0; pixel < comp.size * comp.size; pixel++) if (comp.owner[pixel] === front && comp.under[pixel] === back) out.push(pixel);
+  return out;
+}
+
 /** Per patch, the fraction of it where `front` is visible over `back` (what a depth question's last step looks at). */
 export function occlusionCoverage(comp: Composition, front: number, back: number, patch: number): Map<number, number> {
-  const S = comp.size;
-  const grid = S / patch;
   const out = new Map<number, number>();
-  for (let p = 0; p < S * S; p++) {
-    if (comp.owner[p] !== front || comp.under[p] !== back) continue;
-    const cell = Math.floor(Math.floor(p / S) / patch) * grid + Math.floor((p % S) / patch);
+  for (const pixel of occludedPixels(comp, front, back)) {
+    const cell = patchOfPixel(pixel, comp.size, patch);
     out.set(cell, (out.get(cell) ?? 0) + 1 / (patch * patch));
   }
   return out;

@@ -3,7 +3,7 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
 import { numPatches } from "../model/config.js";
 import { promptIds, targetIds } from "../model/sequence.js";
-import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
+import { forwardText, type Vlm } from "../model/vlm.js";
 import { makeTextBatch, patchBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
 
@@ -44,9 +44,8 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
     const batch = makeTextBatch(samples.map((s) => promptIds(tok, n, s.question)), samples.map((s) => targetIds(tok, targetText(s))), tok.id("<pad>"));
     const predicted = tf.tidy(() => {
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
-      const image = projectVision(vlm, visionForward(vlm, patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch)));
-      const { hidden } = decoderForward(vlm, embedWithImage(vlm, ids, image));
-      return tf.argMax(lmLogits(vlm, hidden), -1).dataSync() as Int32Array;
+      const patches = patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch);
+      return tf.argMax(forwardText(vlm, ids, patches).logits, -1).dataSync() as Int32Array;
     });
     samples.forEach((s, b) => {
       let answer = false;

@@ -190,3 +190,10 @@ export function trajHeadLogits(vlm: Vlm, hLatent: tf.Tensor3D, hImage: tf.Tensor
 export function lmLogits(vlm: Vlm, hidden: tf.Tensor): tf.Tensor {
   return linear(hidden, vlm.store, "lm_head");
 }
+
+/** One full pass of a model without latents over image + text: the vision features (aux heads read them) and the logits [batch, length, vocab]. */
+export function forwardText(vlm: Vlm, ids: tf.Tensor2D, patches: tf.Tensor3D): { features: tf.Tensor3D; logits: tf.Tensor3D } {
+  const features = visionForward(vlm, patches);
+  const { hidden } = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)));
+  return { features, logits: lmLogits(vlm, hidden) as tf.Tensor3D };
+}

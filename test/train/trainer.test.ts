@@ -2,13 +2,13 @@ import { describe, expect, it, beforeAll } from "vitest";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initEngine, tf } from "../../src/engine/index.js";
-import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
+import { tf } from "../../src/engine/index.js";
+import type { LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { train, type TrainOptions } from "../../src/train/trainer.js";
 import { warmupCosine } from "../../src/train/lr.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
@@ -18,9 +18,7 @@ const opts: TrainOptions = { steps: 6, batchSize: 4, lr: 3e-3, warmup: 2, minLrR
 describe("trainer", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
-    await initEngine();
-    const dir = tinyDataset({ teacherTrain: 20, train: 4, test: 4 });
-    data = loadSplit(dir, "teacher-train");
+    data = await tinySplit({ teacherTrain: 20, train: 4, test: 4 });
   });
 
   it("train teacher --init-from starts from a model folder and refuses a different config", () => {
