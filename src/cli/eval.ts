@@ -5,6 +5,8 @@ import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { buildVlm, type Vlm } from "../model/vlm.js";
 import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
 import { evaluateForced, type ForcedAccuracy, type ForcedResult } from "../eval/forced.js";
+import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
+import { addAuxHeads } from "../train/teacher.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -20,13 +22,20 @@ function formatResult(r: EvalResult & GazeMetrics): string {
 }
 
 /** A model folder loaded for a dataset, with the checks that keep the two compatible. */
-export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string): { vlm: Vlm; tokenizer: Tokenizer; latents: number } {
+export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, opts: { auxHeads?: boolean } = {}): { vlm: Vlm; tokenizer: Tokenizer; latents: number } {
   const folder = readModelFolder(dir);
   if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
   if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
     throw new UserError(`${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
   const vlm = buildVlm(folder.config, 0);
-  loadWeightsInto(vlm.store, folder.weights);
+  if (opts.auxHeads) addAuxHeads(vlm);
+  try {
+    loadWeightsInto(vlm.store, folder.weights);
+  } catch (e) {
+    vlm.dispose();
+    if (opts.auxHeads && e instanceof UserError && /missing tensor aux\./.test(e.message)) throw new UserError(`${e.message}: --vision-heads needs a teacher or student base trained with --aux-patch > 0`);
+    throw e;
+  }
   return { vlm, tokenizer: folder.tokenizer, latents: folder.config.latent?.num_latents ?? 0 };
 }
 
@@ -42,6 +51,15 @@ interface EvalFlags {
   maskLatents?: boolean;
   imageForAnswer: boolean;
   teacherForced?: boolean;
+  visionHeads?: boolean;
+}
+
+function formatVisionHeads(r: VisionHeadsResult): string {
+  const pct = (x: number) => x.toFixed(3);
+  return [
+    `${r.split}, ${r.count} images: per-patch heads of the vision tower (labelled = patches with an object, or with one hidden)`,
+    ...Object.entries(r.heads).map(([name, h]) => `  ${name.padEnd(18)} labelled ${pct(h.labelled_accuracy)} (${h.labelled_patches} patches, said none ${pct(h.said_none)}), all ${pct(h.accuracy)}, false positives ${pct(h.false_positive)}`),
+  ].join("\n");
 }
 
 function formatForced(r: ForcedResult): string {
@@ -63,11 +81,24 @@ export function register(program: Command): void {
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
+    .option("--vision-heads", "diagnostic: what the vision tower sees, read through its per-patch heads (teachers and bases trained with --aux-patch)")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
     .action(async (f: EvalFlags) => {
       await initEngine();
       const data = loadSplit(f.data, f.split, f.limit);
+      if (f.visionHeads) {
+        if (f.teacherForced || f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --mask-latents, --no-image-for-answer");
+        const m = loadModelFor(f.model, data, f.data, { auxHeads: true });
+        let r;
+        try {
+          r = evaluateVisionHeads(m.vlm, data, { quiet: f.quiet || f.json });
+        } finally {
+          m.vlm.dispose();
+        }
+        process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
+        return;
+      }
       if (f.teacherForced) {
         if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
         const m = loadModelFor(f.model, data, f.data);

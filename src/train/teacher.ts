@@ -89,7 +89,7 @@ export function weighAnswers(batch: TextBatch, answerWord: number, weight: numbe
 export const HIDDEN_LABELLED_WEIGHT = 10;
 
 /** Auxiliary per-patch heads: parameter name, classes (a function of the patch grid), label, loss weight of labelled (non-zero) patches. */
-const AUX_HEADS: readonly [string, (grid: number) => number, keyof PatchLabels, number][] = [
+export const AUX_HEADS: readonly [string, (grid: number) => number, keyof PatchLabels, number][] = [
   ["aux.patch_shape", () => PATCH_SHAPE_CLASSES, "shape", 1],
   ["aux.patch_colour", () => PATCH_COLOUR_CLASSES, "colour", 1],
   ["aux.hidden_shape", () => PATCH_SHAPE_CLASSES, "hiddenShape", HIDDEN_LABELLED_WEIGHT],
@@ -98,11 +98,15 @@ const AUX_HEADS: readonly [string, (grid: number) => number, keyof PatchLabels, 
   ["aux.object_col", (grid) => 1 + grid, "objectCol", 1],
 ];
 
-function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
+/** Adds the per-patch heads a model lacks (each separately: a teacher trained before a head existed gains it on --init-from). */
+export function addAuxHeads(vlm: Vlm): void {
   const hv = vlm.config.vision.hidden_size;
   const grid = vlm.config.vision.image_size / vlm.config.vision.patch_size;
-  // Each head separately: a teacher trained before a head existed gains it on --init-from.
   for (const [name, classes] of AUX_HEADS) if (!vlm.store.has(`${name}.weight`)) initLinear(vlm.store, name, hv, classes(grid), { bias: true });
+}
+
+function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
+  addAuxHeads(vlm);
   const masks = new MaskCache(data.info.size);
   return data.samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
 }
