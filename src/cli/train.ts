@@ -5,7 +5,7 @@ import { readVlmConfig, numPatches, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
 import { captionText } from "../data/caption.js";
 import { buildVlm, type Vlm } from "../model/vlm.js";
-import { initFromFolder } from "../model/checkpoint.js";
+import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
 import { teacherTask } from "../train/teacher.js";
 import { train, type TrainOptions, type TrainTask } from "../train/trainer.js";
 import { UserError } from "./errors.js";
@@ -91,7 +91,9 @@ export function register(program: Command): void {
       await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
   addPretrainOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), "student", { steps: 1500, lr: 1e-3, batchSize: 32 })
-    .action(async (f: PretrainFlags) => {
+    .option("--vision-from <dir>", "start the vision tower (and its per-patch heads) from this model folder's, e.g. the teacher's; its vision config must be the same")
+    .action(async (f: PretrainFlags & { visionFrom?: string }) => {
+      if (f.visionFrom && f.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
       await initEngine();
       const data = loadSplit(f.data, f.split);
       const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
@@ -101,8 +103,9 @@ export function register(program: Command): void {
       // No question in the prompt: the base model describes the image, it never answers.
       const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: f.auxPatch });
       initPretrained(vlm, f, config, data);
+      if (f.visionFrom && !f.resume) initVisionFrom(vlm.store, f.visionFrom, config);
       if (!f.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
-      task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch, init_from: f.initFrom ?? null };
+      task.settings = { ...task.settings, target: "scene description", aux_patch: f.auxPatch, init_from: f.initFrom ?? null, vision_from: f.visionFrom ?? null };
       await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
   registerStudent(trainCmd);

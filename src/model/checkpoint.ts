@@ -33,9 +33,10 @@ export function saveModel(dir: string, config: unknown, store: ParamStore, token
  * Loads weights into an already built store; every tensor must exist with the right shape,
  * except those `optional` names (they keep their initialisation) and those `grows` names,
  * which may have fewer rows (token-indexed tensors of a smaller vocabulary): their rows go on
- * top and the remaining rows keep their initialisation.
+ * top and the remaining rows keep their initialisation. Parameters outside `only` are not
+ * touched.
  */
-export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false, grows: (name: string) => boolean = () => false): { step: number } {
+export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false, grows: (name: string) => boolean = () => false, only: (name: string) => boolean = () => true): { step: number } {
   let loaded;
   try {
     loaded = readSafetensors(file);
@@ -44,6 +45,7 @@ export function loadWeightsInto(store: ParamStore, file: string, optional: (name
     throw e;
   }
   for (const [name, v] of store.vars) {
+    if (!only(name)) continue;
     const t = loaded.tensors.get(name);
     if (!t) {
       if (optional(name)) continue;
@@ -94,4 +96,16 @@ export function initFromFolder(store: ParamStore, dir: string, target: { config:
   const shape = (c: VlmConfig) => canonicalJson({ vision: c.vision, decoder: { ...c.decoder, vocab_size: null } });
   if (shape(init.config) !== shape(target.config)) throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the model being trained`);
   loadWeightsInto(store, init.weights, optional, (name) => TOKEN_ROWS.has(name));
+}
+
+/**
+ * `--vision-from DIR`: copies another model folder's vision tower, and the per-patch heads
+ * trained on it, into a model with the same vision config; the rest keeps its initialisation.
+ * One pretrained encoder shared by models of different sizes, as VLM families share theirs.
+ */
+export function initVisionFrom(store: ParamStore, dir: string, config: VlmConfig): void {
+  const source = readModelFolder(dir);
+  if (canonicalJson(source.config.vision) !== canonicalJson(config.vision))
+    throw new UserError(`--vision-from ${dir}: its vision config ${canonicalJson(source.config.vision)} differs from the model being trained (${canonicalJson(config.vision)})`);
+  loadWeightsInto(store, source.weights, (name) => name.startsWith("aux."), () => false, (name) => name.startsWith("vision.") || name.startsWith("aux."));
 }

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { tf, initEngine } from "../../src/engine/index.js";
 import { buildVlm, decoderForward, embedWithImage, IMAGE_START, patchify, projectVision, visionForward } from "../../src/model/vlm.js";
 import { generate, generateGreedy } from "../../src/model/generate.js";
-import { initFromFolder, loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
+import { initFromFolder, initVisionFrom, loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
+import { addAuxHeads } from "../../src/train/teacher.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
 import type { VlmConfig } from "../../src/model/config.js";
@@ -131,6 +132,28 @@ describe("vision-language model", () => {
     const deep = buildVlm(deeper, 0);
     expect(() => initFromFolder(deep.store, dir, { config: deeper, tokenizer: tok }, () => false)).toThrow(/config\.json \(vision, decoder\) differs/);
     for (const m of [old, fresh, reordered, deep]) m.dispose();
+  });
+
+  it("--vision-from copies the vision tower and its heads only, and refuses another vision config", async () => {
+    await initEngine();
+    const tok = Tokenizer.forGrammar();
+    const base = tinyConfig(tok.size);
+    const teacher = buildVlm({ ...base, decoder: { ...base.decoder, hidden_size: 32, num_layers: 3 } }, 1);
+    addAuxHeads(teacher);
+    const dir = mkdtempSync(join(tmpdir(), "lavit-vis-"));
+    saveModel(dir, teacher.config, teacher.store, tok, 9);
+    const student = buildVlm(tinyConfig(tok.size), 2);
+    addAuxHeads(student);
+    const decoderBefore = [...(student.store.get("lm_head.weight").dataSync() as Float32Array)];
+    initVisionFrom(student.store, dir, student.config);
+    const values = (m: typeof teacher, name: string) => [...(m.store.get(name).dataSync() as Float32Array)];
+    for (const name of ["vision.embeddings.patch_embedding.weight", "vision.post_layernorm.weight", "aux.patch_shape.weight"]) expect(values(student, name), name).toEqual(values(teacher, name));
+    expect(values(student, "lm_head.weight")).toEqual(decoderBefore);
+    const widerVision = tinyConfig(tok.size);
+    const wider = { ...widerVision, vision: { ...widerVision.vision, hidden_size: 24 } };
+    const other = buildVlm(wider, 3);
+    expect(() => initVisionFrom(other.store, dir, wider)).toThrow(/--vision-from .*: its vision config .* differs/);
+    for (const m of [teacher, student, other]) m.dispose();
   });
 
   it("parses answers and rationale steps from generated text", () => {
