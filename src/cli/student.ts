@@ -31,6 +31,7 @@ export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gat
   traj: boolean;
   vtop: boolean;
   gate: boolean;
+  freezeVision?: boolean;
 }
 
 /** LaViT-only flags; giving one with --mode distill is a contradiction, not a no-op. */
@@ -84,7 +85,8 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   const vlm = buildVlm(config, f.seed);
   if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
-  const settings = { mode: f.mode, init_from: f.initFrom ?? null, signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt };
+  if (f.freezeVision && !f.initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
+  const settings = { mode: f.mode, init_from: f.initFrom ?? null, ...(f.freezeVision ? { freeze_vision: true } : {}), signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt };
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
@@ -102,6 +104,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
     };
     task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings);
   }
+  if (f.freezeVision) task.frozen = (name) => name.startsWith("vision.");
   await trainToFolder(f.out, task, opts, vlm);
 }
 
@@ -132,6 +135,7 @@ export function registerStudent(trainCmd: Command): void {
     .option("--gate-open-at <f>", "fraction of training by which vision is fully open", parseNumberIn("--gate-open-at", 0, 1), 0.6)
     .addOption(new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default("hard"))
     .option("--gate-prompt", "also gate the question tokens")
+    .option("--freeze-vision", "keep the --init-from vision tower as it is (both students alike; as VLM fine-tuning usually does, and faster)")
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")
     .option("--no-gate", "no sensory gate (ablation)")

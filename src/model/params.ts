@@ -56,8 +56,9 @@ export class ParamStore {
    * Loss and gradients of f with respect to this store's variables, keyed by the store's
    * parameter names (tf.variableGrads keys them by tfjs' anonymous variable names).
    */
-  grads(f: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
-    const list = [...this.vars.values()];
+  /** Gradients of f for the `trainable` parameters; the others get none (and no backward pass through what only they feed). */
+  grads(f: () => tf.Scalar, trainable: (name: string) => boolean = () => true): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const list = [...this.vars].filter(([name]) => trainable(name)).map(([, v]) => v);
     const { value, grads } = tf.variableGrads(f, list);
     const named = new Map<string, tf.Tensor>();
     for (const [name, v] of this.vars) {

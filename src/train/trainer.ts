@@ -43,6 +43,8 @@ export interface TrainTask {
   loss(indices: number[], step: number): LossParts;
   /** Extra values for the metrics line (e.g. the gate), computed from the step alone. */
   stepMetrics?(step: number): Record<string, number>;
+  /** Parameters left as they are (no gradient, no optimiser update, no weight decay). */
+  frozen?(name: string): boolean;
   saveModel(dir: string, step: number): void;
   loadModel(dir: string): void;
 }
@@ -179,11 +181,14 @@ export async function train(outDir: string, task: TrainTask, opts: TrainOptions)
     const lr = warmupCosine(step, opts.steps, opts.lr, opts.warmup, opts.minLrRatio);
     opt.lr = lr;
     let parts: Record<string, tf.Scalar> = {};
-    const { value, grads } = task.store.grads(() => {
-      const r = task.loss(order.indices(step), step);
-      parts = Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [k, tf.keep(v)]));
-      return r.total;
-    });
+    const { value, grads } = task.store.grads(
+      () => {
+        const r = task.loss(order.indices(step), step);
+        parts = Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [k, tf.keep(v)]));
+        return r.total;
+      },
+      (name) => !task.frozen?.(name),
+    );
     const norm = globalNorm(grads, engine.addon);
     opt.step(task.store.vars, grads, clipScale(norm, opts.clip));
     lastLoss = value.dataSync()[0];

@@ -17,6 +17,7 @@ import { Rng } from "../../src/util/rng.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 import { saveModel } from "../../src/model/checkpoint.js";
+import { readSafetensors } from "../../src/io/safetensors.js";
 
 const tiny = (vocab: number, latents = 0, teacherHidden = 24) => tinyConfig(vocab, { latents, teacherHidden });
 
@@ -156,7 +157,7 @@ describe("LaViT student training", () => {
     expect(pooled[0]).toBeCloseTo(Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0), 4);
   });
 
-  it("takes its size from the --init-from base, on a fresh start and on --resume", () => {
+  it("takes its size from the --init-from base, on a fresh start and on --resume; --freeze-vision keeps its encoder", () => {
     const baseDir = mkdtempSync(join(tmpdir(), "lavit-st-base-"));
     const cfg = tiny(data.tokenizer.size);
     const base = buildVlm({ ...cfg, vision: { ...cfg.vision, hidden_size: 20, mlp_size: 40 } }, 0);
@@ -171,6 +172,23 @@ describe("LaViT student training", () => {
     expect(saved.latent).toEqual({ num_latents: 1, teacher_hidden_size: 24 });
     const again = runCli([...args, "--resume"]);
     expect(again.status, again.stderr).toBe(0);
+
+    // --freeze-vision: the base's encoder comes out bit for bit, the rest has trained.
+    const frozenOut = join(mkdtempSync(join(tmpdir(), "lavit-st-frozen-")), "s");
+    const frozen = runCli([...args.slice(0, -1), frozenOut, "--freeze-vision"]);
+    expect(frozen.status, frozen.stderr).toBe(0);
+    const tensors = (dir: string) => readSafetensors(join(dir, "model.safetensors")).tensors;
+    const before = tensors(baseDir);
+    const after = tensors(frozenOut);
+    const visionNames = [...before.keys()].filter((n) => n.startsWith("vision."));
+    expect(visionNames.length).toBeGreaterThan(5);
+    for (const name of visionNames) expect([...(after.get(name)!.data as Float32Array)], name).toEqual([...(before.get(name)!.data as Float32Array)]);
+    expect([...(after.get("lm_head.weight")!.data as Float32Array)]).not.toEqual([...(before.get("lm_head.weight")!.data as Float32Array)]);
+    const unfrozen = tensors(out);
+    expect([...(unfrozen.get("vision.post_layernorm.weight")!.data as Float32Array)]).not.toEqual([...(before.get("vision.post_layernorm.weight")!.data as Float32Array)]);
+    const scratch = runCli(["train", "student", "--signals", sigDir, "--data", dataDir, "--steps", "2", "--warmup", "0", "--freeze-vision", "--out", join(frozenOut, "x")]);
+    expect(scratch.status).toBe(2);
+    expect(scratch.stderr).toMatch(/--freeze-vision needs --init-from/);
   });
 
   it("refuses contradictory flags and mismatched signals with exit code 2", () => {
