@@ -9,7 +9,7 @@ import { runStudent, type StudentFlags } from "../cli/student.js";
 import { loadModelFor } from "../cli/eval.js";
 import { loadSplit } from "../data/dataset.js";
 import { encodePng } from "../data/png.js";
-import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
+import { evaluateModel, summarise, type EvalResult, type Prediction } from "../eval/evaluate.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -139,7 +139,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         const mapsFile = join(evalDir, `${split}.maps.json`);
         let result: EvalResult & GazeMetrics;
         if (existsSync(resultFile) && existsSync(mapsFile)) {
+          // Accuracy figures recompute from the predictions (a newer lavit may report more of them).
+          const predictionsFile = join(evalDir, `${split}.predictions.jsonl`);
           result = JSON.parse(readFileSync(resultFile, "utf8"));
+          if (existsSync(predictionsFile)) result = { ...result, ...summarise(split, readFileSync(predictionsFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Prediction)) };
           mapsByModel[m.name] = (JSON.parse(readFileSync(mapsFile, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
         } else {
           log(opts, `seed ${seed}: evaluating ${m.name} on ${split}`);

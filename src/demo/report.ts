@@ -1,7 +1,7 @@
 import type { EvalResult } from "../eval/evaluate.js";
 import type { GazeMetrics } from "../eval/gap.js";
 
-export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy"] as const;
+export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
 export type ReportMetric = (typeof REPORT_METRICS)[number];
 export type SplitReport = Partial<Record<ReportMetric | `${ReportMetric}_std`, number>>;
 
@@ -57,7 +57,12 @@ export function verdict(results: DemoReport["results"]): Verdict {
     pairGain !== null ? `pair accuracy ${pairGain >= 0 ? "+" : ""}${pairGain.toFixed(1)} points` : "",
     js !== null ? `js_to_teacher ${js >= 0 ? `${(100 * js).toFixed(0)}% lower` : `${(-100 * js).toFixed(0)}% higher`}` : "",
   ].filter(Boolean);
-  const statement = `${parts.join("; ")}. ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
+  // Accuracy on a split whose yes/no answers lean one way rewards a model that leans the same way.
+  const bias =
+    l?.yes_rate !== undefined && d?.yes_rate !== undefined && Math.abs(l.yes_rate - d.yes_rate) >= 0.15
+      ? ` LaViT answers "yes" to ${(100 * l.yes_rate).toFixed(0)}% of test-ood's yes/no questions, distill to ${(100 * d.yes_rate).toFixed(0)}% (truth: ${(100 * (l.yes_truth ?? 0)).toFixed(0)}%): part of the accuracy difference is answer bias, which pair accuracy does not reward.`
+      : "";
+  const statement = `${parts.join("; ")}.${bias} ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
   return { ood_gain_points: gain, pair_gain_points: pairGain, js_reduction: js, lavit_wins: wins, statement };
 }
 
@@ -69,7 +74,7 @@ function fmt(r: SplitReport, m: ReportMetric): string {
 }
 
 export function markdownTable(results: DemoReport["results"]): string {
-  const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy |", "|---|---|---|---|---|---|---|---|"];
+  const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy | said yes | truth yes |", "|---|---|---|---|---|---|---|---|---|---|"];
   for (const [model, splits] of Object.entries(results))
     for (const [split, r] of Object.entries(splits)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
   return lines.join("\n");
@@ -89,7 +94,7 @@ export function markdownReport(rep: DemoReport): string {
     "",
     markdownTable(rep.results),
     "",
-    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats).",
+    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
     "",
     "## Set-up",
     "",
@@ -136,7 +141,7 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: 
 <p>Seeds: ${rep.seeds.join(", ")}.</p>
 <p class="verdict" id="verdict">${esc(rep.verdict.statement)}</p>
 <h2>Results</h2>
-<table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th></tr></thead><tbody>
+<table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th><th>said yes</th><th>truth yes</th></tr></thead><tbody>
 ${rows.join("\n")}
 </tbody></table>
 <h2>Training curves</h2>

@@ -26,6 +26,9 @@ export interface GroupAccuracy {
   count: number;
   accuracy: number;
   pair_accuracy?: number;
+  /** Over the yes/no questions: the share the model answered "yes", and the share whose answer is "yes" (a model can gain accuracy on a split by a bias alone). */
+  yes_rate?: number;
+  yes_truth?: number;
 }
 
 export interface EvalResult extends GroupAccuracy {
@@ -97,6 +100,11 @@ function group(preds: readonly Prediction[]): GroupAccuracy {
     const pairs = new Map<string, boolean>();
     for (const p of preds) if (p.pair !== undefined) pairs.set(p.pair, (pairs.get(p.pair) ?? true) && p.correct);
     g.pair_accuracy = pairs.size ? [...pairs.values()].filter(Boolean).length / pairs.size : 0;
+  }
+  const yesNo = preds.filter((p) => p.answer === "yes" || p.answer === "no");
+  if (yesNo.length) {
+    g.yes_rate = yesNo.filter((p) => p.predicted === "yes").length / yesNo.length;
+    g.yes_truth = yesNo.filter((p) => p.answer === "yes").length / yesNo.length;
   }
   return g;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { entropy, jensenShannon, meanGaze, sampleGaze, topkIou } from "../../src/eval/gap.js";
 import { summarise, type Prediction } from "../../src/eval/evaluate.js";
 import type { Sample } from "../../src/data/manifest.js";
+import { verdict } from "../../src/demo/report.js";
 
 describe("Perception-Gap metrics", () => {
   it("Jensen-Shannon, entropy and top-k IoU match hand computations", () => {
@@ -28,5 +29,20 @@ describe("Perception-Gap metrics", () => {
     const r = summarise("test-pairs", [p("0a", "0", true), p("0b", "0", false), p("1a", "1", true), p("1b", "1", true)]);
     expect(r.accuracy).toBe(0.75);
     expect(r.pair_accuracy).toBe(0.5);
+    // all four answers are "yes"; three were answered "yes"
+    expect(r.yes_truth).toBe(1);
+    expect(r.yes_rate).toBe(0.75);
+  });
+
+  it("measures the yes bias over yes/no questions only, and the verdict names a bias gap", () => {
+    const p = (answer: string, predicted: string | null): Prediction => ({ id: `${answer}${predicted}`, family: "spatial", template: "spatial/left", answer, predicted, correct: answer === predicted, generated: "" });
+    const r = summarise("test-ood", [p("yes", "yes"), p("no", "yes"), p("no", null), p("no", "no"), p("red", "yes")]);
+    expect(r.yes_rate).toBe(0.5);
+    expect(r.yes_truth).toBe(0.25);
+    expect(summarise("test-ood", [p("red", "red")]).yes_rate).toBeUndefined();
+    const row = (accuracy: number, yes_rate: number) => ({ accuracy, js_to_teacher: 0.04, yes_rate, yes_truth: 0.6 });
+    const biased = verdict({ distill: { "test-ood": row(0.3, 0.37) }, lavit: { "test-ood": row(0.41, 0.93) } });
+    expect(biased.statement).toMatch(/LaViT answers "yes" to 93% of test-ood's yes\/no questions, distill to 37% \(truth: 60%\)/);
+    expect(verdict({ distill: { "test-ood": row(0.3, 0.5) }, lavit: { "test-ood": row(0.41, 0.55) } }).statement).not.toMatch(/answer bias/);
   });
 });
