@@ -6,7 +6,7 @@ import { buildVlm, type Vlm } from "../model/vlm.js";
 import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
 import { evaluateForced, type ForcedAccuracy, type ForcedResult } from "../eval/forced.js";
 import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
-import { addAuxHeads } from "../train/teacher.js";
+import { addAuxHeads } from "../model/aux-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";

@@ -5,7 +5,7 @@ import { MaskCache } from "../data/shapes.js";
 import { linear } from "../model/nn.js";
 import { visionForward, type Vlm } from "../model/vlm.js";
 import { patchBatch } from "../train/batch.js";
-import { AUX_HEADS } from "../train/teacher.js";
+import { AUX_HEADS } from "../model/aux-heads.js";
 import { progress } from "../util/progress.js";
 
 export interface HeadAccuracy {

@@ -2,9 +2,10 @@ import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
 import { numPatches, type VlmConfig } from "../model/config.js";
-import { crossEntropy, initLinear, linear } from "../model/nn.js";
+import { crossEntropy, linear } from "../model/nn.js";
+import { addAuxHeads, AUX_HEADS } from "../model/aux-heads.js";
 import { MaskCache } from "../data/shapes.js";
-import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES, type PatchLabels } from "../data/patch-labels.js";
+import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, type Vlm } from "../model/vlm.js";
@@ -79,30 +80,6 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
 /** Multiplies the loss weight of each sequence's answer word (the label right after "answer"). */
 export function weighAnswers(batch: TextBatch, answerWord: number, weight: number): void {
   for (let i = 0; i < batch.labels.length - 1; i++) if (batch.labels[i] === answerWord && batch.weights[i + 1] > 0) batch.weights[i + 1] *= weight;
-}
-
-/**
- * Occluded patches are a few percent of all patches: unweighted, the hidden-object heads
- * learned to say "nothing hidden" everywhere (73% of occluded patches of run 6's teacher),
- * and with them the vision tower never saw which object is in front.
- */
-export const HIDDEN_LABELLED_WEIGHT = 10;
-
-/** Auxiliary per-patch heads: parameter name, classes (a function of the patch grid), label, loss weight of labelled (non-zero) patches. */
-export const AUX_HEADS: readonly [string, (grid: number) => number, keyof PatchLabels, number][] = [
-  ["aux.patch_shape", () => PATCH_SHAPE_CLASSES, "shape", 1],
-  ["aux.patch_colour", () => PATCH_COLOUR_CLASSES, "colour", 1],
-  ["aux.hidden_shape", () => PATCH_SHAPE_CLASSES, "hiddenShape", HIDDEN_LABELLED_WEIGHT],
-  ["aux.hidden_colour", () => PATCH_COLOUR_CLASSES, "hiddenColour", HIDDEN_LABELLED_WEIGHT],
-  ["aux.object_row", (grid) => 1 + grid, "objectRow", 1],
-  ["aux.object_col", (grid) => 1 + grid, "objectCol", 1],
-];
-
-/** Adds the per-patch heads a model lacks (each separately: a teacher trained before a head existed gains it on --init-from). */
-export function addAuxHeads(vlm: Vlm): void {
-  const hv = vlm.config.vision.hidden_size;
-  const grid = vlm.config.vision.image_size / vlm.config.vision.patch_size;
-  for (const [name, classes] of AUX_HEADS) if (!vlm.store.has(`${name}.weight`)) initLinear(vlm.store, name, hv, classes(grid), { bias: true });
 }
 
 function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {

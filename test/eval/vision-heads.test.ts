@@ -9,7 +9,7 @@ import { MaskCache } from "../../src/data/shapes.js";
 import { evaluateVisionHeads } from "../../src/eval/vision-heads.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { buildVlm, type Vlm } from "../../src/model/vlm.js";
-import { addAuxHeads } from "../../src/train/teacher.js";
+import { addAuxHeads } from "../../src/model/aux-heads.js";
 import { runCli } from "../helpers/cli.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 

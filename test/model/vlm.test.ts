@@ -6,7 +6,7 @@ import { tf, initEngine } from "../../src/engine/index.js";
 import { buildVlm, decoderForward, embedWithImage, IMAGE_START, patchify, projectVision, visionForward } from "../../src/model/vlm.js";
 import { generate, generateGreedy } from "../../src/model/generate.js";
 import { initFromFolder, initVisionFrom, loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
-import { addAuxHeads } from "../../src/train/teacher.js";
+import { addAuxHeads } from "../../src/model/aux-heads.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
 import type { VlmConfig } from "../../src/model/config.js";

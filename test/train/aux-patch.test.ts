@@ -4,7 +4,8 @@ import type { LoadedSplit } from "../../src/data/dataset.js";
 import { patchLabels, PATCH_COLOUR_CLASSES, PATCH_SHAPE_CLASSES } from "../../src/data/patch-labels.js";
 import { MaskCache } from "../../src/data/shapes.js";
 import { buildVlm } from "../../src/model/vlm.js";
-import { HIDDEN_LABELLED_WEIGHT, teacherTask } from "../../src/train/teacher.js";
+import { HIDDEN_LABELLED_WEIGHT } from "../../src/model/aux-heads.js";
+import { teacherTask } from "../../src/train/teacher.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 
 describe("per-patch auxiliary loss", () => {
