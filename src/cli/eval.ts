@@ -54,6 +54,15 @@ interface EvalFlags {
   visionHeads?: boolean;
 }
 
+/** Runs one diagnostic on a loaded model and disposes it, whatever happens. */
+function withModel<M extends { vlm: Vlm }, R>(m: M, run: (m: M) => R): R {
+  try {
+    return run(m);
+  } finally {
+    m.vlm.dispose();
+  }
+}
+
 function formatVisionHeads(r: VisionHeadsResult): string {
   const pct = (x: number) => x.toFixed(3);
   return [
@@ -89,26 +98,16 @@ export function register(program: Command): void {
       const data = loadSplit(f.data, f.split, f.limit);
       if (f.visionHeads) {
         if (f.teacherForced || f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --mask-latents, --no-image-for-answer");
-        const m = loadModelFor(f.model, data, f.data, { auxHeads: true });
-        let r;
-        try {
-          r = evaluateVisionHeads(m.vlm, data, { quiet: f.quiet || f.json });
-        } finally {
-          m.vlm.dispose();
-        }
+        const r = withModel(loadModelFor(f.model, data, f.data, { auxHeads: true }), (m) => evaluateVisionHeads(m.vlm, data, { quiet: f.quiet || f.json }));
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
         if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
-        const m = loadModelFor(f.model, data, f.data);
-        let r;
-        try {
+        const r = withModel(loadModelFor(f.model, data, f.data), (m) => {
           if (m.latents) throw new UserError(`${f.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
-          r = evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
-        } finally {
-          m.vlm.dispose();
-        }
+          return evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
+        });
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }

@@ -71,17 +71,16 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
     if (t.config.decoder.hidden_size !== vDim) throw new UserError(`${f.signals}: V_top width ${vDim} disagrees with the teacher config ${join(f.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`);
   }
   const latents = f.mode === "lavit" ? f.latents : 0;
-  let config: VlmConfig = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, latents, vDim);
-  // A student starting from a base has the base's size: the weights decide it, not the preset.
-  // Its vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
-  // On --resume too: the run's checkpoint has the base's size.
-  if (!f.config && f.initFrom) {
-    const base = readVlmConfig(join(f.initFrom, "config.json"));
-    config = { ...base, decoder: { ...base.decoder, vocab_size: data.tokenizer.size } };
-  }
-  const sizeSource = f.config ?? (f.initFrom ? join(f.initFrom, "config.json") : "the built-in student config");
-  config = { ...config, latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined };
-  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${sizeSource}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
+  // A student starting from a base has the base's size (on --resume too: the checkpoint has it);
+  // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
+  const sizeSource = f.config ?? (f.initFrom ? join(f.initFrom, "config.json") : undefined);
+  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  const config: VlmConfig = {
+    ...sized,
+    decoder: f.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
+    latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined,
+  };
+  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch) throw new UserError(`${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
   const vlm = buildVlm(config, f.seed);
   if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
