@@ -11,6 +11,7 @@ import { train, type TrainOptions, type TrainTask } from "../train/trainer.js";
 import { UserError } from "./errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { registerStudent } from "./student.js";
+import { familyCounts, formatFamilyWeights, parseFamilyWeights, weighFamilies, type FamilyWeights } from "../train/family-weights.js";
 
 export interface CommonTrainFlags extends Omit<TrainOptions, "resume" | "haltAfter"> {
   data: string;
@@ -77,17 +78,20 @@ export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher or a student");
   addPretrainOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), "teacher", { steps: 3000, lr: 1e-3, batchSize: 32 })
     .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens", parseNumberIn("--answer-weight", 0, 100), 1)
-    .action(async (f: PretrainFlags & { answerWeight: number }) => {
+    .option("--family-weight <list>", "how often each question family is seen relative to the data, e.g. depth=3,attribute=0.5 (0 drops a family; unnamed families keep 1)", parseFamilyWeights)
+    .action(async (f: PretrainFlags & { answerWeight: number; familyWeight?: FamilyWeights }) => {
       await initEngine();
-      const data = loadSplit(f.data, f.split);
+      const loaded = loadSplit(f.data, f.split);
+      const data = f.familyWeight ? weighFamilies(loaded, f.familyWeight, f.seed) : loaded;
       const config = f.config ? readVlmConfig(f.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
       checkDataFits(config, data, f.config);
       const vlm = buildVlm(config, f.seed);
       // The task adds the auxiliary heads to the store, so build it before loading weights.
       const task = teacherTask(vlm, data, { auxPatchWeight: f.auxPatch, answerWeight: f.answerWeight });
       initPretrained(vlm, f, config, data);
-      if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples\n`);
-      task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null };
+      const perFamily = familyCounts(data);
+      if (!f.quiet) process.stderr.write(`teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(perFamily).map(([k, v]) => `${k} ${v}`).join(", ")})\n`);
+      task.settings = { ...task.settings, aux_patch: f.auxPatch, answer_weight: f.answerWeight, init_from: f.initFrom ?? null, family_weight: f.familyWeight ? formatFamilyWeights(f.familyWeight) : null };
       await trainToFolder(f.out, task, trainerOptions(f), vlm);
     });
   addPretrainOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it with --init-from"), "student", { steps: 1500, lr: 1e-3, batchSize: 32 })
