@@ -89,7 +89,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
-    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched) });
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: !!f.freezeVision });
     task.settings = settings;
   } else {
     const s: LavitSettings = {
@@ -101,9 +101,8 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
       trajSource: f.trajSource,
       gate: { schedule: f.gate ? f.gateSchedule : "none", openAt: f.gateOpenAt, mode: f.gateMode, gatePrompt: !!f.gatePrompt },
     };
-    task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings);
+    task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings, !!f.freezeVision);
   }
-  if (f.freezeVision) task.frozen = (name) => name.startsWith("vision.");
   await trainToFolder(f.out, task, opts, vlm);
 }
 

@@ -3,7 +3,7 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
 import { numPatches } from "../model/config.js";
 import { promptIds, targetIds } from "../model/sequence.js";
-import { forwardText, type Vlm } from "../model/vlm.js";
+import { forwardText, visionForward, type Vlm } from "../model/vlm.js";
 import { makeTextBatch, patchBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
 
@@ -45,7 +45,7 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
     const predicted = tf.tidy(() => {
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const patches = patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch);
-      return tf.argMax(forwardText(vlm, ids, patches).logits, -1).dataSync() as Int32Array;
+      return tf.argMax(forwardText(vlm, ids, visionForward(vlm, patches)), -1).dataSync() as Int32Array;
     });
     samples.forEach((s, b) => {
       let answer = false;

@@ -191,9 +191,8 @@ export function lmLogits(vlm: Vlm, hidden: tf.Tensor): tf.Tensor {
   return linear(hidden, vlm.store, "lm_head");
 }
 
-/** One full pass of a model without latents over image + text: the vision features (aux heads read them) and the logits [batch, length, vocab]. */
-export function forwardText(vlm: Vlm, ids: tf.Tensor2D, patches: tf.Tensor3D): { features: tf.Tensor3D; logits: tf.Tensor3D } {
-  const features = visionForward(vlm, patches);
+/** The decoder's pass of a model without latents over image (the vision tower's features) + text: logits [batch, length, vocab]. */
+export function forwardText(vlm: Vlm, ids: tf.Tensor2D, features: tf.Tensor3D): tf.Tensor3D {
   const { hidden } = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)));
-  return { features, logits: lmLogits(vlm, hidden) as tf.Tensor3D };
+  return lmLogits(vlm, hidden) as tf.Tensor3D;
 }

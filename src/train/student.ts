@@ -5,11 +5,12 @@ import { numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { crossEntropy } from "../model/nn.js";
 import { promptIds, targetIds } from "../model/sequence.js";
-import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, visionForward, vtopHead, type Vlm } from "../model/vlm.js";
+import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
-import { makeTextBatch, patchBatch } from "./batch.js";
+import { makeTextBatch } from "./batch.js";
+import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import { gateBias, gateValue, type GateConfig } from "./gate.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
 import type { TrainTask } from "./trainer.js";
@@ -67,7 +68,7 @@ export function latentTargets(sig: SampleSignals, s: LavitSettings): LatentTarge
  * latents) + wVtop * (1 - cos) between the V_top head on latent k and its target + wTraj *
  * KL(teacher step || student step) for latent k, with the sensory gate in the attention mask.
  */
-export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleSignals[], s: LavitSettings, totalSteps: number, seed: number, settings: Record<string, string | number | boolean | null>): TrainTask {
+export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleSignals[], s: LavitSettings, totalSteps: number, seed: number, settings: Record<string, string | number | boolean | null>, frozenVision = false): TrainTask {
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
@@ -77,6 +78,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   const dT = signals[0].vTop.dim;
   const pad = tok.id("<pad>");
   const questionStart = IMAGE_START + n + 1;
+  const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   return {
     kind: "student-lavit",
     settings,
@@ -109,9 +111,8 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
         trajT.set(latent[i].traj, bi * K * n);
         vtopT.set(latent[i].vtop, bi * K * dT);
       });
-      const patches = patchBatch(indices.map((i) => data.images[i]), data.info.size, data.info.patch);
       const ids = tf.tensor2d(batch.ids, [b, t], "int32");
-      const image = projectVision(vlm, visionForward(vlm, patches));
+      const image = projectVision(vlm, imageFeatures.batch(indices));
       const out = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: bias ?? undefined, returnProbs: s.trajSource === "attention" && s.wTraj > 0 });
       const logits = tf.reshape(lmLogits(vlm, out.hidden), [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
@@ -140,6 +141,8 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
       }
       return { total, parts };
     },
+    ...(frozenVision ? { frozen: isVisionParam } : {}),
+    prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
   };

@@ -9,7 +9,8 @@ import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, type Vlm } from "../model/vlm.js";
-import { makeTextBatch, patchBatch, type TextBatch } from "./batch.js";
+import { makeTextBatch, type TextBatch } from "./batch.js";
+import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import type { LossParts, TrainTask } from "./trainer.js";
 import { join } from "node:path";
 
@@ -32,10 +33,13 @@ export interface TeacherTaskOptions {
   askQuestion?: boolean;
   auxPatchWeight?: number;
   answerWeight?: number;
+  /** Keep the vision tower as it is (a student started from a base): no gradient, and its features cached. */
+  frozenVision?: boolean;
 }
 
 export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
-  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1 } = options;
+  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false } = options;
+  if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
@@ -43,6 +47,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
+  const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   return {
     kind,
     settings: { data: data.dir, split: data.split, samples: data.samples.length },
@@ -50,9 +55,9 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
     numSamples: data.samples.length,
     loss(indices): LossParts {
       const batch = makeTextBatch(indices.map((i) => prompts[i]), indices.map((i) => targetSeqs[i]), pad);
-      const patches = patchBatch(indices.map((i) => data.images[i]), data.info.size, data.info.patch);
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
-      const { features, logits: logits3 } = forwardText(vlm, ids, patches);
+      const features = imageFeatures.batch(indices);
+      const logits3 = forwardText(vlm, ids, features);
       const logits = tf.reshape(logits3, [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
       if (answerWeight !== 1) weighAnswers(batch, answerWord, answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
@@ -72,6 +77,8 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       const lossAux = tf.addN(AUX_HEADS.map(([name, , key, labelledWeight]) => head(name, aux.map((l) => l[key]), labelledWeight))) as tf.Scalar;
       return { total: tf.add(ce, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts: { loss_ce: ce, loss_aux: lossAux } };
     },
+    ...(frozenVision ? { frozen: isVisionParam } : {}),
+    prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config as VlmConfig, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
   };

@@ -45,6 +45,8 @@ export interface TrainTask {
   stepMetrics?(step: number): Record<string, number>;
   /** Parameters left as they are (no gradient, no optimiser update, no weight decay). */
   frozen?(name: string): boolean;
+  /** Called once before the first step of this process (after a resume has loaded the weights). */
+  prepare?(): void;
   saveModel(dir: string, step: number): void;
   loadModel(dir: string): void;
 }
@@ -172,6 +174,7 @@ export async function train(outDir: string, task: TrainTask, opts: TrainOptions)
   };
 
   const order = new BatchOrder(task.numSamples, opts.batchSize, opts.seed);
+  task.prepare?.();
   const bar = progress("training", opts.steps - start, { quiet: opts.quiet });
   const t0 = performance.now();
   let lastLoss = NaN;

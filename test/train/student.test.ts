@@ -12,6 +12,7 @@ import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train
 import { gateBias, gateValue } from "../../src/train/gate.js";
 import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
+import { teacherTask } from "../../src/train/teacher.js";
 import { NEG_INF } from "../../src/model/nn.js";
 import { Rng } from "../../src/util/rng.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
@@ -111,6 +112,29 @@ describe("LaViT student training", () => {
       expect(m[steps - 1].gate).toBe(1);
     });
   }
+
+  it("with a frozen tower, cached image features give the live features' losses (LaViT and distill) and leak no tensors", () => {
+    const signals = readSignals(sigDir, 4).samples;
+    const s: LavitSettings = { latents: 2, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 4, trajSource: "attention", gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
+    const indices = [5, 0, 63, 17, 5];
+    const tasks = [
+      [lavitTask(vlm, data, signals, s, 10, 0, {}), lavitTask(vlm, data, signals, s, 10, 0, {}, true)],
+      [teacherTask(vlm, data, {}), teacherTask(vlm, data, { frozenVision: true })],
+    ];
+    for (const [live, cached] of tasks) {
+      expect(live.frozen).toBeUndefined();
+      expect(cached.frozen?.("vision.post_layernorm.weight")).toBe(true);
+      expect(cached.frozen?.("lm_head.weight")).toBe(false);
+      expect(() => cached.loss(indices, 3)).toThrow(/prepare\(\) must run/);
+      cached.prepare!();
+      const before = tf.memory().numTensors;
+      const [a, b] = [live, cached].map((t) => tf.tidy(() => t.loss(indices, 3).total.dataSync()[0]));
+      expect(Math.abs(a - b)).toBeLessThan(1e-5 * Math.max(1, Math.abs(a)));
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    vlm.dispose();
+  });
 
   it("resumes a LaViT run (gate, latents and all) to the same final loss, and answers with ask --json", async () => {
     const signals = readSignals(sigDir, 4).samples;
