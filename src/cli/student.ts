@@ -32,6 +32,7 @@ export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gat
   vtop: boolean;
   gate: boolean;
   freezeVision?: boolean;
+  answerWeight: number;
 }
 
 /** LaViT-only flags; giving one with --mode distill is a contradiction, not a no-op. */
@@ -85,11 +86,11 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
   if (f.freezeVision && !f.initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
-  const settings = { mode: f.mode, init_from: f.initFrom ?? null, ...(f.freezeVision ? { freeze_vision: true } : {}), signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt };
+  const settings = { mode: f.mode, init_from: f.initFrom ?? null, ...(f.freezeVision ? { freeze_vision: true } : {}), signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt, ...(f.answerWeight !== 1 ? { answer_weight: f.answerWeight } : {}) };
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
-    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: !!f.freezeVision });
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: !!f.freezeVision, answerWeight: f.answerWeight });
     task.settings = settings;
   } else {
     const s: LavitSettings = {
@@ -100,6 +101,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
       trajTopk: f.trajTopk,
       trajSource: f.trajSource,
       gate: { schedule: f.gate ? f.gateSchedule : "none", openAt: f.gateOpenAt, mode: f.gateMode, gatePrompt: !!f.gatePrompt },
+      answerWeight: f.answerWeight,
     };
     task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings, !!f.freezeVision);
   }
@@ -133,6 +135,7 @@ export function registerStudent(trainCmd: Command): void {
     .option("--gate-open-at <f>", "fraction of training by which vision is fully open", parseNumberIn("--gate-open-at", 0, 1), 0.6)
     .addOption(new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default("hard"))
     .option("--gate-prompt", "also gate the question tokens")
+    .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens (both modes alike)", parseNumberIn("--answer-weight", 0, 100), 1)
     .option("--freeze-vision", "keep the --init-from vision tower as it is (both students alike; as VLM fine-tuning usually does, and faster)")
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")

@@ -10,6 +10,7 @@ import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch } from "./batch.js";
+import { weighAnswers } from "./teacher.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import { gateBias, gateValue, type GateConfig } from "./gate.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
@@ -26,6 +27,8 @@ export interface LavitSettings {
   trajTopk: number;
   trajSource: TrajSource;
   gate: GateConfig;
+  /** Loss weight of the answer word against the other target tokens (as the teacher's --answer-weight). */
+  answerWeight?: number;
 }
 
 /** Per-sample targets, computed once: one trajectory and one V_top vector per latent. */
@@ -77,6 +80,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   const latent = signals.map((sig) => latentTargets(sig, s));
   const dT = signals[0].vTop.dim;
   const pad = tok.id("<pad>");
+  const answerWord = tok.id("answer");
   const questionStart = IMAGE_START + n + 1;
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   return {
@@ -115,6 +119,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
       const image = projectVision(vlm, imageFeatures.batch(indices));
       const out = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: bias ?? undefined, returnProbs: s.trajSource === "attention" && s.wTraj > 0 });
       const logits = tf.reshape(lmLogits(vlm, out.hidden), [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
+      if (s.answerWeight !== undefined && s.answerWeight !== 1) weighAnswers(batch, answerWord, s.answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
       const selT = tf.tensor3d(sel, [b, K, t]);
       const hLat = tf.matMul(selT, out.hidden) as tf.Tensor3D;
