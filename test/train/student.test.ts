@@ -13,6 +13,7 @@ import { gateBias, gateValue } from "../../src/train/gate.js";
 import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
 import { teacherTask } from "../../src/train/teacher.js";
+import { targetText } from "../../src/data/sample.js";
 import { NEG_INF } from "../../src/model/nn.js";
 import { Rng } from "../../src/util/rng.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
@@ -134,6 +135,18 @@ describe("LaViT student training", () => {
       expect(tf.memory().numTensors).toBe(before);
     }
     vlm.dispose();
+  });
+
+  it("weighs the answer word with answerWeight (LaViT as distill)", () => {
+    // The untrained teacher's texts rarely say "answer": give the samples their true targets.
+    const signals = readSignals(sigDir, 4).samples.map((sig, i) => ({ ...sig, result: { ...sig.result, ground_truth_enriched: targetText(data.samples[i]) } }));
+    const s: LavitSettings = { latents: 2, wVtop: 0, wTraj: 0, vtopTarget: "pooled", trajTopk: 4, trajSource: "head", gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
+    const ce = (answerWeight: number) => tf.tidy(() => lavitTask(vlm, data, signals, { ...s, answerWeight }, 10, 0, {}).loss([1, 2, 3], 0).total.dataSync()[0]);
+    const [one, five] = [ce(1), ce(5)];
+    vlm.dispose();
+    // A weighted mean: five times the weight on one token per sequence moves the loss, and an untrained model's answer word is no easier than the rest.
+    expect(Math.abs(five - one)).toBeGreaterThan(1e-4);
   });
 
   it("resumes a LaViT run (gate, latents and all) to the same final loss, and answers with ask --json", async () => {
