@@ -57,7 +57,7 @@ export function variants(full: boolean): StudentVariant[] {
 
 /** Sizes: the default fits the 10-minute budget on two cores; --quick is for one integration test. */
 export function demoSizes(quick: boolean) {
-  return quick ? { train: 160, test: 40, steps: 40, warmup: 5 } : { train: 1200, test: 300, steps: 300, warmup: 30 };
+  return quick ? { train: 160, test: 40, steps: 40, warmup: 5 } : { train: 1200, test: 300, steps: 500, warmup: 50 };
 }
 
 const SPLITS = ["test-id", "test-ood", "test-pairs"] as const;
