@@ -42,3 +42,9 @@ export function patchBatch(images: readonly Uint8Array[], size: number, patch: n
   images.forEach((rgb, i) => patchify(rgb, size, patch, out, i * n * dim));
   return tf.tensor3d(out, [images.length, n, dim]);
 }
+
+/** Multiplies the loss weight of each sequence's answer word (the label right after "answer"). */
+export function weighAnswers(batch: TextBatch, answerWord: number, weight = 1): void {
+  if (weight === 1) return;
+  for (let i = 0; i < batch.labels.length - 1; i++) if (batch.labels[i] === answerWord && batch.weights[i + 1] > 0) batch.weights[i + 1] *= weight;
+}

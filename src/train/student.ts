@@ -9,8 +9,7 @@ import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, t
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
-import { makeTextBatch } from "./batch.js";
-import { weighAnswers } from "./teacher.js";
+import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import { gateBias, gateValue, type GateConfig } from "./gate.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
@@ -119,7 +118,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
       const image = projectVision(vlm, imageFeatures.batch(indices));
       const out = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: bias ?? undefined, returnProbs: s.trajSource === "attention" && s.wTraj > 0 });
       const logits = tf.reshape(lmLogits(vlm, out.hidden), [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
-      if (s.answerWeight !== undefined && s.answerWeight !== 1) weighAnswers(batch, answerWord, s.answerWeight);
+      weighAnswers(batch, answerWord, s.answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
       const selT = tf.tensor3d(sel, [b, K, t]);
       const hLat = tf.matMul(selT, out.hidden) as tf.Tensor3D;

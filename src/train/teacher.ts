@@ -9,7 +9,7 @@ import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, type Vlm } from "../model/vlm.js";
-import { makeTextBatch, type TextBatch } from "./batch.js";
+import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import type { LossParts, TrainTask } from "./trainer.js";
 import { join } from "node:path";
@@ -59,7 +59,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       const features = imageFeatures.batch(indices);
       const logits3 = forwardText(vlm, ids, features);
       const logits = tf.reshape(logits3, [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
-      if (answerWeight !== 1) weighAnswers(batch, answerWord, answerWeight);
+      weighAnswers(batch, answerWord, answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
       if (!aux) return { total: ce, parts: { loss_ce: ce } };
       const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
@@ -84,10 +84,6 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   };
 }
 
-/** Multiplies the loss weight of each sequence's answer word (the label right after "answer"). */
-export function weighAnswers(batch: TextBatch, answerWord: number, weight: number): void {
-  for (let i = 0; i < batch.labels.length - 1; i++) if (batch.labels[i] === answerWord && batch.weights[i + 1] > 0) batch.weights[i + 1] *= weight;
-}
 
 function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
   addAuxHeads(vlm);

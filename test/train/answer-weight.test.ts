@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeTextBatch } from "../../src/train/batch.js";
-import { weighAnswers } from "../../src/train/teacher.js";
+import { weighAnswers } from "../../src/train/batch.js";
 
 describe("answer weight", () => {
   it("scales the loss weight of exactly the word after 'answer' in each target, nothing in the prompt", () => {
