@@ -73,7 +73,7 @@ function formatVisionHeads(r: VisionHeadsResult): string {
 
 function formatForced(r: ForcedResult): string {
   const line = (name: string, g: ForcedAccuracy) =>
-    `${name}answer ${g.answer_accuracy.toFixed(3)}, rationale tokens ${g.rationale_token_accuracy.toFixed(3)}, steps ${g.step_accuracy.toFixed(3)}, last step ${g.last_step_accuracy.toFixed(3)} (${g.count})`;
+    `${name}answer ${g.answer_accuracy.toFixed(3)}, rationale tokens ${g.rationale_token_accuracy.toFixed(3)}, steps ${g.step_accuracy.toFixed(3)}, last step ${g.last_step_accuracy.toFixed(3)}, by step ${g.step_accuracy_by_index.map((a) => a.toFixed(2)).join(" ")} (${g.count})`;
   return [line(`${r.split}, given the true rationale: `, r), ...Object.entries(r.families).map(([f, g]) => line(`  ${f.padEnd(10)} `, g))].join("\n");
 }
 

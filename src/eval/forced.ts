@@ -17,6 +17,8 @@ export interface ForcedAccuracy {
   step_accuracy: number;
   /** The same for the last step alone (for spatial and depth questions, where the first object lies). */
   last_step_accuracy: number;
+  /** Step accuracy by the step's place in the rationale (first, second, ...), over the samples that have that step. */
+  step_accuracy_by_index: number[];
 }
 
 export interface ForcedResult extends ForcedAccuracy {
@@ -82,6 +84,10 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
     rationale_token_accuracy: rows.reduce((a, r) => a + r.tokensRight, 0) / Math.max(1, rows.reduce((a, r) => a + r.tokens, 0)),
     step_accuracy: rows.reduce((a, r) => a + r.steps.filter(Boolean).length, 0) / Math.max(1, rows.reduce((a, r) => a + r.steps.length, 0)),
     last_step_accuracy: rows.filter((r) => r.steps.at(-1)).length / Math.max(1, rows.length),
+    step_accuracy_by_index: Array.from({ length: Math.max(0, ...rows.map((r) => r.steps.length)) }, (_, i) => {
+      const having = rows.filter((r) => r.steps.length > i);
+      return having.filter((r) => r.steps[i]).length / having.length;
+    }),
   });
   const families = [...new Set(perSample.map((r) => r.family))].sort();
   return { split: data.split, ...summarise(perSample), families: Object.fromEntries(families.map((f) => [f, summarise(perSample.filter((r) => r.family === f))])) };
