@@ -8,6 +8,7 @@ import { runExtract } from "../cli/extract.js";
 import { runStudent, type StudentFlags } from "../cli/student.js";
 import { loadModelFor } from "../cli/eval.js";
 import { loadSplit } from "../data/dataset.js";
+import { readVlmConfig } from "../model/config.js";
 import { encodePng } from "../data/png.js";
 import { evaluateModel, summarise, type EvalResult, type Prediction } from "../eval/evaluate.js";
 import type { GazeMetrics } from "../eval/gap.js";
@@ -15,6 +16,8 @@ import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
 
+/** The demo's K: the public code's default. */
+export const DEMO_LATENTS = 4;
 export const SHIPPED_TEACHER = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/teacher-shapes");
 export const SHIPPED_STUDENT_BASE = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/student-base");
 
@@ -28,6 +31,8 @@ export interface DemoOptions {
   teacher: string;
   /** Base model both students start from; null trains them from scratch. */
   studentBase: string | null;
+  /** Latent visual thought tokens of the `lavit` student (the --full ablations try the other K). */
+  latents: number;
   quiet: boolean;
 }
 
@@ -36,22 +41,20 @@ interface StudentVariant {
   flags: Partial<StudentFlags>;
 }
 
-/** The students of a run: the baseline and LaViT, plus the ablations with --full. */
-export function variants(full: boolean): StudentVariant[] {
+/** The students of a run: the baseline and LaViT with K latents, plus the ablations with --full. */
+export function variants(full: boolean, latents: number): StudentVariant[] {
   const base: StudentVariant[] = [
     { name: "distill", flags: { mode: "distill" } },
-    { name: "lavit", flags: { mode: "lavit" } },
+    { name: "lavit", flags: { mode: "lavit", latents } },
   ];
   if (!full) return base;
   return [
     ...base,
-    { name: "lavit-no-traj", flags: { mode: "lavit", traj: false } },
-    { name: "lavit-no-vtop", flags: { mode: "lavit", vtop: false } },
-    { name: "lavit-no-gate", flags: { mode: "lavit", gate: false } },
-    { name: "lavit-two-stage", flags: { mode: "lavit", gateSchedule: "two-stage", gateOpenAt: 0.4 } },
-    { name: "lavit-k1", flags: { mode: "lavit", latents: 1 } },
-    { name: "lavit-k2", flags: { mode: "lavit", latents: 2 } },
-    { name: "lavit-k8", flags: { mode: "lavit", latents: 8 } },
+    { name: "lavit-no-traj", flags: { mode: "lavit", latents, traj: false } },
+    { name: "lavit-no-vtop", flags: { mode: "lavit", latents, vtop: false } },
+    { name: "lavit-no-gate", flags: { mode: "lavit", latents, gate: false } },
+    { name: "lavit-two-stage", flags: { mode: "lavit", latents, gateSchedule: "two-stage", gateOpenAt: 0.4 } },
+    ...[1, 2, 4, 8].filter((k) => k !== latents).map((k) => ({ name: `lavit-k${k}`, flags: { mode: "lavit" as const, latents: k } })),
   ];
 }
 
@@ -89,7 +92,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
   const sizes = demoSizes(opts.quick);
   const seeds = Array.from({ length: opts.seeds }, (_, i) => 101 + i);
-  const students = variants(opts.full);
+  const students = variants(opts.full, opts.latents);
   const timings: Record<string, number> = {};
   const time = async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
@@ -114,7 +117,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     }
     for (const v of students) {
       const dir = join(root, "students", v.name);
-      if (done(dir)) continue;
+      if (done(dir)) {
+        const k = v.flags.latents;
+        const saved = k === undefined ? undefined : readVlmConfig(join(dir, "config.json")).latent?.num_latents;
+        if (saved !== k) throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
+        continue;
+      }
       log(opts, `seed ${seed}: training ${v.name} (${sizes.steps} steps)`);
       const flags: StudentFlags = {
         data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, initFrom: opts.studentBase ?? undefined, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
@@ -168,7 +176,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const report: DemoReport = {
     seeds,
     results,
-    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
+    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, latents: opts.latents, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
     verdict: verdict(results),
     timings_s: timings,
   };

@@ -8,7 +8,7 @@ import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
-import { runDemo } from "../../src/demo/pipeline.js";
+import { DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
 import { readPng } from "../../src/data/png.js";
 import { pathToFileURL } from "node:url";
@@ -62,7 +62,7 @@ describe("lavit demo --quick", () => {
     saveModel(baseDir, baseCfg, b.store, tok, 0);
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, quiet: true });
+    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -85,6 +85,10 @@ describe("lavit demo --quick", () => {
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/already holds a report/);
+    // Resuming with another K would mix two students under one name: refused, naming the folder.
+    const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(otherK.status).toBe(2);
+    expect(otherK.stderr).toMatch(/students.lavit was trained with 4 latent tokens, not 2: resume with --latents 4/);
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
