@@ -104,10 +104,11 @@ export function formatManifest(samples: readonly Sample[]): string {
 
 /**
  * Version 2: rationale steps locate objects ("look red circle 3 5"), and spatial and depth
- * questions end with where the first object is ("look red circle left"); version-1 folders
- * would teach a model the old text.
+ * questions end with where the first object is ("look red circle left"). Version 3: a depth
+ * rationale names the colour hidden at the overlap first ("look hidden blue"). An older
+ * folder would teach a model the old text.
  */
-export const DATASET_FORMAT = "lavit-shapes/2";
+export const DATASET_FORMAT = "lavit-shapes/3";
 
 /** dataset.json: how a dataset folder was made (and the image geometry every stage needs). */
 export const datasetInfoSchema = z
@@ -132,7 +133,7 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (typeof format === "string" && format.startsWith("lavit-shapes/") && format !== DATASET_FORMAT)
-    throw new UserError(`${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}: rationales now say where each object is); regenerate the folder with \`lavit data generate\``);
+    throw new UserError(`${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}, whose rationales differ); regenerate the folder with \`lavit data generate\``);
   const r = datasetInfoSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

@@ -77,8 +77,9 @@ export function grammarWords(): string[] {
     "what", "color", "is", "the", "shape", "object", "how", "many", "are", "there", "in", "front", "of", "behind", "?",
     "left", "right", "above", "below", "look", "answer", ";",
     ...SHAPES, ...Object.values(SHAPE_PLURALS), ...COLOURS, ...YES_NO, ...COUNT_WORDS,
-    // Last, so a vocabulary without them (datasets of format lavit-shapes/1) is a prefix of this one.
+    // Last, in the order they joined, so an older format's vocabulary is a prefix of this one.
     ...CELL_WORDS,
+    "hidden",
   ];
   return [...new Set(words)];
 }
@@ -356,7 +357,7 @@ export function depthOrder(d: Pick<Draft, "objects" | "roles">): { front: number
   return d.objects[a].depth < d.objects[b].depth ? { front: a, back: b } : { front: b, back: a };
 }
 
-/** The objects each rationale step looks at: T = 1..4 steps (spatial and depth questions add a last step, see sample.ts). */
+/** The objects each rationale step looks at: T = 1..4 steps (spatial questions add a last step and depth questions two, see sample.ts). */
 export function stepObjects(d: Draft): number[][] {
   const r = d.roles;
   switch (kindOf(d.template)) {

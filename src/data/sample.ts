@@ -24,7 +24,7 @@ export function renderSample(d: Draft, ctx: SceneContext, id: string, noiseSeed:
     for (const i of objs) for (const p of groundTruthPatches(coverage[i])) patches.add(p);
     return { text: `look ${objs.map((i) => locatedName(d.objects[i], ctx.size)).join(" ")}`, objects: objs, patches: [...patches].sort((a, b) => a - b) };
   });
-  if (d.template.family === "depth" || d.template.family === "spatial") rationale.push(verdictStep(d, comp, coverage, ctx));
+  if (d.template.family === "depth" || d.template.family === "spatial") rationale.push(...verdictSteps(d, comp, coverage, ctx));
   const record: Sample = {
     id,
     image: `images/${id}.png`,
@@ -57,21 +57,31 @@ function groundTruthPatches(coverage: Map<number, number>): number[] {
  * true rationale; one made to first name the object the asked relation picks learned the
  * answer from that name but not the pick, which is the same XOR again. Said this way, the
  * step is a plain comparison (first-order in what the teacher sees) and the answer a match of
- * two words, which it learns. A depth step looks where the two overlap; a spatial step at both.
+ * two words, which it learns. A spatial step looks at both objects.
+ *
+ * A depth question gets one more step before that one, `look hidden blue`: the colour hidden
+ * where the two overlap (the one behind). Reading off which of two colours is on top and
+ * comparing it with the first object in one step stayed near chance (teacher run 10: 0.61 of
+ * these steps right, given the true rationale, while its vision tower labels the hidden colour
+ * of 85-88% of occluded patches). Split, each step is one first-order move: copy the colour the
+ * overlap hides, then match it with the first object's. Both look where the two overlap.
  */
-function verdictStep(d: Draft, comp: Composition, coverage: Map<number, number>[], ctx: SceneContext): Sample["rationale"][number] {
+function verdictSteps(d: Draft, comp: Composition, coverage: Map<number, number>[], ctx: SceneContext): Sample["rationale"] {
   const [kind, asked] = d.template.key.split("/");
   const [a, b] = [d.roles.a!, d.roles.b!];
   const name = objectName(d.objects[a]);
   if (kind === "depth") {
     const { front, back } = depthOrder(d);
     const patches = groundTruthPatches(occlusionCoverage(comp, front, back, ctx.patch)).sort((x, y) => x - y);
-    return { text: `look ${name} ${front === a ? "in front" : "behind"}`, objects: [a, b], patches };
+    return [
+      { text: `look hidden ${d.objects[back].colour}`, objects: [back], patches },
+      { text: `look ${name} ${front === a ? "in front" : "behind"}`, objects: [a, b], patches },
+    ];
   }
   const rel = asked as Relation;
   const side = relationHolds(rel, d.objects[a], d.objects[b], spatialMargin(ctx.size)) ? rel : OPPOSITE_RELATION[rel];
   const patches = [...new Set([...groundTruthPatches(coverage[a]), ...groundTruthPatches(coverage[b])])].sort((x, y) => x - y);
-  return { text: `look ${name} ${side}`, objects: [a, b], patches };
+  return [{ text: `look ${name} ${side}`, objects: [a, b], patches }];
 }
 
 /** The text a model generates after the question (and after its latent thoughts): rationale, then answer. */

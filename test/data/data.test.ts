@@ -138,16 +138,16 @@ describe("generated dataset", () => {
     }
   });
 
-  it("writes rationales from which the yes/no answers follow: located objects, then where the first is", () => {
+  it("writes rationales from which the yes/no answers follow: located objects, (for depth) the hidden colour, then where the first is", () => {
     const relation = (q: string) => ["left", "right", "above", "below"].find((r) => q.includes(` ${r} `))!;
     let spatial = 0;
     let depth = 0;
     for (const split of ["teacher-train", "train", "test-ood", "test-pairs"]) {
       for (const s of readManifest(dir, split)) {
         if (s.family !== "spatial" && s.family !== "depth") continue;
-        expect(s.rationale, s.id).toHaveLength(3);
+        expect(s.rationale, s.id).toHaveLength(s.family === "depth" ? 4 : 3);
         const [a, b] = [s.rationale[0].objects[0], s.rationale[1].objects[0]];
-        const last = s.rationale[2];
+        const last = s.rationale[s.rationale.length - 1];
         const name = `${s.objects[a].colour} ${s.objects[a].shape}`;
         expect(last.text.startsWith(`look ${name} `), s.id).toBe(true);
         const said = last.text.slice(`look ${name} `.length);
@@ -165,6 +165,12 @@ describe("generated dataset", () => {
           const aInFront = s.objects[a].depth < s.objects[b].depth;
           expect(said, s.id).toBe(aInFront ? "in front" : "behind");
           expect((said === "in front") === s.question.includes("in front of") ? "yes" : "no", s.id).toBe(s.answer);
+          // Before it, the colour the overlap hides: the one behind's.
+          const hidden = s.rationale[2];
+          const back = aInFront ? b : a;
+          expect(hidden.text, s.id).toBe(`look hidden ${s.objects[back].colour}`);
+          expect(hidden.objects, s.id).toEqual([back]);
+          expect(hidden.patches, s.id).toEqual(last.patches);
           // It looks where the two objects' boxes overlap.
           const [size, patch] = [GENERATE_DEFAULTS.size, GENERATE_DEFAULTS.patch];
           const grid = size / patch;
