@@ -88,7 +88,7 @@ describe("lavit demo --quick", () => {
     // Resuming with another K would mix two students under one name: refused, naming the folder.
     const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherK.status).toBe(2);
-    expect(otherK.stderr).toMatch(/students.lavit was trained with 4 latent tokens, not 2: resume with --latents 4/);
+    expect(otherK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_LATENTS} latent tokens, not 2: resume with --latents ${DEMO_LATENTS}`));
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
