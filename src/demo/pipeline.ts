@@ -8,6 +8,7 @@ import { runExtract } from "../cli/extract.js";
 import { runStudent, type StudentFlags } from "../cli/student.js";
 import { loadModelFor } from "../cli/eval.js";
 import { loadSplit } from "../data/dataset.js";
+import { readDatasetInfo } from "../data/manifest.js";
 import { readVlmConfig } from "../model/config.js";
 import { encodePng } from "../data/png.js";
 import { evaluateModel, summarise, type EvalResult, type Prediction } from "../eval/evaluate.js";
@@ -22,12 +23,18 @@ import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdic
  * run 10, and on seed 101 and a prior-0.6 seed with run 11 (README, "What was tried").
  */
 export const DEMO_LATENTS = 8;
+/** Seeds 101, 102, ... keep the demo's data apart from the teacher's (seed 1) and the tests'. */
+export const DEMO_FIRST_SEED = 101;
 export const SHIPPED_TEACHER = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/teacher-shapes");
 export const SHIPPED_STUDENT_BASE = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/student-base");
 
 export interface DemoOptions {
   out: string;
   seeds: number;
+  /** The first data/training seed; the run uses firstSeed, firstSeed + 1, ... */
+  firstSeed: number;
+  /** Probability that a train/test-id answer is its template's prior answer (the shortcut's strength). */
+  prior: number;
   full: boolean;
   quick: boolean;
   resume: boolean;
@@ -95,7 +102,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   if (opts.force && !opts.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
 
   const sizes = demoSizes(opts.quick);
-  const seeds = Array.from({ length: opts.seeds }, (_, i) => 101 + i);
+  const seeds = Array.from({ length: opts.seeds }, (_, i) => opts.firstSeed + i);
   const students = variants(opts.full, opts.latents);
   const timings: Record<string, number> = {};
   const time = async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
@@ -110,9 +117,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   for (const seed of seeds) {
     const root = join(out, `seed-${seed}`);
     const dataDir = join(root, "data");
-    if (!existsSync(join(dataDir, "dataset.json"))) {
+    if (existsSync(join(dataDir, "dataset.json"))) {
+      const made = readDatasetInfo(dataDir).prior;
+      if (made !== opts.prior) throw new UserError(`${join(dataDir, "dataset.json")} was generated with prior ${made}, not ${opts.prior}: resume with --prior ${made}, or give another --out`);
+    } else {
       log(opts, `seed ${seed}: generating data`);
-      await time("data", () => runGenerate({ out: dataDir, seed, size: 64, patch: 8, prior: 0.8, train: sizes.train, test: sizes.test, teacherTrain: 0, force: true, quiet: opts.quiet }));
+      await time("data", () => runGenerate({ out: dataDir, seed, size: 64, patch: 8, prior: opts.prior, train: sizes.train, test: sizes.test, teacherTrain: 0, force: true, quiet: opts.quiet }));
     }
     const sigDir = join(root, "signals");
     if (!existsSync(join(sigDir, "summary.json"))) {
@@ -181,7 +191,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const report: DemoReport = {
     seeds,
     results,
-    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, latents: opts.latents, ...sizes, students: students.map((s) => s.name), prior: 0.8 },
+    config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, latents: opts.latents, ...sizes, students: students.map((s) => s.name), prior: opts.prior },
     verdict: verdict(results),
     timings_s: timings,
   };

@@ -84,7 +84,7 @@ export function markdownReport(rep: DemoReport): string {
   return [
     "# lavit demo report",
     "",
-    `Seeds: ${rep.seeds.join(", ")}. Values are means over seeds${rep.seeds.length > 1 ? " ± standard deviation" : ""}; every number recomputes from the predictions.jsonl files under eval/.`,
+    `Seeds: ${rep.seeds.join(", ")}; shortcut prior ${rep.config.prior} (share of train/test-id answers that are their template's prior answer). Values are means over seeds${rep.seeds.length > 1 ? " ± standard deviation" : ""}; every number recomputes from the predictions.jsonl files under eval/.`,
     "",
     "## Verdict",
     "",
@@ -138,7 +138,7 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: 
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
 </head><body>
 <h1>lavit demo report</h1>
-<p>Seeds: ${rep.seeds.join(", ")}.</p>
+<p>Seeds: ${rep.seeds.join(", ")}; shortcut prior ${esc(String(rep.config.prior))}.</p>
 <p class="verdict" id="verdict">${esc(rep.verdict.statement)}</p>
 <h2>Results</h2>
 <table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th><th>said yes</th><th>truth yes</th></tr></thead><tbody>

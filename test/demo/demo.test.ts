@@ -8,7 +8,7 @@ import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
-import { DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
+import { DEMO_FIRST_SEED, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
 import { readPng } from "../../src/data/png.js";
 import { pathToFileURL } from "node:url";
@@ -62,7 +62,7 @@ describe("lavit demo --quick", () => {
     saveModel(baseDir, baseCfg, b.store, tok, 0);
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
+    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: 0.8, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -89,6 +89,10 @@ describe("lavit demo --quick", () => {
     const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherK.status).toBe(2);
     expect(otherK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_LATENTS} latent tokens, not 2: resume with --latents ${DEMO_LATENTS}`));
+    // Likewise another prior would mix two datasets under one seed.
+    const otherPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(otherPrior.status).toBe(2);
+    expect(otherPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
