@@ -23,7 +23,7 @@ import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdic
  * run 10, and on seed 101 and a prior-0.6 seed with run 11 (README, "What was tried").
  */
 export const DEMO_LATENTS = 8;
-/** Seeds 101, 102, ... keep the demo's data apart from the teacher's (seed 1) and the tests'. */
+/** Seeds 101, 102, ... keep the demo's data apart from the shipped teacher's training data (seeds 1-3) and the evaluation seeds of its model card (77-81). */
 export const DEMO_FIRST_SEED = 101;
 export const SHIPPED_TEACHER = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/teacher-shapes");
 export const SHIPPED_STUDENT_BASE = resolve(dirname(fileURLToPath(import.meta.url)), "../../models/student-base");

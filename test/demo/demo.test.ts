@@ -10,6 +10,7 @@ import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
 import { DEMO_FIRST_SEED, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
+import { GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { readPng } from "../../src/data/png.js";
 import { pathToFileURL } from "node:url";
 
@@ -62,7 +63,7 @@ describe("lavit demo --quick", () => {
     saveModel(baseDir, baseCfg, b.store, tok, 0);
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: 0.8, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
+    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
