@@ -15,6 +15,7 @@ import { evaluateModel, summarise, type EvalResult, type Prediction } from "../e
 import type { GazeMetrics } from "../eval/gap.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest } from "./settings.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
 
 /**
@@ -96,10 +97,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   if (opts.studentBase && !existsSync(join(opts.studentBase, "model.safetensors")))
     throw new UserError(`no student base model at ${opts.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${opts.studentBase}; or give --student-base none to train the students from scratch`);
   if (existsSync(join(out, "report.json")) && !opts.force && !opts.resume) throw new UserError(`--out ${opts.out} already holds a report (report.json); use --force to recompute it, or another --out`);
-  const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", "report.json", "report.md", "report.html"].includes(name);
+  const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", DEMO_SETTINGS_FILE, "report.json", "report.md", "report.html"].includes(name);
   if (existsSync(out) && !opts.resume && !opts.force && readdirSync(out).some(ours)) throw new UserError(`--out ${opts.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
   mkdirSync(out, { recursive: true });
   if (opts.force && !opts.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
+  const settings = { quick: opts.quick, prior: opts.prior, latents: opts.latents, teacher_weights_sha256: weightsDigest(opts.teacher), student_base_weights_sha256: opts.studentBase && weightsDigest(opts.studentBase) };
+  checkDemoSettings(out, opts.out, settings);
+  // A folder begun before the record existed gets one only at the end, once its per-stage checks (dataset prior, students' K) have passed.
+  if (!readdirSync(out).some((name) => name.startsWith("seed-"))) recordDemoSettings(out, settings);
 
   const sizes = demoSizes(opts.quick);
   const seeds = Array.from({ length: opts.seeds }, (_, i) => opts.firstSeed + i);
@@ -198,6 +203,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const curves = ["loss_ce", "loss_traj", "loss_vtop"].map((key) =>
     svgCurves(Object.fromEntries(students.map((v) => [v.name, readMetrics(join(out, `seed-${seeds[0]}`, "students", v.name, "metrics.jsonl"), key)]).filter(([, pts]) => (pts as unknown[]).length)), `${key} (seed ${seeds[0]})`),
   );
+  recordDemoSettings(out, settings);
   writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(join(out, "report.md"), markdownReport(report));
   writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));

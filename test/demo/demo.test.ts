@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -86,14 +86,28 @@ describe("lavit demo --quick", () => {
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/already holds a report/);
-    // Resuming with another K would mix two students under one name: refused, naming the folder.
+    // A resume that would mix two setups under one folder is refused, naming the setting.
     const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherK.status).toBe(2);
-    expect(otherK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_LATENTS} latent tokens, not 2: resume with --latents ${DEMO_LATENTS}`));
-    // Likewise another prior would mix two datasets under one seed.
-    const otherPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
-    expect(otherPrior.status).toBe(2);
-    expect(otherPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);
+    expect(otherK.stderr).toMatch(new RegExp(`was begun with --latents ${DEMO_LATENTS}, not with --latents 2 \\(demo\\.json\\): resume with --latents ${DEMO_LATENTS}`));
+    const fullSize = runCli(["demo", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(fullSize.status).toBe(2);
+    expect(fullSize.stderr).toMatch(/was begun with --quick, not without --quick \(demo\.json\): resume with --quick/);
+    const retrained = buildVlm(small, 1);
+    saveModel(teacherDir, small, retrained.store, tok, 0);
+    retrained.dispose();
+    const otherTeacher = runCli(["demo", "--quick", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(otherTeacher.status).toBe(2);
+    expect(otherTeacher.stderr).toMatch(/was begun with other teacher weights/);
+    // A folder from before the record: the per-stage checks still catch another K or prior.
+    rmSync(join(out, "demo.json"));
+    const legacyK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(legacyK.status).toBe(2);
+    expect(legacyK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_LATENTS} latent tokens, not 2: resume with --latents ${DEMO_LATENTS}`));
+    const legacyPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(legacyPrior.status).toBe(2);
+    expect(legacyPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);
+    expect(existsSync(join(out, "demo.json"))).toBe(false);
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);

@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { UserError } from "../cli/errors.js";
+import { writeFileAtomic } from "../util/atomic.js";
+
+/**
+ * What every stage of a demo folder depends on, recorded when the folder is begun so a
+ * --resume that would mix two setups (sizes, data, K, or a teacher retrained in place) is
+ * refused instead of silently reusing what the first run made. Seeds, --first-seed and --full
+ * only add seed folders or students, so they may change between resumes.
+ */
+const DemoSettings = z.object({
+  quick: z.boolean(),
+  prior: z.number(),
+  latents: z.number().int(),
+  teacher_weights_sha256: z.string(),
+  student_base_weights_sha256: z.string().nullable(),
+});
+export type DemoSettings = z.infer<typeof DemoSettings>;
+
+export const DEMO_SETTINGS_FILE = "demo.json";
+
+export function weightsDigest(modelDir: string): string {
+  return createHash("sha256").update(readFileSync(join(modelDir, "model.safetensors"))).digest("hex");
+}
+
+/** How the command line says a setting, e.g. "with --prior 0.8" or "without --quick". */
+function asFlag(key: "quick" | "prior" | "latents", value: DemoSettings[typeof key]): string {
+  if (key === "quick") return value ? "with --quick" : "without --quick";
+  return `with --${key} ${value}`;
+}
+
+/** Refuses a --resume whose settings differ from the folder's record, naming the setting. */
+export function checkDemoSettings(outDir: string, shownOut: string, wanted: DemoSettings): void {
+  const file = join(outDir, DEMO_SETTINGS_FILE);
+  if (existsSync(file)) {
+    let saved: DemoSettings;
+    try {
+      saved = DemoSettings.parse(JSON.parse(readFileSync(file, "utf8")));
+    } catch (e) {
+      throw new UserError(`${join(shownOut, DEMO_SETTINGS_FILE)} is not a demo settings record (${(e as Error).message.split("\n")[0]}): give another --out`);
+    }
+    for (const key of ["quick", "prior", "latents"] as const) {
+      if (saved[key] !== wanted[key]) throw new UserError(`--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`);
+    }
+    const models = [
+      ["teacher", saved.teacher_weights_sha256, wanted.teacher_weights_sha256],
+      ["student base", saved.student_base_weights_sha256, wanted.student_base_weights_sha256],
+    ] as const;
+    for (const [role, was, now] of models) {
+      if (was !== now) throw new UserError(`--out ${shownOut} was begun with other ${role} weights than the ones given now (${DEMO_SETTINGS_FILE} records their sha256): its stages would mix two ${role}s; give another --out, or --force to start it over`);
+    }
+  }
+}
+
+export function recordDemoSettings(outDir: string, settings: DemoSettings): void {
+  writeFileAtomic(join(outDir, DEMO_SETTINGS_FILE), JSON.stringify(settings, null, 2) + "\n");
+}
