@@ -12,7 +12,8 @@ import { readDatasetInfo } from "../data/manifest.js";
 import { readVlmConfig } from "../model/config.js";
 import { encodePng } from "../data/png.js";
 import { evaluateModel, summarise, type EvalResult, type Prediction } from "../eval/evaluate.js";
-import type { GazeMetrics } from "../eval/gap.js";
+import { meanGaze, sampleGaze, type GazeMetrics } from "../eval/gap.js";
+import type { Sample } from "../data/manifest.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest } from "./settings.js";
@@ -117,6 +118,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     return r;
   };
   const perSeed: Record<string, Record<string, EvalResult & GazeMetrics>>[] = [];
+  const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
   const heatmaps: { file: string; caption: string }[] = [];
 
   for (const seed of seeds) {
@@ -156,6 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       markDone(dir);
     }
     const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
+    const reference: Record<string, GazeMetrics> = {};
     const models = [{ name: "teacher", dir: opts.teacher }, ...students.map((v) => ({ name: v.name, dir: join(root, "students", v.name) }))];
     for (const split of SPLITS) {
       const data = loadSplit(dataDir, split);
@@ -187,17 +190,21 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         if (m.name === "teacher") teacherMaps = mapsByModel.teacher;
         (results[m.name] ??= {})[split] = result;
       }
+      reference[split] = uniformGaze(data.samples, teacherMaps!);
       if (seed === seeds[0] && split === "test-ood") heatmaps.push(...writeHeatmaps(out, data, mapsByModel, ["teacher", "distill", "lavit"]));
     }
     perSeed.push(results);
+    referencePerSeed.push({ "uniform-gaze": reference });
   }
 
   const results = aggregate(perSeed);
+  const reference = aggregate(referencePerSeed)["uniform-gaze"];
   const report: DemoReport = {
     seeds,
     results,
+    reference,
     config: { quick: opts.quick, full: opts.full, teacher: opts.teacher, student_base: opts.studentBase, latents: opts.latents, ...sizes, students: students.map((s) => s.name), prior: opts.prior },
-    verdict: verdict(results),
+    verdict: verdict(results, reference),
     timings_s: timings,
   };
   const curves = ["loss_ce", "loss_traj", "loss_vtop"].map((key) =>
@@ -207,8 +214,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(join(out, "report.md"), markdownReport(report));
   writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));
-  if (!opts.quiet) process.stdout.write(markdownTable(results) + "\n\n" + report.verdict.statement + `\nreport: ${join(opts.out, "report.html")}\n`);
+  if (!opts.quiet) process.stdout.write(markdownTable(results, reference) + "\n\n" + report.verdict.statement + `\nreport: ${join(opts.out, "report.html")}\n`);
   return report;
+}
+
+/** The gaze metrics of attention spread evenly over the image, against the teacher's maps: the scale for the students' figures. */
+function uniformGaze(samples: readonly Sample[], teacherMaps: readonly Float32Array[][]): GazeMetrics {
+  return meanGaze(samples.map((s, i) => sampleGaze(s, teacherMaps[i].map((m) => new Float32Array(m.length).fill(1 / m.length)), teacherMaps[i])));
 }
 
 function readMetrics(file: string, key: string): { step: number; value: number }[] {

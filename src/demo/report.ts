@@ -1,5 +1,3 @@
-import type { EvalResult } from "../eval/evaluate.js";
-import type { GazeMetrics } from "../eval/gap.js";
 
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
 export type ReportMetric = (typeof REPORT_METRICS)[number];
@@ -8,6 +6,8 @@ export type SplitReport = Partial<Record<ReportMetric | `${ReportMetric}_std`, n
 export interface DemoReport {
   seeds: number[];
   results: Record<string, Record<string, SplitReport>>;
+  /** Per split: the gaze metrics of attention spread evenly over the image, for scale. */
+  reference: Record<string, SplitReport>;
   config: Record<string, unknown>;
   verdict: Verdict;
   timings_s: Record<string, number>;
@@ -22,7 +22,7 @@ export interface Verdict {
 }
 
 /** Means (and sample standard deviations when there are several seeds) over per-seed results. */
-export function aggregate(perSeed: readonly Record<string, Record<string, EvalResult & GazeMetrics>>[]): Record<string, Record<string, SplitReport>> {
+export function aggregate(perSeed: readonly Record<string, Record<string, Partial<Record<ReportMetric, number>>>>[]): Record<string, Record<string, SplitReport>> {
   const out: Record<string, Record<string, SplitReport>> = {};
   const models = Object.keys(perSeed[0]);
   for (const model of models) {
@@ -43,7 +43,7 @@ export function aggregate(perSeed: readonly Record<string, Record<string, EvalRe
 }
 
 /** What the numbers say about LaViT vs the distill baseline, stated plainly either way. */
-export function verdict(results: DemoReport["results"]): Verdict {
+export function verdict(results: DemoReport["results"], reference?: DemoReport["reference"]): Verdict {
   const l = results.lavit?.["test-ood"];
   const d = results.distill?.["test-ood"];
   const lp = results.lavit?.["test-pairs"];
@@ -62,7 +62,10 @@ export function verdict(results: DemoReport["results"]): Verdict {
     l?.yes_rate !== undefined && d?.yes_rate !== undefined && Math.abs(l.yes_rate - d.yes_rate) >= 0.15
       ? ` LaViT answers "yes" to ${(100 * l.yes_rate).toFixed(0)}% of test-ood's yes/no questions, distill to ${(100 * d.yes_rate).toFixed(0)}% (truth: ${(100 * (l.yes_truth ?? 0)).toFixed(0)}%): part of the accuracy difference is answer bias, which pair accuracy does not reward.`
       : "";
-  const statement = `${parts.join("; ")}.${bias} ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
+  // A teacher whose maps are near-uniform makes js_to_teacher reward diffuse attention: say where even gaze would score.
+  const even = reference?.["test-ood"]?.js_to_teacher;
+  const scale = even !== undefined && l?.js_to_teacher !== undefined ? ` For scale, attention spread evenly over the image scores js_to_teacher ${even.toFixed(4)} on test-ood (LaViT ${l.js_to_teacher.toFixed(4)}, distill ${(d?.js_to_teacher ?? NaN).toFixed(4)}).` : "";
+  const statement = `${parts.join("; ")}.${bias}${scale} ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
   return { ood_gain_points: gain, pair_gain_points: pairGain, js_reduction: js, lavit_wins: wins, statement };
 }
 
@@ -73,9 +76,10 @@ function fmt(r: SplitReport, m: ReportMetric): string {
   return sd !== undefined ? `${v.toFixed(3)} ± ${sd.toFixed(3)}` : v.toFixed(3);
 }
 
-export function markdownTable(results: DemoReport["results"]): string {
+export function markdownTable(results: DemoReport["results"], reference: DemoReport["reference"] = {}): string {
   const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy | said yes | truth yes |", "|---|---|---|---|---|---|---|---|---|---|"];
-  for (const [model, splits] of Object.entries(results))
+  const rows: [string, Record<string, SplitReport>][] = [...Object.entries(results), ["(uniform gaze)", reference]];
+  for (const [model, splits] of rows)
     for (const [split, r] of Object.entries(splits)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
   return lines.join("\n");
 }
@@ -92,9 +96,9 @@ export function markdownReport(rep: DemoReport): string {
     "",
     "## Results",
     "",
-    markdownTable(rep.results),
+    markdownTable(rep.results, rep.reference),
     "",
-    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
+    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); (uniform gaze): attention spread evenly over the image, scored against the same teacher maps, the scale for the gaze metrics; said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
     "",
     "## Set-up",
     "",
@@ -130,7 +134,8 @@ export function svgCurves(series: Record<string, { step: number; value: number }
 }
 
 export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: string; caption: string }[]): string {
-  const rows = Object.entries(rep.results).flatMap(([model, splits]) =>
+  const models: [string, Record<string, SplitReport>][] = [...Object.entries(rep.results), ["(uniform gaze)", rep.reference ?? {}]];
+  const rows = models.flatMap(([model, splits]) =>
     Object.entries(splits).map(([split, r]) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`),
   );
   return `<!doctype html>
@@ -144,6 +149,7 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: 
 <table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th><th>said yes</th><th>truth yes</th></tr></thead><tbody>
 ${rows.join("\n")}
 </tbody></table>
+<p>(uniform gaze): attention spread evenly over the image, scored against the same teacher maps: the scale for the gaze columns.</p>
 <h2>Training curves</h2>
 ${curves.join("\n")}
 <h2>Where the models look</h2>

@@ -32,7 +32,8 @@ async function screenshotReport(html: string, png: string): Promise<void> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(pathToFileURL(html).href);
     expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
-    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(9);
+    // three models and the uniform-gaze scale row, on three splits each
+    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(12);
     const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.length).toBeGreaterThan(0);
     expect(widths.every((w) => w > 0)).toBe(true);
@@ -70,6 +71,9 @@ describe("lavit demo --quick", () => {
     expect(json.seeds).toEqual([101]);
     expect(json.results.lavit["test-pairs"]).toHaveProperty("pair_accuracy");
     expect(json.results.distill["test-ood"]).toHaveProperty("js_to_teacher");
+    // The scale row: even gaze over the 64 patches, scored against the teacher's maps.
+    expect(json.reference["test-ood"].entropy).toBeCloseTo(Math.log(64), 6);
+    expect(json.reference["test-ood"].js_to_teacher).toBeGreaterThan(0);
     // recompute lavit's test-ood accuracy and grounding mass from its predictions
     const preds = readFileSync(join(out, "seed-101", "eval", "lavit", "test-ood.predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(preds.filter((p) => p.correct).length / preds.length).toBeCloseTo(json.results.lavit["test-ood"].accuracy, 10);

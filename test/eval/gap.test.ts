@@ -45,4 +45,10 @@ describe("Perception-Gap metrics", () => {
     expect(biased.statement).toMatch(/LaViT answers "yes" to 93% of test-ood's yes\/no questions, distill to 37% \(truth: 60%\)/);
     expect(verdict({ distill: { "test-ood": row(0.3, 0.5) }, lavit: { "test-ood": row(0.41, 0.55) } }).statement).not.toMatch(/answer bias/);
   });
+
+  it("gives even gaze's js_to_teacher as the scale when the report has it", () => {
+    const results = { distill: { "test-ood": { accuracy: 0.3, js_to_teacher: 0.04 } }, lavit: { "test-ood": { accuracy: 0.41, js_to_teacher: 0.03 } } };
+    expect(verdict(results, { "test-ood": { js_to_teacher: 0.0128 } }).statement).toMatch(/attention spread evenly over the image scores js_to_teacher 0\.0128 on test-ood \(LaViT 0\.0300, distill 0\.0400\)/);
+    expect(verdict(results).statement).not.toMatch(/spread evenly/);
+  });
 });
