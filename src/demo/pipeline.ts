@@ -220,7 +220,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
 /** The gaze metrics of attention spread evenly over the image, against the teacher's maps: the scale for the students' figures. */
 function uniformGaze(samples: readonly Sample[], teacherMaps: readonly Float32Array[][]): GazeMetrics {
-  return meanGaze(samples.map((s, i) => sampleGaze(s, teacherMaps[i].map((m) => new Float32Array(m.length).fill(1 / m.length)), teacherMaps[i])));
+  const gaze = meanGaze(samples.map((s, i) => sampleGaze(s, teacherMaps[i].map((m) => new Float32Array(m.length).fill(1 / m.length)), teacherMaps[i])));
+  // Even gaze has no top k (every patch ties), so its IoU would only reflect how ties are broken.
+  delete gaze.topk_iou;
+  return gaze;
 }
 
 function readMetrics(file: string, key: string): { step: number; value: number }[] {
