@@ -15,6 +15,8 @@ const DemoSettings = z.object({
   quick: z.boolean(),
   prior: z.number(),
   latents: z.number().int(),
+  /** Not a flag: the demo's own recipe, which a newer lavit may change under an old folder. */
+  gate_open_at: z.number(),
   teacher_weights_sha256: z.string(),
   student_base_weights_sha256: z.string().nullable(),
 });
@@ -45,6 +47,8 @@ export function checkDemoSettings(outDir: string, shownOut: string, wanted: Demo
     for (const key of ["quick", "prior", "latents"] as const) {
       if (saved[key] !== wanted[key]) throw new UserError(`--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`);
     }
+    if (saved.gate_open_at !== wanted.gate_open_at)
+      throw new UserError(`--out ${shownOut} was begun by a lavit whose demo opened the sensory gate by ${saved.gate_open_at} of training, not ${wanted.gate_open_at} (${DEMO_SETTINGS_FILE}): its students would mix two recipes; give another --out, or --force to start it over`);
     const models = [
       ["teacher", saved.teacher_weights_sha256, wanted.teacher_weights_sha256],
       ["student base", saved.student_base_weights_sha256, wanted.student_base_weights_sha256],

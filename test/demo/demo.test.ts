@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -8,7 +8,7 @@ import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
-import { DEMO_FIRST_SEED, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
+import { DEMO_FIRST_SEED, DEMO_GATE_OPEN_AT, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
 import { GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { readPng } from "../../src/data/png.js";
@@ -98,6 +98,13 @@ describe("lavit demo --quick", () => {
     const fullSize = runCli(["demo", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(fullSize.status).toBe(2);
     expect(fullSize.stderr).toMatch(/was begun with --quick, not without --quick \(demo\.json\): resume with --quick/);
+    // A folder whose students a lavit with another demo recipe trained.
+    const record = readFileSync(join(out, "demo.json"), "utf8");
+    writeFileSync(join(out, "demo.json"), JSON.stringify({ ...JSON.parse(record), gate_open_at: 0.6 }));
+    const otherRecipe = runCli(["demo", "--quick", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(otherRecipe.status).toBe(2);
+    expect(otherRecipe.stderr).toMatch(new RegExp(`opened the sensory gate by 0.6 of training, not ${DEMO_GATE_OPEN_AT}`));
+    writeFileSync(join(out, "demo.json"), record);
     const retrained = buildVlm(small, 1);
     saveModel(teacherDir, small, retrained.store, tok, 0);
     retrained.dispose();
