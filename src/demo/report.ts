@@ -1,4 +1,3 @@
-
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
 export type ReportMetric = (typeof REPORT_METRICS)[number];
 export type SplitReport = Partial<Record<ReportMetric | `${ReportMetric}_std`, number>>;
@@ -76,11 +75,14 @@ function fmt(r: SplitReport, m: ReportMetric): string {
   return sd !== undefined ? `${v.toFixed(3)} ± ${sd.toFixed(3)}` : v.toFixed(3);
 }
 
-export function markdownTable(results: DemoReport["results"], reference: DemoReport["reference"] = {}): string {
+/** The results table's rows, model by split, with the uniform-gaze scale rows last. */
+function tableRows(results: DemoReport["results"], reference: DemoReport["reference"] = {}): { model: string; split: string; r: SplitReport }[] {
+  return [...Object.entries(results), ["(uniform gaze)", reference] as const].flatMap(([model, splits]) => Object.entries(splits).map(([split, r]) => ({ model, split, r })));
+}
+
+export function markdownTable(results: DemoReport["results"], reference?: DemoReport["reference"]): string {
   const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy | said yes | truth yes |", "|---|---|---|---|---|---|---|---|---|---|"];
-  const rows: [string, Record<string, SplitReport>][] = [...Object.entries(results), ["(uniform gaze)", reference]];
-  for (const [model, splits] of rows)
-    for (const [split, r] of Object.entries(splits)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
+  for (const { model, split, r } of tableRows(results, reference)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
   return lines.join("\n");
 }
 
@@ -134,10 +136,7 @@ export function svgCurves(series: Record<string, { step: number; value: number }
 }
 
 export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: string; caption: string }[]): string {
-  const models: [string, Record<string, SplitReport>][] = [...Object.entries(rep.results), ["(uniform gaze)", rep.reference ?? {}]];
-  const rows = models.flatMap(([model, splits]) =>
-    Object.entries(splits).map(([split, r]) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`),
-  );
+  const rows = tableRows(rep.results, rep.reference).map(({ model, split, r }) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
