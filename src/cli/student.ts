@@ -10,6 +10,7 @@ import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig } from "../model/presets.js";
 import { buildVlm } from "../model/vlm.js";
 import { readSignals, type SampleSignals } from "../signals/layout.js";
+import { TARGET_TEXTS, type TargetText, studentTargetText } from "../train/target-text.js";
 import { GATE_MODES, GATE_SCHEDULES, type GateMode, type GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings } from "../train/student.js";
 import { teacherTask } from "../train/teacher.js";
@@ -33,6 +34,7 @@ export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gat
   gate: boolean;
   freezeVision?: boolean;
   answerWeight: number;
+  targetText: TargetText;
 }
 
 /** LaViT-only flags; giving one with --mode distill is a contradiction, not a no-op. */
@@ -86,11 +88,11 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (f.initFrom && !f.resume) initFromBase(vlm.store, config, data.tokenizer, f.initFrom);
   const opts = trainerOptions(f);
   if (f.freezeVision && !f.initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
-  const settings = { mode: f.mode, init_from: f.initFrom ?? null, ...(f.freezeVision ? { freeze_vision: true } : {}), signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt, ...(f.answerWeight !== 1 ? { answer_weight: f.answerWeight } : {}) };
+  const settings = { mode: f.mode, init_from: f.initFrom ?? null, ...(f.freezeVision ? { freeze_vision: true } : {}), signals: f.signals, samples: data.samples.length, latents, wVtop: f.vtop ? f.wVtop : 0, wTraj: f.traj ? f.wTraj : 0, vtopTarget: f.vtopTarget, trajTopk: f.trajTopk, trajSource: f.trajSource, gate: f.gate ? f.gateSchedule : "none", gateOpenAt: f.gateOpenAt, gateMode: f.gateMode, gatePrompt: !!f.gatePrompt, ...(f.answerWeight !== 1 ? { answer_weight: f.answerWeight } : {}), ...(f.targetText !== "full" ? { target_text: f.targetText } : {}) };
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
-    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: !!f.freezeVision, answerWeight: f.answerWeight });
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => studentTargetText(s.result.ground_truth_enriched, f.targetText)), frozenVision: !!f.freezeVision, answerWeight: f.answerWeight });
     task.settings = settings;
   } else {
     const s: LavitSettings = {
@@ -102,6 +104,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
       trajSource: f.trajSource,
       gate: { schedule: f.gate ? f.gateSchedule : "none", openAt: f.gateOpenAt, mode: f.gateMode, gatePrompt: !!f.gatePrompt },
       answerWeight: f.answerWeight,
+      targetText: f.targetText,
     };
     task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings, !!f.freezeVision);
   }
@@ -136,6 +139,7 @@ export function registerStudent(trainCmd: Command): void {
     .addOption(new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default("hard"))
     .option("--gate-prompt", "also gate the question tokens")
     .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens (both modes alike)", parseNumberIn("--answer-weight", 0, 100), 1)
+    .addOption(new Option("--target-text <t>", "what the student learns to write: the teacher's text (full), or without the grid coordinates of its look steps (no-coords; both modes alike)").choices([...TARGET_TEXTS]).default("full"))
     .option("--freeze-vision", "keep the --init-from vision tower as it is (both students alike; as VLM fine-tuning usually does, and faster)")
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")
