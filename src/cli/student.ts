@@ -66,7 +66,10 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   }
   if (f.mode === "lavit" && f.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
   await initEngine();
-  const { data, signals } = joinSignals(f);
+  const joined = joinSignals(f);
+  const data = joined.data;
+  // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
+  const signals = f.targetText === "full" ? joined.signals : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, f.targetText) } }));
   const vDim = signals[0].vTop.dim;
   for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(f.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
   if (f.teacher) {
@@ -92,7 +95,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   if (!f.quiet) process.stderr.write(`student (${f.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
   let task;
   if (f.mode === "distill") {
-    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => studentTargetText(s.result.ground_truth_enriched, f.targetText)), frozenVision: !!f.freezeVision, answerWeight: f.answerWeight });
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: !!f.freezeVision, answerWeight: f.answerWeight });
     task.settings = settings;
   } else {
     const s: LavitSettings = {
@@ -104,7 +107,6 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
       trajSource: f.trajSource,
       gate: { schedule: f.gate ? f.gateSchedule : "none", openAt: f.gateOpenAt, mode: f.gateMode, gatePrompt: !!f.gatePrompt },
       answerWeight: f.answerWeight,
-      targetText: f.targetText,
     };
     task = lavitTask(vlm, data, signals, s, opts.steps, f.seed, settings, !!f.freezeVision);
   }

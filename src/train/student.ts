@@ -13,7 +13,6 @@ import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import { gateBias, gateValue, type GateConfig } from "./gate.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
-import { studentTargetText, type TargetText } from "./target-text.js";
 import type { TrainTask } from "./trainer.js";
 
 export type VtopTarget = "pooled" | "mean";
@@ -29,8 +28,6 @@ export interface LavitSettings {
   gate: GateConfig;
   /** Loss weight of the answer word against the other target tokens (as the teacher's --answer-weight). */
   answerWeight?: number;
-  /** What the student writes (default `full`, the teacher's text). */
-  targetText?: TargetText;
 }
 
 /** Per-sample targets, computed once: one trajectory and one V_top vector per latent. */
@@ -78,7 +75,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
   const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
-  const targets = signals.map((sig) => targetIds(tok, studentTargetText(sig.result.ground_truth_enriched, s.targetText ?? "full")));
+  const targets = signals.map((sig) => targetIds(tok, sig.result.ground_truth_enriched));
   const latent = signals.map((sig) => latentTargets(sig, s));
   const dT = signals[0].vTop.dim;
   const pad = tok.id("<pad>");
