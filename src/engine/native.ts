@@ -339,6 +339,32 @@ export function registerNativeKernels(addon: NativeAddon): NativeRegistration {
     return backend.makeTensorInfo(outShape, "float32", out);
   });
 
+  // tfjs's Concat copies element by element in JS; the KV cache of every decoding step concatenates, which made it a third of signal extraction.
+  install("Concat", ({ inputs, backend, attrs }) => {
+    const all = Object.values(inputs);
+    const xs = all.filter((t) => sizeOf(t.shape) > 0);
+    if (xs.length === 0) return null;
+    const shape = xs[0].shape;
+    const axis = tf.util.parseAxisParam(attrs.axis as number, shape)[0];
+    const parts: Float32Array[] = [];
+    for (const x of xs) {
+      const v = values(backend, x);
+      // Mismatched shapes go to the JS kernel, which raises tfjs's own error.
+      if (!v || x.shape.length !== shape.length || x.shape.some((d, i) => i !== axis && d !== shape[i])) return null;
+      parts.push(v);
+    }
+    const outShape = [...shape];
+    outShape[axis] = xs.reduce((a, x) => a + x.shape[axis], 0);
+    const out = new Float32Array(sizeOf(outShape));
+    const begin = new Array<number>(shape.length).fill(0);
+    const zeros = new Array<number>(shape.length).fill(0);
+    xs.forEach((x, i) => {
+      copyBlock(parts[i], x.shape, zeros, out, outShape, begin, x.shape);
+      begin[axis] += x.shape[axis];
+    });
+    return backend.makeTensorInfo(outShape, "float32", out);
+  });
+
   return {
     kernels: [...registered].sort(),
     restore() {

@@ -249,6 +249,27 @@ describe("native kernels match the JS kernels", () => {
     x.dispose();
   });
 
+  // Concat: every axis, uneven parts, a single part, empty parts (dropped, as tfjs does), rank 1.
+  const concatCases: [number[][], number][] = [
+    [[[2, 3, 4], [2, 5, 4]], 1],
+    [[[2, 3, 4], [1, 3, 4], [3, 3, 4]], 0],
+    [[[2, 3, 4], [2, 3, 1]], 2],
+    [[[2, 4, 7, 8], [2, 4, 1, 8]], -2],
+    [[[3, 5]], 1],
+    [[[2, 0, 4], [2, 3, 4]], 1],
+    [[[5], [2]], 0],
+  ];
+  for (const [shapes, axis] of concatCases) {
+    it(`concat ${JSON.stringify(shapes)} on axis ${axis}: forward and gradient`, () => {
+      if (!addon) return;
+      const xs = shapes.map((s) => randn(rng, s));
+      const weights = xs.map((_, i) => i + 1);
+      expectNativeMatchesJs(nat(), "concat", () => tf.concat(xs, axis));
+      expectNativeMatchesJs(nat(), "concat grad", () => tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.square(tf.concat(ys.map((y, i) => tf.mul(y, weights[i])), axis))))(xs));
+      tf.dispose(xs);
+    });
+  }
+
   it("int32 inputs fall through to the JS kernels", () => {
     if (!addon) return;
     const a = tf.tensor1d([1, 2, 3], "int32");
