@@ -18,9 +18,10 @@ export function register(program: Command): void {
     .option("--force", "recompute a demo whose report already exists in --out")
     .option("--teacher <dir>", "teacher model folder", SHIPPED_TEACHER)
     .option("--student-base <dir>", "base model both students start from (`lavit train base`), or `none` to train them from scratch", SHIPPED_STUDENT_BASE)
+    .option("--jobs <n>", "students trained at once, each in its own process with an equal share of the threads (default: one per thread; 1 trains them one after another on all threads)", parsePositiveInt("--jobs"))
     .option("--quiet", "no progress output")
-    .action(async (f: { out: string; seeds: number; firstSeed: number; prior: number; full?: boolean; quick?: boolean; resume?: boolean; force?: boolean; teacher: string; studentBase: string; latents: number; quiet?: boolean }) => {
+    .action(async (f: { out: string; seeds: number; firstSeed: number; prior: number; full?: boolean; quick?: boolean; resume?: boolean; force?: boolean; teacher: string; studentBase: string; latents: number; jobs?: number; quiet?: boolean }) => {
       const studentBase = f.studentBase === "none" ? null : f.studentBase;
-      await runDemo({ out: f.out, seeds: f.seeds, firstSeed: f.firstSeed, prior: f.prior, full: !!f.full, quick: !!f.quick, resume: !!f.resume, force: !!f.force, teacher: f.teacher, studentBase, latents: f.latents, quiet: !!f.quiet });
+      await runDemo({ out: f.out, seeds: f.seeds, firstSeed: f.firstSeed, prior: f.prior, full: !!f.full, quick: !!f.quick, resume: !!f.resume, force: !!f.force, teacher: f.teacher, studentBase, latents: f.latents, jobs: f.jobs, quiet: !!f.quiet });
     });
 }

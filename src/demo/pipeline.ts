@@ -6,6 +6,7 @@ import { UserError } from "../cli/errors.js";
 import { runGenerate } from "../cli/data.js";
 import { runExtract } from "../cli/extract.js";
 import { runStudent, type StudentFlags } from "../cli/student.js";
+import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
 import { loadModelFor } from "../cli/eval.js";
 import { loadSplit } from "../data/dataset.js";
 import { readDatasetInfo } from "../data/manifest.js";
@@ -53,6 +54,8 @@ export interface DemoOptions {
   studentBase: string | null;
   /** Latent visual thought tokens of the `lavit` student (the --full ablations try the other K). */
   latents: number;
+  /** Students trained at once, each in its own process (default: one per thread); 1 trains them in this process. */
+  jobs?: number;
   quiet: boolean;
 }
 
@@ -98,7 +101,7 @@ function log(opts: DemoOptions, msg: string): void {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
-  await initEngine();
+  const engine = await initEngine();
   const out = resolve(opts.out);
   if (!existsSync(join(opts.teacher, "model.safetensors")))
     throw new UserError(`no teacher at ${opts.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${opts.teacher}`);
@@ -143,6 +146,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       log(opts, `seed ${seed}: extracting the teacher's signals on train`);
       await time("signals", () => runExtract({ teacher: opts.teacher, data: dataDir, split: "train", out: sigDir, method: "attention", topk: 8, tau: 0.05, force: true, quiet: opts.quiet }));
     }
+    const pending: StudentJob[] = [];
     for (const v of students) {
       const dir = join(root, "students", v.name);
       if (done(dir)) {
@@ -152,17 +156,36 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         if (k && saved !== k) throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
         continue;
       }
-      log(opts, `seed ${seed}: training ${v.name} (${sizes.steps} steps)`);
-      const flags: StudentFlags = {
-        data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, initFrom: opts.studentBase ?? undefined, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
-        logEvery: 10, checkpointEvery: 100, resume: existsSync(join(dir, "trainer_state.json")), quiet: opts.quiet,
-        mode: "lavit", latents: 4, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 8, trajSource: "head", gateSchedule: "cosine", gateOpenAt: DEMO_GATE_OPEN_AT, gateMode: "hard", traj: true, vtop: true, gate: true, answerWeight: 1, targetText: "full",
-        // Both students keep the base's encoder: the gap is in how the language model looks.
-        freezeVision: !!opts.studentBase,
-        ...v.flags,
-      };
-      await time(`train ${v.name}`, () => runStudent(flags, () => "default"));
-      markDone(dir);
+      pending.push({
+        name: v.name,
+        flags: {
+          data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, initFrom: opts.studentBase ?? undefined, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
+          logEvery: 10, checkpointEvery: 100, resume: existsSync(join(dir, "trainer_state.json")), quiet: opts.quiet,
+          mode: "lavit", latents: 4, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 8, trajSource: "head", gateSchedule: "cosine", gateOpenAt: DEMO_GATE_OPEN_AT, gateMode: "hard", traj: true, vtop: true, gate: true, answerWeight: 1, targetText: "full",
+          // Both students keep the base's encoder: the gap is in how the language model looks.
+          freezeVision: !!opts.studentBase,
+          ...v.flags,
+        },
+      });
+    }
+    const plan = planJobs(pending.length, engine.info.threads, opts.jobs);
+    if (pending.length && plan.jobs > 1) {
+      log(opts, `seed ${seed}: training ${pending.map((j) => j.name).join(", ")} (${sizes.steps} steps each), ${plan.jobs} at a time on ${plan.threadsPerJob} thread${plan.threadsPerJob > 1 ? "s" : ""} each`);
+      await time("train (wall)", () =>
+        trainInProcesses(pending, plan, {
+          quiet: opts.quiet,
+          onFinish: (name, seconds) => {
+            timings[`train ${name}`] = seconds;
+            markDone(join(root, "students", name));
+          },
+        }),
+      );
+    } else {
+      for (const job of pending) {
+        log(opts, `seed ${seed}: training ${job.name} (${sizes.steps} steps)`);
+        await time(`train ${job.name}`, () => runStudent(job.flags, () => "default"));
+        markDone(job.flags.out);
+      }
     }
     const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
     const reference: Record<string, GazeMetrics> = {};

@@ -1,5 +1,14 @@
 import cliProgress from "cli-progress";
 
+/** What a worker process (LAVIT_PROGRESS_IPC=1) sends its parent instead of drawing a bar. */
+export interface ProgressMessage {
+  type: "progress";
+  label: string;
+  done: number;
+  total: number;
+  info: string;
+}
+
 export interface Progress {
   tick(n?: number, payload?: Record<string, string | number>): void;
   stop(): void;
@@ -8,10 +17,23 @@ export interface Progress {
 /**
  * A progress bar on stderr (stdout stays clean for --json). Off when stderr is not a TTY or
  * LAVIT_NO_PROGRESS is set, so logs and tests are not flooded with redraws; in that case a
- * plain line is printed every ~10% instead so long work still shows life.
+ * plain line is printed every ~10% instead so long work still shows life. In a worker process
+ * started with LAVIT_PROGRESS_IPC=1 the counts go to the parent, which draws them.
  */
 export function progress(label: string, total: number, opts: { quiet?: boolean } = {}): Progress {
   if (opts.quiet) return { tick() {}, stop() {} };
+  const send = process.send?.bind(process);
+  if (send && process.env.LAVIT_PROGRESS_IPC === "1") {
+    let done = 0;
+    return {
+      tick(n = 1, payload) {
+        done += n;
+        const info = payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
+        send({ type: "progress", label, done, total, info } satisfies ProgressMessage);
+      },
+      stop() {},
+    };
+  }
   if (process.stderr.isTTY && !process.env.LAVIT_NO_PROGRESS) {
     const bar = new cliProgress.SingleBar(
       { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}`, stream: process.stderr, hideCursor: true },

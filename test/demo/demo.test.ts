@@ -64,7 +64,7 @@ describe("lavit demo --quick", () => {
     saveModel(baseDir, baseCfg, b.store, tok, 0);
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, quiet: true });
+    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, jobs: 2, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -87,6 +87,12 @@ describe("lavit demo --quick", () => {
       const values = Array.from(toFloat32(w));
       expect(Math.min(...values), student).toBeGreaterThan(4.5);
     }
+    // The students trained side by side, one thread each: the same bytes as the CLI gives on one thread.
+    const seedDir = join(out, "seed-101");
+    const alone = join(out, "distill-alone");
+    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--freeze-vision", "--out", alone, "--steps", "40", "--warmup", "5", "--seed", "101", "--min-lr-ratio", "0.1", "--weight-decay", "0.05", "--checkpoint-every", "100", "--quiet"], { LAVIT_THREADS: "1" });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);

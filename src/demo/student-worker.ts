@@ -1,0 +1,22 @@
+import { isUserError } from "../cli/errors.js";
+import { runStudent, type StudentFlags } from "../cli/student.js";
+
+/**
+ * One student's training in its own process (see parallel.ts): the parent sends the flags,
+ * this trains and reports back. Progress reaches the parent over the same channel.
+ */
+export type WorkerReply = { type: "done" } | { type: "error"; message: string; user: boolean };
+
+process.once("message", (flags: StudentFlags) => {
+  runStudent(flags, () => "default").then(
+    () => finish({ type: "done" }, 0),
+    (e: unknown) => finish({ type: "error", message: isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e), user: isUserError(e) }, 1),
+  );
+});
+
+function finish(reply: WorkerReply, code: number): void {
+  process.send!(reply, () => {
+    process.disconnect();
+    process.exitCode = code;
+  });
+}
