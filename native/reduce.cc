@@ -82,7 +82,10 @@ static Napi::Value Softmax(const Napi::CallbackInfo& info) {
         for (int64_t j = 0; j < cols; j++) q[j] = p[j] - ls;
       } else {
         for (int64_t j = 0; j < cols; j++) {
-          q[j] = std::exp(p[j] - m);
+          // Masked entries (bias -1e9: half of every causal row) would cost an exp to give an
+          // exact 0; expf is 0 for anything below about -104, so skipping them changes no bit.
+          const float z = p[j] - m;
+          q[j] = z < -110.f ? 0.f : std::exp(z);
           s += q[j];
         }
         const float inv = 1.f / s;
