@@ -82,7 +82,16 @@ export async function trainInProcesses(students: readonly StudentJob[], plan: { 
   const killAll = () => {
     for (const child of running) child.kill();
   };
+  // A parent stopped by a signal takes its students with it (their checkpoints stay for --resume).
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAll();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    process.kill(process.pid, signal);
+  };
   process.once("exit", killAll);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const queue = [...students];
   let failure: Error | null = null;
   const runOne = (job: StudentJob) =>
@@ -129,6 +138,8 @@ export async function trainInProcesses(students: readonly StudentJob[], plan: { 
   } finally {
     view.stop();
     process.removeListener("exit", killAll);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
   }
   if (failure) throw failure;
 }

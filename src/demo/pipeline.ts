@@ -156,11 +156,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         if (k && saved !== k) throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
         continue;
       }
+      const resume = existsSync(join(dir, "trainer_state.json"));
+      // A start stopped before its first checkpoint left only metrics.jsonl: begin it again.
+      if (!resume) rmSync(join(dir, "metrics.jsonl"), { force: true });
       pending.push({
         name: v.name,
         flags: {
           data: dataDir, out: dir, signals: sigDir, teacher: opts.teacher, initFrom: opts.studentBase ?? undefined, steps: sizes.steps, seed, batchSize: 32, lr: 1e-3, warmup: sizes.warmup, minLrRatio: 0.1, weightDecay: 0.05, clip: 1,
-          logEvery: 10, checkpointEvery: 100, resume: existsSync(join(dir, "trainer_state.json")), quiet: opts.quiet,
+          logEvery: 10, checkpointEvery: 100, resume, quiet: opts.quiet,
           mode: "lavit", latents: 4, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 8, trajSource: "head", gateSchedule: "cosine", gateOpenAt: DEMO_GATE_OPEN_AT, gateMode: "hard", traj: true, vtop: true, gate: true, answerWeight: 1, targetText: "full",
           // Both students keep the base's encoder: the gap is in how the language model looks.
           freezeVision: !!opts.studentBase,

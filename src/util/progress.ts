@@ -25,8 +25,12 @@ export function progress(label: string, total: number, opts: { quiet?: boolean }
   const send = process.send?.bind(process);
   if (send && process.env.LAVIT_PROGRESS_IPC === "1") {
     let done = 0;
+    const parent = process.ppid;
     return {
       tick(n = 1, payload) {
+        // Long work never yields to the event loop, so a parent's death (SIGKILL) is only seen
+        // here: an orphaned worker would go on writing into a folder a rerun may be using.
+        if (process.ppid !== parent) process.exit(130);
         done += n;
         const info = payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
         send({ type: "progress", label, done, total, info } satisfies ProgressMessage);

@@ -93,6 +93,11 @@ describe("lavit demo --quick", () => {
     const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--freeze-vision", "--out", alone, "--steps", "40", "--warmup", "5", "--seed", "101", "--min-lr-ratio", "0.1", "--weight-decay", "0.05", "--checkpoint-every", "100", "--quiet"], { LAVIT_THREADS: "1" });
     expect(cli.status, cli.stderr).toBe(0);
     expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
+    // A student stopped before its first checkpoint (only metrics.jsonl written) starts again on --resume.
+    for (const f of [".done", "trainer_state.json", "model.safetensors"]) rmSync(join(seedDir, "students", "lavit", f), { force: true });
+    await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: true, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, jobs: 1, quiet: true });
+    expect(existsSync(join(seedDir, "students", "lavit", ".done"))).toBe(true);
+    expect(readFileSync(join(seedDir, "students", "lavit", "metrics.jsonl"), "utf8").trim().split("\n").length).toBe(4);
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);
