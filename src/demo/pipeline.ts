@@ -178,7 +178,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         trainInProcesses(pending, plan, {
           quiet: opts.quiet,
           onFinish: (name, seconds) => {
-            timings[`train ${name}`] = seconds;
+            timings[`train ${name}`] = (timings[`train ${name}`] ?? 0) + seconds;
             markDone(join(root, "students", name));
           },
         }),

@@ -10,6 +10,7 @@ import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
 import { DEMO_FIRST_SEED, DEMO_GATE_OPEN_AT, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
 import { runCli } from "../helpers/cli.js";
+import { planJobs } from "../../src/demo/parallel.js";
 import { GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { readPng } from "../../src/data/png.js";
 import { pathToFileURL } from "node:url";
@@ -87,10 +88,10 @@ describe("lavit demo --quick", () => {
       const values = Array.from(toFloat32(w));
       expect(Math.min(...values), student).toBeGreaterThan(4.5);
     }
-    // The students trained side by side, one thread each: the same bytes as the CLI gives on one thread.
+    // The students trained side by side, each on its share of the threads: the same bytes as the CLI gives with that many.
     const seedDir = join(out, "seed-101");
     const alone = join(out, "distill-alone");
-    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--freeze-vision", "--out", alone, "--steps", "40", "--warmup", "5", "--seed", "101", "--min-lr-ratio", "0.1", "--weight-decay", "0.05", "--checkpoint-every", "100", "--quiet"], { LAVIT_THREADS: "1" });
+    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--freeze-vision", "--out", alone, "--steps", "40", "--warmup", "5", "--seed", "101", "--min-lr-ratio", "0.1", "--weight-decay", "0.05", "--checkpoint-every", "100", "--quiet"], { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) });
     expect(cli.status, cli.stderr).toBe(0);
     expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
     // A student stopped before its first checkpoint (only metrics.jsonl written) starts again on --resume.
