@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import type { StudentFlags } from "../cli/student.js";
 import { UserError } from "../cli/errors.js";
-import type { ProgressMessage } from "../util/progress.js";
+import { formatPayload, progress, type Progress, type ProgressMessage } from "../util/progress.js";
 import type { WorkerReply } from "./student-worker.js";
 
 export interface StudentJob {
@@ -43,7 +43,7 @@ function display(quiet: boolean): Display {
       update(name, msg) {
         let bar = bars.get(name);
         if (!bar) bars.set(name, (bar = multi.create(msg.total, 0, { name: name.padEnd(16), info: "" })));
-        bar.update(msg.done, { info: msg.info });
+        bar.update(msg.done, { info: formatPayload(msg.payload) });
       },
       log(name, line) {
         multi.log(`${name}: ${line}\n`);
@@ -53,14 +53,15 @@ function display(quiet: boolean): Display {
       },
     };
   }
-  const nextReport = new Map<string, number>();
-  const start = Date.now();
+  // Without a TTY each student gets the usual line-every-10% counter.
+  const counters = new Map<string, { progress: Progress; done: number }>();
   return {
     update(name, msg) {
-      const next = nextReport.get(name) ?? 0;
-      if (msg.done < next && msg.done !== msg.total) return;
-      nextReport.set(name, msg.done + Math.max(1, Math.ceil(msg.total / 10)));
-      process.stderr.write(`${name} ${msg.label}: ${msg.done}/${msg.total} (${((Date.now() - start) / 1000).toFixed(1)}s)${msg.info ? " " + msg.info : ""}\n`);
+      const key = `${name} ${msg.label}`;
+      let c = counters.get(key);
+      if (!c) counters.set(key, (c = { progress: progress(key, msg.total), done: 0 }));
+      c.progress.tick(msg.done - c.done, msg.payload);
+      c.done = msg.done;
     },
     log(name, line) {
       process.stderr.write(`${name}: ${line}\n`);

@@ -341,8 +341,7 @@ export function registerNativeKernels(addon: NativeAddon): NativeRegistration {
 
   // tfjs's Concat copies element by element in JS; the KV cache of every decoding step concatenates, which made it a third of signal extraction.
   install("Concat", ({ inputs, backend, attrs }) => {
-    const all = Object.values(inputs);
-    const xs = all.filter((t) => sizeOf(t.shape) > 0);
+    const xs = Object.values(inputs).filter((t) => sizeOf(t.shape) > 0);
     if (xs.length === 0) return null;
     const shape = xs[0].shape;
     const axis = tf.util.parseAxisParam(attrs.axis as number, shape)[0];

@@ -6,11 +6,18 @@ export interface ProgressMessage {
   label: string;
   done: number;
   total: number;
-  info: string;
+  payload?: ProgressPayload;
+}
+
+export type ProgressPayload = Record<string, string | number>;
+
+/** A tick's payload as the bars and lines show it: `loss=0.52 lr=0.001`. */
+export function formatPayload(payload?: ProgressPayload): string {
+  return payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
 }
 
 export interface Progress {
-  tick(n?: number, payload?: Record<string, string | number>): void;
+  tick(n?: number, payload?: ProgressPayload): void;
   stop(): void;
 }
 
@@ -32,8 +39,7 @@ export function progress(label: string, total: number, opts: { quiet?: boolean }
         // here: an orphaned worker would go on writing into a folder a rerun may be using.
         if (process.ppid !== parent) process.exit(130);
         done += n;
-        const info = payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
-        send({ type: "progress", label, done, total, info } satisfies ProgressMessage);
+        send({ type: "progress", label, done, total, ...(payload ? { payload } : {}) } satisfies ProgressMessage);
       },
       stop() {},
     };
@@ -46,8 +52,7 @@ export function progress(label: string, total: number, opts: { quiet?: boolean }
     bar.start(total, 0, { info: "" });
     return {
       tick(n = 1, payload) {
-        const info = payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
-        bar.increment(n, { info });
+        bar.increment(n, { info: formatPayload(payload) });
       },
       stop() {
         bar.stop();
@@ -61,7 +66,7 @@ export function progress(label: string, total: number, opts: { quiet?: boolean }
     tick(n = 1, payload) {
       done += n;
       if (done >= nextReport || done === total) {
-        const info = payload ? " " + Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
+        const info = payload ? " " + formatPayload(payload) : "";
         process.stderr.write(`${label}: ${done}/${total} (${((Date.now() - start) / 1000).toFixed(1)}s)${info}\n`);
         nextReport = done + Math.max(1, Math.ceil(total / 10));
       }
