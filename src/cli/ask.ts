@@ -10,7 +10,7 @@ import { probeBias } from "../eval/probes.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { topkIndices } from "../signals/extract.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
 interface AskFlags {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { generateDataset, GENERATE_DEFAULTS } from "../data/generate.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";

@@ -10,7 +10,7 @@ import { addAuxHeads } from "../model/aux-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
 function formatResult(r: EvalResult & GazeMetrics): string {

@@ -6,7 +6,7 @@ import { loadSplit } from "../data/dataset.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { loadModelFor } from "./eval.js";
 import { extractSignals, type SignalMethod } from "../signals/extract.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
 interface ExtractFlags {

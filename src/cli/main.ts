@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { isUserError } from "./errors.js";
+import { isUserError } from "../errors.js";
 import { commandModules } from "./registry.js";
 
 export function buildProgram(): Command {

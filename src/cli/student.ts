@@ -15,7 +15,7 @@ import { GATE_MODES, GATE_SCHEDULES, type GateMode, type GateSchedule } from "..
 import { lavitTask, type LavitSettings } from "../train/student.js";
 import { teacherTask } from "../train/teacher.js";
 import { addTrainerOptions, trainerOptions, trainToFolder, type CommonTrainFlags } from "./train.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
 export interface StudentFlags extends CommonTrainFlags, Omit<LavitSettings, "gate"> {

@@ -8,7 +8,7 @@ import { buildVlm, type Vlm } from "../model/vlm.js";
 import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
 import { teacherTask } from "../train/teacher.js";
 import { train, type TrainOptions, type TrainTask } from "../train/trainer.js";
-import { UserError } from "./errors.js";
+import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 import { registerStudent } from "./student.js";
 import { familyCounts, formatFamilyWeights, parseFamilyWeights, weighFamilies, type FamilyWeights } from "../train/family-weights.js";

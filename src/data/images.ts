@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { Sample } from "./manifest.js";
 import { readPng } from "./png.js";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { FAMILIES } from "./questions.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { PNG } from "pngjs";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 /**
  * Fixed encoder options: the output bytes depend only on the pixels (and zlib's deterministic

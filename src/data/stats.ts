@@ -2,7 +2,7 @@ import { priorAnswer, templateByKey, FAMILIES } from "./questions.js";
 import { SPLITS, readManifest, type Sample } from "./manifest.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 export interface GroupStats {
   count: number;

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import type { StudentFlags } from "../cli/student.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { formatPayload, progress, type Progress, type ProgressMessage } from "../util/progress.js";
 import type { WorkerReply } from "./student-worker.js";
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "../engine/index.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { runGenerate } from "../cli/data.js";
 import { runExtract } from "../cli/extract.js";
 import { runStudent, type StudentFlags } from "../cli/student.js";

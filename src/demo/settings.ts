@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
 /**

@@ -1,4 +1,4 @@
-import { isUserError } from "../cli/errors.js";
+import { isUserError } from "../errors.js";
 import { runStudent, type StudentFlags } from "../cli/student.js";
 
 /**

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { Tokenizer } from "../data/tokenizer.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from "commander";
 import type { LoadedSplit } from "../data/dataset.js";
 import { FAMILIES, type Family } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 export type FamilyWeights = Partial<Record<Family, number>>;
 

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { tf, initEngine } from "../engine/index.js";
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
 import { writeFileAtomic } from "../util/atomic.js";

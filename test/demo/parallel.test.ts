@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planJobs, trainInProcesses } from "../../src/demo/parallel.js";
-import { UserError } from "../../src/cli/errors.js";
+import { UserError } from "../../src/errors.js";
 import type { StudentFlags } from "../../src/cli/student.js";
 
 describe("students in processes", () => {
