@@ -1,46 +1,14 @@
-import { existsSync, readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Command } from "commander";
-import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
+import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
-import { generateDataset, GENERATE_DEFAULTS } from "../data/generate.js";
+import { generate, GENERATE_DEFAULTS, type GenerateOptions } from "../stages/generate.js";
+import { givenOptions, parseSeed } from "./options.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng, readPng } from "../data/png.js";
 import { renderGroundTruth } from "../data/show.js";
-
-interface GenerateFlags {
-  out: string;
-  seed: number;
-  size: number;
-  patch: number;
-  prior: number;
-  train: number;
-  test: number;
-  teacherTrain: number;
-  force?: boolean;
-  quiet?: boolean;
-}
-
-function parseSeed(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new UserError(`--seed must be an integer in [0, 2147483647], got "${value}"`);
-  return n;
-}
-
-export async function runGenerate(flags: GenerateFlags): Promise<void> {
-  if (flags.size % flags.patch !== 0) throw new UserError(`--size ${flags.size} is not divisible by --patch ${flags.patch}`);
-  if (flags.size < 32) throw new UserError(`--size must be at least 32 (objects would not fit), got ${flags.size}`);
-  if (flags.size / flags.patch > 32) throw new UserError(`--size / --patch must be at most 32 patches per side, got ${flags.size / flags.patch}`);
-  const out = resolve(flags.out);
-  if (existsSync(out) && readdirSync(out).length > 0 && !flags.force) throw new UserError(`--out ${flags.out} already exists and is not empty (use --force to replace it)`);
-  const t0 = Date.now();
-  // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
-  const info = await buildDirAtomic(out, (tmp) => generateDataset(tmp, flags));
-  const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
-  process.stderr.write(`wrote ${total} samples to ${flags.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits).map(([s, n]) => `${s} ${n}`).join(", ")})\n`);
-}
 
 export function register(program: Command): void {
   const data = program.command("data").description("the built-in benchmark: generate scenes and questions, show statistics and samples");
@@ -57,7 +25,9 @@ export function register(program: Command): void {
     .option("--teacher-train <n>", "teacher-train samples", parsePositiveInt("--teacher-train", true), GENERATE_DEFAULTS.teacherTrain)
     .option("--force", "replace an existing output folder")
     .option("--quiet", "no progress output")
-    .action((flags: GenerateFlags) => runGenerate(flags));
+    .action(async (_: unknown, cmd: Command) => {
+      await generate(givenOptions<GenerateOptions>(cmd));
+    });
 
   data
     .command("stats")

@@ -1,15 +1,9 @@
 import { Command } from "commander";
-import { initEngine } from "../engine/index.js";
-import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
-import { buildVlm, type Vlm } from "../model/vlm.js";
-import { evaluateModel, type EvalResult } from "../eval/evaluate.js";
-import { evaluateForced, type ForcedAccuracy, type ForcedResult } from "../eval/forced.js";
-import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
-import { addAuxHeads } from "../model/aux-heads.js";
+import type { EvalResult } from "../eval/evaluate.js";
+import type { ForcedAccuracy, ForcedResult } from "../eval/forced.js";
+import type { VisionHeadsResult } from "../eval/vision-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import type { Tokenizer } from "../data/tokenizer.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { evaluate, evaluateTeacherForced, evaluateVisionTower } from "../stages/evaluate.js";
 import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
@@ -19,24 +13,6 @@ function formatResult(r: EvalResult & GazeMetrics): string {
   const lines = [`${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`, `  gaze: ${gap.join(", ")}`];
   for (const [f, g] of Object.entries(r.families)) lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);
   return lines.join("\n");
-}
-
-/** A model folder loaded for a dataset, with the checks that keep the two compatible. */
-export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, opts: { auxHeads?: boolean } = {}): { vlm: Vlm; tokenizer: Tokenizer; latents: number } {
-  const folder = readModelFolder(dir);
-  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
-  if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
-    throw new UserError(`${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
-  const vlm = buildVlm(folder.config, 0);
-  if (opts.auxHeads) addAuxHeads(vlm);
-  try {
-    loadWeightsInto(vlm.store, folder.weights);
-  } catch (e) {
-    vlm.dispose();
-    if (opts.auxHeads && e instanceof UserError && /missing tensor aux\./.test(e.message)) throw new UserError(`${e.message}: --vision-heads needs a teacher or student base trained with --aux-patch > 0`);
-    throw e;
-  }
-  return { vlm, tokenizer: folder.tokenizer, latents: folder.config.latent?.num_latents ?? 0 };
 }
 
 interface EvalFlags {
@@ -52,15 +28,6 @@ interface EvalFlags {
   imageForAnswer: boolean;
   teacherForced?: boolean;
   visionHeads?: boolean;
-}
-
-/** Runs one diagnostic on a loaded model and disposes it, whatever happens. */
-function withModel<M extends { vlm: Vlm }, R>(m: M, run: (m: M) => R): R {
-  try {
-    return run(m);
-  } finally {
-    m.vlm.dispose();
-  }
 }
 
 function formatVisionHeads(r: VisionHeadsResult): string {
@@ -94,33 +61,21 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
     .action(async (f: EvalFlags) => {
-      await initEngine();
-      const data = loadSplit(f.data, f.split, f.limit);
+      const quiet = f.quiet || f.json;
+      const base = { model: f.model, data: f.data, split: f.split, limit: f.limit, quiet };
       if (f.visionHeads) {
         if (f.teacherForced || f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --mask-latents, --no-image-for-answer");
-        const r = withModel(loadModelFor(f.model, data, f.data, { auxHeads: true }), (m) => evaluateVisionHeads(m.vlm, data, { quiet: f.quiet || f.json }));
+        const r = await evaluateVisionTower(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
         if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
-        const r = withModel(loadModelFor(f.model, data, f.data), (m) => {
-          if (m.latents) throw new UserError(`${f.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
-          return evaluateForced(m.vlm, data, { quiet: f.quiet || f.json });
-        });
+        const r = await evaluateTeacherForced(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }
-      let teacherMaps: Float32Array[][] | undefined;
-      if (f.teacher) {
-        const t = loadModelFor(f.teacher, data, f.data);
-        teacherMaps = evaluateModel(t.vlm, t.tokenizer, data, { quiet: f.quiet || f.json }).maps;
-        t.vlm.dispose();
-      }
-      const m = loadModelFor(f.model, data, f.data);
-      const ev = evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: f.quiet || f.json, teacherMaps, probes: { maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer } });
-      m.vlm.dispose();
-      if (f.predictions) writeFileAtomic(f.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
-      process.stdout.write((f.json ? JSON.stringify(ev.result) : formatResult(ev.result)) + "\n");
+      const { result } = await evaluate({ ...base, teacher: f.teacher, predictions: f.predictions, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
+      process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });
 }

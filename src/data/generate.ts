@@ -21,7 +21,6 @@ export interface GenerateOptions {
   quiet?: boolean;
 }
 
-export const GENERATE_DEFAULTS = { seed: 0, size: 64, patch: 8, prior: 0.8, teacherTrain: 4000, train: 2000, test: 300 } as const;
 
 /**
  * How the answer of each sample is drawn, per split. `teacher-train` is balanced (the teacher

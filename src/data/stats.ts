@@ -61,7 +61,12 @@ function group(samples: readonly Sample[], answerer: Map<string, string>, pairs:
   const g: GroupStats = { count: n, prior_only_accuracy: n ? correct / n : 0, chance_accuracy: n ? chance / n : 0 };
   if (pairs) {
     const byPair = new Map<string, Sample[]>();
-    for (const s of samples) if (s.pair !== undefined) byPair.get(s.pair)?.push(s) ?? byPair.set(s.pair, [s]);
+    for (const s of samples) {
+      if (s.pair === undefined) continue;
+      const members = byPair.get(s.pair);
+      if (members) members.push(s);
+      else byPair.set(s.pair, [s]);
+    }
     let both = 0;
     for (const members of byPair.values()) if (members.every((s) => priorGuess(answerer, s) === s.answer)) both++;
     g.prior_only_pair_accuracy = byPair.size ? both / byPair.size : 0;

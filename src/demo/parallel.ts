@@ -2,14 +2,14 @@ import { fork, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import type { StudentFlags } from "../cli/student.js";
+import type { StudentOptions } from "../stages/train-student.js";
 import { UserError } from "../errors.js";
 import { formatPayload, progress, type Progress, type ProgressMessage } from "../util/progress.js";
 import type { WorkerReply } from "./student-worker.js";
 
 export interface StudentJob {
   name: string;
-  flags: StudentFlags;
+  options: StudentOptions;
 }
 
 /**
@@ -129,7 +129,7 @@ export async function trainInProcesses(students: readonly StudentJob[], plan: { 
         }
         resolve();
       });
-      child.send(job.flags);
+      child.send(job.options);
     });
   const lane = async () => {
     for (let job = queue.shift(); job && !failure; job = queue.shift()) await runOne(job);

@@ -80,7 +80,10 @@ function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptio
       patches.dispose();
       chunk.forEach((i, k) => {
         generated[i] = g.tokens[k];
-        if (readImage) (tokenAttention[i] = g.imageAttention![k]), (imageHidden[i] = g.imageHidden![k]);
+        if (readImage) {
+          tokenAttention[i] = g.imageAttention![k];
+          imageHidden[i] = g.imageHidden![k];
+        }
       });
       bar.tick(chunk.length);
     }

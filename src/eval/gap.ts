@@ -1,5 +1,5 @@
 import type { Sample } from "../data/manifest.js";
-import { topkIndices } from "../signals/extract.js";
+import { topkIndices } from "../signals/maps.js";
 
 /** Perception-Gap metrics of one sample, averaged over its rationale steps. */
 export interface GazeMetrics {

@@ -1,4 +1,5 @@
 import { tf } from "../engine/index.js";
+import { imageRowsAttention } from "./readout.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, visionForward, type KvCache, type Vlm } from "./vlm.js";
 
 export interface GenerateOptions {
@@ -27,10 +28,16 @@ export interface Generation {
   imageHidden?: Float32Array[];
 }
 
+/** Keeps a cache layer's tensors alive past the tidy scope that made them. */
+function keepLayer(l: { k: tf.Tensor; v: tf.Tensor }): void {
+  tf.keep(l.k);
+  tf.keep(l.v);
+}
+
 /** [b, n]: the last query row's attention to the image tokens, averaged over layers and heads. */
 function lastRowImageAttention(probs: readonly tf.Tensor4D[], n: number): tf.Tensor2D {
-  const [b, h, t] = probs[0].shape;
-  return tf.mean(tf.stack(probs.map((p) => tf.reshape(tf.slice(p, [0, 0, t - 1, IMAGE_START], [b, h, 1, n]), [b, h, n]))), [0, 2]) as tf.Tensor2D;
+  const [b, , t] = probs[0].shape;
+  return tf.reshape(imageRowsAttention(probs, t - 1, 1, n), [b, n]);
 }
 
 function argmaxRows(logits: tf.Tensor2D): number[] {
@@ -79,7 +86,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: readAtt });
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
-        if (useCache) for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
+        if (useCache) for (const l of dec.cache.layers) keepLayer(l);
         return { logits, layers: useCache ? dec.cache.layers : [], att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined, hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined };
       });
       next = argmaxRows(r.logits);
@@ -107,7 +114,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const r = tf.tidy(() => {
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
           const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt });
-          for (const l of dec.cache.layers) tf.keep(l.k), tf.keep(l.v);
+          for (const l of dec.cache.layers) keepLayer(l);
           return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers, att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined };
         });
         for (const l of past.layers) tf.dispose([l.k, l.v]);

@@ -22,7 +22,10 @@ export function heatmapPanel(image: Uint8Array, size: number, grid: number, map:
     // Min-max for display: averaged attention is often nearly flat, and its shape is the point.
     let hi = -Infinity;
     let lo = Infinity;
-    for (let i = 0; i < map.length; i++) (hi = Math.max(hi, map[i])), (lo = Math.min(lo, map[i]));
+    for (let i = 0; i < map.length; i++) {
+      hi = Math.max(hi, map[i]);
+      lo = Math.min(lo, map[i]);
+    }
     const cell = out / grid;
     for (let y = 0; y < out; y++)
       for (let x = 0; x < out; x++) {

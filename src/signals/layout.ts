@@ -148,3 +148,18 @@ export function readSignals(dir: string, grid: number): { metadata: z.infer<type
   });
   return { metadata, samples };
 }
+
+export const SUMMARY_FILE = "summary.json";
+
+/** The extraction's record of itself (split, method, ...), or undefined for a folder without one. */
+export function readSignalsSummary(dir: string): { split?: string; [key: string]: unknown } | undefined {
+  const file = join(dir, SUMMARY_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as { split?: string };
+  } catch {
+    // fall through to the error below
+  }
+  throw new UserError(`${file} is not a JSON object`);
+}

@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from "commander";
 import type { LoadedSplit } from "../data/dataset.js";
 import { FAMILIES, type Family } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
@@ -16,12 +15,12 @@ export function parseFamilyWeights(value: string): FamilyWeights {
   const weights: FamilyWeights = {};
   for (const part of value.split(",")) {
     const m = /^\s*([a-z]+)\s*=\s*([0-9.]+)\s*$/.exec(part);
-    if (!m) throw new InvalidArgumentError(`--family-weight wants family=weight pairs separated by commas (e.g. depth=3,attribute=0.5), got "${part}"`);
+    if (!m) throw new UserError(`--family-weight wants family=weight pairs separated by commas (e.g. depth=3,attribute=0.5), got "${part}"`);
     const [, family, text] = m;
-    if (!(FAMILIES as readonly string[]).includes(family)) throw new InvalidArgumentError(`--family-weight: unknown family "${family}" (families: ${FAMILIES.join(", ")})`);
+    if (!(FAMILIES as readonly string[]).includes(family)) throw new UserError(`--family-weight: unknown family "${family}" (families: ${FAMILIES.join(", ")})`);
     const w = Number(text);
-    if (!Number.isFinite(w) || w < 0 || w > 100) throw new InvalidArgumentError(`--family-weight: weight of ${family} must be a number in [0, 100], got "${text}"`);
-    if (family in weights) throw new InvalidArgumentError(`--family-weight: ${family} given twice`);
+    if (!Number.isFinite(w) || w < 0 || w > 100) throw new UserError(`--family-weight: weight of ${family} must be a number in [0, 100], got "${text}"`);
+    if (family in weights) throw new UserError(`--family-weight: ${family} given twice`);
     weights[family as Family] = w;
   }
   return weights;

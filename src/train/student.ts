@@ -6,6 +6,7 @@ import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { crossEntropy } from "../model/nn.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
+import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../data/questions.js";
 import { Rng } from "../util/rng.js";
@@ -135,7 +136,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
         if (s.trajSource === "head") {
           logq = trajHeadLogits(vlm, hLat, tf.slice(out.hidden, [0, IMAGE_START, 0], [b, n, -1]) as tf.Tensor3D);
         } else {
-          const mean = tf.mean(tf.stack(out.probs!.map((p) => tf.mean(p, 1))), 0) as tf.Tensor3D; // [B, T, T]
+          const mean = layerHeadMean(out.probs!); // [B, T, T]
           const rows = tf.slice(tf.matMul(selT, mean), [0, 0, IMAGE_START], [b, K, n]);
           logq = tf.log(tf.maximum(tf.div(rows, tf.sum(rows, -1, true)), 1e-12));
         }

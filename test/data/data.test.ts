@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, mkdi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
+import { generateDataset } from "../../src/data/generate.js";
+import { GENERATE_DEFAULTS } from "../../src/stages/generate.js";
 import { parseManifest, readDatasetInfo, readManifest, type Sample } from "../../src/data/manifest.js";
 import { computeStats } from "../../src/data/stats.js";
 import { readPng } from "../../src/data/png.js";

@@ -8,10 +8,11 @@ import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
-import { DEMO_FIRST_SEED, DEMO_GATE_OPEN_AT, DEMO_LATENTS, runDemo } from "../../src/demo/pipeline.js";
+import { runDemo } from "../../src/demo/pipeline.js";
+import { DEMO_DEFAULTS } from "../../src/demo/recipe.js";
+import { STUDENT_DEFAULTS } from "../../src/stages/train-student.js";
 import { runCli } from "../helpers/cli.js";
 import { planJobs } from "../../src/demo/parallel.js";
-import { GENERATE_DEFAULTS } from "../../src/data/generate.js";
 import { readPng } from "../../src/data/png.js";
 import { pathToFileURL } from "node:url";
 
@@ -65,7 +66,7 @@ describe("lavit demo --quick", () => {
     saveModel(baseDir, baseCfg, b.store, tok, 0);
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
-    const report = await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: false, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, jobs: 2, quiet: true });
+    const report = await runDemo({ out, quick: true, teacher: teacherDir, studentBase: baseDir, jobs: 2, quiet: true });
     expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -88,15 +89,16 @@ describe("lavit demo --quick", () => {
       const values = Array.from(toFloat32(w));
       expect(Math.min(...values), student).toBeGreaterThan(4.5);
     }
-    // The students trained side by side, each on its share of the threads: the same bytes as the CLI gives with that many.
+    // The students trained side by side, each on its share of the threads: the same bytes as the
+    // CLI gives with that many, from the stage's own defaults (only the quick size is given).
     const seedDir = join(out, "seed-101");
     const alone = join(out, "distill-alone");
-    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--freeze-vision", "--out", alone, "--steps", "40", "--warmup", "5", "--seed", "101", "--min-lr-ratio", "0.1", "--weight-decay", "0.05", "--checkpoint-every", "100", "--quiet"], { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) });
+    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--out", alone, "--steps", "40", "--seed", "101", "--quiet"], { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) });
     expect(cli.status, cli.stderr).toBe(0);
     expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
     // A student stopped before its first checkpoint (only metrics.jsonl written) starts again on --resume.
     for (const f of [".done", "trainer_state.json", "model.safetensors"]) rmSync(join(seedDir, "students", "lavit", f), { force: true });
-    await runDemo({ out, seeds: 1, firstSeed: DEMO_FIRST_SEED, prior: GENERATE_DEFAULTS.prior, full: false, quick: true, resume: true, force: false, teacher: teacherDir, studentBase: baseDir, latents: DEMO_LATENTS, jobs: 1, quiet: true });
+    await runDemo({ out, quick: true, resume: true, teacher: teacherDir, studentBase: baseDir, jobs: 1, quiet: true });
     expect(existsSync(join(seedDir, "students", "lavit", ".done"))).toBe(true);
     expect(readFileSync(join(seedDir, "students", "lavit", "metrics.jsonl"), "utf8").trim().split("\n").length).toBe(4);
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
@@ -106,7 +108,7 @@ describe("lavit demo --quick", () => {
     // A resume that would mix two setups under one folder is refused, naming the setting.
     const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherK.status).toBe(2);
-    expect(otherK.stderr).toMatch(new RegExp(`was begun with --latents ${DEMO_LATENTS}, not with --latents 2 \\(demo\\.json\\): resume with --latents ${DEMO_LATENTS}`));
+    expect(otherK.stderr).toMatch(new RegExp(`was begun with --latents ${DEMO_DEFAULTS.latents}, not with --latents 2 \\(demo\\.json\\): resume with --latents ${DEMO_DEFAULTS.latents}`));
     const fullSize = runCli(["demo", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(fullSize.status).toBe(2);
     expect(fullSize.stderr).toMatch(/was begun with --quick, not without --quick \(demo\.json\): resume with --quick/);
@@ -115,7 +117,7 @@ describe("lavit demo --quick", () => {
     writeFileSync(join(out, "demo.json"), JSON.stringify({ ...JSON.parse(record), gate_open_at: 0.6 }));
     const otherRecipe = runCli(["demo", "--quick", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherRecipe.status).toBe(2);
-    expect(otherRecipe.stderr).toMatch(new RegExp(`opened the sensory gate by 0.6 of training, not ${DEMO_GATE_OPEN_AT}`));
+    expect(otherRecipe.stderr).toMatch(new RegExp(`opened the sensory gate by 0.6 of training, not ${STUDENT_DEFAULTS.gateOpenAt}`));
     writeFileSync(join(out, "demo.json"), record);
     const retrained = buildVlm(small, 1);
     saveModel(teacherDir, small, retrained.store, tok, 0);
@@ -127,7 +129,7 @@ describe("lavit demo --quick", () => {
     rmSync(join(out, "demo.json"));
     const legacyK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(legacyK.status).toBe(2);
-    expect(legacyK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_LATENTS} latent tokens, not 2: resume with --latents ${DEMO_LATENTS}`));
+    expect(legacyK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_DEFAULTS.latents} latent tokens, not 2: resume with --latents ${DEMO_DEFAULTS.latents}`));
     const legacyPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(legacyPrior.status).toBe(2);
     expect(legacyPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planJobs, trainInProcesses } from "../../src/demo/parallel.js";
 import { UserError } from "../../src/errors.js";
-import type { StudentFlags } from "../../src/cli/student.js";
+import type { StudentOptions } from "../../src/stages/train-student.js";
 
 describe("students in processes", () => {
   it("plans one job per thread, at most one per student, and shares the threads", () => {
@@ -19,8 +19,8 @@ describe("students in processes", () => {
 
   it("passes a worker's error on as the user error it was, naming the student's bad folder", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lavit-par-"));
-    const flags = { data: join(dir, "no-data"), signals: join(dir, "no-signals"), out: join(dir, "s"), mode: "distill", steps: 5, seed: 1, quiet: true } as unknown as StudentFlags;
-    const run = trainInProcesses([{ name: "distill", flags }, { name: "other", flags: { ...flags, out: join(dir, "t") } }], { jobs: 2, threadsPerJob: 1 }, { quiet: true });
+    const options: StudentOptions = { data: join(dir, "no-data"), signals: join(dir, "no-signals"), out: join(dir, "s"), mode: "distill", steps: 5, seed: 1, quiet: true };
+    const run = trainInProcesses([{ name: "distill", options }, { name: "other", options: { ...options, out: join(dir, "t") } }], { jobs: 2, threadsPerJob: 1 }, { quiet: true });
     await expect(run).rejects.toBeInstanceOf(UserError);
     await expect(run).rejects.toThrow(/no-(data|signals)/);
   }, 60_000);

@@ -21,7 +21,10 @@ describe("teacher-forced evaluation", () => {
     expect(one.count).toBe(30);
     expect(Object.values(one.families).reduce((a, g) => a + g.count, 0)).toBe(30);
     for (const g of [one, ...Object.values(one.families)])
-      for (const v of [g.answer_accuracy, g.rationale_token_accuracy, g.step_accuracy, g.last_step_accuracy, ...g.step_accuracy_by_index]) expect(v).toBeGreaterThanOrEqual(0), expect(v).toBeLessThanOrEqual(1);
+      for (const v of [g.answer_accuracy, g.rationale_token_accuracy, g.step_accuracy, g.last_step_accuracy, ...g.step_accuracy_by_index]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
     // Rationales run 1-4 steps, so there is a first step's accuracy and at most a fourth's.
     expect(one.step_accuracy_by_index.length).toBeGreaterThanOrEqual(1);
     expect(one.step_accuracy_by_index.length).toBeLessThanOrEqual(4);

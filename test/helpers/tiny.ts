@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDataset, GENERATE_DEFAULTS } from "../../src/data/generate.js";
+import { generateDataset } from "../../src/data/generate.js";
+import { GENERATE_DEFAULTS } from "../../src/stages/generate.js";
 import type { VlmConfig } from "../../src/model/config.js";
 import { initEngine } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";

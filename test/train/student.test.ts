@@ -194,7 +194,7 @@ describe("LaViT student training", () => {
     expect(pooled[0]).toBeCloseTo(Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0), 4);
   });
 
-  it("takes its size from the --init-from base, on a fresh start and on --resume; --freeze-vision keeps its encoder", () => {
+  it("takes its size from the --init-from base, on a fresh start and on --resume; its encoder stays frozen unless --no-freeze-vision", () => {
     const baseDir = mkdtempSync(join(tmpdir(), "lavit-st-base-"));
     const cfg = tiny(data.tokenizer.size);
     const base = buildVlm({ ...cfg, vision: { ...cfg.vision, hidden_size: 20, mlp_size: 40 } }, 0);
@@ -202,17 +202,17 @@ describe("LaViT student training", () => {
     base.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-st-sized-")), "s");
     const args = ["train", "student", "--signals", sigDir, "--data", dataDir, "--init-from", baseDir, "--latents", "1", "--steps", "2", "--warmup", "0", "--batch-size", "4", "--checkpoint-every", "1", "--quiet", "--out", out];
-    const r = runCli(args);
+    const r = runCli([...args, "--no-freeze-vision"]);
     expect(r.status, r.stderr).toBe(0);
     const saved = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
     expect(saved.vision.hidden_size).toBe(20);
     expect(saved.latent).toEqual({ num_latents: 1, teacher_hidden_size: 24 });
-    const again = runCli([...args, "--resume"]);
+    const again = runCli([...args, "--no-freeze-vision", "--resume"]);
     expect(again.status, again.stderr).toBe(0);
 
-    // --freeze-vision: the base's encoder comes out bit for bit, the rest has trained.
+    // By default a student starting from a base keeps its encoder bit for bit; the rest has trained.
     const frozenOut = join(mkdtempSync(join(tmpdir(), "lavit-st-frozen-")), "s");
-    const frozen = runCli([...args.slice(0, -1), frozenOut, "--freeze-vision"]);
+    const frozen = runCli([...args.slice(0, -1), frozenOut]);
     expect(frozen.status, frozen.stderr).toBe(0);
     const tensors = (dir: string) => readSafetensors(join(dir, "model.safetensors")).tensors;
     const before = tensors(baseDir);
@@ -223,7 +223,7 @@ describe("LaViT student training", () => {
     expect([...(after.get("lm_head.weight")!.data as Float32Array)]).not.toEqual([...(before.get("lm_head.weight")!.data as Float32Array)]);
     const unfrozen = tensors(out);
     expect([...(unfrozen.get("vision.post_layernorm.weight")!.data as Float32Array)]).not.toEqual([...(before.get("vision.post_layernorm.weight")!.data as Float32Array)]);
-    const scratch = runCli(["train", "student", "--signals", sigDir, "--data", dataDir, "--steps", "2", "--warmup", "0", "--freeze-vision", "--out", join(frozenOut, "x")]);
+    const scratch = runCli(["train", "student", "--signals", sigDir, "--data", dataDir, "--init-from", "none", "--steps", "2", "--warmup", "0", "--freeze-vision", "--out", join(frozenOut, "x")]);
     expect(scratch.status).toBe(2);
     expect(scratch.stderr).toMatch(/--freeze-vision needs --init-from/);
   });

@@ -1,0 +1,39 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { TRAINER_DEFAULTS } from "../stages/trainer-options.js";
+import { parseNumberIn, parsePositiveInt } from "./parse.js";
+
+/**
+ * The options the user gave, without commander's defaults: the stage fills those in from its
+ * own defaults object, so the CLI shows a default but never decides it.
+ */
+export function givenOptions<T>(cmd: Command): T {
+  const all = cmd.opts();
+  return Object.fromEntries(Object.entries(all).filter(([k]) => cmd.getOptionValueSource(k) !== "default")) as T;
+}
+
+/** Flags every trainer shares (teacher, base and students). */
+export function addTrainerOptions(cmd: Command, steps: number): Command {
+  const d = TRAINER_DEFAULTS;
+  return cmd
+    .requiredOption("--data <dir>", "dataset folder (from `lavit data generate`)")
+    .requiredOption("--out <dir>", "output folder for checkpoints and metrics.jsonl")
+    .option("--steps <n>", "optimisation steps", parsePositiveInt("--steps"), steps)
+    .option("--seed <n>", "random seed (initialisation and batch order)", parseSeed, d.seed)
+    .option("--batch-size <n>", "samples per step", parsePositiveInt("--batch-size"), d.batchSize)
+    .option("--lr <x>", "peak learning rate", parseNumberIn("--lr", 0, 1), d.lr)
+    .option("--warmup <n>", "linear warm-up steps (default: 10% of --steps, at most 100)", parsePositiveInt("--warmup", true))
+    .option("--min-lr-ratio <x>", "final learning rate as a fraction of the peak (cosine decay)", parseNumberIn("--min-lr-ratio", 0, 1), d.minLrRatio)
+    .option("--weight-decay <x>", "AdamW decoupled weight decay", parseNumberIn("--weight-decay", 0, 1), d.weightDecay)
+    .option("--clip <x>", "clip gradients to this global norm", parseNumberIn("--clip", 0, 1e6), d.clip)
+    .option("--log-every <n>", "write a metrics.jsonl line every n steps", parsePositiveInt("--log-every"), d.logEvery)
+    .option("--checkpoint-every <n>", "checkpoint every n steps", parsePositiveInt("--checkpoint-every"), d.checkpointEvery)
+    .option("--resume", "continue the run in --out from its last checkpoint")
+    .option("--quiet", "no progress output");
+}
+
+/** Seeds are 31-bit: the generators mix them with 32-bit integer arithmetic. */
+export function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > 0x7fffffff) throw new InvalidArgumentError(`--seed must be an integer in [0, 2147483647], got "${value}"`);
+  return n;
+}

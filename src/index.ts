@@ -1,0 +1,19 @@
+/**
+ * lavit as a library: one typed function per pipeline stage, each with its defaults object.
+ * The CLI (`lavit ...`) is a thin layer over these.
+ */
+export { generate, GENERATE_DEFAULTS, type GenerateOptions } from "./stages/generate.js";
+export { extract, EXTRACT_DEFAULTS, type ExtractStageOptions } from "./stages/extract.js";
+export { trainTeacher, trainBase, TEACHER_DEFAULTS, BASE_DEFAULTS, type TeacherOptions, type BaseOptions } from "./stages/pretrain.js";
+export { trainStudent, STUDENT_DEFAULTS, type StudentOptions, type StudentMode } from "./stages/train-student.js";
+export { TRAINER_DEFAULTS, defaultWarmup, type CommonTrainOptions } from "./stages/trainer-options.js";
+export { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions, type Evaluation } from "./stages/evaluate.js";
+export { ask, ASK_DEFAULTS, type AskOptions, type AskResult } from "./stages/ask.js";
+export { runDemo as demo, type DemoOptions } from "./demo/pipeline.js";
+export { DEMO_DEFAULTS } from "./demo/recipe.js";
+export type { DemoReport } from "./demo/report.js";
+export { jensenShannon, entropy, topkIou, sampleGaze, meanGaze, type GazeMetrics } from "./eval/gap.js";
+export { SHIPPED_TEACHER, SHIPPED_STUDENT_BASE } from "./model/shipped.js";
+export { UserError, isUserError } from "./errors.js";
+export type { TrainResult } from "./train/trainer.js";
+export { initEngine } from "./engine/index.js";

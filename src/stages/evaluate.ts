@@ -1,0 +1,60 @@
+import { initEngine } from "../engine/index.js";
+import { UserError } from "../errors.js";
+import { loadSplit } from "../data/dataset.js";
+import { evaluateModel, type EvalResult, type Prediction } from "../eval/evaluate.js";
+import { evaluateForced, type ForcedResult } from "../eval/forced.js";
+import type { GazeMetrics } from "../eval/gap.js";
+import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
+import { loadModelFor, withModel } from "../model/load.js";
+import { writeFileAtomic } from "../util/atomic.js";
+
+export interface EvaluateOptions {
+  /** Model folder (config.json, model.safetensors, tokenizer.json). */
+  model: string;
+  /** Dataset folder. */
+  data: string;
+  split: string;
+  /** Teacher model folder: adds js_to_teacher and topk_iou. */
+  teacher?: string;
+  /** Only the first n samples. */
+  limit?: number;
+  /** Write one JSON line per sample (answer, prediction, generated text, gaze metrics). */
+  predictions?: string;
+  /** Probe: hide the latent tokens from the generated text. */
+  maskLatents?: boolean;
+  /** Probe: generated tokens cannot attend to the image (gate closed). */
+  noImageForAnswer?: boolean;
+  quiet?: boolean;
+}
+
+export type Evaluation = EvalResult & GazeMetrics;
+
+/** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
+export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
+  await initEngine();
+  const data = loadSplit(o.data, o.split, o.limit);
+  let teacherMaps: Float32Array[][] | undefined;
+  if (o.teacher) teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }).maps);
+  const ev = withModel(loadModelFor(o.model, data, o.data), (m) =>
+    evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: o.quiet, teacherMaps, probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer } }),
+  );
+  if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
+  return { result: ev.result, predictions: ev.predictions };
+}
+
+/** Diagnostic: feeds the true rationale and scores the answer after it and each rationale token (models without latents). */
+export async function evaluateTeacherForced(o: { model: string; data: string; split: string; limit?: number; quiet?: boolean }): Promise<ForcedResult> {
+  await initEngine();
+  const data = loadSplit(o.data, o.split, o.limit);
+  return withModel(loadModelFor(o.model, data, o.data), (m) => {
+    if (m.latents) throw new UserError(`${o.model}: --teacher-forced needs a model without latent tokens (a teacher, a base or a distill student)`);
+    return evaluateForced(m.vlm, data, { quiet: o.quiet });
+  });
+}
+
+/** Diagnostic: what the vision tower sees, read through its per-patch heads (models trained with auxPatch > 0). */
+export async function evaluateVisionTower(o: { model: string; data: string; split: string; limit?: number; quiet?: boolean }): Promise<VisionHeadsResult> {
+  await initEngine();
+  const data = loadSplit(o.data, o.split, o.limit);
+  return withModel(loadModelFor(o.model, data, o.data, { auxHeads: true }), (m) => evaluateVisionHeads(m.vlm, data, { quiet: o.quiet }));
+}

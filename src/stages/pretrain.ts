@@ -1,0 +1,102 @@
+import { initEngine } from "../engine/index.js";
+import { UserError } from "../errors.js";
+import { captionText } from "../data/caption.js";
+import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
+import { numPatches, readVlmConfig, type VlmConfig } from "../model/config.js";
+import { studentConfig, teacherConfig } from "../model/presets.js";
+import { buildVlm, type Vlm } from "../model/vlm.js";
+import { familyCounts, formatFamilyWeights, weighFamilies, type FamilyWeights } from "../train/family-weights.js";
+import { teacherTask } from "../train/teacher.js";
+import { train, type TrainResult, type TrainTask, type TrainOptions } from "../train/trainer.js";
+import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+
+/** Options of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
+export interface PretrainOptions extends CommonTrainOptions {
+  /** Dataset folder. */
+  data: string;
+  /** Model config JSON (default: the built-in size). */
+  config?: string;
+  split?: string;
+  /** Start from this model folder's weights (a new run: fresh optimiser and schedule). */
+  initFrom?: string;
+  /** Weight of the per-patch shape/colour/position loss on the vision tower (0 = off). */
+  auxPatch?: number;
+}
+
+export interface TeacherOptions extends PretrainOptions {
+  /** Loss weight of the answer word relative to the rationale tokens. */
+  answerWeight?: number;
+  /** How often each question family is seen relative to the data. */
+  familyWeight?: FamilyWeights;
+}
+
+export interface BaseOptions extends PretrainOptions {
+  /** Start the vision tower (and its per-patch heads) from this model folder's. */
+  visionFrom?: string;
+}
+
+const PRETRAIN_DEFAULTS = { split: "teacher-train", auxPatch: 1 } as const;
+export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1 } as const;
+export const BASE_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 1500 } as const;
+
+/** A model config must agree with the dataset's tokenizer and image geometry. */
+export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: string | undefined): void {
+  const source = configFile ?? "the built-in config";
+  if (config.decoder.vocab_size !== data.tokenizer.size) throw new UserError(`${source}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
+  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
+    throw new UserError(`${source}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
+}
+
+/** Runs a training task to its end, says where the model is, and frees the model's tensors. */
+export async function trainToFolder(out: string, task: TrainTask, options: TrainOptions, vlm: Vlm): Promise<TrainResult> {
+  try {
+    const r = await train(out, task, options);
+    if (!options.quiet) process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${out}\n`);
+    return r;
+  } finally {
+    vlm.dispose();
+  }
+}
+
+/** Trains the teacher VLM on the teacher-train split (rationale + answer). */
+export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
+  const o = { ...TEACHER_DEFAULTS, ...opts };
+  const options = trainerOptions(o, o.steps);
+  await initEngine();
+  const loaded = loadSplit(o.data, o.split);
+  const data = o.familyWeight ? weighFamilies(loaded, o.familyWeight, options.seed) : loaded;
+  const config = o.config ? readVlmConfig(o.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
+  checkDataFits(config, data, o.config);
+  const vlm = buildVlm(config, options.seed);
+  // The task adds the auxiliary heads to the store, so build it before loading weights.
+  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight });
+  if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+  const perFamily = familyCounts(data);
+  if (!o.quiet)
+    process.stderr.write(
+      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(perFamily).map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
+    );
+  task.settings = { ...task.settings, aux_patch: o.auxPatch, answer_weight: o.answerWeight, init_from: o.initFrom ?? null, family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null };
+  return trainToFolder(o.out, task, options, vlm);
+}
+
+/** Pretrains the student base on scene descriptions of the teacher-train images (no questions). */
+export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
+  const o = { ...BASE_DEFAULTS, ...opts };
+  if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
+  const options = trainerOptions(o, o.steps);
+  await initEngine();
+  const data = loadSplit(o.data, o.split);
+  const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  if (config.latent) throw new UserError(`${o.config}: a base model has no latent block; students add it when they start from the base`);
+  checkDataFits(config, data, o.config);
+  const vlm = buildVlm(config, options.seed);
+  // No question in the prompt: the base model describes the image, it never answers.
+  const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: o.auxPatch });
+  if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+  if (o.visionFrom && !o.resume) initVisionFrom(vlm.store, o.visionFrom, config);
+  if (!o.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
+  task.settings = { ...task.settings, target: "scene description", aux_patch: o.auxPatch, init_from: o.initFrom ?? null, vision_from: o.visionFrom ?? null };
+  return trainToFolder(o.out, task, options, vlm);
+}

@@ -1,0 +1,209 @@
+import { join } from "node:path";
+import { initEngine } from "../engine/index.js";
+import { UserError } from "../errors.js";
+import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import type { Tokenizer } from "../data/tokenizer.js";
+import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
+import { readVlmConfig, type VlmConfig } from "../model/config.js";
+import type { ParamStore } from "../model/params.js";
+import { studentConfig } from "../model/presets.js";
+import { SHIPPED_STUDENT_BASE } from "../model/shipped.js";
+import { buildVlm } from "../model/vlm.js";
+import { readSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
+import type { GateMode, GateSchedule } from "../train/gate.js";
+import { lavitTask, type LavitSettings, type TrajSource, type VtopTarget } from "../train/student.js";
+import { studentTargetText, type TargetText } from "../train/target-text.js";
+import { teacherTask } from "../train/teacher.js";
+import type { TrainResult } from "../train/trainer.js";
+import { trainToFolder } from "./pretrain.js";
+import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+
+export type StudentMode = "lavit" | "distill";
+
+export interface StudentOptions extends CommonTrainOptions {
+  /** Dataset folder the signals were extracted from. */
+  data: string;
+  /** Teacher signals folder (from `extract`). */
+  signals: string;
+  /** lavit: latents, alignment losses and the sensory gate; distill: CE on the teacher's text only. */
+  mode?: StudentMode;
+  /** Teacher model folder, to check the signals against its config. */
+  teacher?: string;
+  /** Student model config JSON (default: the initFrom model's size, else the built-in student size). */
+  config?: string;
+  /** Split the signals were extracted from (default: from the signals' summary.json, else train). */
+  split?: string;
+  /** Base model to start from; null trains from scratch. The LaViT heads start fresh either way. */
+  initFrom?: string | null;
+  /** Keep the initFrom vision tower as it is (default: yes when starting from a base). */
+  freezeVision?: boolean;
+  /** Latent visual thought tokens K. */
+  latents?: number;
+  wVtop?: number;
+  wTraj?: number;
+  vtopTarget?: VtopTarget;
+  trajTopk?: number;
+  trajSource?: TrajSource;
+  gateSchedule?: GateSchedule;
+  /** Fraction of training by which vision is fully open again. */
+  gateOpenAt?: number;
+  gateMode?: GateMode;
+  gatePrompt?: boolean;
+  /** false drops the trajectory loss (ablation). */
+  traj?: boolean;
+  /** false drops the V_top loss (ablation). */
+  vtop?: boolean;
+  /** false: no sensory gate (ablation). */
+  gate?: boolean;
+  answerWeight?: number;
+  targetText?: TargetText;
+}
+
+/**
+ * The defaults are the demo's recipe, so `lavit train student` as the README writes it trains
+ * the demo's students.
+ */
+export const STUDENT_DEFAULTS = {
+  mode: "lavit" as StudentMode,
+  steps: 500,
+  initFrom: SHIPPED_STUDENT_BASE as string | null,
+  latents: 8,
+  wVtop: 0.3,
+  wTraj: 0.3,
+  vtopTarget: "pooled" as VtopTarget,
+  trajTopk: 8,
+  trajSource: "head" as TrajSource,
+  gateSchedule: "cosine" as GateSchedule,
+  // The answer leans on the latents longest when the gate opens over the whole run.
+  gateOpenAt: 1,
+  gateMode: "hard" as GateMode,
+  gatePrompt: false,
+  traj: true,
+  vtop: true,
+  gate: true,
+  answerWeight: 1,
+  targetText: "full" as TargetText,
+};
+
+/** Options that mean something only for a LaViT student: giving one with mode distill is a contradiction, not a no-op. */
+export const LAVIT_ONLY = ["latents", "wVtop", "wTraj", "vtopTarget", "trajTopk", "trajSource", "gateSchedule", "gateOpenAt", "gateMode", "gatePrompt", "traj", "vtop", "gate"] as const;
+export type LavitOnlyOption = (typeof LAVIT_ONLY)[number];
+
+/** Training samples that have signals, in the signals' order, and the split they come from. */
+function joinSignals(dataDir: string, signalsDir: string, split: string | undefined): { data: LoadedSplit; signals: SampleSignals[] } {
+  const chosen = split ?? readSignalsSummary(signalsDir)?.split ?? "train";
+  const full = loadSplit(dataDir, chosen);
+  const { samples: signals } = readSignals(signalsDir, full.info.size / full.info.patch);
+  const byId = new Map(full.samples.map((s, i) => [s.id, i]));
+  const order = signals.map((sig, k) => {
+    const i = sig.result.id !== undefined ? byId.get(sig.result.id) : undefined;
+    if (i === undefined) throw new UserError(`${join(signalsDir, "metadata.json")}: results.${k} (id ${sig.result.id ?? "missing"}) is not a sample of ${dataDir} split ${chosen}`);
+    return i;
+  });
+  return { data: { ...full, samples: order.map((i) => full.samples[i]), images: order.map((i) => full.images[i]) }, signals };
+}
+
+/**
+ * Starts a student from a base model (`trainBase`): same vision tower and decoder; the LaViT
+ * heads, absent from the base, keep their fresh initialisation.
+ */
+function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer, dir: string): void {
+  initFromFolder(store, dir, { config, tokenizer }, (name) => name.startsWith("lavit."));
+}
+
+/** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
+export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
+  const o = { ...STUDENT_DEFAULTS, ...opts };
+  if (o.mode === "distill") {
+    const given = LAVIT_ONLY.filter((k) => opts[k] !== undefined);
+    if (given.length) throw new UserError(`${optionFlag(given[0])} has no meaning with --mode distill (the baseline has no latents, alignment losses or gate)`);
+  }
+  if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
+  const initFrom = o.initFrom ?? undefined;
+  const freezeVision = o.freezeVision ?? !!initFrom;
+  if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
+  const options = trainerOptions(o, o.steps);
+  await initEngine();
+  const joined = joinSignals(o.data, o.signals, o.split);
+  const data = joined.data;
+  // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
+  const signals = o.targetText === "full" ? joined.signals : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
+  const vDim = signals[0].vTop.dim;
+  for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
+  if (o.teacher) {
+    const t = readModelFolder(o.teacher);
+    if (t.config.decoder.hidden_size !== vDim) throw new UserError(`${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`);
+  }
+  const latents = o.mode === "lavit" ? o.latents : 0;
+  // A student starting from a base has the base's size (on resume too: the checkpoint has it);
+  // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
+  const sizeSource = o.config ?? (initFrom ? join(initFrom, "config.json") : undefined);
+  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  const config: VlmConfig = {
+    ...sized,
+    decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
+    latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined,
+  };
+  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
+    throw new UserError(`${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
+  const vlm = buildVlm(config, options.seed);
+  if (initFrom && !o.resume) initFromBase(vlm.store, config, data.tokenizer, initFrom);
+  const settings = {
+    mode: o.mode,
+    init_from: initFrom ?? null,
+    ...(freezeVision ? { freeze_vision: true } : {}),
+    signals: o.signals,
+    samples: data.samples.length,
+    latents,
+    wVtop: o.vtop ? o.wVtop : 0,
+    wTraj: o.traj ? o.wTraj : 0,
+    vtopTarget: o.vtopTarget,
+    trajTopk: o.trajTopk,
+    trajSource: o.trajSource,
+    gate: o.gate ? o.gateSchedule : "none",
+    gateOpenAt: o.gateOpenAt,
+    gateMode: o.gateMode,
+    gatePrompt: o.gatePrompt,
+    ...(o.answerWeight !== 1 ? { answer_weight: o.answerWeight } : {}),
+    ...(o.targetText !== "full" ? { target_text: o.targetText } : {}),
+  };
+  if (!o.quiet) process.stderr.write(`student (${o.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
+  let task;
+  if (o.mode === "distill") {
+    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: freezeVision, answerWeight: o.answerWeight });
+    task.settings = settings;
+  } else {
+    const s: LavitSettings = {
+      latents,
+      wVtop: settings.wVtop,
+      wTraj: settings.wTraj,
+      vtopTarget: o.vtopTarget,
+      trajTopk: o.trajTopk,
+      trajSource: o.trajSource,
+      gate: { schedule: o.gate ? o.gateSchedule : "none", openAt: o.gateOpenAt, mode: o.gateMode, gatePrompt: o.gatePrompt },
+      answerWeight: o.answerWeight,
+    };
+    task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
+  }
+  return trainToFolder(o.out, task, options, vlm);
+}
+
+const FLAGS: Record<LavitOnlyOption, string> = {
+  latents: "--latents",
+  wVtop: "--w-vtop",
+  wTraj: "--w-traj",
+  vtopTarget: "--vtop-target",
+  trajTopk: "--traj-topk",
+  trajSource: "--traj-source",
+  gateSchedule: "--gate-schedule",
+  gateOpenAt: "--gate-open-at",
+  gateMode: "--gate-mode",
+  gatePrompt: "--gate-prompt",
+  traj: "--no-traj",
+  vtop: "--no-vtop",
+  gate: "--no-gate",
+};
+
+function optionFlag(k: LavitOnlyOption): string {
+  return FLAGS[k];
+}

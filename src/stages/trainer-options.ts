@@ -1,0 +1,59 @@
+import { UserError } from "../errors.js";
+import type { TrainOptions } from "../train/trainer.js";
+
+/** What every training stage (teacher, base, student) shares; each stage adds its own steps. */
+export interface CommonTrainOptions {
+  /** Output folder for checkpoints and metrics.jsonl. */
+  out: string;
+  steps?: number;
+  seed?: number;
+  batchSize?: number;
+  lr?: number;
+  /** Linear warm-up steps; by default 10% of the steps, at most 100. */
+  warmup?: number;
+  minLrRatio?: number;
+  weightDecay?: number;
+  clip?: number;
+  logEvery?: number;
+  checkpointEvery?: number;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+export const TRAINER_DEFAULTS = {
+  seed: 0,
+  batchSize: 32,
+  lr: 1e-3,
+  minLrRatio: 0.1,
+  weightDecay: 0.05,
+  clip: 1,
+  logEvery: 10,
+  checkpointEvery: 100,
+} as const;
+
+/** Warm-up scales with the run: 10% of the steps, at most 100. */
+export function defaultWarmup(steps: number): number {
+  return Math.min(100, Math.floor(steps / 10));
+}
+
+/** The trainer's options from a stage's (defaults filled in); refuses a warm-up as long as the run. */
+export function trainerOptions(o: CommonTrainOptions, stageSteps: number): TrainOptions {
+  const steps = o.steps ?? stageSteps;
+  const warmup = o.warmup ?? defaultWarmup(steps);
+  if (warmup >= steps) throw new UserError(`--warmup ${warmup} must be smaller than --steps ${steps}`);
+  const d = TRAINER_DEFAULTS;
+  return {
+    steps,
+    warmup,
+    batchSize: o.batchSize ?? d.batchSize,
+    lr: o.lr ?? d.lr,
+    minLrRatio: o.minLrRatio ?? d.minLrRatio,
+    weightDecay: o.weightDecay ?? d.weightDecay,
+    clip: o.clip ?? d.clip,
+    seed: o.seed ?? d.seed,
+    logEvery: o.logEvery ?? d.logEvery,
+    checkpointEvery: o.checkpointEvery ?? d.checkpointEvery,
+    resume: !!o.resume,
+    quiet: o.quiet,
+  };
+}
