@@ -53,7 +53,7 @@ function groundTruthPatches(coverage: Map<number, number>): number[] {
  * `below`, `in front`, `behind`) whatever the question asked. The answer is then "yes" exactly
  * when that word is the question's. Why: the yes/no answer is the asked direction times a
  * comparison, and neither alone says anything about it (an XOR). A teacher made to answer
- * straight from the located objects said p(yes) = 0.53 to every such question, even given the
+ * straight from the located objects stayed at chance on every such question, even given the
  * true rationale; one made to first name the object the asked relation picks learned the
  * answer from that name but not the pick, which is the same XOR again. Said this way, the
  * step is a plain comparison (first-order in what the teacher sees) and the answer a match of
@@ -61,9 +61,9 @@ function groundTruthPatches(coverage: Map<number, number>): number[] {
  *
  * A depth question gets one more step before that one, `look hidden blue`: the colour hidden
  * where the two overlap (the one behind). Reading off which of two colours is on top and
- * comparing it with the first object in one step stayed near chance (teacher run 10: 0.61 of
- * these steps right, given the true rationale, while its vision tower labels the hidden colour
- * of 85-88% of occluded patches). Split, each step is one first-order move: copy the colour the
+ * comparing it with the first object in one step stayed near chance, given the true rationale,
+ * while the teacher's vision tower did label the hidden colour (docs/experiments/teacher-history.md).
+ * Split, each step is one first-order move: copy the colour the
  * overlap hides, then match it with the first object's. Both look where the two overlap.
  */
 function verdictSteps(d: Draft, comp: Composition, coverage: Map<number, number>[], ctx: SceneContext): Sample["rationale"] {

@@ -8,8 +8,7 @@ import type { Vlm } from "./vlm.js";
 
 /**
  * Occluded patches are a few percent of all patches: unweighted, the hidden-object heads
- * learned to say "nothing hidden" everywhere (73% of occluded patches of run 6's teacher),
- * and with them the vision tower never saw which object is in front.
+ * learned to say "nothing hidden" almost everywhere, and with them the vision tower never saw which object is in front.
  */
 export const HIDDEN_LABELLED_WEIGHT = 10;
 

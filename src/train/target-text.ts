@@ -4,7 +4,7 @@
  * "look red circle"): the teacher's words then say what it looked at but not where, as a real
  * teacher's free-form rationale does, so where it looked reaches a student only through its
  * attention trajectory. On the built-in benchmark the coordinates spell the trajectory out in
- * words; this asks whether the trajectory loss helps once they do not (README, "Ablations").
+ * words; this asks whether the trajectory loss helps once they do not (docs/results.md, "Ablations").
  */
 export const TARGET_TEXTS = ["full", "no-coords"] as const;
 export type TargetText = (typeof TARGET_TEXTS)[number];
