@@ -10,6 +10,7 @@ import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig } from "../model/presets.js";
 import { buildVlm } from "../model/vlm.js";
 import { readSignals, type SampleSignals } from "../signals/layout.js";
+import { joinIndex } from "../signals/official-layout.js";
 import { TARGET_TEXTS, type TargetText, studentTargetText } from "../train/target-text.js";
 import { GATE_MODES, GATE_SCHEDULES, type GateMode, type GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings } from "../train/student.js";
@@ -52,8 +53,8 @@ function joinSignals(f: StudentFlags): { data: LoadedSplit; signals: SampleSigna
   const { samples: signals } = readSignals(f.signals, full.info.size / full.info.patch);
   const byId = new Map(full.samples.map((s, i) => [s.id, i]));
   const order = signals.map((sig, k) => {
-    const i = sig.result.id !== undefined ? byId.get(sig.result.id) : undefined;
-    if (i === undefined) throw new UserError(`${join(f.signals, "metadata.json")}: results.${k} (id ${sig.result.id ?? "missing"}) is not a sample of ${f.data} split ${split}`);
+    const i = joinIndex(sig.result, byId, full.samples.length);
+    if (i === undefined) throw new UserError(`${f.signals}: results.${k} (${sig.result.id !== undefined ? `id ${sig.result.id}` : `question_id ${sig.result.question_id ?? "missing"}`}) is not a sample of ${f.data} split ${split}`);
     return i;
   });
   return { data: { ...full, samples: order.map((i) => full.samples[i]), images: order.map((i) => full.images[i]) }, signals };
