@@ -15,6 +15,7 @@ interface ExtractFlags {
   split: string;
   out: string;
   method: SignalMethod;
+  layout?: "lavit" | "official";
   topk: number;
   tau: number;
   limit?: number;
@@ -31,7 +32,7 @@ export async function runExtract(f: ExtractFlags): Promise<void> {
   const teacher = loadModelFor(f.teacher, data, f.data);
   try {
     // Paths inside are relative to the final folder, so compute them as if written there.
-    const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: f.method, topk: f.topk, tau: f.tau, quiet: f.quiet, finalDir: out }));
+    const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: f.method, topk: f.topk, tau: f.tau, quiet: f.quiet, finalDir: out, layout: f.layout }));
     process.stderr.write(`signals for ${summary.count} samples in ${f.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`);
   } finally {
     teacher.vlm.dispose();
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .requiredOption("--split <split>", "split to extract (usually train)")
     .requiredOption("--out <dir>", "signals folder to write")
     .addOption(new Option("--method <m>", "trajectory signal").choices(["attention", "gradient"]).default("attention"))
+    .addOption(new Option("--layout <l>", "signals layout: lavit's (safetensors) or the official LaViT one (.pth, for its PyTorch trainer)").choices(["lavit", "official"]).default("lavit"))
     .option("--topk <k>", "top-k patch indices stored per step", parsePositiveInt("--topk"), 8)
     .option("--tau <t>", "softmax temperature of the gradient method", parseNumberIn("--tau", 1e-4, 10), 0.05)
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))

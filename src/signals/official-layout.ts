@@ -130,11 +130,12 @@ const str = (r: Json, k: string, name: string, file: string): string => {
 
 /**
  * Reads an official-layout root for a student with a `grid` x `grid` patch layout. Maps and V_top
- * rows are resized to that grid when N_img differs, as the official trainer does.
+ * rows are resized to that grid when N_img differs, as the official trainer does. With grid null
+ * they stay on the teacher's own grid (for checking a folder).
  */
 export function readOfficialSignals(
   root: string,
-  grid: number,
+  grid: number | null,
   opts: OfficialReadOptions = {},
 ): { metadata: { results: SignalResult[] }; samples: SampleSignals[]; info: OfficialSampleInfo[] } {
   const metaFile = opts.metadata ?? join(root, OFFICIAL_METADATA);
@@ -167,9 +168,10 @@ export function readOfficialSignals(
     if (nonFinite >= 0) throw new UserError(`${vFile}: ${name}: V_top is not finite at row ${Math.floor(nonFinite / dim)}, column ${nonFinite % dim}`);
     for (const [t, s] of steps.entries())
       if (s.p_t.length !== nImg) throw new UserError(`${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but V_top ${vFile} has ${nImg} rows`);
-    let g = { h: grid, w: grid };
-    // As the official trainer: the image's shape is consulted only when N_img is not the target grid.
-    if (nImg !== grid * grid) {
+    // As the official trainer: the image's shape is consulted only when N_img is not the target
+    // grid (and always when checking a folder without a target grid).
+    let g = { h: grid ?? 0, w: grid ?? 0 };
+    if (grid === null || nImg !== grid * grid) {
       const imageFile = locate(root, rootReal, isAbsolute(imageRel) ? imageRel : join("data", "images", imageRel), `${metaFile}: ${name}: image_relative_path`, opts);
       const { width, height } = imageSize(imageFile);
       g = bestGrid(nImg, width, height);
@@ -178,12 +180,13 @@ export function readOfficialSignals(
       if (ratio > 2 || ratio < 0.5)
         throw new UserError(`${name}: ${nImg} image tokens fit no grid near the image's ${width}x${height} shape (best ${g.h}x${g.w}); p_t and V_top disagree with the image`);
     }
-    const maps = steps.map((s) => normalise(resizeGrid(s.p_t, g.h, g.w, grid, grid)));
-    const topk = steps.map((s, t) =>
-      nImg === grid * grid ? s.p_topk_idx : [...maps[t].keys()].sort((a, b) => maps[t][b] - maps[t][a] || a - b).slice(0, s.p_topk_idx.length),
-    );
-    const rows = grid * grid;
-    const data = nImg === rows ? vt.data : resizeGrid(vt.data, g.h, g.w, grid, grid, dim);
+    const H = grid ?? g.h;
+    const W = grid ?? g.w;
+    const same = g.h === H && g.w === W;
+    const maps = steps.map((s) => normalise(resizeGrid(s.p_t, g.h, g.w, H, W)));
+    const topk = steps.map((s, t) => (same ? s.p_topk_idx : [...maps[t].keys()].sort((a, b) => maps[t][b] - maps[t][a] || a - b).slice(0, s.p_topk_idx.length)));
+    const rows = H * W;
+    const data = same ? vt.data : resizeGrid(vt.data, g.h, g.w, H, W, dim);
     info.push({ questionId, nImg, grid: g, dtype: vt.dtype, methods: [...new Set(steps.map((s) => s.method))] });
     const result: SignalResult = {
       ...(r as Json),
