@@ -17,9 +17,9 @@ import type { SampleSignals, SignalResult } from "./layout.js";
  *   data/features/vtop/sample_%06d_v_top_layer.pth   torch.save of a bf16 tensor [N_img, d]
  *   data/images/<image_relative_path>
  *
- * Feature paths are absolute; when the root has moved they are found again under the root by
- * their `data/features/...` tail (as the official trainer resolves relative `data/...` paths).
- * Every path must resolve inside the root unless `allowOutsideRoot` is set.
+ * Feature paths are absolute; when the root has moved or been copied they are found again under
+ * the root by their `data/features/...` tail (as the official trainer resolves relative `data/...`
+ * paths). Every path must resolve inside the root unless `allowOutsideRoot` is set.
  *
  * Joining with a lavit dataset: `question_id` is the sample's index in its split's manifest
  * (0-based). lavit's writer also stores the sample's string `id` in each result (the official
@@ -73,21 +73,24 @@ function inside(root: string, file: string): boolean {
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
 }
 
-/** Resolves a path from the metadata; see the header for the rule. */
+/**
+ * Resolves a path from the metadata: as written when it lies inside the root, else by its
+ * `data/features/...` tail under the root (a moved or copied root), else as written outside the
+ * root only with allowOutsideRoot.
+ */
 function locate(root: string, rootReal: string, p: string, what: string, opts: OfficialReadOptions): string {
-  const candidates: string[] = [];
-  if (isAbsolute(p)) candidates.push(p);
-  else candidates.push(resolve(root, p));
-  const tail = p.split(/[\\/]/);
-  const at = tail.lastIndexOf("data");
-  if (at >= 0 && tail[at + 1] === "features") candidates.push(join(root, ...tail.slice(at)));
-  for (const c of candidates) {
-    if (!existsSync(c)) continue;
-    const real = realpathSync(c);
-    if (!inside(rootReal, real) && !opts.allowOutsideRoot) throw new UserError(`${what} resolves outside the root ${root} (${c}); pass --allow-outside-root to accept it`);
-    return real;
+  const given = isAbsolute(p) ? p : resolve(root, p);
+  const parts = p.split(/[\\/]/);
+  const at = parts.lastIndexOf("data");
+  const tail = at >= 0 && parts[at + 1] === "features" ? join(root, ...parts.slice(at)) : null;
+  for (const c of [given, tail]) {
+    if (c && existsSync(c) && inside(rootReal, realpathSync(c))) return realpathSync(c);
   }
-  throw new UserError(`${what} not found (${candidates.join(", also tried ")})`);
+  if (existsSync(given)) {
+    if (!opts.allowOutsideRoot) throw new UserError(`${what} resolves outside the root ${root} (${given}); pass --allow-outside-root to accept it`);
+    return realpathSync(given);
+  }
+  throw new UserError(`${what} not found (${[given, tail].filter(Boolean).join(", also tried ")})`);
 }
 
 interface OfficialStep {
