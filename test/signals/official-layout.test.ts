@@ -60,6 +60,19 @@ describe("JPEG", () => {
     expect(() => readJpeg(join(dir, "bad.jpg"))).toThrow(UserError);
     expect(() => readJpeg(join(dir, "bad.jpg"))).toThrow(/bad\.jpg: not a JPEG lavit can decode/);
   });
+
+  it("reads progressive and Adobe CMYK JPEGs (made with libjpeg, test/fixtures/make_jpegs.c)", () => {
+    for (const name of ["progressive.jpg", "cmyk.jpg"]) {
+      const img = readJpeg(join(process.cwd(), "test", "fixtures", name));
+      expect([img.width, img.height], name).toEqual([24, 16]);
+      // Pixel (x, y) was written as RGB (10x, 15y, 200); chroma subsampling blurs red by a few levels.
+      for (const [x, y] of [[0, 0], [23, 15], [12, 8]]) {
+        const at = (y * 24 + x) * 3;
+        const got = Array.from(img.rgb.subarray(at, at + 3));
+        [10 * x, 15 * y, 200].forEach((v, c) => expect(Math.abs(got[c] - v), `${name} (${x}, ${y})`).toBeLessThanOrEqual(16));
+      }
+    }
+  });
 });
 
 interface Expected {
