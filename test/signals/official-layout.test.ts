@@ -9,7 +9,8 @@ import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js"
 import { readSignals, detectLayout } from "../../src/signals/layout.js";
 import { checkSignals } from "../../src/signals/check.js";
 import { bestGrid, resizeGrid } from "../../src/signals/grid.js";
-import { readJpeg } from "../../src/io/jpeg.js";
+import { headerSize, imageSize, readImageFile, readJpeg } from "../../src/io/jpeg.js";
+import fc from "fast-check";
 import { encodePng } from "../../src/data/png.js";
 import { UserError } from "../../src/errors.js";
 import type { Sample } from "../../src/data/manifest.js";
@@ -59,6 +60,26 @@ describe("JPEG", () => {
     writeFileSync(join(dir, "bad.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
     expect(() => readJpeg(join(dir, "bad.jpg"))).toThrow(UserError);
     expect(() => readJpeg(join(dir, "bad.jpg"))).toThrow(/bad\.jpg: not a JPEG lavit can decode/);
+  });
+
+  it("reads the size from the header alone, as the decoder finds it, and never throws on junk", () => {
+    const dir = tmp();
+    writeJpeg(join(dir, "x.jpg"), 37, 21);
+    writeFileSync(join(dir, "x.png"), encodePng(new Uint8Array(5 * 3 * 3), 5, 3));
+    const files = [join(dir, "x.jpg"), join(dir, "x.png"), ...["progressive.jpg", "cmyk.jpg"].map((f) => join(process.cwd(), "test", "fixtures", f))];
+    for (const f of files) {
+      const d = readImageFile(f);
+      expect(imageSize(f), f).toEqual({ width: d.width, height: d.height });
+    }
+    const jpg = readFileSync(join(dir, "x.jpg"));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(400), (junk, cut) => {
+        headerSize(junk);
+        headerSize(Uint8Array.from([0xff, 0xd8, ...junk]));
+        headerSize(jpg.subarray(0, cut));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("reads progressive and Adobe CMYK JPEGs (made with libjpeg, test/fixtures/make_jpegs.c)", () => {
