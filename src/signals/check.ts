@@ -27,12 +27,22 @@ export interface CheckSummary {
   grounding_mass_uniform: number | null;
 }
 
+function lavitMeta(root: string): { grid?: unknown; method?: unknown } {
+  const file = join(root, METADATA_FILE);
+  try {
+    const m = JSON.parse(readFileSync(file, "utf8")) as unknown;
+    return typeof m === "object" && m !== null ? (m as { grid?: unknown; method?: unknown }) : {};
+  } catch {
+    throw new UserError(`${file}: signals metadata is not valid JSON`);
+  }
+}
+
 function lavitGrid(root: string, data?: string): number {
   if (data) {
     const info = readDatasetInfo(data);
     return info.size / info.patch;
   }
-  const meta = JSON.parse(readFileSync(join(root, METADATA_FILE), "utf8")) as { grid?: unknown };
+  const meta = lavitMeta(root);
   if (typeof meta.grid === "number" && Number.isInteger(meta.grid) && meta.grid > 0) return meta.grid;
   throw new UserError(`${join(root, METADATA_FILE)}: no grid field; pass --data <dataset> to give the patch grid`);
 }
@@ -67,7 +77,7 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;
     }
-    const meta = JSON.parse(readFileSync(join(root, METADATA_FILE), "utf8")) as { method?: unknown };
+    const meta = lavitMeta(root);
     methods = typeof meta.method === "string" ? [meta.method] : [];
   }
   const width = samples[0].vTop.dim;
