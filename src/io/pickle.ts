@@ -256,7 +256,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       }
       case 0x65: {
         const items = popMark().slice(1);
-        asList(top()).push(...items);
+        const list = asList(top());
+        // One by one: spreading a huge mark into push() would overflow the call stack.
+        for (const v of items) list.push(v);
         break;
       }
       case 0x51: {

@@ -34,6 +34,8 @@ const SUPPORTED: readonly string[] = ["bf16", "fp16", "fp32"];
 const ELEMENT_BYTES: Record<PthDtype, number> = { bf16: 2, fp16: 2, fp32: 4 };
 /** A V_top is [N_img, d] bf16: tens of MB. Anything past this is not one. */
 const MAX_ENTRY = 2 ** 31 - 1;
+/** 1 GB of float32 once decoded. */
+const MAX_ELEMENTS = 2 ** 28;
 
 interface StorageRef {
   readonly kind: "storage";
@@ -152,7 +154,8 @@ export function readPth(file: string): PthTensor {
   if (!bytes) throw new UserError(`${file}: storage data/${storage.key} is missing from the archive`);
   if (bytes.length !== storage.numel * ELEMENT_BYTES[dtype]) throw new UserError(`${file}: storage data/${storage.key} holds ${bytes.length} bytes, expected ${storage.numel} ${dtype} values`);
   const count = t.shape.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(count) || count > MAX_ENTRY) throw new UserError(`${file}: tensor shape [${t.shape.join(", ")}] is too large`);
+  // Zero strides let a tiny storage claim a huge tensor; refuse before allocating.
+  if (!Number.isSafeInteger(count) || count > MAX_ELEMENTS) throw new UserError(`${file}: tensor shape [${t.shape.join(", ")}] is too large (over ${MAX_ELEMENTS} values)`);
   // The furthest element any index reaches must lie inside the storage.
   const last = t.offset + t.shape.reduce((a, d, i) => a + (d > 0 ? (d - 1) * t.stride[i] : 0), 0);
   if (count > 0 && last >= storage.numel) throw new UserError(`${file}: tensor view [${t.shape.join(", ")}] reaches past its storage (${storage.numel} values)`);

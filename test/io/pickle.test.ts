@@ -67,6 +67,15 @@ describe("unpickle (closed subset)", () => {
     expect(() => unpickle(b("\x80\x02ccollections\nOrderedDict\n)R"), opts)).toThrow(/ends without STOP/);
   });
 
+  it("takes a long APPENDS without overflowing the stack", () => {
+    const n = 300_000;
+    const bytes = new Uint8Array(4 + 2 * n + 2);
+    bytes.set([0x80, 2, 0x5d, 0x28]);
+    for (let i = 0; i < n; i++) bytes.set([0x4b, i & 0xff], 4 + 2 * i);
+    bytes.set([0x65, 0x2e], 4 + 2 * n);
+    expect((unpickle(bytes, opts) as number[]).length).toBe(n);
+  });
+
   it("never throws anything but UserError and always ends, on random bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

@@ -75,6 +75,20 @@ describe("writePth / readPth (lavit only)", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("refuses a view that claims more values than it may allocate", () => {
+    const dir = tmp();
+    const file = join(dir, "v.pth");
+    writePth(file, { dtype: "fp32", shape: [2, 2], data: [1, 2, 3, 4] });
+    const entries = unzipSync(readFileSync(file));
+    // shape (65535, 65535) with strides (0, 0) over a 4-value storage
+    const pkl = Buffer.from(entries["archive/data.pkl"]);
+    const at = pkl.indexOf(Buffer.from([0x4b, 0x00, 0x4b, 0x02, 0x4b, 0x02, 0x86, 0x4b, 0x02, 0x4b, 0x01, 0x86]));
+    expect(at).toBeGreaterThan(0);
+    const patched = Buffer.concat([pkl.subarray(0, at), Buffer.from([0x4b, 0x00, 0x4d, 0xff, 0xff, 0x4d, 0xff, 0xff, 0x86, 0x4b, 0x00, 0x4b, 0x00, 0x86]), pkl.subarray(at + 12)]);
+    writeFileSync(join(dir, "huge.pth"), zipSync({ ...entries, "archive/data.pkl": patched }));
+    expect(() => readPth(join(dir, "huge.pth"))).toThrow(/huge\.pth: tensor shape \[65535, 65535\] is too large/);
+  });
+
   it("never throws anything but UserError on mutated .pth files", () => {
     const dir = tmp();
     const file = join(dir, "v.pth");
