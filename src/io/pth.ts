@@ -125,6 +125,26 @@ function decoder(bytes: Uint8Array, dtype: PthDtype): (index: number) => number 
   return (i) => f16ToF32(v.getUint16(i * 2, true));
 }
 
+/**
+ * A contiguous run of values, decoded with typed arrays (a V_top is millions of values). Like
+ * safetensors.ts, this assumes a little-endian host (x86-64 and arm64 are).
+ */
+function decodeRun(bytes: Uint8Array, dtype: PthDtype, offset: number, count: number): Float32Array {
+  const el = ELEMENT_BYTES[dtype];
+  // slice() copies, so the views below are aligned whatever the record's offset in the zip.
+  const raw = bytes.slice(offset * el, (offset + count) * el).buffer;
+  if (dtype === "fp32") return new Float32Array(raw);
+  const h = new Uint16Array(raw);
+  if (dtype === "bf16") {
+    const u = new Uint32Array(count);
+    for (let i = 0; i < count; i++) u[i] = h[i] << 16;
+    return new Float32Array(u.buffer);
+  }
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = f16ToF32(h[i]);
+  return out;
+}
+
 /** Reads one tensor from a torch.save file, as float32 in row-major order. */
 export function readPth(file: string): PthTensor {
   let raw: Uint8Array;
@@ -159,6 +179,8 @@ export function readPth(file: string): PthTensor {
   // The furthest element any index reaches must lie inside the storage.
   const last = t.offset + t.shape.reduce((a, d, i) => a + (d > 0 ? (d - 1) * t.stride[i] : 0), 0);
   if (count > 0 && last >= storage.numel) throw new UserError(`${file}: tensor view [${t.shape.join(", ")}] reaches past its storage (${storage.numel} values)`);
+  const rowMajor = t.stride.every((st, i) => t.shape[i] <= 1 || st === t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  if (rowMajor) return { dtype, shape: [...t.shape], data: decodeRun(bytes, dtype, t.offset, count) };
   const data = new Float32Array(count);
   const decode = decoder(bytes, dtype);
   const idx = new Array<number>(t.shape.length).fill(0);
