@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option("--teacher <dir>", "teacher model folder", d.teacher)
     .option("--split <split>", "split to extract", d.split)
     .addOption(new Option("--method <m>", "trajectory signal").choices(["attention", "gradient"]).default(d.method))
+    .addOption(new Option("--layout <l>", "signals layout: lavit's (safetensors) or the official LaViT one (.pth, for its PyTorch trainer)").choices(["lavit", "official"]).default(d.layout))
     .option("--topk <k>", "top-k patch indices stored per step", parsePositiveInt("--topk"), d.topk)
     .option("--tau <t>", "softmax temperature of the gradient method", parseNumberIn("--tau", 1e-4, 10), d.tau)
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))

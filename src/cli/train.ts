@@ -37,6 +37,8 @@ export function register(program: Command): void {
     .option("--teacher <dir>", "teacher model folder, to check the signals against its config")
     .option("--config <file>", "student model config JSON (default: the --init-from model's size, else the built-in student size)")
     .option("--split <split>", "split the signals were extracted from (default: from the signals' summary.json)")
+    .option("--metadata <file>", "the official layout's metadata JSON, when not at data/metadata/ under --signals")
+    .option("--allow-outside-root", "read signal files whose paths lead outside the --signals folder")
     .option("--init-from <dir>", "start from this base model's weights (`lavit train base`), or `none` to train from scratch; the LaViT heads start fresh", d.initFrom ?? "none")
     .option("--freeze-vision", "keep the --init-from vision tower as it is (the default when starting from a base)")
     .option("--no-freeze-vision", "train the --init-from vision tower too")

@@ -9,8 +9,10 @@ import { predictWithReadout, summarise } from "../eval/evaluate.js";
 import { patchBatch } from "../train/batch.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
-import { METADATA_FILE, type SignalResult } from "./layout.js";
+import { METADATA_FILE, type SignalResult, type SignalsLayout } from "./layout.js";
 import { massOn, minMax, softmaxTemp, topkIndices } from "./maps.js";
+import type { Sample } from "../data/manifest.js";
+import { officialWriter } from "./official-writer.js";
 import { readoutRows, spanAttention, stepSpans, type ReadoutRow } from "../eval/gaze.js";
 
 export type SignalMethod = "attention" | "gradient";
@@ -23,6 +25,68 @@ export interface ExtractOptions {
   quiet?: boolean;
   /** Where the folder will finally live, when it is built elsewhere first (paths are relative to it). */
   finalDir?: string;
+  /** lavit's layout (safetensors, relative paths) or the official one (.pth, absolute paths). */
+  layout?: SignalsLayout;
+  /** V_top dtype in the official layout: bf16 as the official builder stores it, or fp32 (exact). */
+  vtopDtype?: "bf16" | "fp32";
+}
+
+/** One sample's extracted signals, handed to the layout's writer. */
+export interface ExtractedSample {
+  /** Index of the sample in its split. */
+  index: number;
+  sample: Sample;
+  steps: { p_t: number[]; p_topk_idx: number[]; method: SignalMethod; text: string }[];
+  /** [rows, dim], row-major. */
+  vTop: Float32Array;
+  rows: number;
+  dim: number;
+  groundTruth: string;
+  /** Absolute path of the sample's image. */
+  imageFile: string;
+}
+
+export interface SignalsWriterOptions {
+  outDir: string;
+  finalDir: string;
+  method: SignalMethod;
+  tau: number;
+  split: string;
+  grid: number;
+  teacherHiddenSize: number;
+}
+
+export interface SignalsWriter {
+  add(s: ExtractedSample): void;
+  /** Writes the metadata once every sample is in. */
+  finish(): void;
+}
+
+/** lavit's layout: metadata.json, trajectories/<id>.json, v_top/<id>.safetensors; paths relative to the folder. */
+export function lavitWriter(o: SignalsWriterOptions): SignalsWriter {
+  mkdirSync(join(o.outDir, "trajectories"), { recursive: true });
+  mkdirSync(join(o.outDir, "v_top"), { recursive: true });
+  const results: SignalResult[] = [];
+  return {
+    add(s) {
+      const trajRel = `trajectories/${s.sample.id}.json`;
+      const vRel = `v_top/${s.sample.id}.safetensors`;
+      writeFileSync(join(o.outDir, trajRel), JSON.stringify({ id: s.sample.id, grid: o.grid, steps: s.steps }) + "\n");
+      writeSafetensors(join(o.outDir, vRel), { v_top: { dtype: "F32", shape: [s.rows, s.dim], data: s.vTop } });
+      results.push({
+        id: s.sample.id,
+        question: s.sample.question,
+        image_relative_path: relative(o.finalDir, s.imageFile),
+        ground_truth_enriched: s.groundTruth,
+        answer: s.sample.answer,
+        v_top_path_abs: vRel,
+        attention_path_abs: trajRel,
+      });
+    },
+    finish() {
+      writeFileSync(join(o.outDir, METADATA_FILE), JSON.stringify({ results, teacher_hidden_size: o.teacherHiddenSize, grid: o.grid, method: o.method }, null, 1) + "\n");
+    },
+  };
 }
 
 export interface ExtractSummary {
@@ -56,9 +120,8 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   // Attention and V_top are read while the teacher generates; gradients need a forced pass.
   const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, opts.method === "attention");
   const dim = teacher.config.decoder.hidden_size;
-  mkdirSync(join(outDir, "trajectories"), { recursive: true });
-  mkdirSync(join(outDir, "v_top"), { recursive: true });
-  const results: SignalResult[] = [];
+  const writerOpts = { outDir, finalDir: opts.finalDir ?? outDir, method: opts.method, tau: opts.tau, split: data.split, grid, teacherHiddenSize: dim };
+  const writer = opts.layout === "official" ? officialWriter({ ...writerOpts, vtopDtype: opts.vtopDtype ?? "bf16" }) : lavitWriter(writerOpts);
   let massSum = 0;
   let uniformSum = 0;
   let stepCount = 0;
@@ -79,18 +142,15 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
       stepCount++;
       return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: words.slice(spans[k].start, spans[k].end).join(" ") };
     });
-    const trajRel = `trajectories/${sample.id}.json`;
-    const vRel = `v_top/${sample.id}.safetensors`;
-    writeFileSync(join(outDir, trajRel), JSON.stringify({ id: sample.id, grid, steps }) + "\n");
-    writeSafetensors(join(outDir, vRel), { v_top: { dtype: "F32", shape: [n, dim], data: imageHidden[index] } });
-    results.push({
-      id: sample.id,
-      question: sample.question,
-      image_relative_path: relative(opts.finalDir ?? outDir, resolve(data.dir, data.split, sample.image)),
-      ground_truth_enriched: preds[index].generated.replace(/\s*<eos>\s*$/, ""),
-      answer: sample.answer,
-      v_top_path_abs: vRel,
-      attention_path_abs: trajRel,
+    writer.add({
+      index,
+      sample,
+      steps,
+      vTop: imageHidden[index],
+      rows: n,
+      dim,
+      groundTruth: preds[index].generated.replace(/\s*<eos>\s*$/, ""),
+      imageFile: resolve(data.dir, data.split, sample.image),
     });
     bar.tick();
   };
@@ -120,7 +180,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     grounding_mass_by_family: Object.fromEntries([...byFamily.keys()].sort().map((f) => [f, byFamily.get(f)!.mass / byFamily.get(f)!.steps])),
     teacher_accuracy: summarise(data.split, preds).accuracy,
   };
-  writeFileSync(join(outDir, METADATA_FILE), JSON.stringify({ results, teacher_hidden_size: teacher.config.decoder.hidden_size, grid, method: opts.method }, null, 1) + "\n");
+  writer.finish();
   writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   return summary;
 }

@@ -3,6 +3,7 @@ import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
+import { isOfficialLayout, OFFICIAL_METADATA, readOfficialSignals, type OfficialReadOptions } from "./official-layout.js";
 
 /**
  * The LaViT signal layout (as the official extraction tools write it): a metadata JSON with
@@ -14,6 +15,8 @@ export const METADATA_FILE = "metadata.json";
 export const resultSchema = z
   .object({
     id: z.string().optional(),
+    /** The official layout's integer id (see official-layout.ts for the join rule). */
+    question_id: z.number().int().optional(),
     question: z.string(),
     image_relative_path: z.string(),
     ground_truth_enriched: z.string(),
@@ -109,11 +112,26 @@ function normalise(p: Float32Array): Float32Array {
   return p;
 }
 
-/** Reads a signals folder for a model with a `grid` x `grid` patch layout. */
-export function readSignals(dir: string, grid: number): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
+export type SignalsLayout = "lavit" | "official";
+
+/** Which layout a folder holds (lavit's metadata.json first), or null. */
+export function detectLayout(dir: string, opts: OfficialReadOptions = {}): SignalsLayout | null {
+  if (!opts.metadata && existsSync(join(dir, METADATA_FILE))) return "lavit";
+  if (isOfficialLayout(dir, opts.metadata)) return "official";
+  return null;
+}
+
+/**
+ * Reads a signals folder, in lavit's layout or the official one (detected), for a model with a
+ * `grid` x `grid` patch layout.
+ */
+export function readSignals(dir: string, grid: number, opts: OfficialReadOptions = {}): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
+  const layout = detectLayout(dir, opts);
+  if (layout === "official") return readOfficialSignals(dir, grid, opts);
   const metaFile = join(dir, METADATA_FILE);
-  if (!existsSync(metaFile)) throw new UserError(`${dir}: not a signals folder (no ${METADATA_FILE})`);
+  if (!layout) throw new UserError(`${dir}: not a signals folder (neither ${METADATA_FILE} nor the official ${OFFICIAL_METADATA})`);
   const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
+  if (metadata.results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
   const samples = metadata.results.map((result, i) => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = resolveIn(dir, result.attention_path_abs);

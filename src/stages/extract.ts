@@ -7,11 +7,13 @@ import { loadModelFor } from "../model/load.js";
 import { SHIPPED_TEACHER } from "../model/shipped.js";
 import { extractSignals, type ExtractSummary, type SignalMethod } from "../signals/extract.js";
 import { buildDirAtomic } from "../util/atomic.js";
+import type { SignalsLayout } from "../signals/layout.js";
 
 export const EXTRACT_DEFAULTS = {
   teacher: SHIPPED_TEACHER,
   split: "train",
   method: "attention" as SignalMethod,
+  layout: "lavit" as SignalsLayout,
   topk: 8,
   tau: 0.05,
 };
@@ -24,6 +26,8 @@ export interface ExtractStageOptions {
   teacher?: string;
   split?: string;
   method?: SignalMethod;
+  /** lavit's layout (safetensors V_top) or the official LaViT builder's (.pth V_top, its paths and names). */
+  layout?: SignalsLayout;
   topk?: number;
   tau?: number;
   /** Only the first n samples. */
@@ -43,7 +47,7 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
   const teacher = loadModelFor(o.teacher, data, o.data);
   try {
     // Paths inside are relative to the final folder, so compute them as if written there.
-    const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: o.method, topk: o.topk, tau: o.tau, quiet: o.quiet, finalDir: out }));
+    const summary = await buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: o.method, topk: o.topk, tau: o.tau, quiet: o.quiet, finalDir: out, layout: o.layout }));
     if (!o.quiet)
       process.stderr.write(
         `signals for ${summary.count} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`,

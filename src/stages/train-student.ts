@@ -10,6 +10,8 @@ import { studentConfig } from "../model/presets.js";
 import { SHIPPED_STUDENT_BASE } from "../model/shipped.js";
 import { buildVlm } from "../model/vlm.js";
 import { readSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
+import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/official-layout.js";
+import { joinIndex } from "../signals/official-layout.js";
 import type { GateMode, GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings, type TrajSource, type VtopTarget } from "../train/student.js";
 import { studentTargetText, type TargetText } from "../train/target-text.js";
@@ -31,6 +33,10 @@ export interface StudentOptions extends CommonTrainOptions {
   teacher?: string;
   /** Student model config JSON (default: the initFrom model's size, else the built-in student size). */
   config?: string;
+  /** The official layout's metadata file, when not at its usual place under the signals root. */
+  metadata?: string;
+  /** Read signal files whose paths lead outside the signals root. */
+  allowOutsideRoot?: boolean;
   /** Split the signals were extracted from (default: from the signals' summary.json, else train). */
   split?: string;
   /** Base model to start from; null trains from scratch. The LaViT heads start fresh either way. */
@@ -90,14 +96,14 @@ export const LAVIT_ONLY = ["latents", "wVtop", "wTraj", "vtopTarget", "trajTopk"
 export type LavitOnlyOption = (typeof LAVIT_ONLY)[number];
 
 /** Training samples that have signals, in the signals' order, and the split they come from. */
-function joinSignals(dataDir: string, signalsDir: string, split: string | undefined): { data: LoadedSplit; signals: SampleSignals[] } {
+function joinSignals(dataDir: string, signalsDir: string, split: string | undefined, read: ReadSignalsOptions): { data: LoadedSplit; signals: SampleSignals[] } {
   const chosen = split ?? readSignalsSummary(signalsDir)?.split ?? "train";
   const full = loadSplit(dataDir, chosen);
-  const { samples: signals } = readSignals(signalsDir, full.info.size / full.info.patch);
+  const { samples: signals } = readSignals(signalsDir, full.info.size / full.info.patch, read);
   const byId = new Map(full.samples.map((s, i) => [s.id, i]));
   const order = signals.map((sig, k) => {
-    const i = sig.result.id !== undefined ? byId.get(sig.result.id) : undefined;
-    if (i === undefined) throw new UserError(`${join(signalsDir, "metadata.json")}: results.${k} (id ${sig.result.id ?? "missing"}) is not a sample of ${dataDir} split ${chosen}`);
+    const i = joinIndex(sig.result, byId, full.samples.length);
+    if (i === undefined) throw new UserError(`${signalsDir}: results.${k} (${sig.result.id !== undefined ? `id ${sig.result.id}` : `question_id ${sig.result.question_id ?? "missing"}`}) is not a sample of ${dataDir} split ${chosen}`);
     return i;
   });
   return { data: { ...full, samples: order.map((i) => full.samples[i]), images: order.map((i) => full.images[i]) }, signals };
@@ -124,7 +130,7 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   const options = trainerOptions(o, o.steps);
   await initEngine();
-  const joined = joinSignals(o.data, o.signals, o.split);
+  const joined = joinSignals(o.data, o.signals, o.split, { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot });
   const data = joined.data;
   // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
   const signals = o.targetText === "full" ? joined.signals : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
