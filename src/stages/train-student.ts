@@ -151,7 +151,9 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined,
   };
   if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
-    throw new UserError(`${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})`);
+    throw new UserError(
+      `${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})${opts.initFrom === undefined && !o.config ? "; the default --init-from is the shipped student base: give --init-from none (or a base of your data's size)" : ""}`,
+    );
   const vlm = buildVlm(config, options.seed);
   if (initFrom && !o.resume) initFromBase(vlm.store, config, data.tokenizer, initFrom);
   const settings = {

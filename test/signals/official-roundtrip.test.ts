@@ -35,7 +35,7 @@ describe("extract --layout official, then train student --signals <official root
     for (const r of meta.results) delete r.id;
     writeFileSync(metaFile, JSON.stringify(meta));
     const train = (sig: string, out: string) =>
-      runCli(["train", "student", "--signals", sig, "--data", dataDir, "--latents", "2", "--steps", "3", "--warmup", "0", "--batch-size", "4", "--quiet", "--out", join(base, out)]);
+      runCli(["train", "student", "--signals", sig, "--data", dataDir, "--init-from", "none", "--latents", "2", "--steps", "3", "--warmup", "0", "--batch-size", "4", "--quiet", "--out", join(base, out)]);
     const a = train(lavitDir, "sa");
     expect(a.status, a.stderr).toBe(0);
     const b = train(officialDir, "sb");
