@@ -11,7 +11,7 @@ import { readVlmConfig } from "../model/config.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { extract } from "../stages/extract.js";
 import { generate } from "../stages/generate.js";
-import { trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { checkLatents, trainStudent, type StudentOptions } from "../stages/train-student.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { cachedEvaluation } from "./eval-cache.js";
 import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
@@ -71,6 +71,7 @@ async function timed<T>(timings: Timings, key: string, fn: () => Promise<T> | T)
 /** Checks the models and the output folder before any work, and records the run's settings. */
 function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   const out = resolve(o.out);
+  for (const v of variants(o.full, o.latents)) if (v.options.latents !== undefined) checkLatents(v.options.latents);
   if (!existsSync(join(o.teacher, "model.safetensors")))
     throw new UserError(`no teacher at ${o.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${o.teacher}`);
   if (o.studentBase && !existsSync(join(o.studentBase, "model.safetensors")))

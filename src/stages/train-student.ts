@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import type { Tokenizer } from "../data/tokenizer.js";
+import { MAX_LATENTS, type Tokenizer } from "../data/tokenizer.js";
 import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
@@ -124,6 +124,7 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     const given = LAVIT_ONLY.filter((k) => opts[k] !== undefined);
     if (given.length) throw new UserError(`${optionFlag(given[0])} has no meaning with --mode distill (the baseline has no latents, alignment losses or gate)`);
   }
+  checkLatents(o.latents);
   if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
   const initFrom = o.initFrom ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
@@ -194,6 +195,11 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
   }
   return trainToFolder(o.out, task, options, vlm);
+}
+
+/** K latent tokens need K latent words in the tokenizer: refused before any work. */
+export function checkLatents(latents: number): void {
+  if (!Number.isInteger(latents) || latents < 0 || latents > MAX_LATENTS) throw new UserError(`--latents ${latents}: the tokenizer has latent words <lvr1>..<lvr${MAX_LATENTS}>, so K must be an integer from 0 to ${MAX_LATENTS}`);
 }
 
 const FLAGS: Record<LavitOnlyOption, string> = {
