@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { FAMILIES } from "./questions.js";
+import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
 
 export const SPLITS = ["teacher-train", "train", "test-id", "test-ood", "test-pairs"] as const;

@@ -7,7 +7,7 @@ import { crossEntropy } from "../model/nn.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
-import { fnv1a } from "../data/questions.js";
+import { fnv1a } from "../util/hash.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
