@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { initEngine, scoped, tf } from "../engine/index.js";
-import { readPng, encodePng } from "../data/png.js";
+import { encodePng } from "../data/png.js";
+import { readSizedImage } from "../data/images.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { numPatches } from "../model/config.js";
 import { generateGreedy } from "../model/generate.js";
@@ -10,7 +11,6 @@ import { probeBias } from "../eval/probes.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { topkIndices } from "../signals/extract.js";
-import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
 interface AskFlags {
@@ -39,9 +39,7 @@ export function register(program: Command): void {
       await initEngine();
       const folder = readModelFolder(f.model);
       const cfg = folder.config;
-      const img = readPng(f.image);
-      if (img.width !== cfg.vision.image_size || img.height !== cfg.vision.image_size)
-        throw new UserError(`--image ${f.image}: ${img.width}x${img.height}, but the model takes ${cfg.vision.image_size}x${cfg.vision.image_size} images (resize it first; lavit never resizes silently)`);
+      const img = readSizedImage(f.image, cfg.vision.image_size, { shownAs: `--image ${f.image}`, whose: "the model's image size: resize it first" });
       const vlm = buildVlm(cfg, 0);
       loadWeightsInto(vlm.store, folder.weights);
       const n = numPatches(cfg.vision);

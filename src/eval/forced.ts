@@ -3,8 +3,8 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
 import { numPatches } from "../model/config.js";
 import { promptIds, targetIds } from "../model/sequence.js";
-import { forwardText, visionForward, type Vlm } from "../model/vlm.js";
-import { makeTextBatch, patchBatch } from "../train/batch.js";
+import { forwardText, patchBatch, visionForward, type Vlm } from "../model/vlm.js";
+import { makeTextBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
 
 export interface ForcedAccuracy {
