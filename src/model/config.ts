@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UserError } from "../errors.js";
+import { readJson } from "../util/json.js";
 
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
@@ -69,24 +68,6 @@ export function numPatches(v: VisionConfig): number {
   return side * side;
 }
 
-/** Formats zod issues as "field.path: message" lines, naming the source. */
-export function describeZodError(source: string, err: z.ZodError): string {
-  const lines = err.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
-  return `${source}: invalid model config\n${lines.join("\n")}`;
-}
-
-export function parseVlmConfig(value: unknown, source: string): VlmConfig {
-  const r = vlmConfigSchema.safeParse(value);
-  if (!r.success) throw new UserError(describeZodError(source, r.error));
-  return r.data;
-}
-
 export function readVlmConfig(path: string): VlmConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new UserError(`${path}: cannot read model config (${(e as Error).message})`);
-  }
-  return parseVlmConfig(raw, path);
+  return readJson(path, vlmConfigSchema, { what: "model config" });
 }

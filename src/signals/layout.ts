@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJson } from "../util/json.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 
 /**
@@ -54,21 +55,6 @@ export interface SampleSignals {
   vTop: { rows: number; dim: number; data: Float32Array };
 }
 
-function parseJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new UserError(`${file}: cannot read ${what} (${(e as Error).message})`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UserError(`${file}: field ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return r.data;
-}
-
 export function resolveIn(dir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(dir, p);
 }
@@ -113,12 +99,12 @@ function normalise(p: Float32Array): Float32Array {
 export function readSignals(dir: string, grid: number): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
   const metaFile = join(dir, METADATA_FILE);
   if (!existsSync(metaFile)) throw new UserError(`${dir}: not a signals folder (no ${METADATA_FILE})`);
-  const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
+  const metadata = readJson(metaFile, metadataSchema, { what: "signals metadata" });
   const samples = metadata.results.map((result, i) => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = resolveIn(dir, result.attention_path_abs);
     if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
-    const traj = parseJson(trajFile, trajectorySchema, "trajectory");
+    const traj = readJson(trajFile, trajectorySchema, { what: "trajectory" });
     const steps: Float32Array[] = [];
     const topk: number[][] = [];
     for (const [t, step] of traj.steps.entries()) {
