@@ -10,7 +10,7 @@ import { buildVlm, decoderForward, embedWithImage, IMAGE_START, patchify, projec
 import { probeBias } from "../eval/probes.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { topkIndices } from "../signals/extract.js";
+import { topkIndices } from "../signals/maps.js";
 import { parsePositiveInt } from "./parse.js";
 
 interface AskFlags {

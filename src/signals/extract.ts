@@ -9,6 +9,7 @@ import { predictWithReadout, summarise } from "../eval/evaluate.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult } from "./layout.js";
+import { massOn, minMax, softmaxTemp, stepPatches, topkIndices } from "./maps.js";
 import { readoutRows, spanAttention, stepSpans, type ReadoutRow } from "../eval/gaze.js";
 
 export type SignalMethod = "attention" | "gradient";
@@ -41,40 +42,6 @@ export interface ExtractSummary {
   teacher_accuracy: number;
 }
 
-function minMax(v: Float32Array): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const x of v) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
-  const out = new Float32Array(v.length);
-  const span = hi - lo;
-  for (let i = 0; i < v.length; i++) out[i] = span > 0 ? (v[i] - lo) / span : 1;
-  return out;
-}
-
-function softmaxTemp(v: Float32Array, tau: number): Float32Array {
-  let hi = -Infinity;
-  for (const x of v) hi = Math.max(hi, x);
-  const out = new Float32Array(v.length);
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += out[i] = Math.exp((v[i] - hi) / tau);
-  for (let i = 0; i < v.length; i++) out[i] /= s;
-  return out;
-}
-
-export function topkIndices(p: ArrayLike<number>, k: number): number[] {
-  return [...Array(p.length).keys()].sort((a, b) => p[b] - p[a] || a - b).slice(0, k);
-}
-
-/** Fraction of a map's mass on a set of patches. */
-export function massOn(p: ArrayLike<number>, patches: readonly number[]): number {
-  let total = 0;
-  for (let i = 0; i < p.length; i++) total += p[i];
-  if (total <= 0) return 0;
-  let on = 0;
-  for (const i of patches) on += p[i] ?? 0;
-  return on / total;
-}
-
 /**
  * Runs the teacher on every sample (greedy rationale + answer), then reads its white-box
  * signals on its own output: per rationale step, a map over image tokens (attention from the
@@ -100,7 +67,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     const sample = data.samples[index];
     const { words, spans } = stepSpans(preds[index].generated);
     const steps = maps.map((p, k) => {
-      const gt = sample.rationale[k]?.patches ?? sample.rationale.flatMap((x) => x.patches);
+      const gt = stepPatches(sample, k);
       const mass = massOn(p, gt);
       massSum += mass;
       const fam = byFamily.get(sample.family) ?? { mass: 0, steps: 0 };

@@ -1,5 +1,5 @@
 import { tf } from "../engine/index.js";
-import { topkIndices } from "../signals/extract.js";
+import { topkIndices } from "../signals/maps.js";
 
 /** Mean over rows of 1 - cos(pred, target) along the last axis; rows with weight 0 ignored. */
 export function cosineLoss(pred: tf.Tensor, target: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
