@@ -80,7 +80,7 @@ export async function runStudent(f: StudentFlags, sources: (name: string) => str
   // A student starting from a base has the base's size (on --resume too: the checkpoint has it);
   // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
   const sizeSource = f.config ?? (f.initFrom ? join(f.initFrom, "config.json") : undefined);
-  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
   const config: VlmConfig = {
     ...sized,
     decoder: f.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },

@@ -100,7 +100,7 @@ export function register(program: Command): void {
       if (f.visionFrom && f.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
       await initEngine();
       const data = loadSplit(f.data, f.split);
-      const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+      const config = f.config ? readVlmConfig(f.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
       if (config.latent) throw new UserError(`${f.config}: a base model has no latent block; students add it when they start from the base`);
       checkDataFits(config, data, f.config);
       const vlm = buildVlm(config, f.seed);
