@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
 
 /**
@@ -66,6 +67,17 @@ export type VlmConfig = z.infer<typeof vlmConfigSchema>;
 export function numPatches(v: VisionConfig): number {
   const side = v.image_size / v.patch_size;
   return side * side;
+}
+
+/**
+ * Refuses a sequence longer than the decoder's max_positions, the length a model is made and
+ * trained for. Rotary embeddings would compute positions past it, but the model never saw them
+ * in training, so its output there is not to be trusted.
+ */
+export function checkPositions(config: VlmConfig, length: number, what: string): void {
+  const max = config.decoder.max_positions;
+  if (length > max)
+    throw new UserError(`${what} takes ${length} positions, more than the model's decoder.max_positions ${max} (its config.json): shorten it, use fewer latent tokens, or give a model made with a larger max_positions`);
 }
 
 export function readVlmConfig(path: string): VlmConfig {
