@@ -7,7 +7,8 @@ import { generate, GENERATE_DEFAULTS, type GenerateOptions } from "../stages/gen
 import { givenOptions, parseSeed } from "./options.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
-import { encodePng, readPng } from "../data/png.js";
+import { encodePng } from "../data/png.js";
+import { readSizedImage } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
 
 export function register(program: Command): void {
@@ -53,8 +54,7 @@ export function register(program: Command): void {
       const info = readDatasetInfo(dir);
       const sample = readManifest(dir, split).find((s) => s.id === opts.id);
       if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
-      const img = readPng(join(dir, split, sample.image));
-      if (img.width !== info.size || img.height !== info.size) throw new UserError(`${join(dir, split, sample.image)}: expected ${info.size}x${info.size}, got ${img.width}x${img.height}`);
+      const img = readSizedImage(join(dir, split, sample.image), info.size, { whose: "the dataset's size" });
       const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
       writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));
       const steps = sample.rationale.map((r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`);

@@ -1,5 +1,5 @@
 import type { Sample } from "./manifest.js";
-import { locatedName } from "./questions.js";
+import { locatedName } from "./names.js";
 import { centre } from "./scene.js";
 
 /**

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { FAMILIES } from "./questions.js";
+import { checkJson, parseJsonText, readJsonValue } from "../util/json.js";
+import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
 
 export const SPLITS = ["teacher-train", "train", "test-id", "test-ood", "test-pairs"] as const;
@@ -69,19 +70,8 @@ export function parseManifest(text: string, file: string): Sample[] {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line) continue;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch (e) {
-      throw new UserError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    const r = sampleSchema.safeParse(raw);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      const field = issue.path.length ? issue.path.join(".") : "(record)";
-      throw new UserError(`${file}:${i + 1}: field ${field}: ${issue.message}`);
-    }
-    out.push(r.data);
+    const where = `${file}:${i + 1}`;
+    out.push(checkJson(parseJsonText(line, where), sampleSchema, where));
   }
   return out;
 }
@@ -125,19 +115,9 @@ export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
 
 export function readDatasetInfo(dir: string): DatasetInfo {
   const file = join(dir, "dataset.json");
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new UserError(`${file}: cannot read dataset description (${(e as Error).message}); is ${dir} a folder made by \`lavit data generate\`?`);
-  }
+  const raw = readJsonValue(file, { what: "dataset description", hint: `is ${dir} a folder made by \`lavit data generate\`?` });
   const format = (raw as { format?: unknown } | null)?.format;
   if (typeof format === "string" && format.startsWith("lavit-shapes/") && format !== DATASET_FORMAT)
     throw new UserError(`${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}, whose rationales differ); regenerate the folder with \`lavit data generate\``);
-  const r = datasetInfoSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UserError(`${file}: field ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return r.data;
+  return checkJson(raw, datasetInfoSchema, file);
 }

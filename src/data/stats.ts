@@ -1,4 +1,6 @@
-import { priorAnswer, templateByKey, FAMILIES } from "./questions.js";
+import { priorAnswer } from "./questions.js";
+import { templateByKey } from "./families/index.js";
+import { FAMILIES } from "./families/family.js";
 import { SPLITS, readManifest, type Sample } from "./manifest.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJson } from "../util/json.js";
 import { grammarWords } from "./questions.js";
 
 export const MAX_LATENTS = 8;
@@ -65,16 +65,9 @@ export class Tokenizer {
   }
 
   static read(file: string): Tokenizer {
-    let raw: unknown;
+    const { vocab } = readJson(file, tokenizerSchema, { what: "tokenizer" });
     try {
-      raw = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new UserError(`${file}: cannot read tokenizer (${(e as Error).message})`);
-    }
-    const r = tokenizerSchema.safeParse(raw);
-    if (!r.success) throw new UserError(`${file}: field ${r.error.issues[0].path.join(".") || "(root)"}: ${r.error.issues[0].message}`);
-    try {
-      return new Tokenizer(r.data.vocab);
+      return new Tokenizer(vocab);
     } catch (e) {
       throw new UserError(`${file}: ${(e as Error).message}`);
     }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { readJson } from "../util/json.js";
 
 /**
  * What every stage of a demo folder depends on, recorded when the folder is begun so a
@@ -38,12 +39,7 @@ function asFlag(key: "quick" | "prior" | "latents", value: DemoSettings[typeof k
 export function checkDemoSettings(outDir: string, shownOut: string, wanted: DemoSettings): void {
   const file = join(outDir, DEMO_SETTINGS_FILE);
   if (existsSync(file)) {
-    let saved: DemoSettings;
-    try {
-      saved = DemoSettings.parse(JSON.parse(readFileSync(file, "utf8")));
-    } catch (e) {
-      throw new UserError(`${join(shownOut, DEMO_SETTINGS_FILE)} is not a demo settings record (${(e as Error).message.split("\n")[0]}): give another --out`);
-    }
+    const saved = readJson(file, DemoSettings, { what: "demo settings record", hint: "give another --out" });
     for (const key of ["quick", "prior", "latents"] as const) {
       if (saved[key] !== wanted[key]) throw new UserError(`--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`);
     }

@@ -3,8 +3,7 @@ import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
 import { generate } from "../model/generate.js";
 import { parseAnswer, promptIds } from "../model/sequence.js";
-import type { Vlm } from "../model/vlm.js";
-import { patchBatch } from "../train/batch.js";
+import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
 import { gazeMaps } from "./gaze.js";
@@ -52,17 +51,8 @@ export interface PredictionsWithReadout {
   imageHidden: Float32Array[];
 }
 
-/** Greedy answers for every sample of a split, batched by prompt length. */
-export function predict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}): Prediction[] {
-  return runPredict(vlm, tok, data, opts, false).predictions;
-}
-
 /** Greedy answers plus where each generated token looked, read in the same decoding pass. */
 export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}, readAttention = true): PredictionsWithReadout {
-  return runPredict(vlm, tok, data, opts, true, readAttention) as PredictionsWithReadout;
-}
-
-function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions, readImage: boolean, readAttention = true): Partial<PredictionsWithReadout> & { predictions: Prediction[] } {
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
   const byLength = new Map<number, number[]>();
@@ -76,14 +66,12 @@ function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptio
     for (let s = 0; s < idx.length; s += batchSize) {
       const chunk = idx.slice(s, s + batchSize);
       const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
-      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage, readAttention });
+      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage: true, readAttention });
       patches.dispose();
       chunk.forEach((i, k) => {
         generated[i] = g.tokens[k];
-        if (readImage) {
-          tokenAttention[i] = g.imageAttention![k];
-          imageHidden[i] = g.imageHidden![k];
-        }
+        tokenAttention[i] = g.imageAttention![k];
+        imageHidden[i] = g.imageHidden![k];
       });
       bar.tick(chunk.length);
     }
@@ -94,7 +82,7 @@ function runPredict(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptio
     const predicted = parseAnswer(text);
     return { id: s.id, family: s.family, template: s.template, ...(s.pair !== undefined ? { pair: s.pair } : {}), answer: s.answer, predicted, correct: predicted === s.answer, generated: text };
   });
-  return readImage ? { predictions, tokenAttention, imageHidden } : { predictions };
+  return { predictions, tokenAttention, imageHidden };
 }
 
 function group(preds: readonly Prediction[]): GroupAccuracy {

@@ -1,10 +1,10 @@
 import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
-import { numPatches } from "../model/config.js";
+import { checkPositions, numPatches } from "../model/config.js";
 import { promptIds, targetIds } from "../model/sequence.js";
-import { forwardText, visionForward, type Vlm } from "../model/vlm.js";
-import { makeTextBatch, patchBatch } from "../train/batch.js";
+import { forwardText, patchBatch, visionForward, type Vlm } from "../model/vlm.js";
+import { makeTextBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
 
 export interface ForcedAccuracy {
@@ -44,6 +44,7 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
   for (let start = 0; start < data.samples.length; start += batchSize) {
     const samples = data.samples.slice(start, start + batchSize);
     const batch = makeTextBatch(samples.map((s) => promptIds(tok, n, s.question)), samples.map((s) => targetIds(tok, targetText(s))), tok.id("<pad>"));
+    checkPositions(vlm.config, batch.length, `a batch of ${data.dir} (${data.split}) from sample ${samples[0].id}, prompt and target text,`);
     const predicted = tf.tidy(() => {
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const patches = patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch);

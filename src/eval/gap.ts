@@ -1,5 +1,5 @@
 import type { Sample } from "../data/manifest.js";
-import { topkIndices } from "../signals/maps.js";
+import { massOn, stepPatches, topkIndices } from "../signals/maps.js";
 
 /** Perception-Gap metrics of one sample, averaged over its rationale steps. */
 export interface GazeMetrics {
@@ -44,10 +44,8 @@ export function sampleGaze(sample: Sample, maps: readonly Float32Array[], teache
   let mass = 0;
   let ent = 0;
   maps.forEach((p, t) => {
-    const gt = sample.rationale[t]?.patches ?? sample.rationale.flatMap((r) => r.patches);
-    let on = 0;
-    for (const i of new Set(gt)) on += p[i] ?? 0;
-    mass += on;
+    // The maps are distributions: their mass is taken as 1, not re-summed.
+    mass += massOn(p, stepPatches(sample, t), 1);
     ent += entropy(p);
   });
   const out: GazeMetrics = { grounding_mass: mass / maps.length, entropy: ent / maps.length };

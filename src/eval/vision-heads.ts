@@ -3,8 +3,7 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { patchLabels } from "../data/patch-labels.js";
 import { MaskCache } from "../data/shapes.js";
 import { linear } from "../model/nn.js";
-import { visionForward, type Vlm } from "../model/vlm.js";
-import { patchBatch } from "../train/batch.js";
+import { patchBatch, visionForward, type Vlm } from "../model/vlm.js";
 import { AUX_HEADS } from "../model/aux-heads.js";
 import { progress } from "../util/progress.js";
 

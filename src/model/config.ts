@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJson } from "../util/json.js";
 
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
@@ -69,24 +69,17 @@ export function numPatches(v: VisionConfig): number {
   return side * side;
 }
 
-/** Formats zod issues as "field.path: message" lines, naming the source. */
-export function describeZodError(source: string, err: z.ZodError): string {
-  const lines = err.issues.map((i) => `  ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
-  return `${source}: invalid model config\n${lines.join("\n")}`;
-}
-
-export function parseVlmConfig(value: unknown, source: string): VlmConfig {
-  const r = vlmConfigSchema.safeParse(value);
-  if (!r.success) throw new UserError(describeZodError(source, r.error));
-  return r.data;
+/**
+ * Refuses a sequence longer than the decoder's max_positions, the length a model is made and
+ * trained for. Rotary embeddings would compute positions past it, but the model never saw them
+ * in training, so its output there is not to be trusted.
+ */
+export function checkPositions(config: VlmConfig, length: number, what: string): void {
+  const max = config.decoder.max_positions;
+  if (length > max)
+    throw new UserError(`${what} takes ${length} positions, more than the model's decoder.max_positions ${max} (its config.json): shorten it, use fewer latent tokens, or give a model made with a larger max_positions`);
 }
 
 export function readVlmConfig(path: string): VlmConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new UserError(`${path}: cannot read model config (${(e as Error).message})`);
-  }
-  return parseVlmConfig(raw, path);
+  return readJson(path, vlmConfigSchema, { what: "model config" });
 }

@@ -1,5 +1,6 @@
 import { tf } from "../engine/index.js";
 import { imageRowsAttention } from "./readout.js";
+import { checkPositions } from "./config.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, visionForward, type KvCache, type Vlm } from "./vlm.js";
 
 export interface GenerateOptions {
@@ -60,6 +61,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
   const b = prompts.length;
   const t0 = prompts[0].length;
   if (prompts.some((p) => p.length !== t0)) throw new Error("generateGreedy: prompts must have equal length");
+  checkPositions(vlm.config, t0, "the prompt (image, question and latent tokens)");
   const useCache = opts.useCache ?? true;
   const out: number[][] = prompts.map(() => []);
   const done = new Array<boolean>(b).fill(false);

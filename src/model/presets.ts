@@ -14,7 +14,8 @@ export function teacherConfig(vocab: number, imageSize: number, patch: number): 
   };
 }
 
-export function studentConfig(vocab: number, imageSize: number, patch: number, latents: number, teacherHidden: number): VlmConfig {
+/** A student without latent tokens: the stage that trains a LaViT student adds them (with the teacher's width) itself. */
+export function studentConfig(vocab: number, imageSize: number, patch: number): VlmConfig {
   const n = (imageSize / patch) ** 2;
   return {
     model_type: "lavit-vlm",
@@ -23,6 +24,5 @@ export function studentConfig(vocab: number, imageSize: number, patch: number, l
     // after 4,000 base steps; this one, started from the teacher's, names 99%).
     vision: { image_size: imageSize, patch_size: patch, channels: 3, hidden_size: 128, num_layers: 3, num_heads: 4, mlp_size: 256 },
     decoder: { vocab_size: vocab, hidden_size: 96, num_layers: 3, num_heads: 4, ffn_size: 256, max_positions: n + 64, rope_base: 10000, rms_eps: 1e-6 },
-    ...(latents > 0 ? { latent: { num_latents: latents, teacher_hidden_size: teacherHidden } } : {}),
   };
 }

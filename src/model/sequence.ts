@@ -13,6 +13,17 @@ export function promptIds(tok: Tokenizer, numPatches: number, question: string, 
   return ids;
 }
 
+/** The sample whose prompt and target together are longest (the one to check against max_positions). */
+export function longestSequence(prompts: readonly number[][], targets: readonly number[][]): { index: number; length: number } {
+  let best = { index: 0, length: 0 };
+  prompts.forEach((p, i) => {
+    // Inputs are the prompt and the target without its last token.
+    const length = p.length + targets[i].length - 1;
+    if (length > best.length) best = { index: i, length };
+  });
+  return best;
+}
+
 /** Target ids: the generated text (rationale ; answer X) followed by <eos>. */
 export function targetIds(tok: Tokenizer, text: string): number[] {
   return [...tok.encode(text, "target"), tok.id("<eos>")];

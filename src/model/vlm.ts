@@ -75,6 +75,15 @@ export function patchify(rgb: Uint8Array, size: number, patch: number, out?: Flo
   return dst;
 }
 
+/** Patch rows of a batch of images: [B, N, p*p*3]. */
+export function patchBatch(images: readonly Uint8Array[], size: number, patch: number): tf.Tensor3D {
+  const n = (size / patch) ** 2;
+  const dim = patch * patch * 3;
+  const out = new Float32Array(images.length * n * dim);
+  images.forEach((rgb, i) => patchify(rgb, size, patch, out, i * n * dim));
+  return tf.tensor3d(out, [images.length, n, dim]);
+}
+
 /** The vision tower: patches [B, N, P] -> features [B, N, Hv] (after the final LayerNorm). */
 export function visionForward(vlm: Vlm, patches: tf.Tensor3D): tf.Tensor3D {
   const { store } = vlm;

@@ -4,13 +4,12 @@ import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
-import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward, type Vlm } from "../model/vlm.js";
+import { decoderForward, embedWithImage, lmLogits, patchBatch, projectVision, visionForward, type Vlm } from "../model/vlm.js";
 import { predictWithReadout, summarise } from "../eval/evaluate.js";
-import { patchBatch } from "../train/batch.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult, type SignalsLayout } from "./layout.js";
-import { massOn, minMax, softmaxTemp, topkIndices } from "./maps.js";
+import { massOn, minMax, softmaxTemp, stepPatches, topkIndices } from "./maps.js";
 import type { Sample } from "../data/manifest.js";
 import { officialWriter } from "./official-writer.js";
 import { readoutRows, spanAttention, stepSpans, type ReadoutRow } from "../eval/gaze.js";
@@ -131,7 +130,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     const sample = data.samples[index];
     const { words, spans } = stepSpans(preds[index].generated);
     const steps = maps.map((p, k) => {
-      const gt = sample.rationale[k]?.patches ?? sample.rationale.flatMap((x) => x.patches);
+      const gt = stepPatches(sample, k);
       const mass = massOn(p, gt);
       massSum += mass;
       const fam = byFamily.get(sample.family) ?? { mass: 0, steps: 0 };

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJson } from "../util/json.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { isOfficialLayout, OFFICIAL_METADATA, readOfficialSignals, type OfficialReadOptions } from "./official-layout.js";
 
@@ -55,21 +56,6 @@ export interface SampleSignals {
   topk: number[][];
   /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
   vTop: { rows: number; dim: number; data: Float32Array };
-}
-
-function parseJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new UserError(`${file}: cannot read ${what} (${(e as Error).message})`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UserError(`${file}: field ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return r.data;
 }
 
 export function resolveIn(dir: string, p: string): string {
@@ -130,13 +116,13 @@ export function readSignals(dir: string, grid: number, opts: OfficialReadOptions
   if (layout === "official") return readOfficialSignals(dir, grid, opts);
   const metaFile = join(dir, METADATA_FILE);
   if (!layout) throw new UserError(`${dir}: not a signals folder (neither ${METADATA_FILE} nor the official ${OFFICIAL_METADATA})`);
-  const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
+  const metadata = readJson(metaFile, metadataSchema, { what: "signals metadata" });
   if (metadata.results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
   const samples = metadata.results.map((result, i) => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = resolveIn(dir, result.attention_path_abs);
     if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
-    const traj = parseJson(trajFile, trajectorySchema, "trajectory");
+    const traj = readJson(trajFile, trajectorySchema, { what: "trajectory" });
     const steps: Float32Array[] = [];
     const topk: number[][] = [];
     for (const [t, step] of traj.steps.entries()) {
@@ -169,15 +155,12 @@ export function readSignals(dir: string, grid: number, opts: OfficialReadOptions
 
 export const SUMMARY_FILE = "summary.json";
 
-/** The extraction's record of itself (split, method, ...), or undefined for a folder without one. */
-export function readSignalsSummary(dir: string): { split?: string; [key: string]: unknown } | undefined {
+/** The extraction's record of itself (split, method, settings): fields a newer lavit adds pass through. */
+export const summarySchema = z.object({ split: z.string().optional() }).passthrough();
+
+/** A signals folder's summary.json, or undefined for a folder without one (e.g. the official layout). */
+export function readSignalsSummary(dir: string): z.infer<typeof summarySchema> | undefined {
   const file = join(dir, SUMMARY_FILE);
   if (!existsSync(file)) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as { split?: string };
-  } catch {
-    // fall through to the error below
-  }
-  throw new UserError(`${file} is not a JSON object`);
+  return readJson(file, summarySchema, { what: "signals summary" });
 }

@@ -1,6 +1,9 @@
-// Map utilities shared by signal extraction, evaluation and reports (no model code here).
+import type { Sample } from "../data/manifest.js";
 
-/** Rescales a map to [0, 1] (a flat map becomes all ones). */
+// Per-step maps over the image patches (a teacher's signals, a model's gaze): normalisations,
+// top-k, and grounding mass.
+
+/** Min-max normalisation to [0, 1]; a constant map becomes all ones. */
 export function minMax(v: Float32Array): Float32Array {
   let lo = Infinity;
   let hi = -Infinity;
@@ -14,7 +17,7 @@ export function minMax(v: Float32Array): Float32Array {
   return out;
 }
 
-/** softmax(v / tau). */
+/** Softmax at temperature tau. */
 export function softmaxTemp(v: Float32Array, tau: number): Float32Array {
   let hi = -Infinity;
   for (const x of v) hi = Math.max(hi, x);
@@ -25,18 +28,33 @@ export function softmaxTemp(v: Float32Array, tau: number): Float32Array {
   return out;
 }
 
-/** The k largest entries' indices, ties broken by the lower index. */
+/** Indices of the k largest values, largest first (ties: lower index first). */
 export function topkIndices(p: ArrayLike<number>, k: number): number[] {
   return [...Array(p.length).keys()].sort((a, b) => p[b] - p[a] || a - b).slice(0, k);
 }
 
-/** Fraction of a map's mass on a set of patches. */
-export function massOn(p: ArrayLike<number>, patches: readonly number[]): number {
-  let total = 0;
-  for (let i = 0; i < p.length; i++) total += p[i];
+/**
+ * The patches step t of a sample is scored against, each once: the step's ground truth, or,
+ * for a step past the end of the sample's rationale (a model may write more steps), every
+ * patch of the rationale.
+ */
+export function stepPatches(sample: Pick<Sample, "rationale">, t: number): number[] {
+  return [...new Set(sample.rationale[t]?.patches ?? sample.rationale.flatMap((r) => r.patches))];
+}
+
+/**
+ * Grounding mass: the share of a map's mass on a set of patches, relative to `total` (by
+ * default the map's sum; a caller whose maps are distributions passes 1). 0 for an empty map.
+ */
+export function massOn(p: ArrayLike<number>, patches: readonly number[], total = sum(p)): number {
   if (total <= 0) return 0;
   let on = 0;
   for (const i of patches) on += p[i] ?? 0;
   return on / total;
 }
 
+function sum(p: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < p.length; i++) total += p[i];
+  return total;
+}

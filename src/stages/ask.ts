@@ -1,6 +1,7 @@
 import { initEngine, scoped, tf } from "../engine/index.js";
 import { UserError } from "../errors.js";
-import { encodePng, readPng } from "../data/png.js";
+import { encodePng } from "../data/png.js";
+import { readSizedImage } from "../data/images.js";
 import { probeBias } from "../eval/probes.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { numPatches } from "../model/config.js";
@@ -42,9 +43,7 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
   await initEngine();
   const folder = readModelFolder(o.model);
   const cfg = folder.config;
-  const img = readPng(o.image);
-  if (img.width !== cfg.vision.image_size || img.height !== cfg.vision.image_size)
-    throw new UserError(`--image ${o.image}: ${img.width}x${img.height}, but the model takes ${cfg.vision.image_size}x${cfg.vision.image_size} images (resize it first; lavit never resizes silently)`);
+  const img = readSizedImage(o.image, cfg.vision.image_size, { shownAs: `--image ${o.image}`, whose: "the model's image size: resize it first" });
   const vlm = buildVlm(cfg, 0);
   let maps: Float32Array[];
   let text: string;

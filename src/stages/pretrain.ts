@@ -88,7 +88,7 @@ export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
   const options = trainerOptions(o, o.steps);
   await initEngine();
   const data = loadSplit(o.data, o.split);
-  const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
   if (config.latent) throw new UserError(`${o.config}: a base model has no latent block; students add it when they start from the base`);
   checkDataFits(config, data, o.config);
   const vlm = buildVlm(config, options.seed);

@@ -145,7 +145,7 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
   // A student starting from a base has the base's size (on resume too: the checkpoint has it);
   // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
   const sizeSource = o.config ?? (initFrom ? join(initFrom, "config.json") : undefined);
-  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch, 0, 0);
+  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
   const config: VlmConfig = {
     ...sized,
     decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },

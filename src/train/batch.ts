@@ -1,5 +1,3 @@
-import { tf } from "../engine/index.js";
-import { patchify } from "../model/vlm.js";
 
 export interface TextBatch {
   /** [B, T] inputs (prompt + target without its last token), right-padded. */
@@ -32,15 +30,6 @@ export function makeTextBatch(prompts: readonly number[][], targets: readonly nu
     }
   }
   return { ids, labels, weights, batch: b, length, promptLengths: prompts.map((p) => p.length) };
-}
-
-/** Patch rows of a batch of images: [B, N, p*p*3]. */
-export function patchBatch(images: readonly Uint8Array[], size: number, patch: number): tf.Tensor3D {
-  const n = (size / patch) ** 2;
-  const dim = patch * patch * 3;
-  const out = new Float32Array(images.length * n * dim);
-  images.forEach((rgb, i) => patchify(rgb, size, patch, out, i * n * dim));
-  return tf.tensor3d(out, [images.length, n, dim]);
 }
 
 /** Multiplies the loss weight of each sequence's answer word (the label right after "answer"). */

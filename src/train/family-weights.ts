@@ -1,9 +1,9 @@
 import type { LoadedSplit } from "../data/dataset.js";
-import { FAMILIES, type Family } from "../data/questions.js";
+import { FAMILIES, type FamilyName } from "../data/families/family.js";
 import { Rng } from "../util/rng.js";
 import { UserError } from "../errors.js";
 
-export type FamilyWeights = Partial<Record<Family, number>>;
+export type FamilyWeights = Partial<Record<FamilyName, number>>;
 
 /**
  * Parses `--family-weight depth=3,attribute=0.5`: how often each family's samples are seen per
@@ -21,7 +21,7 @@ export function parseFamilyWeights(value: string): FamilyWeights {
     const w = Number(text);
     if (!Number.isFinite(w) || w < 0 || w > 100) throw new UserError(`--family-weight: weight of ${family} must be a number in [0, 100], got "${text}"`);
     if (family in weights) throw new UserError(`--family-weight: ${family} given twice`);
-    weights[family as Family] = w;
+    weights[family as FamilyName] = w;
   }
   return weights;
 }

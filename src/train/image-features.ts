@@ -1,8 +1,7 @@
 import { scoped, tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { numPatches } from "../model/config.js";
-import { visionForward, type Vlm } from "../model/vlm.js";
-import { patchBatch } from "./batch.js";
+import { patchBatch, visionForward, type Vlm } from "../model/vlm.js";
 
 /** The vision tower's output for a batch of a split's samples, by index: [B, N, Hv]. */
 export interface ImageFeatures {

@@ -1,14 +1,14 @@
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
-import { numPatches } from "../model/config.js";
+import { checkPositions, numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { crossEntropy } from "../model/nn.js";
-import { promptIds, targetIds } from "../model/sequence.js";
+import { longestSequence, promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
-import { fnv1a } from "../data/questions.js";
+import { fnv1a } from "../util/hash.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
@@ -77,6 +77,8 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   const K = s.latents;
   const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
   const targets = signals.map((sig) => targetIds(tok, sig.result.ground_truth_enriched));
+  const longest = longestSequence(prompts, targets);
+  checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`);
   const latent = signals.map((sig) => latentTargets(sig, s));
   const dT = signals[0].vTop.dim;
   const pad = tok.id("<pad>");

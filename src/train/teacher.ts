@@ -1,13 +1,13 @@
 import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { targetText } from "../data/sample.js";
-import { numPatches, type VlmConfig } from "../model/config.js";
+import { checkPositions, numPatches, type VlmConfig } from "../model/config.js";
 import { crossEntropy, linear } from "../model/nn.js";
 import { addAuxHeads, AUX_HEADS } from "../model/aux-heads.js";
 import { MaskCache } from "../data/shapes.js";
 import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
-import { promptIds, targetIds } from "../model/sequence.js";
+import { longestSequence, promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, type Vlm } from "../model/vlm.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
@@ -44,6 +44,8 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
   const targetSeqs = data.samples.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
+  const longest = longestSequence(prompts, targetSeqs);
+  checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt and target text,`);
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;

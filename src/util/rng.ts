@@ -1,25 +1,16 @@
-import { xoroshiro128plus, xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
 /**
  * A seeded random source. Every random decision in lavit goes through one of these so that
- * the same seed gives the same data, weights and losses; its state can be saved and restored
- * so that a resumed training run continues the exact same stream.
+ * the same seed gives the same data, weights and losses.
  */
 export class Rng {
   private gen: RandomGenerator;
 
-  constructor(seed: number, state?: readonly number[]) {
-    this.gen = state ? xoroshiro128plusFromState(state) : xoroshiro128plus(seed | 0);
-  }
-
-  static fromState(state: readonly number[]): Rng {
-    return new Rng(0, state);
-  }
-
-  getState(): number[] {
-    return [...this.gen.getState()];
+  constructor(seed: number) {
+    this.gen = xoroshiro128plus(seed | 0);
   }
 
   /** Uniform in [0, 1). */
@@ -51,10 +42,5 @@ export class Rng {
     while (u === 0) u = this.next();
     const v = this.next();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-
-  /** A child generator whose stream does not depend on later draws from this one. */
-  fork(): Rng {
-    return new Rng(this.int(0, 0x7fffffff));
   }
 }

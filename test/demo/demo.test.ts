@@ -59,7 +59,7 @@ describe("lavit demo --quick", () => {
     t.dispose();
     // Likewise an untrained student base: the students must start from its weights.
     const baseDir = mkdtempSync(join(tmpdir(), "lavit-demo-b-"));
-    const baseCfg = studentConfig(tok.size, 64, 8, 0, 0);
+    const baseCfg = studentConfig(tok.size, 64, 8);
     const b = buildVlm(baseCfg, 3);
     const embedding = b.store.get("model.embed_tokens.weight");
     embedding.assign(tf.fill(embedding.shape, 5)); // a mark no fresh initialisation could carry

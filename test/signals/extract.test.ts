@@ -7,7 +7,6 @@ import { initEngine, tf } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
-import { massOn, topkIndices } from "../../src/signals/maps.js";
 import { readSignals, resizeSquare } from "../../src/signals/layout.js";
 import { readSafetensors, toFloat32, writeSafetensors } from "../../src/io/safetensors.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
@@ -116,10 +115,5 @@ describe("signal extraction", () => {
     writeSafetensors(f.vTop, { v_top: { dtype: "F32", shape: v.shape, data: bad } });
     expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: V_top holds Infinity at row 0, column 5`));
     teacher.dispose();
-  });
-
-  it("computes top-k and grounding mass", () => {
-    expect(topkIndices([0.1, 0.9, 0.5, 0.9], 2)).toEqual([1, 3]);
-    expect(massOn([1, 1, 2, 0], [2])).toBeCloseTo(0.5);
   });
 });

@@ -180,7 +180,7 @@ describe("LaViT student training", () => {
     writeFileSync(small, encodePng(new Uint8Array(8 * 8 * 3), 8, 8));
     const wrongSize = runCli(["ask", "--model", crashDir, "--image", small, "what color is the circle ?"]);
     expect(wrongSize.status).toBe(2);
-    expect(wrongSize.stderr).toContain(`--image ${small}: 8x8, but the model takes`);
+    expect(wrongSize.stderr).toContain(`--image ${small}: image is 8x8, expected 32x32 (the model's image size`);
   });
 
   it("pools V_top with the step's attention, or takes the mean", () => {
