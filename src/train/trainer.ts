@@ -191,6 +191,20 @@ function publishFile(src: string, dst: string): void {
 }
 
 /**
+ * Puts a checkpoint's model files (all but the optimiser and state) in the run folder itself,
+ * for the commands that read a model folder, then removes every other step folder.
+ */
+function publishCheckpoint(outDir: string, rel: string, hook: (stage: CheckpointStage) => void): void {
+  const dir = join(outDir, rel);
+  for (const name of readdirSync(dir)) if (name !== OPTIMIZER_FILE && name !== STATE_FILE && name !== MARKER_FILE) publishFile(join(dir, name), join(outDir, name));
+  hook("published");
+  const current = rel.slice(CHECKPOINTS_DIR.length + 1);
+  for (const name of readdirSync(join(outDir, CHECKPOINTS_DIR))) if (name !== current) rmSync(join(outDir, CHECKPOINTS_DIR, name), { recursive: true, force: true });
+  rmSync(join(outDir, OPTIMIZER_FILE), { force: true }); // an older lavit's checkpoint layout
+  hook("cleaned");
+}
+
+/**
  * Decides how a run folder is begun: refuses one that is not ours or not empty, and says what
  * a --resume finds. Returns the state to resume from, or null for a fresh start.
  */
@@ -263,6 +277,12 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, 
     for (const [k, v] of Object.entries(task.settings))
       if (state.settings[k] !== v) throw new UserError(`--resume: the run in ${outDir} used ${k} = ${String(state.settings[k])}, not ${String(v)}`);
     if (state.step >= opts.steps) {
+      // A run stopped between its last pointer swap and the publishing of its files is finished
+      // too: publish them now, so the folder's model is the last step's.
+      if (state.checkpoint) {
+        checkpointFiles(outDir, state);
+        publishCheckpoint(outDir, state.checkpoint, () => {});
+      }
       if (!opts.quiet) process.stderr.write(`lavit: the run in ${outDir} is already finished (step ${state.step} of ${opts.steps}); nothing to train\n`);
       return { step: state.step, lastLoss: lastLoggedLoss(metricsFile), seconds: 0, halted: false, alreadyFinished: true };
     }
@@ -294,13 +314,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, 
     hook("step-folder", step);
     writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + "\n");
     hook("pointer", step);
-    const dir = join(outDir, rel);
-    for (const name of readdirSync(dir)) if (name !== OPTIMIZER_FILE && name !== STATE_FILE && name !== MARKER_FILE) publishFile(join(dir, name), join(outDir, name));
-    hook("published", step);
-    const current = rel.slice(CHECKPOINTS_DIR.length + 1);
-    for (const name of readdirSync(join(outDir, CHECKPOINTS_DIR))) if (name !== current) rmSync(join(outDir, CHECKPOINTS_DIR, name), { recursive: true, force: true });
-    rmSync(join(outDir, OPTIMIZER_FILE), { force: true }); // an older lavit's checkpoint layout
-    hook("cleaned", step);
+    publishCheckpoint(outDir, rel, (s) => hook(s, step));
   };
 
   const order = new BatchOrder(task.numSamples, opts.batchSize, opts.seed);
