@@ -1,17 +1,24 @@
-import { join } from "node:path";
-import { UserError } from "../errors.js";
+import { isAbsolute, join } from "node:path";
 import type { Sample } from "./manifest.js";
 import { readPng } from "./png.js";
+import { assertInsideRoot } from "../util/paths.js";
+import { checkImageSize } from "../util/limits.js";
+
+export interface ImageReadOptions {
+  /** Read manifest images that resolve outside the dataset folder (--allow-outside-root). */
+  allowOutsideRoot?: boolean;
+}
 
 /**
  * All images of a split, decoded once (64 x 64 x 3 bytes each: 20,000 images are 250 MB).
- * A missing, corrupt or wrongly sized PNG is an error naming the file.
+ * A missing, corrupt or wrongly sized PNG is an error naming the file; so is an image path
+ * leading outside the dataset folder (`../../other/img.png`, or a symlink out), unless allowed.
  */
-export function loadImages(dir: string, split: string, samples: readonly Sample[], size: number): Uint8Array[] {
+export function loadImages(dir: string, split: string, samples: readonly Sample[], size: number, opts: ImageReadOptions = {}): Uint8Array[] {
+  checkImageSize(size, size, samples.length, `${join(dir, "dataset.json")}: size ${size}`);
+  const manifest = join(dir, split, "manifest.jsonl");
   return samples.map((s) => {
-    const file = join(dir, split, s.image);
-    const img = readPng(file);
-    if (img.width !== size || img.height !== size) throw new UserError(`${file}: image is ${img.width}x${img.height}, expected ${size}x${size} (the dataset's size)`);
-    return img.rgb;
+    const file = assertInsideRoot(dir, isAbsolute(s.image) ? s.image : join(split, s.image), `${manifest}: sample ${s.id}: image`, opts.allowOutsideRoot);
+    return readPng(file, { width: size, height: size }).rgb;
   });
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { jsonProblem, readJsonFile } from "../util/json.js";
 import { FAMILIES } from "./questions.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
 
@@ -73,7 +74,7 @@ export function parseManifest(text: string, file: string): Sample[] {
     try {
       raw = JSON.parse(line);
     } catch (e) {
-      throw new UserError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
+      throw new UserError(`${file}:${i + 1}: ${jsonProblem(line, e)}`);
     }
     const r = sampleSchema.safeParse(raw);
     if (!r.success) {
@@ -93,7 +94,8 @@ export function readManifest(dir: string, split: string): Sample[] {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new UserError(`${file}: cannot read manifest (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: cannot read manifest (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }
   return parseManifest(text, file);
 }
@@ -127,9 +129,9 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   const file = join(dir, "dataset.json");
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = readJsonFile(file, "dataset description");
   } catch (e) {
-    throw new UserError(`${file}: cannot read dataset description (${(e as Error).message}); is ${dir} a folder made by \`lavit data generate\`?`);
+    throw new UserError(`${(e as Error).message}; is ${dir} a folder made by \`lavit data generate\`?`);
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (typeof format === "string" && format.startsWith("lavit-shapes/") && format !== DATASET_FORMAT)

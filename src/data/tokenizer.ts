@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJsonFile } from "../util/json.js";
 import { grammarWords } from "./questions.js";
 
 export const MAX_LATENTS = 8;
@@ -65,12 +65,7 @@ export class Tokenizer {
   }
 
   static read(file: string): Tokenizer {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new UserError(`${file}: cannot read tokenizer (${(e as Error).message})`);
-    }
+    const raw = readJsonFile(file, "tokenizer");
     const r = tokenizerSchema.safeParse(raw);
     if (!r.success) throw new UserError(`${file}: field ${r.error.issues[0].path.join(".") || "(root)"}: ${r.error.issues[0].message}`);
     try {

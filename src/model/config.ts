@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { readJsonFile } from "../util/json.js";
+import { checkModelFits } from "../util/limits.js";
 
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
@@ -78,15 +79,12 @@ export function describeZodError(source: string, err: z.ZodError): string {
 export function parseVlmConfig(value: unknown, source: string): VlmConfig {
   const r = vlmConfigSchema.safeParse(value);
   if (!r.success) throw new UserError(describeZodError(source, r.error));
+  // Widths such as hidden_size 1e9 pass the schema but cannot be built: refuse them here, with
+  // an estimate, instead of failing deep inside an allocation.
+  checkModelFits(r.data, { training: false, batch: 1 }, source);
   return r.data;
 }
 
 export function readVlmConfig(path: string): VlmConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new UserError(`${path}: cannot read model config (${(e as Error).message})`);
-  }
-  return parseVlmConfig(raw, path);
+  return parseVlmConfig(readJsonFile(path, "model config"), path);
 }
