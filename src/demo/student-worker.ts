@@ -7,6 +7,15 @@ import { runStudent, type StudentFlags } from "../cli/student.js";
  */
 export type WorkerReply = { type: "done" } | { type: "error"; message: string; user: boolean };
 
+let finishing = false;
+
+// The parent's death (even kill -9) closes the IPC channel: an orphan would go on writing into
+// a folder a rerun may be using, so it stops. Training itself checks at every progress tick
+// (util/progress.ts), since a synchronous step loop does not see this event until it yields.
+process.on("disconnect", () => {
+  if (!finishing) process.exit(130);
+});
+
 process.once("message", (flags: StudentFlags) => {
   runStudent(flags, () => "default").then(
     () => finish({ type: "done" }, 0),
@@ -15,6 +24,11 @@ process.once("message", (flags: StudentFlags) => {
 });
 
 function finish(reply: WorkerReply, code: number): void {
+  finishing = true;
+  if (!process.connected) {
+    process.exit(code);
+    return;
+  }
   process.send!(reply, () => {
     process.disconnect();
     process.exitCode = code;
