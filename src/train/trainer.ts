@@ -7,6 +7,7 @@ import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safete
 import type { ParamStore } from "../model/params.js";
 import { buildDirAtomicSync, writeFileAtomic } from "../util/atomic.js";
 import { acquireLock } from "../util/lock.js";
+import { assertOutputLocation } from "../util/paths.js";
 import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
 import { weightsStep } from "../model/checkpoint.js";
 import { progress } from "../util/progress.js";
@@ -251,6 +252,7 @@ function checkpointFiles(outDir: string, state: TrainerState): { dir: string; op
 }
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
   const engine = await initEngine();
+  assertOutputLocation(outDir);
   // One writer per run folder: a second run into it would interleave metrics and checkpoints.
   const lock = acquireLock(outDir);
   try {

@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 
@@ -69,4 +69,25 @@ export function assertInsideRoot(root: string, path: string, what: string, allow
   if (!isWithin(fullReal, rootReal) || fullReal === rootReal)
     throw new UserError(`${what}: path "${path}" leads outside ${root}; lavit reads only inside that folder (pass --allow-outside-root to read it anyway)`);
   return full;
+}
+
+/** File systems whose entries are not files (writing there hangs or fails in odd ways). */
+const SPECIAL_ROOTS = ["/proc", "/sys", "/dev"];
+
+/**
+ * Refuses an output location lavit cannot make a folder or file in, before any work: under
+ * /proc, /sys or /dev, or below an existing file. Permissions and free space are left to the
+ * write itself (main.ts turns those errors into one line).
+ */
+export function assertOutputLocation(out: string, flag = "--out"): void {
+  const real = realPath(out);
+  for (const root of SPECIAL_ROOTS)
+    if (isWithin(real, root)) throw new UserError(`${flag} ${out} is on the special file system ${root}, which holds no ordinary files; choose a folder on a disk`);
+  for (let p = dirname(real); ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (!statSync(p).isDirectory()) throw new UserError(`${flag} ${out}: ${p} is a file, not a folder; choose a path whose parents are folders`);
+      break;
+    }
+    if (dirname(p) === p) break;
+  }
 }
