@@ -3,6 +3,7 @@ import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
 import { writeMarker, type OutputKind } from "./marker.js";
 import { hostName, processAlive } from "./process.js";
+import { assertNotSpecial } from "./paths.js";
 
 /** Inside every temp folder: who made it, so a later run can tell a dead run's leftovers. */
 const OWNER_FILE = ".lavit-owner.json";
@@ -53,6 +54,7 @@ export function removeStaleSiblings(parent: string): string[] {
 
 /** Writes a file via temp file + rename so a crash never leaves a half-written file. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  assertNotSpecial(path);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = siblingName(path, "tmp");
   try {
@@ -65,6 +67,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 function beginDir(finalDir: string): string {
+  assertNotSpecial(finalDir);
   mkdirSync(dirname(finalDir), { recursive: true });
   const stale = removeStaleSiblings(dirname(finalDir));
   if (stale.length) process.stderr.write(`lavit: removed ${stale.length} temp folder${stale.length > 1 ? "s" : ""} left by a stopped run (${stale.map((s) => basename(s)).join(", ")})\n`);

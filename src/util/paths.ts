@@ -71,18 +71,27 @@ export function assertInsideRoot(root: string, path: string, what: string, allow
   return full;
 }
 
-/** File systems whose entries are not files (writing there hangs or fails in odd ways). */
-const SPECIAL_ROOTS = ["/proc", "/sys", "/dev"];
+/**
+ * Kernel file systems whose entries are not files: Node's recursive mkdir never returns under
+ * /proc, so a path there must be refused before any folder is made.
+ */
+const SPECIAL_ROOTS = ["/proc", "/sys"];
+
+/** Refuses a path on a kernel file system (/proc, /sys). `flag` names it in the message. */
+export function assertNotSpecial(path: string, flag?: string): void {
+  const real = realPath(path);
+  for (const root of SPECIAL_ROOTS)
+    if (isWithin(real, root)) throw new UserError(`${flag ? `${flag} ` : ""}${path} is on the kernel file system ${root}, which holds no ordinary files; choose a folder on a disk`);
+}
 
 /**
  * Refuses an output location lavit cannot make a folder or file in, before any work: under
- * /proc, /sys or /dev, or below an existing file. Permissions and free space are left to the
+ * /proc or /sys, or below an existing file. Permissions and free space are left to the
  * write itself (main.ts turns those errors into one line).
  */
 export function assertOutputLocation(out: string, flag = "--out"): void {
+  assertNotSpecial(out, flag);
   const real = realPath(out);
-  for (const root of SPECIAL_ROOTS)
-    if (isWithin(real, root)) throw new UserError(`${flag} ${out} is on the special file system ${root}, which holds no ordinary files; choose a folder on a disk`);
   for (let p = dirname(real); ; p = dirname(p)) {
     if (existsSync(p)) {
       if (!statSync(p).isDirectory()) throw new UserError(`${flag} ${out}: ${p} is a file, not a folder; choose a path whose parents are folders`);

@@ -43,7 +43,7 @@ describe("outputs apart from inputs", () => {
   });
 
   it("refuses special file systems and paths below a file", () => {
-    expect(() => assertOutputLocation("/proc/x")).toThrow(/special file system \/proc/);
+    expect(() => assertOutputLocation("/proc/x")).toThrow(/kernel file system \/proc/);
     const root = fresh();
     writeFileSync(join(root, "f"), "x");
     expect(() => assertOutputLocation(join(root, "f", "out"))).toThrow(/is a file, not a folder/);
