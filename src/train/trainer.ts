@@ -5,7 +5,7 @@ import { tf, initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
-import { buildDirAtomicSync, writeFileAtomic } from "../util/atomic.js";
+import { buildDirAtomicSync, removeStaleSiblings, tempSibling, writeFileAtomic } from "../util/atomic.js";
 import { acquireLock } from "../util/lock.js";
 import { assertOutputLocation } from "../util/paths.js";
 import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
@@ -181,8 +181,7 @@ function lastLoggedLoss(file: string): number {
 
 /** Puts `src` at `dst` atomically, as a hard link when the file system allows (no copy of the bytes). */
 function publishFile(src: string, dst: string): void {
-  const tmp = `${dst}.publish-${process.pid}`;
-  rmSync(tmp, { force: true });
+  const tmp = tempSibling(dst);
   try {
     linkSync(src, tmp);
   } catch {
@@ -270,6 +269,8 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, 
   let elapsedBefore = 0;
   const state = openRun(outDir, opts);
   mkdirSync(outDir, { recursive: true });
+  // Temp files of a run killed in this folder (a checkpoint being published, a state being written).
+  removeStaleSiblings(outDir);
   if (!readMarker(outDir)) writeMarker(outDir, "model");
   if (state) {
     if (state.kind !== task.kind) throw new UserError(`${stateFile}: this folder holds a ${state.kind} run, not ${task.kind}`);

@@ -8,6 +8,11 @@ import { assertNotSpecial } from "./paths.js";
 /** Inside every temp folder: who made it, so a later run can tell a dead run's leftovers. */
 const OWNER_FILE = ".lavit-owner.json";
 
+/** A temp name beside `path` that removeStaleSiblings recognises once its process is gone. */
+export function tempSibling(path: string): string {
+  return siblingName(path, "tmp");
+}
+
 function siblingName(path: string, tag: string): string {
   return join(dirname(path), `.${tag}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
 }

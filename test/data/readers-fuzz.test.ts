@@ -55,7 +55,7 @@ describe("config.json under fuzz", () => {
     const part = fc.constantFrom("vision", "decoder");
     fc.assert(
       fc.property(part, fc.string({ maxLength: 14 }).chain((k) => fc.constantFrom(k, "hidden_size", "image_size", "patch_size", "vocab_size", "num_heads", "max_positions", "ffn_size", "num_layers")), num, (p, key, v) => {
-        const cfg = structuredClone(base) as Record<string, Record<string, unknown>>;
+        const cfg = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
         cfg[p][key] = v;
         acceptOrRefuse(() => parseVlmConfig(cfg, "config.json"));
       }),

@@ -8,6 +8,7 @@ import { teacherTask } from "../../src/train/teacher.js";
 import { CHECKPOINT_STAGES, train, type TrainOptions } from "../../src/train/trainer.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
+import { lockFileFor } from "../../src/util/lock.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
 const opts: TrainOptions = { steps: 4, batchSize: 4, lr: 3e-3, warmup: 1, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 5, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true };
@@ -73,6 +74,13 @@ describe("checkpoints", () => {
     const r = await run(dir, { resume: true });
     expect(Math.abs(r.lastLoss - straightLoss)).toBeLessThan(1e-4);
     expect(existsSync(join(dir, "optimizer.safetensors"))).toBe(false);
+  });
+
+  it("refuses to train into a folder another run holds", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "lavit-ck-")), "run");
+    writeFileSync(lockFileFor(dir), JSON.stringify({ pid: 4242, host: "other-host", started: "earlier", token: "t", command: "train teacher" }));
+    await expect(run(dir, {})).rejects.toThrow(/--out .*run is being written by another lavit run \(pid 4242 on other-host/);
+    expect(existsSync(dir)).toBe(false);
   });
 
   it("refuses a pointer whose step folder disagrees, and --resume of nothing", async () => {
