@@ -10,6 +10,7 @@ import { acquireLock } from "../util/lock.js";
 import { assertOutputLocation } from "../util/paths.js";
 import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
 import { weightsStep } from "../model/checkpoint.js";
+import { readJsonFile } from "../util/json.js";
 import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { warmupCosine } from "./lr.js";
@@ -133,19 +134,31 @@ function loadOptimizer(file: string, opt: AdamW, store: ParamStore, step: number
 }
 
 function readState(file: string): TrainerState {
-  try {
-    return stateSchema.parse(JSON.parse(readFileSync(file, "utf8")));
-  } catch (e) {
-    throw new UserError(`${file}: unreadable trainer state (${(e as Error).message.split("\n")[0]})`);
+  const raw = readJsonFile(file, "trainer state");
+  const r = stateSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: unreadable trainer state (field ${issue.path.join(".") || "(root)"}: ${issue.message}); start again without --resume in a new --out`);
   }
+  return r.data;
 }
 
-/** Drops metric lines past the checkpoint a run resumes from (they are re-run). */
+/**
+ * Drops metric lines past the checkpoint a run resumes from (they are re-run), and a line cut
+ * short by a kill in the middle of its write.
+ */
 function truncateMetrics(file: string, step: number): void {
   if (!existsSync(file)) return;
   const kept = readFileSync(file, "utf8")
     .split("\n")
-    .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step <= step);
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
   writeFileAtomic(file, kept.map((l) => l + "\n").join(""));
 }
 

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { UserError } from "../errors.js";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
 import { writeMarker, type OutputKind } from "./marker.js";
@@ -60,6 +61,7 @@ export function removeStaleSiblings(parent: string): string[] {
 /** Writes a file via temp file + rename so a crash never leaves a half-written file. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   assertNotSpecial(path);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${path} is a folder, but a file is written there; give a file path`);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = siblingName(path, "tmp");
   try {
@@ -67,8 +69,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw asErrorOn(e, path);
   }
+}
+
+/** A file-system error on a temp sibling, told as one on the path the user knows. */
+function asErrorOn(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (err && typeof err === "object" && typeof err.code === "string") {
+    err.path = path;
+    delete err.dest;
+  }
+  return e;
 }
 
 function beginDir(finalDir: string): string {
@@ -77,7 +89,11 @@ function beginDir(finalDir: string): string {
   const stale = removeStaleSiblings(dirname(finalDir));
   if (stale.length) process.stderr.write(`lavit: removed ${stale.length} temp folder${stale.length > 1 ? "s" : ""} left by a stopped run (${stale.map((s) => basename(s)).join(", ")})\n`);
   const tmp = siblingName(finalDir, "tmp");
-  mkdirSync(tmp, { recursive: true });
+  try {
+    mkdirSync(tmp, { recursive: true });
+  } catch (e) {
+    throw asErrorOn(e, dirname(finalDir));
+  }
   writeFileSync(join(tmp, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostName(), started: new Date().toISOString() }) + "\n");
   return tmp;
 }
