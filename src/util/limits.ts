@@ -59,12 +59,13 @@ export function parameterCount(c: ModelSizes): number {
   const d = c.decoder;
   const n = (v.image_size / v.patch_size) ** 2;
   const patchDim = v.patch_size * v.patch_size * (v.channels ?? 3);
-  const vis = patchDim * v.hidden_size + v.hidden_size + n * v.hidden_size + v.num_layers * (4 * v.hidden_size * v.hidden_size + 2 * v.hidden_size * v.mlp_size + 10 * v.hidden_size) + 2 * v.hidden_size;
+  const vis = patchDim * v.hidden_size + v.hidden_size + n * v.hidden_size + v.num_layers * (4 * v.hidden_size * v.hidden_size + 2 * v.hidden_size * v.mlp_size + 8 * v.hidden_size + v.mlp_size) + 2 * v.hidden_size;
   const headDim = d.hidden_size / d.num_heads;
   const kv = (d.num_kv_heads ?? d.num_heads) * headDim;
-  const dec = 2 * d.vocab_size * d.hidden_size + d.num_layers * (2 * d.hidden_size * d.hidden_size + 2 * d.hidden_size * kv + 3 * d.hidden_size * d.ffn_size + 2 * d.hidden_size) + d.hidden_size;
+  const dec = 2 * d.vocab_size * d.hidden_size + d.num_layers * (2 * d.hidden_size * d.hidden_size + 2 * d.hidden_size * kv + 3 * d.hidden_size * d.ffn_size + 3 * d.hidden_size + 2 * kv) + d.hidden_size;
   const proj = v.hidden_size * d.hidden_size + d.hidden_size * d.hidden_size + 2 * d.hidden_size;
-  const lat = c.latent && c.latent.num_latents > 0 ? 3 * d.hidden_size * d.hidden_size + d.hidden_size * c.latent.teacher_hidden_size : 0;
+  const t = c.latent?.teacher_hidden_size ?? 0;
+  const lat = c.latent && c.latent.num_latents > 0 ? 2 * d.hidden_size * d.hidden_size + d.hidden_size * t + d.hidden_size + t : 0;
   return vis + dec + proj + lat;
 }
 
