@@ -54,7 +54,7 @@ export function decodePng(buf: Uint8Array, name: string, expect?: { width: numbe
   if (size.width === 0 || size.height === 0 || size.width > MAX_PNG_SIDE || size.height > MAX_PNG_SIDE)
     throw new UserError(`image ${name}: ${size.width}x${size.height} pixels is outside what lavit reads (1 to ${MAX_PNG_SIDE} per side)`);
   if (expect && (size.width !== expect.width || size.height !== expect.height))
-    throw new UserError(`image ${name}: image is ${size.width}x${size.height}, expected ${expect.width}x${expect.height} (the dataset's size)`);
+    throw new UserError(`image ${name}: image is ${size.width}x${size.height}, expected ${expect.width}x${expect.height}`);
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));

@@ -232,6 +232,9 @@ function openRun(outDir: string, opts: TrainOptions): TrainerState | null {
   if (exists && !statSync(outDir).isDirectory()) throw new UserError(`--out ${outDir} is a file, not a folder; choose a folder path`);
   const entries = exists ? readdirSync(outDir) : [];
   const ours = exists && readMarker(outDir)?.kind === "model";
+  // A model without a run record (shipped, copied, or its state deleted) is never trained over.
+  if (existsSync(join(outDir, "model.safetensors")))
+    throw new UserError(`--out ${outDir} holds a model (model.safetensors) but no ${STATE_FILE}: training there would replace it; choose a new or empty --out`);
   if (opts.resume) {
     if (!exists) throw new UserError(`--resume: ${outDir} does not exist, so there is no run to continue; leave out --resume to start one`);
     if (!ours) throw new UserError(`--resume: ${outDir} holds no lavit training run (no ${STATE_FILE}); leave out --resume to start one in an empty folder`);

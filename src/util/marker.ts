@@ -37,6 +37,12 @@ export function readMarker(dir: string): Marker | null {
   }
 }
 
+/** Refuses an output folder no command may replace or clear: the root, home, the working folder or one of its ancestors. */
+export function assertNotProtected(out: string, flag = "--out"): void {
+  const reason = protectedReason(realPath(out));
+  if (reason) throw new UserError(`${flag} ${out} is ${reason}; lavit never writes its output over it; choose a new folder`);
+}
+
 /** Folders no --force may ever replace: the root, the home folder, the working folder and its ancestors. */
 function protectedReason(real: string): string | null {
   if (dirname(real) === real) return "the file system root";
@@ -55,9 +61,7 @@ function protectedReason(real: string): string | null {
 export function checkReplaceable(out: string, kind: OutputKind, force: boolean, flag = "--out"): boolean {
   if (!existsSync(out)) return false;
   if (!statSync(out).isDirectory()) throw new UserError(`${flag} ${out} is a file, not a folder; choose a folder path`);
-  const real = realPath(out);
-  const reason = protectedReason(real);
-  if (reason) throw new UserError(`${flag} ${out} is ${reason}; lavit never writes its output over it; choose a new folder`);
+  assertNotProtected(out, flag);
   if (readdirSync(out).length === 0) return false;
   if (!force) throw new UserError(`${flag} ${out} already exists and is not empty (use --force to replace it)`);
   const marker = readMarker(out);

@@ -100,3 +100,21 @@ export function assertOutputLocation(out: string, flag = "--out"): void {
     if (dirname(p) === p) break;
   }
 }
+
+/**
+ * A single output file (--predictions, --heatmap, data show --out): refused when it is a
+ * folder, or when it would overwrite an existing file inside one of the command's inputs (a
+ * new file beside them is fine).
+ */
+export function assertFileOutput(file: string | undefined | null, flag: string, inputs: readonly FlagPath[]): void {
+  if (!file) return;
+  assertNotSpecial(file, flag);
+  const real = realPath(file);
+  if (existsSync(real) && statSync(real).isDirectory()) throw new UserError(`${flag} ${file} is a folder; give a file path`);
+  for (const input of inputs) {
+    if (!input.path) continue;
+    const inReal = realPath(input.path);
+    if (real === inReal || (existsSync(real) && isWithin(real, inReal)))
+      throw new UserError(`${flag} ${file} would overwrite ${real === inReal ? "" : "a file of "}${input.flag} ${input.path}; choose another ${flag}`);
+  }
+}

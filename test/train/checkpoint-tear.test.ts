@@ -96,6 +96,10 @@ describe("checkpoints", () => {
     const foreign = mkdtempSync(join(tmpdir(), "lavit-ck-"));
     writeFileSync(join(foreign, "notes.txt"), "mine");
     await expect(run(foreign, {})).rejects.toThrow(/not empty and holds no lavit training run/);
+    // A finished model whose run record is gone is never trained over, marker or not.
+    rmSync(join(dir, "trainer_state.json"));
+    await expect(run(dir, {})).rejects.toThrow(/holds a model \(model\.safetensors\) but no trainer_state\.json/);
+    await expect(run(dir, { resume: true })).rejects.toThrow(/holds a model/);
     expect(readFileSync(join(foreign, "notes.txt"), "utf8")).toBe("mine");
   });
 });

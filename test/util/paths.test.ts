@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { assertInsideRoot, assertOutputApart, assertOutputLocation } from "../../src/util/paths.js";
+import { assertFileOutput, assertInsideRoot, assertOutputApart, assertOutputLocation } from "../../src/util/paths.js";
 import { checkReplaceable, MARKER_FILE, writeMarker } from "../../src/util/marker.js";
 import { buildDirAtomic, removeStaleSiblings } from "../../src/util/atomic.js";
 
@@ -48,6 +48,19 @@ describe("outputs apart from inputs", () => {
     writeFileSync(join(root, "f"), "x");
     expect(() => assertOutputLocation(join(root, "f", "out"))).toThrow(/is a file, not a folder/);
     expect(() => assertOutputLocation(join(root, "a", "b"))).not.toThrow();
+  });
+});
+
+describe("single output files", () => {
+  it("refuse a folder, and an existing file of an input; a new file beside inputs is fine", () => {
+    const root = fresh();
+    mkdirSync(join(root, "model"));
+    writeFileSync(join(root, "model", "model.safetensors"), "w");
+    const inputs = [{ flag: "--model", path: join(root, "model") }];
+    expect(() => assertFileOutput(join(root, "model"), "--predictions", inputs)).toThrow(/--predictions .*model is a folder; give a file path/);
+    expect(() => assertFileOutput(join(root, "model", "model.safetensors"), "--predictions", inputs)).toThrow(/would overwrite a file of --model/);
+    expect(() => assertFileOutput(join(root, "model", "preds.jsonl"), "--predictions", inputs)).not.toThrow();
+    expect(() => assertFileOutput("/proc/self/x", "--heatmap", [])).toThrow(/kernel file system/);
   });
 });
 
