@@ -1,4 +1,4 @@
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { Sample } from "./manifest.js";
 import { readPng } from "./png.js";
 import { assertInsideRoot } from "../util/paths.js";
@@ -18,7 +18,7 @@ export function loadImages(dir: string, split: string, samples: readonly Sample[
   checkImageSize(size, size, samples.length, `${join(dir, "dataset.json")}: size ${size}`);
   const manifest = join(dir, split, "manifest.jsonl");
   return samples.map((s) => {
-    const file = assertInsideRoot(dir, isAbsolute(s.image) ? s.image : join(split, s.image), `${manifest}: sample ${s.id}: image`, opts.allowOutsideRoot);
+    const file = assertInsideRoot(dir, isAbsolute(s.image) ? s.image : resolve(dir, split, s.image), `${manifest}: sample ${s.id}: image "${s.image}"`, opts.allowOutsideRoot);
     return readPng(file, { width: size, height: size }).rgb;
   });
 }
