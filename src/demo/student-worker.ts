@@ -15,6 +15,9 @@ let finishing = false;
 process.on("disconnect", () => {
   if (!finishing) process.exit(130);
 });
+// A parent that died while this process was still loading closed the channel before the
+// handler above existed.
+if (!process.connected) process.exit(130);
 
 process.once("message", (flags: StudentFlags) => {
   runStudent(flags, () => "default").then(
