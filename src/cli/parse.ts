@@ -1,18 +1,40 @@
 import { InvalidArgumentError } from "commander";
 
-/** Commander argument parser for a positive (or, with allowZero, non-negative) integer flag. */
-export function parsePositiveInt(flag: string, allowZero = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new InvalidArgumentError(`${flag} must be a${allowZero ? " non-negative" : " positive"} integer, got "${value}"`);
-    return n;
-  };
+/** The largest seed: seeds feed 32-bit generators (and `| 0` arithmetic). */
+export const MAX_SEED = 0x7fffffff;
+
+/**
+ * A strict decimal integer: digits only (no sign, spaces, hex, exponent or fraction, which
+ * `Number()` would quietly accept: "0x10" is 16, "1e3" is 1000, " 5" is 5, "" is 0).
+ */
+export function parseIntStrict(flag: string, value: string, min: number, max: number): number {
+  const what = `${flag} must be an integer in [${min}, ${max}]`;
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what} (digits only), got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${what}, got "${value}"`);
+  return n;
 }
+
+/**
+ * Commander argument parser for a positive (or, with allowZero, non-negative) integer flag,
+ * at most `max` (by default 2^31 - 1: no count lavit handles is larger).
+ */
+export function parsePositiveInt(flag: string, allowZero = false, max = MAX_SEED) {
+  return (value: string): number => parseIntStrict(flag, value, allowZero ? 0 : 1, max);
+}
+
+/** Commander argument parser for a seed: an integer in [0, 2^31 - 1]. */
+export function parseSeedFlag(flag = "--seed") {
+  return (value: string): number => parseIntStrict(flag, value, 0, MAX_SEED);
+}
+
+/** A plain decimal number: optional sign, digits with an optional fraction, optional exponent. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Commander argument parser for a number within [min, max]. */
 export function parseNumberIn(flag: string, min: number, max: number) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = DECIMAL.test(value) ? Number(value) : NaN;
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number in [${min}, ${max}], got "${value}"`);
     return n;
   };

@@ -83,7 +83,8 @@ export function readManifest(dir: string, split: string): Sample[] {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new UserError(`${file}: cannot read manifest (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: cannot read manifest (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }
   return parseManifest(text, file);
 }

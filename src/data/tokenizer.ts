@@ -37,6 +37,13 @@ export class Tokenizer {
     return this.vocab.length;
   }
 
+  /** How many latent words <lvr1>..<lvrK> the vocabulary has in a row: the largest K a student may use. */
+  get latentCount(): number {
+    let k = 0;
+    while (this.ids.has(`<lvr${k + 1}>`)) k += 1;
+    return k;
+  }
+
   id(token: string): number {
     const i = this.ids.get(token);
     if (i === undefined) throw new UserError(`unknown word "${token}" (not in the tokenizer vocabulary)`);

@@ -7,6 +7,18 @@ import { trainStudent, type StudentOptions } from "../stages/train-student.js";
  */
 export type WorkerReply = { type: "done" } | { type: "error"; message: string; user: boolean };
 
+let finishing = false;
+
+// The parent's death (even kill -9) closes the IPC channel: an orphan would go on writing into
+// a folder a rerun may be using, so it stops. Training itself checks at every progress tick
+// (util/progress.ts), since a synchronous step loop does not see this event until it yields.
+process.on("disconnect", () => {
+  if (!finishing) process.exit(130);
+});
+// A parent that died while this process was still loading closed the channel before the
+// handler above existed.
+if (!process.connected) process.exit(130);
+
 process.once("message", (options: StudentOptions) => {
   trainStudent(options).then(
     () => finish({ type: "done" }, 0),
@@ -15,6 +27,11 @@ process.once("message", (options: StudentOptions) => {
 });
 
 function finish(reply: WorkerReply, code: number): void {
+  finishing = true;
+  if (!process.connected) {
+    process.exit(code);
+    return;
+  }
   process.send!(reply, () => {
     process.disconnect();
     process.exitCode = code;

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
 import { UserError } from "../errors.js";
@@ -27,6 +27,45 @@ export function saveModel(dir: string, config: unknown, store: ParamStore, token
   if (typeof tokenizer === "string") {
     if (tokenizer !== join(dir, "tokenizer.json")) copyFileSync(tokenizer, join(dir, "tokenizer.json"));
   } else writeFileAtomic(join(dir, "tokenizer.json"), JSON.stringify(tokenizer.toJSON(), null, 2) + "\n");
+}
+
+/**
+ * The `__metadata__` of a safetensors file, read from its header alone (the tensors are not
+ * loaded): a checkpoint's step can be checked before any weight is read.
+ */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(8);
+    if (size < 8 || readSync(fd, head, 0, 8, 0) !== 8) throw new UserError(`${file}: not a safetensors file (shorter than its 8-byte header length)`);
+    const n = Number(head.readBigUInt64LE(0));
+    if (n > size - 8 || n > 100_000_000) throw new UserError(`${file}: not a safetensors file (header length ${n} exceeds the file)`);
+    const json = Buffer.alloc(n);
+    readSync(fd, json, 0, n, 8);
+    let header: unknown;
+    try {
+      header = JSON.parse(json.toString("utf8"));
+    } catch {
+      throw new UserError(`${file}: not a safetensors file (its header is not JSON)`);
+    }
+    const meta = (header as { __metadata__?: unknown } | null)?.__metadata__;
+    if (!meta || typeof meta !== "object") return {};
+    return Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The training step recorded in a model file's metadata (0 when it has none). */
+export function weightsStep(file: string): number {
+  const step = Number(readSafetensorsMetadata(file).step ?? "0");
+  return Number.isFinite(step) ? step : 0;
 }
 
 /**

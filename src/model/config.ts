@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { readJson } from "../util/json.js";
+import { checkJson, readJsonValue } from "../util/json.js";
+import { checkModelFits } from "../util/limits.js";
 
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
@@ -80,6 +81,14 @@ export function checkPositions(config: VlmConfig, length: number, what: string):
     throw new UserError(`${what} takes ${length} positions, more than the model's decoder.max_positions ${max} (its config.json): shorten it, use fewer latent tokens, or give a model made with a larger max_positions`);
 }
 
+export function parseVlmConfig(value: unknown, source: string): VlmConfig {
+  const config = checkJson(value, vlmConfigSchema, source);
+  // Widths such as hidden_size 1e9 pass the schema but cannot be built: refuse them here, with
+  // an estimate, instead of failing deep inside an allocation.
+  checkModelFits(config, { training: false, batch: 1 }, source);
+  return config;
+}
+
 export function readVlmConfig(path: string): VlmConfig {
-  return readJson(path, vlmConfigSchema, { what: "model config" });
+  return parseVlmConfig(readJsonValue(path, { what: "model config" }), path);
 }

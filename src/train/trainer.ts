@@ -1,11 +1,16 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { tf, initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { buildDirAtomicSync, removeStaleSiblings, tempSibling, writeFileAtomic } from "../util/atomic.js";
+import { acquireLock } from "../util/lock.js";
+import { assertOutputLocation } from "../util/paths.js";
+import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
+import { weightsStep } from "../model/checkpoint.js";
+import { readJsonFile } from "../util/json.js";
 import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { warmupCosine } from "./lr.js";
@@ -26,7 +31,16 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Stops right after this step, as a crash would (tests of resume use it). */
   haltAfter?: number;
+  /**
+   * Called between the files of a checkpoint with the stage just completed (tests throw from
+   * it to stop the writer at every file boundary, as a kill -9 would).
+   */
+  checkpointHook?: (stage: CheckpointStage, step: number) => void;
 }
+
+/** The boundaries of a checkpoint write, in order. */
+export const CHECKPOINT_STAGES = ["model", "optimizer", "step-folder", "pointer", "published", "cleaned"] as const;
+export type CheckpointStage = (typeof CHECKPOINT_STAGES)[number];
 
 export interface LossParts {
   total: tf.Scalar;
@@ -58,6 +72,11 @@ const stateSchema = z.object({
   settings: z.record(z.string(), z.unknown()),
   adam_step: z.number().int().nonnegative(),
   elapsed_s: z.number(),
+  /**
+   * The step folder holding this checkpoint (model, optimiser, state), relative to the run.
+   * Absent in runs written before step folders: their files sit in the run folder itself.
+   */
+  checkpoint: z.string().regex(/^checkpoints\/step-\d{8}$/).optional(),
 });
 type TrainerState = z.infer<typeof stateSchema>;
 
@@ -115,19 +134,31 @@ function loadOptimizer(file: string, opt: AdamW, store: ParamStore, step: number
 }
 
 function readState(file: string): TrainerState {
-  try {
-    return stateSchema.parse(JSON.parse(readFileSync(file, "utf8")));
-  } catch (e) {
-    throw new UserError(`${file}: unreadable trainer state (${(e as Error).message.split("\n")[0]})`);
+  const raw = readJsonFile(file, "trainer state");
+  const r = stateSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: unreadable trainer state (field ${issue.path.join(".") || "(root)"}: ${issue.message}); start again without --resume in a new --out`);
   }
+  return r.data;
 }
 
-/** Drops metric lines past the checkpoint a run resumes from (they are re-run). */
+/**
+ * Drops metric lines past the checkpoint a run resumes from (they are re-run), and a line cut
+ * short by a kill in the middle of its write.
+ */
 function truncateMetrics(file: string, step: number): void {
   if (!existsSync(file)) return;
   const kept = readFileSync(file, "utf8")
     .split("\n")
-    .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step <= step);
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
   writeFileAtomic(file, kept.map((l) => l + "\n").join(""));
 }
 
@@ -136,41 +167,173 @@ export interface TrainResult {
   lastLoss: number;
   seconds: number;
   halted: boolean;
+  /** --resume of a run that had already reached its last step: nothing was trained. */
+  alreadyFinished?: boolean;
 }
 
+/** Where a run keeps its step folders; the run folder's trainer_state.json points at one. */
+export const CHECKPOINTS_DIR = "checkpoints";
+const STATE_FILE = "trainer_state.json";
+const METRICS_FILE = "metrics.jsonl";
+const OPTIMIZER_FILE = "optimizer.safetensors";
+
+function stepFolder(step: number): string {
+  return `${CHECKPOINTS_DIR}/step-${String(step).padStart(8, "0")}`;
+}
+
+/** The loss of the last metrics line, for a run that is already finished. */
+function lastLoggedLoss(file: string): number {
+  if (!existsSync(file)) return NaN;
+  const lines = readFileSync(file, "utf8").trim().split("\n").filter(Boolean);
+  try {
+    return lines.length ? Number((JSON.parse(lines[lines.length - 1]) as { loss?: number }).loss) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Puts `src` at `dst` atomically, as a hard link when the file system allows (no copy of the bytes). */
+function publishFile(src: string, dst: string): void {
+  const tmp = tempSibling(dst);
+  try {
+    linkSync(src, tmp);
+  } catch {
+    copyFileSync(src, tmp);
+  }
+  renameSync(tmp, dst);
+}
+
+/**
+ * Puts a checkpoint's model files (all but the optimiser and state) in the run folder itself,
+ * for the commands that read a model folder, then removes every other step folder.
+ */
+function publishCheckpoint(outDir: string, rel: string, hook: (stage: CheckpointStage) => void): void {
+  const dir = join(outDir, rel);
+  for (const name of readdirSync(dir)) if (name !== OPTIMIZER_FILE && name !== STATE_FILE && name !== MARKER_FILE) publishFile(join(dir, name), join(outDir, name));
+  hook("published");
+  const current = rel.slice(CHECKPOINTS_DIR.length + 1);
+  for (const name of readdirSync(join(outDir, CHECKPOINTS_DIR))) if (name !== current) rmSync(join(outDir, CHECKPOINTS_DIR, name), { recursive: true, force: true });
+  rmSync(join(outDir, OPTIMIZER_FILE), { force: true }); // an older lavit's checkpoint layout
+  hook("cleaned");
+}
+
+/**
+ * Decides how a run folder is begun: refuses one that is not ours or not empty, and says what
+ * a --resume finds. Returns the state to resume from, or null for a fresh start.
+ */
+function openRun(outDir: string, opts: TrainOptions): TrainerState | null {
+  const stateFile = join(outDir, STATE_FILE);
+  const metricsFile = join(outDir, METRICS_FILE);
+  if (existsSync(stateFile)) {
+    if (!opts.resume) throw new UserError(`${outDir} already holds a training run (${STATE_FILE}); pass --resume to continue it or choose another --out`);
+    return readState(stateFile);
+  }
+  const exists = existsSync(outDir);
+  if (exists && !statSync(outDir).isDirectory()) throw new UserError(`--out ${outDir} is a file, not a folder; choose a folder path`);
+  const entries = exists ? readdirSync(outDir) : [];
+  const ours = exists && readMarker(outDir)?.kind === "model";
+  // A model without a run record (shipped, copied, or its state deleted) is never trained over.
+  if (existsSync(join(outDir, "model.safetensors")))
+    throw new UserError(`--out ${outDir} holds a model (model.safetensors) but no ${STATE_FILE}: training there would replace it; choose a new or empty --out`);
+  if (opts.resume) {
+    if (!exists) throw new UserError(`--resume: ${outDir} does not exist, so there is no run to continue; leave out --resume to start one`);
+    if (!ours) throw new UserError(`--resume: ${outDir} holds no lavit training run (no ${STATE_FILE}); leave out --resume to start one in an empty folder`);
+    if (!opts.quiet) process.stderr.write(`lavit: ${outDir} has no checkpoint yet (stopped before the first one); starting from step 0\n`);
+    rmSync(metricsFile, { force: true });
+  } else if (entries.length > 0) {
+    if (existsSync(metricsFile)) throw new UserError(`${outDir} holds ${METRICS_FILE} but no ${STATE_FILE}; choose an empty --out`);
+    if (!ours) throw new UserError(`--out ${outDir} is not empty and holds no lavit training run; training would write over its files: choose a new or empty folder`);
+  }
+  // Step folders no state points at are leftovers of a run stopped before its first pointer.
+  rmSync(join(outDir, CHECKPOINTS_DIR), { recursive: true, force: true });
+  return null;
+}
+
+/**
+ * The files of the checkpoint a state points at, checked for consistency: the model, the
+ * optimiser and the state must all be from the same step, or the run is refused.
+ */
+function checkpointFiles(outDir: string, state: TrainerState): { dir: string; optimizer: string } {
+  const stateFile = join(outDir, STATE_FILE);
+  const dir = state.checkpoint ? join(outDir, state.checkpoint) : outDir;
+  const model = join(dir, "model.safetensors");
+  const optimizer = join(dir, OPTIMIZER_FILE);
+  for (const f of [model, optimizer])
+    if (!existsSync(f)) throw new UserError(`${stateFile} points at step ${state.step}, but ${f} is missing: the checkpoint is incomplete and cannot be resumed; start again without --resume in a new --out`);
+  const modelStep = weightsStep(model);
+  if (modelStep !== state.step)
+    throw new UserError(`${model} is from step ${modelStep}, but ${stateFile} from step ${state.step} (a torn checkpoint${state.checkpoint ? "" : ", written by an older lavit"}): it cannot be resumed; start again without --resume in a new --out`);
+  return { dir, optimizer };
+}
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
   const engine = await initEngine();
-  mkdirSync(outDir, { recursive: true });
-  const stateFile = join(outDir, "trainer_state.json");
-  const metricsFile = join(outDir, "metrics.jsonl");
-  const optFile = join(outDir, "optimizer.safetensors");
+  assertOutputLocation(outDir);
+  // One writer per run folder: a second run into it would interleave metrics and checkpoints.
+  const lock = acquireLock(outDir);
+  try {
+    return await trainLocked(outDir, task, opts, engine);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, engine: Awaited<ReturnType<typeof initEngine>>): Promise<TrainResult> {
+  const stateFile = join(outDir, STATE_FILE);
+  const metricsFile = join(outDir, METRICS_FILE);
   const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay }, engine.addon);
   let start = 0;
   let elapsedBefore = 0;
-  if (existsSync(stateFile)) {
-    if (!opts.resume) throw new UserError(`${outDir} already holds a training run (trainer_state.json); pass --resume to continue it or choose another --out`);
-    const state = readState(stateFile);
+  const state = openRun(outDir, opts);
+  mkdirSync(outDir, { recursive: true });
+  // Temp files of a run killed in this folder (a checkpoint being published, a state being written).
+  removeStaleSiblings(outDir);
+  if (!readMarker(outDir)) writeMarker(outDir, "model");
+  if (state) {
     if (state.kind !== task.kind) throw new UserError(`${stateFile}: this folder holds a ${state.kind} run, not ${task.kind}`);
     const want = fingerprint(opts);
     for (const [k, v] of Object.entries(want))
       if (state.options[k] !== v) throw new UserError(`${FLAG_NAMES[k] ?? k}: the run in ${outDir} used ${String(state.options[k])}, not ${v}; resume with the same settings`);
     for (const [k, v] of Object.entries(task.settings))
       if (state.settings[k] !== v) throw new UserError(`--resume: the run in ${outDir} used ${k} = ${String(state.settings[k])}, not ${String(v)}`);
-    task.loadModel(outDir);
-    loadOptimizer(optFile, opt, task.store, state.step);
+    if (state.step >= opts.steps) {
+      // A run stopped between its last pointer swap and the publishing of its files is finished
+      // too: publish them now, so the folder's model is the last step's.
+      if (state.checkpoint) {
+        checkpointFiles(outDir, state);
+        publishCheckpoint(outDir, state.checkpoint, () => {});
+      }
+      if (!opts.quiet) process.stderr.write(`lavit: the run in ${outDir} is already finished (step ${state.step} of ${opts.steps}); nothing to train\n`);
+      return { step: state.step, lastLoss: lastLoggedLoss(metricsFile), seconds: 0, halted: false, alreadyFinished: true };
+    }
+    const files = checkpointFiles(outDir, state);
+    task.loadModel(files.dir);
+    loadOptimizer(files.optimizer, opt, task.store, state.step);
     start = state.step;
     elapsedBefore = state.elapsed_s;
     truncateMetrics(metricsFile, start);
-  } else if (existsSync(metricsFile)) {
-    throw new UserError(`${outDir} holds metrics.jsonl but no trainer_state.json; choose an empty --out`);
   }
 
+  /**
+   * A checkpoint is a complete step folder (model, optimiser, state) renamed into place, then
+   * one pointer (trainer_state.json) swapped to it: a kill at any moment leaves the pointer on
+   * a complete, consistent checkpoint. The model files are then published in the run folder
+   * itself (hard links) for the commands that read a model folder, and older step folders go.
+   */
   const checkpoint = (step: number, elapsed: number) => {
-    task.saveModel(outDir, step);
-    saveOptimizer(optFile, opt, step);
-    // Written last: a state file always points at a complete set of files.
-    const state: TrainerState = { kind: task.kind, step, options: fingerprint(opts), settings: task.settings, adam_step: opt.state.step, elapsed_s: elapsed };
+    const hook = opts.checkpointHook ?? (() => {});
+    const rel = stepFolder(step);
+    const state: TrainerState = { kind: task.kind, step, options: fingerprint(opts), settings: task.settings, adam_step: opt.state.step, elapsed_s: elapsed, checkpoint: rel };
+    buildDirAtomicSync(join(outDir, rel), (tmp) => {
+      task.saveModel(tmp, step);
+      hook("model", step);
+      saveOptimizer(join(tmp, OPTIMIZER_FILE), opt, step);
+      hook("optimizer", step);
+      writeFileAtomic(join(tmp, STATE_FILE), JSON.stringify(state, null, 2) + "\n");
+    });
+    hook("step-folder", step);
     writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + "\n");
+    hook("pointer", step);
+    publishCheckpoint(outDir, rel, (s) => hook(s, step));
   };
 
   const order = new BatchOrder(task.numSamples, opts.batchSize, opts.seed);

@@ -10,21 +10,27 @@ export interface ReadJsonOptions {
 }
 
 /**
- * Why JSON.parse refused some text, without the text itself: V8 quotes the start of the input
- * ("Unexpected token 'h', "{"a": hello..." is not valid JSON"), which may be long or private.
+ * Why a text is not JSON, without quoting it: Node's own messages carry a snippet of the input
+ * ("Unexpected token 'r', "root:x:0:0:"... is not valid JSON"), and a path that leads to a
+ * file that is not ours must not have its contents printed.
  */
-function jsonReason(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const quoted = /^(.*?),?\s*".*" is not valid JSON$/s.exec(message);
-  return quoted ? quoted[1] || "unexpected input" : message;
+export function jsonProblem(text: string, e: unknown): string {
+  const m = /position (\d+)/.exec(e instanceof Error ? e.message : "");
+  if (!text.trim()) return "not valid JSON (the file is empty)";
+  if (!m) return "not valid JSON";
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split("\n").length;
+  const column = pos - before.lastIndexOf("\n");
+  return `not valid JSON (at line ${line}, column ${column})`;
 }
 
-/** JSON.parse with a UserError naming `where` (a file, or file:line) on bad text. */
+/** JSON.parse whose error is a UserError naming `where` (a file, or file:line), never quoting the text. */
 export function parseJsonText(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${where}: not valid JSON (${jsonReason(e)})`);
+    throw new UserError(`${where}: ${jsonProblem(text, e)}`);
   }
 }
 
@@ -49,13 +55,15 @@ export function readJsonValue(file: string, opts: ReadJsonOptions = {}): unknown
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new UserError(`${file}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)})${hint}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: cannot read ${what} (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? String(e))})${hint}`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${file}: cannot read ${what}: not valid JSON (${jsonReason(e)})${hint}`);
-  }
+  return parseJsonText(text, `${file}: cannot read ${what}${hint ? ` (${opts.hint})` : ""}`);
+}
+
+/** Reads and parses a JSON file; both failures are UserErrors naming the file and `what` it should be. */
+export function readJsonFile(file: string, what: string): unknown {
+  return readJsonValue(file, { what });
 }
 
 /** Reads a JSON file and validates it with a zod schema: the typed value, or a UserError naming the file and the field. */
