@@ -2,13 +2,15 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
-import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
+import { assertFileOutput } from "../util/paths.js";
+import { checkRaster } from "../util/limits.js";
 import { generate, GENERATE_DEFAULTS, type GenerateOptions } from "../stages/generate.js";
-import { givenOptions, parseSeed } from "./options.js";
+import { givenOptions } from "./options.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
-import { readSizedImage } from "../data/images.js";
+import { loadImages } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
 
 export function register(program: Command): void {
@@ -17,7 +19,7 @@ export function register(program: Command): void {
     .command("generate")
     .description("generate the benchmark (all five splits) into a new folder")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
-    .option("--seed <n>", "random seed", parseSeed, GENERATE_DEFAULTS.seed)
+    .option("--seed <n>", "random seed", parseSeedFlag(), GENERATE_DEFAULTS.seed)
     .option("--size <px>", "image side in pixels", parsePositiveInt("--size"), GENERATE_DEFAULTS.size)
     .option("--patch <px>", "patch side in pixels (must divide --size)", parsePositiveInt("--patch"), GENERATE_DEFAULTS.patch)
     .option("--prior <p>", "probability that a train/test-id answer is its template's prior answer", parseNumberIn("--prior", 0, 1), GENERATE_DEFAULTS.prior)
@@ -48,13 +50,15 @@ export function register(program: Command): void {
     .requiredOption("--split <split>", "split name")
     .requiredOption("--id <id>", "sample id")
     .requiredOption("--out <file>", "output PNG")
-    .option("--scale <n>", "enlargement factor", parsePositiveInt("--scale"), 8)
+    .option("--scale <n>", "enlargement factor", parsePositiveInt("--scale", false, 64), 8)
     .action((dir: string, opts: { split: string; id: string; out: string; scale: number }) => {
       const split = checkSplit(opts.split);
+      assertFileOutput(opts.out, "--out", [{ flag: "<dir>", path: dir }]);
       const info = readDatasetInfo(dir);
+      checkRaster(info.size * opts.scale, `--scale ${opts.scale}`);
       const sample = readManifest(dir, split).find((s) => s.id === opts.id);
       if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
-      const img = readSizedImage(join(dir, split, sample.image), info.size, { whose: "the dataset's size" });
+      const img = { rgb: loadImages(dir, split, [sample], info.size)[0] };
       const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
       writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));
       const steps = sample.rationale.map((r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`);

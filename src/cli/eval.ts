@@ -28,6 +28,7 @@ interface EvalFlags {
   imageForAnswer: boolean;
   teacherForced?: boolean;
   visionHeads?: boolean;
+  allowOutsideRoot?: boolean;
 }
 
 function formatVisionHeads(r: VisionHeadsResult): string {
@@ -58,6 +59,7 @@ export function register(program: Command): void {
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
     .option("--vision-heads", "diagnostic: what the vision tower sees, read through its per-patch heads (teachers and bases trained with --aux-patch)")
+    .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
     .action(async (f: EvalFlags) => {
@@ -75,7 +77,7 @@ export function register(program: Command): void {
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }
-      const { result } = await evaluate({ ...base, teacher: f.teacher, predictions: f.predictions, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
+      const { result } = await evaluate({ ...base, allowOutsideRoot: f.allowOutsideRoot, teacher: f.teacher, predictions: f.predictions, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });
 }

@@ -17,7 +17,8 @@ export function register(program: Command): void {
     .option("--topk <k>", "top-k patch indices stored per step", parsePositiveInt("--topk"), d.topk)
     .option("--tau <t>", "softmax temperature of the gradient method", parseNumberIn("--tau", 1e-4, 10), d.tau)
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
-    .option("--force", "replace an existing --out folder")
+    .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
+    .option("--force", "replace an existing --out folder made by lavit extract")
     .option("--quiet", "no progress output")
     .action(async (_: unknown, cmd: Command) => {
       await extract(givenOptions<ExtractStageOptions>(cmd));

@@ -1,6 +1,6 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { TRAINER_DEFAULTS } from "../stages/trainer-options.js";
-import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
 
 /**
  * The options the user gave, without commander's defaults: the stage fills those in from its
@@ -18,7 +18,7 @@ export function addTrainerOptions(cmd: Command, steps: number): Command {
     .requiredOption("--data <dir>", "dataset folder (from `lavit data generate`)")
     .requiredOption("--out <dir>", "output folder for checkpoints and metrics.jsonl")
     .option("--steps <n>", "optimisation steps", parsePositiveInt("--steps"), steps)
-    .option("--seed <n>", "random seed (initialisation and batch order)", parseSeed, d.seed)
+    .option("--seed <n>", "random seed (initialisation and batch order)", parseSeedFlag(), d.seed)
     .option("--batch-size <n>", "samples per step", parsePositiveInt("--batch-size"), d.batchSize)
     .option("--lr <x>", "peak learning rate", parseNumberIn("--lr", 0, 1), d.lr)
     .option("--warmup <n>", "linear warm-up steps (default: 10% of --steps, at most 100)", parsePositiveInt("--warmup", true))
@@ -31,9 +31,3 @@ export function addTrainerOptions(cmd: Command, steps: number): Command {
     .option("--quiet", "no progress output");
 }
 
-/** Seeds are 31-bit: the generators mix them with 32-bit integer arithmetic. */
-export function parseSeed(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > 0x7fffffff) throw new InvalidArgumentError(`--seed must be an integer in [0, 2147483647], got "${value}"`);
-  return n;
-}

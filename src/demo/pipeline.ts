@@ -11,8 +11,13 @@ import { readVlmConfig } from "../model/config.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { extract } from "../stages/extract.js";
 import { generate } from "../stages/generate.js";
-import { checkLatents, trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { checkLatents } from "../util/limits.js";
+import { MAX_LATENTS } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { acquireLock } from "../util/lock.js";
+import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
+import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { cachedEvaluation } from "./eval-cache.js";
 import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
 import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
@@ -71,15 +76,27 @@ async function timed<T>(timings: Timings, key: string, fn: () => Promise<T> | T)
 /** Checks the models and the output folder before any work, and records the run's settings. */
 function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   const out = resolve(o.out);
-  for (const v of variants(o.full, o.latents)) if (v.options.latents !== undefined) checkLatents(v.options.latents);
+  for (const v of variants(o.full, o.latents)) if (v.options.latents !== undefined) checkLatents(v.options.latents, MAX_LATENTS);
   if (!existsSync(join(o.teacher, "model.safetensors")))
     throw new UserError(`no teacher at ${o.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${o.teacher}`);
   if (o.studentBase && !existsSync(join(o.studentBase, "model.safetensors")))
     throw new UserError(`no student base model at ${o.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${o.studentBase}; or give --student-base none to train the students from scratch`);
+  assertOutputLocation(o.out);
+  assertOutputApart(o.out, [
+    { flag: "--teacher", path: o.teacher },
+    { flag: "--student-base", path: o.studentBase ?? undefined },
+  ]);
+  if (o.force && existsSync(out)) {
+    assertNotProtected(out);
+    // --force clears only a demo folder: lavit's marker or a demo.json says it is one.
+    if (readdirSync(out).length && readMarker(out)?.kind !== "demo" && !existsSync(join(out, DEMO_SETTINGS_FILE)))
+      throw new UserError(`--out ${o.out} is not a lavit demo folder (no ${DEMO_SETTINGS_FILE} or marker); --force replaces only a demo's own folder: choose another --out`);
+  }
   if (existsSync(join(out, "report.json")) && !o.force && !o.resume) throw new UserError(`--out ${o.out} already holds a report (report.json); use --force to recompute it, or another --out`);
   const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", DEMO_SETTINGS_FILE, "report.json", "report.md", "report.html"].includes(name);
   if (existsSync(out) && !o.resume && !o.force && readdirSync(out).some(ours)) throw new UserError(`--out ${o.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
   mkdirSync(out, { recursive: true });
+  writeMarker(out, "demo");
   if (o.force && !o.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
   const settings: DemoSettings = { quick: o.quick, prior: o.prior, latents: o.latents, gate_open_at: STUDENT_DEFAULTS.gateOpenAt, teacher_weights_sha256: weightsDigest(o.teacher), student_base_weights_sha256: o.studentBase && weightsDigest(o.studentBase) };
   checkDemoSettings(out, o.out, settings);
@@ -144,6 +161,15 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const o: Resolved = { ...DEMO_DEFAULTS, ...opts, resume: !!opts.resume, force: !!opts.force, quiet: !!opts.quiet };
   const engine = await initEngine();
+  const lock = acquireLock(resolve(o.out));
+  try {
+    return await demoIn(o, engine.info.threads);
+  } finally {
+    lock.release();
+  }
+}
+
+async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   const { out, settings } = prepareOut(o);
   const sizes = demoSizes(o.quick);
   const seeds = Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i);
@@ -162,7 +188,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       log(o, `seed ${seed}: extracting the teacher's signals on train`);
       await timed(timings, "signals", () => extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet }));
     }
-    await seedStudents(o, seed, root, dataDir, sigDir, engine.info.threads, timings);
+    await seedStudents(o, seed, root, dataDir, sigDir, threads, timings);
     const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
     const reference: Record<string, GazeMetrics> = {};
     const models = [{ name: "teacher", dir: o.teacher }, ...students.map((v) => ({ name: v.name, dir: join(root, "students", v.name) }))];

@@ -3,6 +3,7 @@ import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
+import { assertInsideRoot } from "../util/paths.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { isOfficialLayout, OFFICIAL_METADATA, readOfficialSignals, type OfficialReadOptions } from "./official-layout.js";
 
@@ -120,7 +121,7 @@ export function readSignals(dir: string, grid: number, opts: OfficialReadOptions
   if (metadata.results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
   const samples = metadata.results.map((result, i) => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
-    const trajFile = resolveIn(dir, result.attention_path_abs);
+    const trajFile = assertInsideRoot(dir, resolveIn(dir, result.attention_path_abs), `${metaFile}: ${name}: attention_path_abs`, opts.allowOutsideRoot);
     if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
     const traj = readJson(trajFile, trajectorySchema, { what: "trajectory" });
     const steps: Float32Array[] = [];
@@ -135,7 +136,7 @@ export function readSignals(dir: string, grid: number, opts: OfficialReadOptions
         topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
       }
     }
-    const vFile = resolveIn(dir, result.v_top_path_abs);
+    const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
     let vTop: SampleSignals["vTop"];
     try {
       const t = [...readSafetensors(vFile).tensors.values()][0];

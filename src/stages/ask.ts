@@ -12,6 +12,7 @@ import { buildVlm, decoderForward, embedWithImage, patchify, projectVision, visi
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { topkIndices } from "../signals/maps.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { assertFileOutput } from "../util/paths.js";
 
 export const ASK_DEFAULTS = { top: 5, maxNewTokens: 32 } as const;
 
@@ -40,6 +41,10 @@ export interface AskResult {
 export async function ask(opts: AskOptions): Promise<AskResult> {
   const o = { ...ASK_DEFAULTS, ...opts };
   if (!o.question.trim()) throw new UserError("the question is empty");
+  assertFileOutput(o.heatmap, "--heatmap", [
+    { flag: "--model", path: o.model },
+    { flag: "--image", path: o.image },
+  ]);
   await initEngine();
   const folder = readModelFolder(o.model);
   const cfg = folder.config;

@@ -7,6 +7,7 @@ import type { GazeMetrics } from "../eval/gap.js";
 import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
 import { loadModelFor, withModel } from "../model/load.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { assertFileOutput } from "../util/paths.js";
 
 export interface EvaluateOptions {
   /** Model folder (config.json, model.safetensors, tokenizer.json). */
@@ -24,6 +25,8 @@ export interface EvaluateOptions {
   maskLatents?: boolean;
   /** Probe: generated tokens cannot attend to the image (gate closed). */
   noImageForAnswer?: boolean;
+  /** Read manifest images that lead outside the dataset folder. */
+  allowOutsideRoot?: boolean;
   quiet?: boolean;
 }
 
@@ -31,8 +34,13 @@ export type Evaluation = EvalResult & GazeMetrics;
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
+  assertFileOutput(o.predictions, "--predictions", [
+    { flag: "--model", path: o.model },
+    { flag: "--data", path: o.data },
+    { flag: "--teacher", path: o.teacher },
+  ]);
   await initEngine();
-  const data = loadSplit(o.data, o.split, o.limit);
+  const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
   let teacherMaps: Float32Array[][] | undefined;
   if (o.teacher) teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }).maps);
   const ev = withModel(loadModelFor(o.model, data, o.data), (m) =>

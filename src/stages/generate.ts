@@ -1,9 +1,12 @@
-import { existsSync, readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { UserError } from "../errors.js";
 import { generateDataset, type GenerateOptions as DataOptions } from "../data/generate.js";
 import type { DatasetInfo } from "../data/manifest.js";
 import { buildDirAtomic } from "../util/atomic.js";
+import { checkImageSize } from "../util/limits.js";
+import { withLock } from "../util/lock.js";
+import { checkReplaceable } from "../util/marker.js";
+import { assertOutputLocation } from "../util/paths.js";
 
 /** The built-in benchmark's sizes: the demo's, so a dataset made with the defaults is the demo's. */
 export const GENERATE_DEFAULTS: Readonly<Required<Omit<DataOptions, "quiet">>> = { seed: 0, size: 64, patch: 8, prior: 0.8, teacherTrain: 0, train: 1200, test: 300 };
@@ -25,11 +28,13 @@ export function checkGeometry(size: number, patch: number): void {
 export async function generate(opts: GenerateOptions): Promise<DatasetInfo> {
   const o = { ...GENERATE_DEFAULTS, ...opts };
   checkGeometry(o.size, o.patch);
+  checkImageSize(o.size, o.patch);
+  assertOutputLocation(o.out);
   const out = resolve(o.out);
-  if (existsSync(out) && readdirSync(out).length > 0 && !o.force) throw new UserError(`--out ${o.out} already exists and is not empty (use --force to replace it)`);
+  checkReplaceable(out, "dataset", !!o.force);
   const t0 = Date.now();
   // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
-  const info = await buildDirAtomic(out, (tmp) => generateDataset(tmp, o));
+  const info = await withLock(out, () => buildDirAtomic(out, (tmp) => generateDataset(tmp, o), "dataset"));
   const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
   if (!o.quiet) process.stderr.write(`wrote ${total} samples to ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits).map(([s, n]) => `${s} ${n}`).join(", ")})\n`);
   return info;

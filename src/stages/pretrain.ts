@@ -10,6 +10,8 @@ import { familyCounts, formatFamilyWeights, weighFamilies, type FamilyWeights } 
 import { teacherTask } from "../train/teacher.js";
 import { train, type TrainResult, type TrainTask, type TrainOptions } from "../train/trainer.js";
 import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+import { checkBatchSize, checkModelFits } from "../util/limits.js";
+import { assertOutputApart, type FlagPath } from "../util/paths.js";
 
 /** Options of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
 export interface PretrainOptions extends CommonTrainOptions {
@@ -40,6 +42,15 @@ const PRETRAIN_DEFAULTS = { split: "teacher-train", auxPatch: 1 } as const;
 export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1 } as const;
 export const BASE_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 1500 } as const;
 
+/** The folders a pretraining run reads, which its --out must stay apart from. */
+function inputsOf(o: PretrainOptions): FlagPath[] {
+  return [
+    { flag: "--data", path: o.data },
+    { flag: "--init-from", path: o.initFrom },
+    { flag: "--config", path: o.config },
+  ];
+}
+
 /** A model config must agree with the dataset's tokenizer and image geometry. */
 export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: string | undefined): void {
   const source = configFile ?? "the built-in config";
@@ -63,11 +74,14 @@ export async function trainToFolder(out: string, task: TrainTask, options: Train
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   const o = { ...TEACHER_DEFAULTS, ...opts };
   const options = trainerOptions(o, o.steps);
+  assertOutputApart(o.out, inputsOf(o));
   await initEngine();
   const loaded = loadSplit(o.data, o.split);
   const data = o.familyWeight ? weighFamilies(loaded, o.familyWeight, options.seed) : loaded;
+  checkBatchSize(options.batchSize, data.samples.length, o.split);
   const config = o.config ? readVlmConfig(o.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
   checkDataFits(config, data, o.config);
+  checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // The task adds the auxiliary heads to the store, so build it before loading weights.
   const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight });
@@ -86,11 +100,14 @@ export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
   const o = { ...BASE_DEFAULTS, ...opts };
   if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
   const options = trainerOptions(o, o.steps);
+  assertOutputApart(o.out, [...inputsOf(o), { flag: "--vision-from", path: o.visionFrom }]);
   await initEngine();
   const data = loadSplit(o.data, o.split);
+  checkBatchSize(options.batchSize, data.samples.length, o.split);
   const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
   if (config.latent) throw new UserError(`${o.config}: a base model has no latent block; students add it when they start from the base`);
   checkDataFits(config, data, o.config);
+  checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // No question in the prompt: the base model describes the image, it never answers.
   const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: o.auxPatch });

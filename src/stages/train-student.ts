@@ -19,6 +19,8 @@ import { teacherTask } from "../train/teacher.js";
 import type { TrainResult } from "../train/trainer.js";
 import { trainToFolder } from "./pretrain.js";
 import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+import { checkBatchSize, checkLatents, checkModelFits } from "../util/limits.js";
+import { assertOutputApart } from "../util/paths.js";
 
 export type StudentMode = "lavit" | "distill";
 
@@ -124,12 +126,19 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     const given = LAVIT_ONLY.filter((k) => opts[k] !== undefined);
     if (given.length) throw new UserError(`${optionFlag(given[0])} has no meaning with --mode distill (the baseline has no latents, alignment losses or gate)`);
   }
-  checkLatents(o.latents);
+  checkLatents(o.latents, MAX_LATENTS);
   if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
   const initFrom = o.initFrom ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   const options = trainerOptions(o, o.steps);
+  assertOutputApart(o.out, [
+    { flag: "--data", path: o.data },
+    { flag: "--signals", path: o.signals },
+    { flag: "--teacher", path: o.teacher },
+    { flag: "--init-from", path: initFrom },
+    { flag: "--config", path: o.config },
+  ]);
   await initEngine();
   const joined = joinSignals(o.data, o.signals, o.split, { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot });
   const data = joined.data;
@@ -155,6 +164,8 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     throw new UserError(
       `${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})${opts.initFrom === undefined && !o.config ? "; the default --init-from is the shipped student base: give --init-from none (or a base of your data's size)" : ""}`,
     );
+  checkBatchSize(options.batchSize, data.samples.length, `${data.split} (with signals)`);
+  checkModelFits(config, { training: true, batch: options.batchSize }, sizeSource ?? "the built-in student config");
   const vlm = buildVlm(config, options.seed);
   if (initFrom && !o.resume) initFromBase(vlm.store, config, data.tokenizer, initFrom);
   const settings = {
@@ -195,11 +206,6 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
   }
   return trainToFolder(o.out, task, options, vlm);
-}
-
-/** K latent tokens need K latent words in the tokenizer: refused before any work. */
-export function checkLatents(latents: number): void {
-  if (!Number.isInteger(latents) || latents < 0 || latents > MAX_LATENTS) throw new UserError(`--latents ${latents}: the tokenizer has latent words <lvr1>..<lvr${MAX_LATENTS}>, so K must be an integer from 0 to ${MAX_LATENTS}`);
 }
 
 const FLAGS: Record<LavitOnlyOption, string> = {
