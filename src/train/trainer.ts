@@ -139,12 +139,12 @@ export interface TrainResult {
 }
 
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
-  const engine = await initEngine();
+  await initEngine();
   mkdirSync(outDir, { recursive: true });
   const stateFile = join(outDir, "trainer_state.json");
   const metricsFile = join(outDir, "metrics.jsonl");
   const optFile = join(outDir, "optimizer.safetensors");
-  const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay }, engine.addon);
+  const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay });
   let start = 0;
   let elapsedBefore = 0;
   if (existsSync(stateFile)) {
@@ -192,7 +192,7 @@ export async function train(outDir: string, task: TrainTask, opts: TrainOptions)
       },
       (name) => !task.frozen?.(name),
     );
-    const norm = globalNorm(grads, engine.addon);
+    const norm = globalNorm(grads);
     opt.step(task.store.vars, grads, clipScale(norm, opts.clip));
     lastLoss = value.dataSync()[0];
     const partValues = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
