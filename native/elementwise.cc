@@ -1,10 +1,9 @@
 // Element-wise kernels: binary ops with numpy/tfjs broadcasting, and unary ops.
 #include "common.h"
+#include "op_codes.h"
 #include <cmath>
 
 namespace lavit {
-
-enum BinaryOp { ADD = 0, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQDIFF, POW };
 
 template <int OP>
 static inline float apply(float a, float b) {
@@ -91,20 +90,14 @@ static Napi::Value Binary(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   switch (op) {
-    case ADD: binary_strided<ADD>(a, b, out, shape, sa, sb, rank, total); break;
-    case SUB: binary_strided<SUB>(a, b, out, shape, sa, sb, rank, total); break;
-    case MUL: binary_strided<MUL>(a, b, out, shape, sa, sb, rank, total); break;
-    case DIV: binary_strided<DIV>(a, b, out, shape, sa, sb, rank, total); break;
-    case MAXIMUM: binary_strided<MAXIMUM>(a, b, out, shape, sa, sb, rank, total); break;
-    case MINIMUM: binary_strided<MINIMUM>(a, b, out, shape, sa, sb, rank, total); break;
-    case SQDIFF: binary_strided<SQDIFF>(a, b, out, shape, sa, sb, rank, total); break;
-    case POW: binary_strided<POW>(a, b, out, shape, sa, sb, rank, total); break;
+#define CASE(O) \
+  case O: binary_strided<O>(a, b, out, shape, sa, sb, rank, total); break;
+    LAVIT_BINARY_OPS(CASE)
+#undef CASE
     default: Napi::Error::New(info.Env(), "lavit native: unknown binary op").ThrowAsJavaScriptException();
   }
   return info.Env().Undefined();
 }
-
-enum UnaryOp { EXP = 0, LOG, SQRT, RSQRT, NEG, SIGMOID, TANH, SQUARE, ABS, RELU, RECIPROCAL, SOFTPLUS, LOG1P, EXPM1, SIGN, STEP, RELU6, ELU, LEAKY };
 
 template <int OP>
 static inline float uapply(float x, float alpha) {
@@ -147,8 +140,7 @@ static Napi::Value Unary(const Napi::CallbackInfo& info) {
   switch (op) {
 #define CASE(O) \
   case O: unary_run<O>(x, out, n, alpha); break;
-    CASE(EXP) CASE(LOG) CASE(SQRT) CASE(RSQRT) CASE(NEG) CASE(SIGMOID) CASE(TANH) CASE(SQUARE) CASE(ABS) CASE(RELU) CASE(RECIPROCAL)
-    CASE(SOFTPLUS) CASE(LOG1P) CASE(EXPM1) CASE(SIGN) CASE(STEP) CASE(RELU6) CASE(ELU) CASE(LEAKY)
+    LAVIT_UNARY_OPS(CASE)
 #undef CASE
     default: Napi::Error::New(info.Env(), "lavit native: unknown unary op").ThrowAsJavaScriptException();
   }

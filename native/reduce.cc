@@ -1,11 +1,10 @@
 // Reductions over the innermost axis, softmax, and general transposes.
 #include "common.h"
+#include "op_codes.h"
 #include <cmath>
 #include <limits>
 
 namespace lavit {
-
-enum ReduceOp { RSUM = 0, RMAX, RMIN, RMEAN, RPROD };
 
 // reduceInner(op, x, out, outer, inner): out[o] = reduce(x[o*inner : (o+1)*inner]).
 // JS transposes the reduced axes innermost first, as tfjs's own cpu kernels do.

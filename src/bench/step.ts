@@ -1,6 +1,7 @@
 import { tf, initEngine, type EngineInfo } from "../engine/index.js";
 import { ParamStore } from "../model/params.js";
-import { causalBias, crossEntropy, decoderBlock, embed, initDecoderBlock, linear, makeRotary, rmsNorm, type Rotary } from "../model/nn.js";
+import { initDecoder, runDecoder, type DecoderShape } from "../model/decoder.js";
+import { crossEntropy, embed, linear } from "../model/nn.js";
 import { AdamW, clipScale, globalNorm } from "../train/optim.js";
 import { Rng } from "../util/rng.js";
 
@@ -15,46 +16,32 @@ export type BenchConfig = (typeof BENCH_CONFIGS)[BenchConfigName];
 export interface BenchLm {
   store: ParamStore;
   config: BenchConfig;
-  rotary: Rotary;
-  mask: tf.Tensor2D;
   dispose(): void;
+}
+
+/** The benchmark LM is the VLM's decoder stack (model/decoder.ts) without the vision side. */
+function decoderShape(c: BenchConfig): DecoderShape {
+  return { vocab_size: c.vocab, hidden_size: c.d, num_layers: c.layers, num_heads: c.heads, ffn_size: c.ffn };
 }
 
 export function buildBenchLm(config: BenchConfig, seed = 0): BenchLm {
   const store = new ParamStore(new Rng(seed));
-  store.normal("model.embed_tokens.weight", [config.vocab, config.d]);
-  for (let i = 0; i < config.layers; i++) initDecoderBlock(store, `model.layers.${i}`, config.d, config.heads, config.heads, config.ffn);
-  store.ones("model.norm.weight", [config.d]);
-  store.normal("lm_head.weight", [config.vocab, config.d]);
-  const rotary = makeRotary(config.seq, config.d / config.heads);
-  const mask = causalBias(config.seq);
-  return {
-    store,
-    config,
-    rotary,
-    mask,
-    dispose() {
-      store.dispose();
-      mask.dispose();
-    },
-  };
+  initDecoder(store, decoderShape(config));
+  return { store, config, dispose: () => store.dispose() };
 }
 
 export function benchLoss(lm: BenchLm, inputs: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
   const { store, config } = lm;
-  let x = embed(inputs, store.get("model.embed_tokens.weight") as tf.Tensor2D);
-  for (let i = 0; i < config.layers; i++) {
-    x = decoderBlock(x, store, `model.layers.${i}`, { numHeads: config.heads, rotary: lm.rotary, bias: lm.mask }).out;
-  }
-  const h = rmsNorm(x, store.get("model.norm.weight"));
-  const logits = tf.reshape(linear(h, store, "lm_head"), [-1, config.vocab]) as tf.Tensor2D;
+  const x = embed(inputs, store.get("model.embed_tokens.weight") as tf.Tensor2D);
+  const { hidden } = runDecoder(store, decoderShape(config), x);
+  const logits = tf.reshape(linear(hidden, store, "lm_head"), [-1, config.vocab]) as tf.Tensor2D;
   return crossEntropy(logits, targets);
 }
 
 /** One full training step: forward, backward, clip to norm 1, AdamW. Returns the loss. */
-export function trainStep(lm: BenchLm, opt: AdamW, inputs: tf.Tensor2D, targets: tf.Tensor1D, addon: Parameters<typeof globalNorm>[1]): number {
+export function trainStep(lm: BenchLm, opt: AdamW, inputs: tf.Tensor2D, targets: tf.Tensor1D): number {
   const { value, grads } = lm.store.grads(() => benchLoss(lm, inputs, targets));
-  const scale = clipScale(globalNorm(grads, addon), 1.0);
+  const scale = clipScale(globalNorm(grads), 1.0);
   opt.step(lm.store.vars, grads, scale);
   const loss = value.dataSync()[0];
   value.dispose();
@@ -85,13 +72,13 @@ export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3
   const all = tf.tensor2d(ids, [config.batch, config.seq + 1], "int32");
   const inputs = tf.slice(all, [0, 0], [config.batch, config.seq]);
   const targets = tf.reshape(tf.slice(all, [0, 1], [config.batch, config.seq]), [-1]) as tf.Tensor1D;
-  const opt = new AdamW({ lr: 1e-3, weightDecay: 0.1 }, engine.addon);
+  const opt = new AdamW({ lr: 1e-3, weightDecay: 0.1 });
   const times: number[] = [];
   let first = NaN;
   let last = NaN;
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    last = trainStep(lm, opt, inputs, targets, engine.addon);
+    last = trainStep(lm, opt, inputs, targets);
     const ms = performance.now() - t0;
     if (i === 0) first = last;
     if (i >= warmup) times.push(ms);

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { createRequire } from "node:module";
-import { loadNativeAddon, registerNativeKernels, type NativeAddon } from "./native.js";
+import { loadNativeAddon, setActiveAddon } from "./addon.js";
+import { registerJsKernels, registerNativeKernels } from "./kernels/index.js";
 
 // Gradients and chained tensor methods (see scripts/vendor-tfjs-extras.mjs). The path is
 // relative to the package root so it resolves from src/ (tests) and dist/ (the CLI) alike.
@@ -20,7 +21,7 @@ export interface EngineInfo {
   backend: string;
   native: boolean;
   tier: EngineTier;
-  /** Kernel names served by the native pack (the rest run on tfjs-backend-cpu's JS kernels). */
+  /** Kernels lavit registers over tfjs-backend-cpu's: the native pack's, and on every tier the block copies (Slice, PadV2, Concat). */
   kernels: string[];
   blas: string | null;
   threads: number;
@@ -30,43 +31,36 @@ export interface EngineInfo {
 
 export interface Engine {
   info: EngineInfo;
-  /** The loaded addon, for fused kernels that bypass tfjs (AdamW update); null on the JS tier. */
-  addon: NativeAddon | null;
 }
 
 let ready: Promise<Engine> | null = null;
-let loaded: Engine | null = null;
-
-/**
- * The native addon once initEngine() has finished, else null: layers use it for fused
- * kernels and fall back to plain tfjs ops without it (JS tier, or before initialisation).
- */
-export function nativeAddon(): NativeAddon | null {
-  return loaded?.addon ?? null;
-}
 
 /**
  * Sets up the tensor engine once per process: tfjs's cpu backend, with the native kernel
- * pack registered over it when the addon loads. LAVIT_NATIVE=0 forces the JS kernels. When
- * the addon is unavailable, one warning goes to stderr and everything runs on JS.
+ * pack registered over it when the addon loads (and ./ops.ts's fused operations switched to
+ * it). LAVIT_NATIVE=0 forces the JS tier. When the addon is unavailable, one warning goes to
+ * stderr and everything runs on JS. Every tier gets the JS block-copy kernels.
  */
 export function initEngine(): Promise<Engine> {
   ready ??= (async (): Promise<Engine> => {
     await tf.setBackend("cpu");
     await tf.ready();
     const base = { backend: tf.getBackend() };
-    if (process.env.LAVIT_NATIVE === "0") {
-      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: "disabled by LAVIT_NATIVE=0" } };
-    }
+    const jsTier = (reason: string): Engine => {
+      const reg = registerJsKernels();
+      return { info: { ...base, native: false, tier: "js", kernels: reg.kernels, blas: null, threads: 1, reason } };
+    };
+    if (process.env.LAVIT_NATIVE === "0") return jsTier("disabled by LAVIT_NATIVE=0");
     const lib = loadNativeAddon();
     if (!lib.addon) {
       process.stderr.write(`lavit: warning: ${lib.reason}; using the JS kernels (much slower).\n`);
-      return { addon: null, info: { ...base, native: false, tier: "js", kernels: [], blas: null, threads: 1, reason: lib.reason } };
+      return jsTier(lib.reason);
     }
     const reg = registerNativeKernels(lib.addon);
+    setActiveAddon(lib.addon);
     const ni = lib.addon.info();
-    return { addon: lib.addon, info: { ...base, native: true, tier: ni.tier, kernels: reg.kernels, blas: ni.blas, threads: ni.threads } };
-  })().then((e) => (loaded = e));
+    return { info: { ...base, native: true, tier: ni.tier, kernels: reg.kernels, blas: ni.blas, threads: ni.threads } };
+  })();
   return ready;
 }
 

@@ -1,13 +1,14 @@
-import { tf, nativeAddon } from "../engine/index.js";
-import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "./fused.js";
+import { tf } from "../engine/index.js";
+import { gelu, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
 import type { ParamStore } from "./params.js";
 
 /**
  * Transformer building blocks shared by the benchmark LM, the ViT encoder and the VLM
  * decoder. Written for the kernels that are fast here: everything heavy is a matrix product
- * (2-D where possible, so no batch broadcasting), and the few element-wise ops are the ones
- * the native pack serves.
+ * (2-D where possible, so no batch broadcasting), and the few element-wise ops are the
+ * engine's fused ones (../engine/ops.ts), re-exported here for the layers that use them.
  */
+export { gelu, rmsNorm, silu, swigluAct };
 
 export interface LinearSpec {
   bias: boolean;
@@ -31,18 +32,6 @@ export function linear(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tens
   return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[0]]);
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. */
-export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
-  const addon = nativeAddon();
-  return addon && x.dtype === "float32" ? fusedRmsNorm(addon, x, weight, eps) : rmsNormOps(x, weight, eps);
-}
-
-/** RMSNorm in plain tfjs ops (the JS tier, and the reference the fused kernel is tested against). */
-export function rmsNormOps(x: tf.Tensor, weight: tf.Tensor, eps = 1e-6): tf.Tensor {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight);
-}
-
 /** LayerNorm over the last axis with learned scale and shift. */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps = 1e-6): tf.Tensor {
   const mean = tf.mean(x, -1, true);
@@ -51,27 +40,9 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps 
   return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), weight), bias);
 }
 
-export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
-}
-
-/** GELU, tanh approximation (as in GPT-2 / many ViTs). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  const addon = nativeAddon();
-  return addon && x.dtype === "float32" ? fusedGelu(addon, x) : geluOps(x);
-}
-
-export function geluOps(x: tf.Tensor): tf.Tensor {
-  const c = Math.sqrt(2 / Math.PI);
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), c);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-}
-
 /**
  * Rotary position tables (rotate-half convention, as Qwen2/Llama) for positions
- * [offset, offset + length): cos and sin [length, headDim], plus the fixed matrix that
- * performs rotate-half as a product, which keeps the backward pass to matrix products
- * instead of slices and concatenations.
+ * [offset, offset + length): cos and sin [length, headDim].
  */
 export interface Rotary {
   /** cos and sin of each position's angles, [T, hd] row-major: plain arrays, because the fused
@@ -98,16 +69,7 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
 
 /** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
 export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
-  const addon = nativeAddon();
-  if (addon && x.dtype === "float32" && x.shape[2] === rot.cos.length / x.shape[3]) return fusedRotary(addon, x, rot.cos, rot.sin);
-  return applyRotaryOps(x, rot);
-}
-
-export function applyRotaryOps(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
-  const [, , t, hd] = x.shape;
-  const [x1, x2] = tf.split(x, 2, 3);
-  const rotated = tf.concat([tf.neg(x2), x1], 3);
-  return tf.add(tf.mul(x, tf.tensor2d(rot.cos, [t, hd])), tf.mul(rotated, tf.tensor2d(rot.sin, [t, hd]))) as tf.Tensor4D;
+  return rotary(x, rot.cos, rot.sin);
 }
 
 /** Additive causal bias [T, T]: 0 on and below the diagonal, a large negative number above. */
@@ -198,12 +160,6 @@ export function swiglu(x: tf.Tensor, store: ParamStore, prefix: string): tf.Tens
   const g = linear(x, store, `${prefix}.gate_proj`);
   const u = linear(x, store, `${prefix}.up_proj`);
   return linear(swigluAct(g, u), store, `${prefix}.down_proj`);
-}
-
-/** silu(g) * u. */
-export function swigluAct(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
-  const addon = nativeAddon();
-  return addon && g.dtype === "float32" ? fusedSwigluAct(addon, g, u) : tf.mul(silu(g), u);
 }
 
 export function initSwiglu(store: ParamStore, prefix: string, d: number, ffn: number): void {

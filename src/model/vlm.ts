@@ -1,7 +1,8 @@
 import { tf } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
 import { numPatches, type VlmConfig } from "./config.js";
-import { causalBias, decoderBlock, embed, gelu, initAttention, initDecoderBlock, initLinear, layerNorm, linear, makeRotary, rmsNorm, selfAttention } from "./nn.js";
+import { initDecoder, runDecoder, type DecoderOptions, type DecoderOutput } from "./decoder.js";
+import { embed, gelu, initAttention, initLinear, layerNorm, linear, selfAttention } from "./nn.js";
 import { ParamStore } from "./params.js";
 
 /**
@@ -42,10 +43,7 @@ export function buildVlm(config: VlmConfig, seed: number): Vlm {
   store.zeros("vision.post_layernorm.bias", [v.hidden_size]);
   initLinear(store, "multi_modal_projector.linear_1", v.hidden_size, d.hidden_size, { bias: true });
   initLinear(store, "multi_modal_projector.linear_2", d.hidden_size, d.hidden_size, { bias: true });
-  store.normal("model.embed_tokens.weight", [d.vocab_size, d.hidden_size]);
-  for (let i = 0; i < d.num_layers; i++) initDecoderBlock(store, `model.layers.${i}`, d.hidden_size, d.num_heads, d.num_kv_heads ?? d.num_heads, d.ffn_size);
-  store.ones("model.norm.weight", [d.hidden_size]);
-  store.normal("lm_head.weight", [d.vocab_size, d.hidden_size]);
+  initDecoder(store, d);
   if (config.latent && config.latent.num_latents > 0) {
     // LaViT heads: latent state -> the teacher's V_top space, and -> a query over image tokens.
     initLinear(store, "lavit.vtop_head.linear_1", d.hidden_size, d.hidden_size, { bias: true });
@@ -126,62 +124,10 @@ export function embedWithImage(vlm: Vlm, ids: tf.Tensor2D, image: tf.Tensor3D): 
   return tf.add(tokens, placed) as tf.Tensor3D;
 }
 
-export interface KvCache {
-  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[];
-  length: number;
-}
-
-export interface DecoderOptions {
-  /** Extra additive attention bias broadcastable to [B, H, T, Tk] (e.g. the sensory gate). */
-  bias?: tf.Tensor;
-  returnProbs?: boolean;
-  /** Return every layer's output hidden states (before the final norm). */
-  returnLayerHidden?: boolean;
-  past?: KvCache;
-}
-
-export interface DecoderOutput {
-  /** Final hidden states after the last RMSNorm [B, T, D]. */
-  hidden: tf.Tensor3D;
-  /** Per layer [B, H, T, Tk], when asked. */
-  probs?: tf.Tensor4D[];
-  layerHidden?: tf.Tensor3D[];
-  cache: KvCache;
-}
+export type { DecoderOptions, DecoderOutput, KvCache } from "./decoder.js";
 
 export function decoderForward(vlm: Vlm, inputs: tf.Tensor3D, opts: DecoderOptions = {}): DecoderOutput {
-  const d = vlm.config.decoder;
-  const t = inputs.shape[1];
-  const pastLength = opts.past?.length ?? 0;
-  const rotary = makeRotary(t, d.hidden_size / d.num_heads, d.rope_base, pastLength);
-  let bias: tf.Tensor | undefined = t > 1 ? causalBias(t, pastLength) : undefined;
-  if (opts.bias) bias = bias ? tf.add(bias, opts.bias) : opts.bias;
-  let x = inputs;
-  const probs: tf.Tensor4D[] = [];
-  const layerHidden: tf.Tensor3D[] = [];
-  const layers: KvCache["layers"] = [];
-  for (let i = 0; i < d.num_layers; i++) {
-    const r = decoderBlock(x, vlm.store, `model.layers.${i}`, {
-      numHeads: d.num_heads,
-      numKvHeads: d.num_kv_heads,
-      rotary,
-      bias,
-      returnProbs: opts.returnProbs,
-      past: opts.past?.layers[i],
-      eps: d.rms_eps,
-    });
-    x = r.out;
-    if (r.probs) probs.push(r.probs);
-    if (opts.returnLayerHidden) layerHidden.push(x);
-    layers.push(r.present);
-  }
-  const hidden = rmsNorm(x, vlm.store.get("model.norm.weight"), d.rms_eps) as tf.Tensor3D;
-  return {
-    hidden,
-    probs: opts.returnProbs ? probs : undefined,
-    layerHidden: opts.returnLayerHidden ? layerHidden : undefined,
-    cache: { layers, length: pastLength + t },
-  };
+  return runDecoder(vlm.store, vlm.config.decoder, inputs, opts);
 }
 
 /** The V_top head: MLP d -> d -> GELU -> d_teacher, on latent hidden states [..., d]. */

@@ -1,12 +1,13 @@
 import { tf } from "../engine/index.js";
-import type { NativeAddon } from "../engine/native.js";
+import { adamwUpdate, sumOfSquares } from "../engine/ops.js";
 
 export interface AdamWOptions {
   lr: number;
   beta1?: number;
   beta2?: number;
   eps?: number;
-  weightDecay?: number;
+  /** Decoupled weight decay; no default here: the trainer's options hold the one default. */
+  weightDecay: number;
 }
 
 export interface AdamWState {
@@ -39,12 +40,12 @@ export class AdamW {
   lr: number;
   state: AdamWState = { step: 0, m: new Map(), v: new Map() };
 
-  constructor(opts: AdamWOptions, private readonly addon: NativeAddon | null = null) {
+  constructor(opts: AdamWOptions) {
     this.lr = opts.lr;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0.01;
+    this.weightDecay = opts.weightDecay;
   }
 
   /**
@@ -69,35 +70,14 @@ export class AdamW {
         this.state.m.set(name, m);
         this.state.v.set(name, v);
       }
-      if (this.addon) {
-        this.addon.adamw(p, gv, m, v, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, bc1, bc2, gradScale);
-      } else {
-        adamwUpdate(p, gv, m, v, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, bc1, bc2, gradScale);
-      }
+      adamwUpdate(p, gv, m, v, { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, bc1, bc2, gradScale });
     }
   }
 }
 
-export function adamwUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gradScale: number): void {
-  const stepSize = lr / bc1;
-  const sqrtBc2 = Math.sqrt(bc2);
-  for (let i = 0; i < p.length; i++) {
-    const gi = g[i] * gradScale;
-    const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-    const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-    p[i] = p[i] * (1 - lr * wd) - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
-  }
-}
-
 /** Global L2 norm of the gradients (float64 accumulation). */
-export function globalNorm(grads: Map<string, tf.Tensor>, addon: NativeAddon | null = null): number {
-  let s = 0;
-  for (const g of grads.values()) {
-    const v = g.dataSync() as Float32Array;
-    if (addon) s += addon.sumSquares(v);
-    else for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  }
-  return Math.sqrt(s);
+export function globalNorm(grads: Map<string, tf.Tensor>): number {
+  return Math.sqrt(sumOfSquares([...grads.values()].map((g) => g.dataSync() as Float32Array)));
 }
 
 /** torch.nn.utils.clip_grad_norm_'s factor: min(1, maxNorm / (norm + 1e-6)). */

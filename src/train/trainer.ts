@@ -266,21 +266,21 @@ function checkpointFiles(outDir: string, state: TrainerState): { dir: string; op
   return { dir, optimizer };
 }
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
-  const engine = await initEngine();
+  await initEngine();
   assertOutputLocation(outDir);
   // One writer per run folder: a second run into it would interleave metrics and checkpoints.
   const lock = acquireLock(outDir);
   try {
-    return await trainLocked(outDir, task, opts, engine);
+    return await trainLocked(outDir, task, opts);
   } finally {
     lock.release();
   }
 }
 
-async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, engine: Awaited<ReturnType<typeof initEngine>>): Promise<TrainResult> {
+async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
   const stateFile = join(outDir, STATE_FILE);
   const metricsFile = join(outDir, METRICS_FILE);
-  const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay }, engine.addon);
+  const opt = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay });
   let start = 0;
   let elapsedBefore = 0;
   const state = openRun(outDir, opts);
@@ -355,7 +355,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions, 
       },
       (name) => !task.frozen?.(name),
     );
-    const norm = globalNorm(grads, engine.addon);
+    const norm = globalNorm(grads);
     opt.step(task.store.vars, grads, clipScale(norm, opts.clip));
     lastLoss = value.dataSync()[0];
     const partValues = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));

@@ -4,6 +4,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
+import { activeAddon } from "../../src/engine/addon.js";
 import { main } from "../../src/cli/main.js";
 
 const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
@@ -17,6 +18,8 @@ describe("engine set-up", () => {
   it("reports the tier and the native kernels", async () => {
     const { info } = await initEngine();
     if (process.env.LAVIT_EXPECT_NATIVE === "1") expect(info.native).toBe(true);
+    // The fused ops (engine/ops.ts) run on the addon exactly when the kernel registry does.
+    expect(activeAddon() !== null).toBe(info.native);
     if (info.native) {
       expect(info.tier === "native-openblas" || info.tier === "native-builtin").toBe(true);
       expect(info.kernels).toContain("BatchMatMul");
@@ -24,8 +27,16 @@ describe("engine set-up", () => {
       expect(info.threads).toBeGreaterThanOrEqual(1);
     } else {
       expect(info.tier).toBe("js");
-      expect(info.kernels).toEqual([]);
+      expect(info.kernels).toEqual(["Concat", "PadV2", "Slice"]);
     }
+  });
+
+  it("registers the block-copy kernels on the JS tier too (LAVIT_NATIVE=0)", () => {
+    const r = runCli(["info", "--json"], { LAVIT_NATIVE: "0" });
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.tier).toBe("js");
+    expect(info.kernels).toEqual(["Concat", "PadV2", "Slice"]);
   });
 
   it("falls back to JS with one clear warning when the addon cannot be loaded", () => {
@@ -40,6 +51,7 @@ describe("engine set-up", () => {
     const warnings = r.stderr.split("\n").filter((l) => l.includes("warning"));
     expect(warnings.length).toBe(1);
     expect(warnings[0]).toContain("could not be loaded");
+    expect(info.kernels).toEqual(["Concat", "PadV2", "Slice"]);
   });
 
   it("info --json has the documented keys", () => {

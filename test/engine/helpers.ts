@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { tf } from "../../src/engine/index.js";
-import { loadNativeAddon, registerNativeKernels, type NativeAddon, type NativeRegistration } from "../../src/engine/native.js";
+import { loadNativeAddon, type NativeAddon } from "../../src/engine/addon.js";
+import { registerNativeKernels, type KernelRegistration } from "../../src/engine/kernels/index.js";
 import { Rng } from "../../src/util/rng.js";
 
 /**
@@ -26,7 +27,12 @@ function run(fn: () => tf.Tensor | tf.Tensor[]) {
  * output to agree within 1e-4 of the reference output's largest magnitude.
  */
 export function expectNativeMatchesJs(addon: NativeAddon, label: string, fn: () => tf.Tensor | tf.Tensor[]): void {
-  const reg: NativeRegistration = registerNativeKernels(addon);
+  expectKernelsMatchTfjs(() => registerNativeKernels(addon), label, fn);
+}
+
+/** The same check for any set of kernels registered by `register` over tfjs's own. */
+export function expectKernelsMatchTfjs(register: () => KernelRegistration, label: string, fn: () => tf.Tensor | tf.Tensor[]): void {
+  const reg = register();
   let native;
   try {
     native = run(fn);

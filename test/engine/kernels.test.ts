@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { tf } from "../../src/engine/index.js";
-import type { NativeAddon } from "../../src/engine/native.js";
-import { broadcastGeometry } from "../../src/engine/native.js";
+import type { NativeAddon } from "../../src/engine/addon.js";
+import { broadcastGeometry } from "../../src/engine/kernels/index.js";
 import { Rng } from "../../src/util/rng.js";
 import { expectNativeMatchesJs, loadAddonForTests, randn } from "./helpers.js";
 
@@ -218,55 +218,6 @@ describe("native kernels match the JS kernels", () => {
       expectNativeMatchesJs(nat(), "transpose", () => tf.transpose(x, perm));
       expectNativeMatchesJs(nat(), "transpose grad", () => tf.grad((y: tf.Tensor) => tf.sum(tf.mul(tf.transpose(y, perm), w)))(x));
       tf.dispose([x, w]);
-    });
-  }
-
-  // Slice boxes: strided, contiguous, whole trailing axes, single elements, -1 sizes, empty, rank 1.
-  const sliceCases: [number[], number[], number[]][] = [
-    [[4, 5, 6], [1, 2, 3], [2, 3, 2]],
-    [[4, 5, 6], [1, 0, 0], [2, 5, 6]],
-    [[4, 5, 6], [0, 1, 0], [4, 3, 6]],
-    [[4, 5, 6], [3, 4, 5], [1, 1, 1]],
-    [[2, 3, 4, 40], [1, 0, 2, 7], [1, -1, 2, 20]],
-    [[6, 7], [2, 3], [0, 4]],
-    [[9], [2], [5]],
-  ];
-  for (const [shape, begin, size] of sliceCases) {
-    it(`slice ${JSON.stringify(shape)} at ${JSON.stringify(begin)} size ${JSON.stringify(size)}: forward and gradient (pad)`, () => {
-      if (!addon) return;
-      const x = randn(rng, shape);
-      expectNativeMatchesJs(nat(), "slice", () => tf.slice(x, begin, size));
-      expectNativeMatchesJs(nat(), "slice grad", () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.slice(y, begin, size))))(x));
-      x.dispose();
-    });
-  }
-
-  it("pad with a constant, including 0-wide and whole-axis paddings", () => {
-    if (!addon) return;
-    const x = randn(rng, [3, 4, 5]);
-    for (const [paddings, value] of [[[[1, 2], [0, 0], [3, 1]], 0], [[[0, 0], [2, 2], [0, 0]], -1.5], [[[0, 0], [0, 0], [0, 0]], 7]] as [[number, number][], number][])
-      expectNativeMatchesJs(nat(), `pad ${JSON.stringify(paddings)} ${value}`, () => tf.pad(x, paddings, value));
-    x.dispose();
-  });
-
-  // Concat: every axis, uneven parts, a single part, empty parts (dropped, as tfjs does), rank 1.
-  const concatCases: [number[][], number][] = [
-    [[[2, 3, 4], [2, 5, 4]], 1],
-    [[[2, 3, 4], [1, 3, 4], [3, 3, 4]], 0],
-    [[[2, 3, 4], [2, 3, 1]], 2],
-    [[[2, 4, 7, 8], [2, 4, 1, 8]], -2],
-    [[[3, 5]], 1],
-    [[[2, 0, 4], [2, 3, 4]], 1],
-    [[[5], [2]], 0],
-  ];
-  for (const [shapes, axis] of concatCases) {
-    it(`concat ${JSON.stringify(shapes)} on axis ${axis}: forward and gradient`, () => {
-      if (!addon) return;
-      const xs = shapes.map((s) => randn(rng, s));
-      const weights = xs.map((_, i) => i + 1);
-      expectNativeMatchesJs(nat(), "concat", () => tf.concat(xs, axis));
-      expectNativeMatchesJs(nat(), "concat grad", () => tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.square(tf.concat(ys.map((y, i) => tf.mul(y, weights[i])), axis))))(xs));
-      tf.dispose(xs);
     });
   }
 

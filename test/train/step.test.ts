@@ -15,7 +15,7 @@ describe("training step", () => {
   });
 
   it("keeps the live tensor count flat across steps and lowers the loss", async () => {
-    const engine = await initEngine();
+    await initEngine();
     const config = { vocab: 32, d: 32, heads: 2, layers: 2, ffn: 64, seq: 12, batch: 4 } as const;
     const lm = buildBenchLm(config as unknown as (typeof BENCH_CONFIGS)["small"], 3);
     const rng = new Rng(5);
@@ -28,12 +28,12 @@ describe("training step", () => {
     const all = tf.tensor2d(ids, [config.batch, config.seq + 1], "int32");
     const inputs = tf.slice(all, [0, 0], [config.batch, config.seq]) as tf.Tensor2D;
     const targets = tf.reshape(tf.slice(all, [0, 1], [config.batch, config.seq]), [-1]) as tf.Tensor1D;
-    const opt = new AdamW({ lr: 3e-3, weightDecay: 0.1 }, engine.addon);
+    const opt = new AdamW({ lr: 3e-3, weightDecay: 0.1 });
     const before = new Map([...lm.store.vars].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
     const counts: number[] = [];
     const losses: number[] = [];
     for (let i = 0; i < 30; i++) {
-      losses.push(trainStep(lm, opt, inputs, targets, engine.addon));
+      losses.push(trainStep(lm, opt, inputs, targets));
       if (i < 3) counts.push(tf.memory().numTensors);
     }
     expect(counts[1]).toBe(counts[0]);

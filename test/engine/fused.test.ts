@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { initEngine, tf } from "../../src/engine/index.js";
-import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "../../src/model/fused.js";
-import { applyRotaryOps, geluOps, makeRotary, rmsNormOps, silu } from "../../src/model/nn.js";
+import { tf } from "../../src/engine/index.js";
+import { loadNativeAddon } from "../../src/engine/addon.js";
+import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "../../src/engine/kernels/fused.js";
+import { adamwUpdate, adamwUpdateJs, geluOps, rmsNormOps, rotaryOps, silu, sumOfSquares, type AdamWStep } from "../../src/engine/ops.js";
+import { makeRotary } from "../../src/model/nn.js";
 
 function close(a: tf.Tensor, b: tf.Tensor, tol = 1e-4): void {
   expect(a.shape).toEqual(b.shape);
@@ -11,7 +13,7 @@ function close(a: tf.Tensor, b: tf.Tensor, tol = 1e-4): void {
 }
 
 describe("fused layers match their tfjs formulation", async () => {
-  const { addon } = await initEngine();
+  const { addon } = loadNativeAddon();
   const run = addon ? it : it.skip;
   if (process.env.LAVIT_EXPECT_NATIVE === "1") it("has the addon", () => expect(addon).not.toBeNull());
 
@@ -46,10 +48,10 @@ describe("fused layers match their tfjs formulation", async () => {
       const rot = makeRotary(t, hd, 10000, offset);
       const x = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 7) as tf.Tensor4D;
       const dy = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 8);
-      close(fusedRotary(addon!, x, rot.cos, rot.sin), applyRotaryOps(x, rot));
+      close(fusedRotary(addon!, x, rot.cos, rot.sin), rotaryOps(x, rot.cos, rot.sin));
       close(
         tf.grad((a: tf.Tensor) => tf.sum(tf.mul(fusedRotary(addon!, a as tf.Tensor4D, rot.cos, rot.sin), dy)))(x),
-        tf.grad((a: tf.Tensor) => tf.sum(tf.mul(applyRotaryOps(a as tf.Tensor4D, rot), dy)))(x),
+        tf.grad((a: tf.Tensor) => tf.sum(tf.mul(rotaryOps(a as tf.Tensor4D, rot.cos, rot.sin), dy)))(x),
       );
     }
   });
@@ -63,5 +65,41 @@ describe("fused layers match their tfjs formulation", async () => {
       tf.dispose([value, ...Object.values(grads)]);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  run("AdamW's update and the sum of squares match their JS formulation, on sizes across the thread split", () => {
+    const rng = (seed: number, n: number, scale = 1) => {
+      let x = seed;
+      return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * scale);
+    };
+    for (const n of [1, 37, 2 * 16384 + 3]) {
+      const step: AdamWStep = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3, gradScale: 0.37 };
+      const p0 = rng(1, n);
+      const g = rng(2, n, 4);
+      const m0 = rng(3, n, 0.1);
+      const v0 = rng(4, n, 0.01).map(Math.abs);
+      const [pn, mn, vn] = [Float32Array.from(p0), Float32Array.from(m0), Float32Array.from(v0)];
+      const [pj, mj, vj] = [Float32Array.from(p0), Float32Array.from(m0), Float32Array.from(v0)];
+      addon!.adamw(pn, g, mn, vn, step.lr, step.beta1, step.beta2, step.eps, step.weightDecay, step.bc1, step.bc2, step.gradScale);
+      adamwUpdateJs(pj, g, mj, vj, step);
+      for (const [a, b, what] of [[pn, pj, "p"], [mn, mj, "m"], [vn, vj, "v"]] as const)
+        for (let i = 0; i < n; i++) expect(Math.abs(a[i] - b[i]), `${what}[${i}] of ${n}`).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(b[i])));
+      const js = g.reduce((acc, x) => acc + x * x, 0);
+      expect(Math.abs(addon!.sumSquares(g) - js)).toBeLessThanOrEqual(1e-9 * js);
+    }
+  });
+});
+
+describe("the engine's ops on the JS tier (no addon loaded)", () => {
+  it("run the tfjs formulation: AdamW's update is adamwUpdateJs's, and the sum of squares is exact", () => {
+    const step: AdamWStep = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.5, bc1: 0.1, bc2: 0.001, gradScale: 1 };
+    const p = Float32Array.from([1, -2]);
+    const q = Float32Array.from([1, -2]);
+    adamwUpdate(p, Float32Array.from([0.5, -1]), new Float32Array(2), new Float32Array(2), step);
+    adamwUpdateJs(q, Float32Array.from([0.5, -1]), new Float32Array(2), new Float32Array(2), step);
+    expect(Array.from(p)).toEqual(Array.from(q));
+    // Adam's first step moves by lr against the gradient's sign, after the decay.
+    expect(p[0]).toBeCloseTo(1 * (1 - 0.05) - 0.1, 5);
+    expect(sumOfSquares([Float32Array.from([3, 0]), Float32Array.from([4])])).toBe(25);
   });
 });

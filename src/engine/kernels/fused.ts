@@ -1,10 +1,10 @@
-import { tf } from "../engine/index.js";
-import type { NativeAddon } from "../engine/native.js";
+import * as tf from "@tensorflow/tfjs-core";
+import type { NativeAddon } from "../addon.js";
 
 /**
  * Fused layers on the native pack, as tf.customGrad ops: one native pass forward and one
- * backward instead of 6-15 tfjs kernels (and their gradients) each. Callers fall back to the
- * plain tfjs formulation when the addon is absent; tests compare the two.
+ * backward instead of 6-15 tfjs kernels (and their gradients) each. ../ops.ts picks these or
+ * the plain tfjs formulation; tests compare the two.
  */
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];

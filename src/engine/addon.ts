@@ -1,0 +1,65 @@
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The C++ addon's surface (native/*.cc). All arrays are owned by JS. `op` arguments are codes
+ * from ./op-codes.ts. Only src/engine/ calls it: everything else reaches the native kernels
+ * through the tfjs kernel registry or ./ops.ts.
+ */
+export interface NativeAddon {
+  info(): { tier: "native-openblas" | "native-builtin"; blas: string; threads: number };
+  setThreads(n: number): void;
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, stridesA: Int32Array, stridesB: Int32Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
+  reduceInner(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number, log?: boolean): void;
+  transpose(x: Float32Array, out: Float32Array, inShape: Int32Array, perm: Int32Array): void;
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gradScale?: number): void;
+  sumSquares(x: Float32Array): number;
+  rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
+  rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
+  gelu(x: Float32Array, out: Float32Array): void;
+  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean): void;
+  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
+  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;
+}
+
+export type LoadResult = { addon: NativeAddon; path: string } | { addon: null; reason: string };
+
+/** Finds and loads the addon; any failure (not built, other Node ABI, missing libs) is a reason, never a throw. */
+export function loadNativeAddon(): LoadResult {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/engine (tests, tsx) and dist/engine (the CLI) both sit two levels below the package root.
+  const root = join(here, "..", "..");
+  // LAVIT_NATIVE_ADDON points at another build (or, in tests, at a file that is not one).
+  const override = process.env.LAVIT_NATIVE_ADDON;
+  const candidates = override ? [override] : [join(root, "native", "build", "Release", "lavit_native.node"), join(root, "native", "build", "Debug", "lavit_native.node")];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) return { addon: null, reason: `the native kernel pack is not built (looked for ${candidates[0]}; run \`npm run build:native\`)` };
+  try {
+    const require = createRequire(import.meta.url);
+    const addon = require(path) as NativeAddon;
+    addon.info();
+    return { addon, path };
+  } catch (e) {
+    return { addon: null, reason: `the native kernel pack at ${path} could not be loaded (${(e as Error).message.split("\n")[0]}); rebuild it with \`npm run build:native\`` };
+  }
+}
+
+let active: NativeAddon | null = null;
+
+/**
+ * The addon ./ops.ts runs its fused kernels on: set by initEngine() once the native kernels
+ * are registered, null on the JS tier and before initialisation (ops then use tfjs ops).
+ */
+export function activeAddon(): NativeAddon | null {
+  return active;
+}
+
+export function setActiveAddon(addon: NativeAddon | null): void {
+  active = addon;
+}
