@@ -57,6 +57,12 @@ function shown(key: string, value: unknown): string {
   return `${flagOf(key)} ${String(value)}`;
 }
 
+/** Whether options contradict a preset's table (what withPreset would refuse). */
+export function contradicts(preset: Preset, table: Record<string, unknown>, given: object): boolean {
+  if (preset === "lavit") return false;
+  return Object.entries(table).some(([k, v]) => (given as Record<string, unknown>)[k] !== undefined && (given as Record<string, unknown>)[k] !== v);
+}
+
 /**
  * The preset's values under the options the user gave; a given option with another value than
  * the preset's is an error naming both.
