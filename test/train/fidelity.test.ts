@@ -118,11 +118,11 @@ describe("official student choices", () => {
       const x = embedWithImage(vlm, tf.tensor2d([ids], [1, ids.length], "int32"), projectVision(vlm, visionForward(vlm, patchBatch([data.images[i]], data.info.size, data.info.patch))));
       const h = decoderForward(vlm, x).hidden;
       const hLast = tf.slice(h, [0, prompt.length - 1, 0], [1, 1, -1]) as tf.Tensor3D;
-      const pred = vtopHead(vlm, hLast).dataSync();
+      const pred = vtopHead(vlm, hLast).dataSync() as Float32Array;
       const tgt = latentTargets(signals[i], s).vtop.subarray(0, signals[i].vTop.dim);
       const dot = pred.reduce((a, p, j) => a + p * tgt[j], 0);
       const cos = dot / Math.sqrt(pred.reduce((a, p) => a + p * p, 0) * tgt.reduce((a, q) => a + q * q, 0));
-      const logq = trajHeadLogits(vlm, hLast, tf.slice(h, [0, IMAGE_START, 0], [1, 16, -1]) as tf.Tensor3D).dataSync();
+      const logq = trajHeadLogits(vlm, hLast, tf.slice(h, [0, IMAGE_START, 0], [1, 16, -1]) as tf.Tensor3D).dataSync() as Float32Array;
       const p = signals[i].steps[0];
       const kl = p.reduce((a, pj, j) => (pj > 0 ? a + pj * (Math.log(pj) - logq[j]) : a), 0);
       return [1 - cos, kl];
