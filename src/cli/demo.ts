@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { PRESETS } from "../stages/presets.js";
 import { runDemo, type DemoOptions } from "../demo/pipeline.js";
 import { DEMO_DEFAULTS } from "../demo/recipe.js";
 import { givenOptions } from "./options.js";
@@ -14,6 +15,7 @@ export function register(program: Command): void {
     .option("--first-seed <n>", "the first seed (the others follow it: n, n + 1, ...)", parsePositiveInt("--first-seed"), d.firstSeed)
     .option("--prior <p>", "probability that a train/test-id answer is its template's prior answer (the shortcut's strength)", parseNumberIn("--prior", 0, 1), d.prior)
     .option("--latents <k>", "latent visual thought tokens K of the lavit student", parsePositiveInt("--latents"), d.latents)
+    .addOption(new Option("--preset <p>", "official: the public code's choices for the signals and every student (docs/fidelity.md); --full then leaves out the ablations that contradict it").choices([...PRESETS]))
     .option("--full", "also train the ablations (no-traj, no-vtop, no-gate, two-stage, and K among 1, 2, 4, 8 other than --latents)")
     .option("--quick", "tiny sizes (about two minutes): a smoke test, not a result")
     .option("--resume", "continue an interrupted demo in --out")

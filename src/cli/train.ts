@@ -4,6 +4,7 @@ import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
 import { TARGET_TEXTS } from "../train/target-text.js";
 import { BASE_DEFAULTS, TEACHER_DEFAULTS, trainBase, trainTeacher, type BaseOptions, type TeacherOptions } from "../stages/pretrain.js";
 import { STUDENT_DEFAULTS, trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
@@ -45,13 +46,20 @@ export function register(program: Command): void {
     .option("--latents <k>", "latent visual thought tokens K", parsePositiveInt("--latents", true), d.latents)
     .option("--w-vtop <w>", "weight of the V_top loss", parseNumberIn("--w-vtop", 0, 100), d.wVtop)
     .option("--w-traj <w>", "weight of the trajectory loss", parseNumberIn("--w-traj", 0, 100), d.wTraj)
-    .addOption(new Option("--vtop-target <t>", "V_top target per step: pooled with the teacher's step attention, or the plain mean (public code)").choices(["pooled", "mean"]).default(d.vtopTarget))
-    .option("--traj-topk <k>", "sparsify teacher step distributions to their top k", parsePositiveInt("--traj-topk"), d.trajTopk)
+    .addOption(new Option("--vtop-target <t>", "V_top target: per latent, pooled with its step's map; the mean over image tokens for every latent; or the mean from the last latent only (public code)").choices(["pooled", "mean", "mean-last"]).default(d.vtopTarget))
+    .option("--traj-topk <k>", "sparsify teacher step distributions to their top k (0: keep them whole, as the public trainer)", parsePositiveInt("--traj-topk", true), d.trajTopk)
     .addOption(new Option("--traj-source <s>", "align the trajectory head's read-out (public code) or the student's own attention").choices(["head", "attention"]).default(d.trajSource))
-    .addOption(new Option("--gate-schedule <s>", "how the sensory gate opens").choices([...GATE_SCHEDULES]).default(d.gateSchedule))
-    .option("--gate-open-at <f>", "fraction of training by which vision is fully open", parseNumberIn("--gate-open-at", 0, 1), d.gateOpenAt)
+    .addOption(new Option("--traj-target <t>", "steps: latent k aligns to step k; first-last: step 1 from the last latent only (public code)").choices(["steps", "first-last"]).default(d.trajTarget))
+    .addOption(new Option("--traj-head <f>", "alignment heads: lavit's (unbiased query scaled by 1/sqrt(d), lavit.* names) or the public code's (biased query, no scale, v_top_head.mlp.{0,2} and traj_head.query_proj)").choices(["lavit", "official"]).default(d.trajHead))
+    .addOption(new Option("--gate-schedule <s>", "how the sensory gate opens; two-stage: the public code's bottleneck then joint stages (CE + visual losses in both); two-stage-visual-only: CE off in the bottleneck stage").choices([...GATE_SCHEDULES]).default(d.gateSchedule))
+    .option("--gate-open-at <f>", `fraction of training by which vision is fully open (two-stage: where stage 2 begins, default ${d.twoStage.gateOpenAt})`, parseNumberIn("--gate-open-at", 0, 1), d.gateOpenAt)
+    .option("--stage2-lr-ratio <x>", `two-stage: stage 2's peak learning rate as a fraction of --lr (default with two-stage: ${d.twoStage.stage2LrRatio}, the public 2e-6 / 5e-6)`, parseNumberIn("--stage2-lr-ratio", 1e-6, 100))
+    .option("--stage2-reset-optimizer", "two-stage: start stage 2 with a fresh optimiser (the default with two-stage)")
+    .option("--no-stage2-reset-optimizer", "two-stage: keep the optimiser state into stage 2")
+    .addOption(new Option("--preset <p>", "official: all of the public code's training choices at once (docs/fidelity.md); expects signals from `lavit extract --preset official`").choices([...PRESETS]).default(d.preset))
     .addOption(new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default(d.gateMode))
-    .option("--gate-prompt", "also gate the question tokens")
+    .option("--gate-prompt", "also gate the question tokens (the default with two-stage)")
+    .option("--no-gate-prompt", "two-stage: leave the question open to the image in stage 1")
     .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens (both modes alike)", parseNumberIn("--answer-weight", 0, 100), d.answerWeight)
     .addOption(new Option("--target-text <t>", "what the student learns to write: the teacher's text (full), or without the grid coordinates of its look steps (no-coords; both modes alike)").choices([...TARGET_TEXTS]).default(d.targetText))
     .option("--no-traj", "drop the trajectory loss (ablation)")

@@ -24,6 +24,7 @@ import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
+import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
 import { defaultWarmup } from "../stages/trainer-options.js";
 
 export interface DemoOptions {
@@ -44,6 +45,8 @@ export interface DemoOptions {
   studentBase?: string | null;
   /** Latent visual thought tokens of the `lavit` student (the --full ablations try the other K). */
   latents?: number;
+  /** official: the public code's choices for the signals and every student (docs/fidelity.md). */
+  preset?: Preset;
   /** Students trained at once, each in its own process (default: one per thread); 1 trains them in this process. */
   jobs?: number;
   quiet?: boolean;
@@ -98,7 +101,7 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   mkdirSync(out, { recursive: true });
   writeMarker(out, "demo");
   if (o.force && !o.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
-  const settings: DemoSettings = { quick: o.quick, prior: o.prior, latents: o.latents, gate_open_at: STUDENT_DEFAULTS.gateOpenAt, teacher_weights_sha256: weightsDigest(o.teacher), student_base_weights_sha256: o.studentBase && weightsDigest(o.studentBase) };
+  const settings: DemoSettings = { quick: o.quick, prior: o.prior, latents: o.latents, preset: o.preset ?? "lavit", gate_open_at: STUDENT_DEFAULTS.gateOpenAt, teacher_weights_sha256: weightsDigest(o.teacher), student_base_weights_sha256: o.studentBase && weightsDigest(o.studentBase) };
   checkDemoSettings(out, o.out, settings);
   // A folder begun before the record existed gets one only at the end, once its per-stage checks (dataset prior, students' K) have passed.
   if (!readdirSync(out).some((name) => name.startsWith("seed-"))) recordDemoSettings(out, settings);
@@ -159,7 +162,9 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
 
 /** Runs the whole pipeline on the built-in benchmark: data, teacher signals, students, evaluation, report. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
-  const o: Resolved = { ...DEMO_DEFAULTS, ...opts, resume: !!opts.resume, force: !!opts.force, quiet: !!opts.quiet };
+  // The preset's K unless --latents says otherwise (a contradiction is an error).
+  const presetK = opts.preset === "official" ? withPreset(opts.preset, { latents: OFFICIAL_STUDENT.latents }, { latents: opts.latents }).latents : opts.latents;
+  const o: Resolved = { ...DEMO_DEFAULTS, ...opts, ...(presetK !== undefined ? { latents: presetK } : {}), resume: !!opts.resume, force: !!opts.force, quiet: !!opts.quiet };
   const engine = await initEngine();
   const lock = acquireLock(resolve(o.out));
   try {
@@ -173,7 +178,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   const { out, settings } = prepareOut(o);
   const sizes = demoSizes(o.quick);
   const seeds = Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i);
-  const students = variants(o.full, o.latents);
+  const students = variants(o.full, o.latents, o.preset);
   const timings: Timings = {};
   const perSeed: Record<string, Record<string, EvalResult & GazeMetrics>>[] = [];
   const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
@@ -186,7 +191,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
     const sigDir = join(root, "signals");
     if (!existsSync(join(sigDir, "summary.json"))) {
       log(o, `seed ${seed}: extracting the teacher's signals on train`);
-      await timed(timings, "signals", () => extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet }));
+      await timed(timings, "signals", () => extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet, ...(o.preset ? { preset: o.preset } : {}) }));
     }
     await seedStudents(o, seed, root, dataDir, sigDir, threads, timings);
     const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
@@ -216,7 +221,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
     seeds,
     results,
     reference,
-    config: { quick: o.quick, full: o.full, teacher: o.teacher, student_base: o.studentBase, latents: o.latents, ...sizes, warmup: defaultWarmup(sizes.steps), students: students.map((s) => s.name), prior: o.prior },
+    config: { quick: o.quick, full: o.full, preset: o.preset ?? "lavit", teacher: o.teacher, student_base: o.studentBase, latents: o.latents, ...sizes, warmup: defaultWarmup(sizes.steps), students: students.map((s) => s.name), prior: o.prior },
     verdict: verdict(results, reference),
     timings_s: timings,
   };

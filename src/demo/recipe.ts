@@ -1,6 +1,7 @@
 import { SHIPPED_TEACHER } from "../model/shipped.js";
 import { GENERATE_DEFAULTS } from "../stages/generate.js";
 import { STUDENT_DEFAULTS, type StudentOptions } from "../stages/train-student.js";
+import { contradicts, OFFICIAL_STUDENT, type Preset } from "../stages/presets.js";
 
 /**
  * What the demo trains. The students' recipe (K, gate, steps, base) is the student stage's
@@ -30,8 +31,18 @@ export interface StudentVariant {
   options: Partial<StudentOptions>;
 }
 
-/** The students of a run: the baseline and LaViT with K latents, plus the ablations with --full. */
-export function variants(full: boolean, latents: number): StudentVariant[] {
+/**
+ * The students of a run: the baseline and LaViT with K latents, plus the ablations with --full.
+ * With a preset every student takes it, and the ablations that would contradict it (other K,
+ * another curriculum) are left out: they are ablations of lavit's recipe.
+ */
+export function variants(full: boolean, latents: number, preset: Preset = "lavit"): StudentVariant[] {
+  const all = lavitVariants(full, latents);
+  if (preset === "lavit") return all;
+  return all.filter((v) => !contradicts(preset, OFFICIAL_STUDENT, v.options)).map((v) => ({ ...v, options: { ...v.options, preset } }));
+}
+
+function lavitVariants(full: boolean, latents: number): StudentVariant[] {
   const base: StudentVariant[] = [
     { name: "distill", options: { mode: "distill" } },
     { name: "lavit", options: { mode: "lavit", latents } },
@@ -43,6 +54,7 @@ export function variants(full: boolean, latents: number): StudentVariant[] {
     { name: "lavit-no-vtop", options: { mode: "lavit", latents, vtop: false } },
     { name: "lavit-no-gate", options: { mode: "lavit", latents, gate: false } },
     { name: "lavit-two-stage", options: { mode: "lavit", latents, gateSchedule: "two-stage", gateOpenAt: 0.4 } },
+    { name: "lavit-two-stage-visual-only", options: { mode: "lavit", latents, gateSchedule: "two-stage-visual-only", gateOpenAt: 0.4 } },
     ...[1, 2, 4, 8].filter((k) => k !== latents).map((k) => ({ name: `lavit-k${k}`, options: { mode: "lavit" as const, latents: k } })),
   ];
 }

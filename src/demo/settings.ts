@@ -5,6 +5,7 @@ import { z } from "zod";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/json.js";
+import { PRESETS } from "../stages/presets.js";
 
 /**
  * What every stage of a demo folder depends on, recorded when the folder is begun so a
@@ -16,6 +17,8 @@ const DemoSettings = z.object({
   quick: z.boolean(),
   prior: z.number(),
   latents: z.number().int(),
+  /** Absent in folders begun before presets existed: lavit's own. */
+  preset: z.enum(PRESETS).default("lavit"),
   /** Not a flag: the demo's own recipe, which a newer lavit may change under an old folder. */
   gate_open_at: z.number(),
   teacher_weights_sha256: z.string(),
@@ -30,7 +33,7 @@ export function weightsDigest(modelDir: string): string {
 }
 
 /** How the command line says a setting, e.g. "with --prior 0.8" or "without --quick". */
-function asFlag(key: "quick" | "prior" | "latents", value: DemoSettings[typeof key]): string {
+function asFlag(key: "quick" | "prior" | "latents" | "preset", value: DemoSettings[typeof key]): string {
   if (key === "quick") return value ? "with --quick" : "without --quick";
   return `with --${key} ${value}`;
 }
@@ -40,7 +43,7 @@ export function checkDemoSettings(outDir: string, shownOut: string, wanted: Demo
   const file = join(outDir, DEMO_SETTINGS_FILE);
   if (existsSync(file)) {
     const saved = readJson(file, DemoSettings, { what: "demo settings record", hint: "give another --out" });
-    for (const key of ["quick", "prior", "latents"] as const) {
+    for (const key of ["quick", "prior", "latents", "preset"] as const) {
       if (saved[key] !== wanted[key]) throw new UserError(`--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`);
     }
     if (saved.gate_open_at !== wanted.gate_open_at)

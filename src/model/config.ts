@@ -48,6 +48,12 @@ export const latentConfigSchema = z
     num_latents: z.number().int().min(0).max(8),
     /** Width of the teacher's V_top states the V_top head predicts. */
     teacher_hidden_size: z.number().int().positive(),
+    /**
+     * The alignment heads' form: lavit's (`lavit.vtop_head.linear_{1,2}`, an unbiased query
+     * scaled by 1/sqrt(d)) or the public code's (`v_top_head.mlp.{0,2}`, `traj_head.query_proj`
+     * with a bias, no scale). Absent means lavit.
+     */
+    heads: z.enum(["lavit", "official"]).optional(),
   })
   .strict();
 

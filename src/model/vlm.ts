@@ -46,9 +46,10 @@ export function buildVlm(config: VlmConfig, seed: number): Vlm {
   initDecoder(store, d);
   if (config.latent && config.latent.num_latents > 0) {
     // LaViT heads: latent state -> the teacher's V_top space, and -> a query over image tokens.
-    initLinear(store, "lavit.vtop_head.linear_1", d.hidden_size, d.hidden_size, { bias: true });
-    initLinear(store, "lavit.vtop_head.linear_2", d.hidden_size, config.latent.teacher_hidden_size, { bias: true });
-    initLinear(store, "lavit.traj_head.q_proj", d.hidden_size, d.hidden_size, { bias: false });
+    const h = headNames(config);
+    initLinear(store, h.vtop1, d.hidden_size, d.hidden_size, { bias: true });
+    initLinear(store, h.vtop2, d.hidden_size, config.latent.teacher_hidden_size, { bias: true });
+    initLinear(store, h.query, d.hidden_size, d.hidden_size, { bias: h.official });
   }
   return { config, store, dispose: () => store.dispose() };
 }
@@ -130,15 +131,34 @@ export function decoderForward(vlm: Vlm, inputs: tf.Tensor3D, opts: DecoderOptio
   return runDecoder(vlm.store, vlm.config.decoder, inputs, opts);
 }
 
-/** The V_top head: MLP d -> d -> GELU -> d_teacher, on latent hidden states [..., d]. */
-export function vtopHead(vlm: Vlm, h: tf.Tensor): tf.Tensor {
-  return linear(gelu(linear(h, vlm.store, "lavit.vtop_head.linear_1")), vlm.store, "lavit.vtop_head.linear_2");
+/** The alignment heads' tensor names (without .weight/.bias) in the model's head form. */
+export function headNames(config: VlmConfig): { vtop1: string; vtop2: string; query: string; official: boolean } {
+  const official = config.latent?.heads === "official";
+  return official
+    ? { vtop1: "v_top_head.mlp.0", vtop2: "v_top_head.mlp.2", query: "traj_head.query_proj", official }
+    : { vtop1: "lavit.vtop_head.linear_1", vtop2: "lavit.vtop_head.linear_2", query: "lavit.traj_head.q_proj", official };
 }
 
-/** The trajectory head: log-distribution over image tokens from latent states [B, K, d] and image states [B, N, d]. */
+/** Whether a tensor belongs to the alignment heads (in either form): a base model has none. */
+export function isHeadParam(name: string): boolean {
+  return name.startsWith("lavit.") || name.startsWith("v_top_head.") || name.startsWith("traj_head.");
+}
+
+/** The V_top head: MLP d -> d -> GELU -> d_teacher, on latent hidden states [..., d]. */
+export function vtopHead(vlm: Vlm, h: tf.Tensor): tf.Tensor {
+  const n = headNames(vlm.config);
+  return linear(gelu(linear(h, vlm.store, n.vtop1)), vlm.store, n.vtop2);
+}
+
+/**
+ * The trajectory head: log-distribution over image tokens from latent states [B, K, d] and image
+ * states [B, N, d]. lavit scales the scores by 1/sqrt(d) (as attention does); the official form does not.
+ */
 export function trajHeadLogits(vlm: Vlm, hLatent: tf.Tensor3D, hImage: tf.Tensor3D): tf.Tensor3D {
-  const q = linear(hLatent, vlm.store, "lavit.traj_head.q_proj") as tf.Tensor3D;
-  const scores = tf.mul(tf.matMul(q, hImage, false, true), 1 / Math.sqrt(hLatent.shape[2]));
+  const n = headNames(vlm.config);
+  const q = linear(hLatent, vlm.store, n.query) as tf.Tensor3D;
+  const dot = tf.matMul(q, hImage, false, true);
+  const scores = n.official ? dot : tf.mul(dot, 1 / Math.sqrt(hLatent.shape[2]));
   return tf.logSoftmax(scores) as tf.Tensor3D;
 }
 

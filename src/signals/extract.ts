@@ -1,18 +1,21 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { tf } from "../engine/index.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
-import { decoderForward, embedWithImage, lmLogits, patchBatch, projectVision, visionForward, type Vlm } from "../model/vlm.js";
+import type { Vlm } from "../model/vlm.js";
+import { layersUsed, type LayerSpec } from "../model/readout.js";
+import { UserError } from "../errors.js";
 import { predictWithReadout, summarise } from "../eval/evaluate.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult, type SignalsLayout } from "./layout.js";
-import { massOn, minMax, softmaxTemp, stepPatches, topkIndices } from "./maps.js";
+import { massOn, minMax, stepPatches, topkIndices } from "./maps.js";
 import type { Sample } from "../data/manifest.js";
 import { officialWriter } from "./official-writer.js";
-import { readoutRows, spanAttention, stepSpans, type ReadoutRow } from "../eval/gaze.js";
+import { forcedReadout, meanRows, stepQueryRows, type QuerySpan, type VtopLayer } from "./forced.js";
+import { gradientStepMaps, type GradientRecipe } from "./gradient.js";
+import { readoutRows, spanAttention, stepSpans } from "../eval/gaze.js";
 
 export type SignalMethod = "attention" | "gradient";
 
@@ -20,6 +23,16 @@ export interface ExtractOptions {
   method: SignalMethod;
   topk: number;
   tau: number;
+  /** Decoder layers the attention maps average (default all). */
+  layers?: LayerSpec;
+  /** Query rows of a step's attention map (default: the step's own tokens). */
+  queries?: QuerySpan;
+  /** How gradient maps are made (default lavit). */
+  gradientRecipe?: GradientRecipe;
+  /** Where V_top is read (default: after the final norm). */
+  vtopLayer?: VtopLayer;
+  /** Keep only the samples the teacher answers correctly (the public pipeline's filter). */
+  onlyCorrect?: boolean;
   batchSize?: number;
   quiet?: boolean;
   /** Where the folder will finally live, when it is built elsewhere first (paths are relative to it). */
@@ -88,12 +101,27 @@ export function lavitWriter(o: SignalsWriterOptions): SignalsWriter {
   };
 }
 
-export interface ExtractSummary {
-  count: number;
-  split: string;
+/** Every setting the signals were made with, as summary.json records it (students check theirs against it). */
+export interface ExtractionSettings {
   method: SignalMethod;
   topk: number;
+  /** The gradient method's temperature (null for attention). */
   tau: number | null;
+  /** Attention only (null for gradient). */
+  layers: LayerSpec | null;
+  layers_used: number[] | null;
+  queries: QuerySpan | null;
+  /** Gradient only (null for attention). */
+  gradient_recipe: GradientRecipe | null;
+  vtop_layer: VtopLayer;
+  only_correct: boolean;
+}
+
+export interface ExtractSummary extends ExtractionSettings {
+  count: number;
+  /** Samples the teacher ran on (count is fewer with only_correct). */
+  samples_total: number;
+  split: string;
   grid: number;
   v_top_width: number;
   mean_steps: number;
@@ -103,8 +131,12 @@ export interface ExtractSummary {
   grounding_mass_uniform: number;
   /** grounding_mass per question family (steps of that family's samples). */
   grounding_mass_by_family: Record<string, number>;
+  /** Over every sample the teacher ran on. */
   teacher_accuracy: number;
 }
+
+/** The settings extracted signals carry when summary.json predates them: lavit's own defaults then. */
+export const LAVIT_EXTRACTION: Omit<ExtractionSettings, "method" | "topk" | "tau" | "layers_used"> = { layers: "all", queries: "step", gradient_recipe: "lavit", vtop_layer: "final", only_correct: false };
 
 /**
  * Runs the teacher on every sample (greedy rationale + answer), then reads its white-box
@@ -116,8 +148,18 @@ export interface ExtractSummary {
 export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, outDir: string, opts: ExtractOptions): ExtractSummary {
   const n = numPatches(teacher.config.vision);
   const grid = Math.round(Math.sqrt(n));
-  // Attention and V_top are read while the teacher generates; gradients need a forced pass.
-  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, opts.method === "attention");
+  const layerSpec = opts.layers ?? "all";
+  const queries = opts.queries ?? "step";
+  const vtopLayer = opts.vtopLayer ?? "final";
+  const recipe = opts.gradientRecipe ?? "lavit";
+  const attention = opts.method === "attention";
+  const layers = layersUsed(layerSpec, teacher.config.decoder.num_layers);
+  if (!layers) throw new UserError(`--layers ${layerSpec}: the teacher has ${teacher.config.decoder.num_layers} decoder layers`);
+  // Generation reads all layers over each step's own tokens and V_top after the norm; anything else needs a forced pass.
+  const forced = vtopLayer !== "final" || (attention && (layers.length !== teacher.config.decoder.num_layers || queries !== "step"));
+  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, attention && !forced);
+  const kept = preds.flatMap((p, i) => (!opts.onlyCorrect || p.correct ? [i] : []));
+  if (!kept.length) throw new UserError(`--only-correct: the teacher answers none of the ${preds.length} samples of ${data.split} correctly, so no signals are left`);
   const dim = teacher.config.decoder.hidden_size;
   const writerOpts = { outDir, finalDir: opts.finalDir ?? outDir, method: opts.method, tau: opts.tau, split: data.split, grid, teacherHiddenSize: dim };
   const writer = opts.layout === "official" ? officialWriter({ ...writerOpts, vtopDtype: opts.vtopDtype ?? "bf16" }) : lavitWriter(writerOpts);
@@ -125,8 +167,8 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   let uniformSum = 0;
   let stepCount = 0;
   const byFamily = new Map<string, { mass: number; steps: number }>();
-  const bar = progress(`extract ${data.split}`, data.samples.length, { quiet: opts.quiet });
-  const write = (index: number, maps: readonly Float32Array[]) => {
+  const bar = progress(`extract ${data.split}`, kept.length, { quiet: opts.quiet });
+  const write = (index: number, maps: readonly Float32Array[], vTop: Float32Array) => {
     const sample = data.samples[index];
     const { words, spans } = stepSpans(preds[index].generated);
     const steps = maps.map((p, k) => {
@@ -145,7 +187,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
       index,
       sample,
       steps,
-      vTop: imageHidden[index],
+      vTop,
       rows: n,
       dim,
       groundTruth: preds[index].generated.replace(/\s*<eos>\s*$/, ""),
@@ -153,27 +195,38 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     });
     bar.tick();
   };
-  if (opts.method === "attention") {
-    preds.forEach((p, i) => write(i, stepSpans(p.generated).spans.map((span) => minMax(spanAttention(tokenAttention[i], span, n)))));
-  } else {
-    const rows = readoutRows(tok, data, preds.map((p) => p.generated), n);
-    const batchSize = opts.batchSize ?? 16;
-    for (let s = 0; s < rows.length; s += batchSize) {
-      const chunk = rows.slice(s, s + batchSize);
-      const grads = gradientMaps(teacher, data, chunk, tok);
-      chunk.forEach((r, i) => write(r.index, r.stepPositions.map((_, k) => softmaxTemp(minMax(grads[k].subarray(i * n, (i + 1) * n)), opts.tau))));
-    }
+  const allRows = readoutRows(tok, data, preds.map((p) => p.generated), n);
+  const rows = kept.map((i) => allRows[i]);
+  const batchSize = opts.batchSize ?? 16;
+  for (let s = 0; s < rows.length; s += batchSize) {
+    const chunk = rows.slice(s, s + batchSize);
+    const read = forced ? forcedReadout(teacher, data, chunk, { layers: attention ? layers : null, vtopLayer, pad: tok.id("<pad>") }) : null;
+    const gradMaps = attention ? null : gradientStepMaps(teacher, data, chunk, tok, recipe, opts.tau);
+    chunk.forEach((r, i) => {
+      let maps: Float32Array[];
+      if (gradMaps) maps = gradMaps[i];
+      else if (read) maps = r.spans.map((_, k) => minMax(meanRows(read.attention![i], stepQueryRows(r, k, queries, n), n)));
+      else maps = r.spans.map((span) => minMax(spanAttention(tokenAttention[r.index], span, n)));
+      write(r.index, maps, read ? read.vTop[i] : imageHidden[r.index]);
+    });
   }
   bar.stop();
   const summary: ExtractSummary = {
-    count: data.samples.length,
+    count: kept.length,
+    samples_total: data.samples.length,
     split: data.split,
     method: opts.method,
     topk: opts.topk,
-    tau: opts.method === "gradient" ? opts.tau : null,
+    tau: attention ? null : opts.tau,
+    layers: attention ? layerSpec : null,
+    layers_used: attention ? layers : null,
+    queries: attention ? queries : null,
+    gradient_recipe: attention ? null : recipe,
+    vtop_layer: vtopLayer,
+    only_correct: !!opts.onlyCorrect,
     grid,
     v_top_width: teacher.config.decoder.hidden_size,
-    mean_steps: stepCount / Math.max(1, data.samples.length),
+    mean_steps: stepCount / Math.max(1, kept.length),
     grounding_mass: massSum / Math.max(1, stepCount),
     grounding_mass_uniform: uniformSum / Math.max(1, stepCount),
     grounding_mass_by_family: Object.fromEntries([...byFamily.keys()].sort().map((f) => [f, byFamily.get(f)!.mass / byFamily.get(f)!.steps])),
@@ -182,40 +235,4 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   writer.finish();
   writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   return summary;
-}
-
-/** |d NLL(step k's words) / d image embeddings| averaged over the feature axis: [b * n] per step. */
-function gradientMaps(teacher: Vlm, data: LoadedSplit, chunk: readonly ReadoutRow[], tok: Tokenizer): Float32Array[] {
-  const vocab = tok.size;
-  const b = chunk.length;
-  const t = Math.max(...chunk.map((r) => r.ids.length));
-  const idsFlat = new Int32Array(b * t).fill(tok.id("<pad>"));
-  chunk.forEach((r, i) => idsFlat.set(r.ids, i * t));
-  const ids = tf.tensor2d(idsFlat, [b, t], "int32");
-  const patches = patchBatch(chunk.map((r) => data.images[r.index]), data.info.size, data.info.patch);
-  const maxSteps = Math.max(...chunk.map((r) => r.stepPositions.length));
-  const image = tf.tidy(() => projectVision(teacher, visionForward(teacher, patches)));
-  const n = image.shape[1];
-  const labels = new Int32Array(b * t);
-  chunk.forEach((r, i) => r.ids.forEach((id, j) => j > 0 && (labels[i * t + j - 1] = id)));
-  const out: Float32Array[] = [];
-  for (let k = 0; k < maxSteps; k++) {
-    const weights = new Float32Array(b * t);
-    chunk.forEach((r, i) => r.stepPositions[k]?.forEach((q) => (weights[i * t + q] = 1)));
-    const g = tf.tidy(() => {
-      const lab = tf.tensor1d(labels, "int32");
-      const w = tf.tensor1d(weights);
-      const f = (img: tf.Tensor) => {
-        const dec = decoderForward(teacher, embedWithImage(teacher, ids, img as tf.Tensor3D));
-        const logp = tf.logSoftmax(tf.reshape(lmLogits(teacher, dec.hidden), [-1, vocab]));
-        return tf.neg(tf.sum(tf.mul(tf.sum(tf.mul(logp, tf.oneHot(lab, vocab)), -1), w))) as tf.Scalar;
-      };
-      const grad = tf.grad(f)(image);
-      return tf.reshape(tf.mean(tf.abs(grad), -1), [b * n]);
-    });
-    out.push(g.dataSync() as Float32Array);
-    g.dispose();
-  }
-  tf.dispose([image, ids, patches]);
-  return out;
 }

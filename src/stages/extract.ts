@@ -5,6 +5,10 @@ import { loadSplit } from "../data/dataset.js";
 import { loadModelFor } from "../model/load.js";
 import { SHIPPED_TEACHER } from "../model/shipped.js";
 import { extractSignals, type ExtractSummary, type SignalMethod } from "../signals/extract.js";
+import type { QuerySpan, VtopLayer } from "../signals/forced.js";
+import type { GradientRecipe } from "../signals/gradient.js";
+import { layersUsed, type LayerSpec } from "../model/readout.js";
+import { OFFICIAL_EXTRACT, withPreset, type Preset } from "./presets.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { checkReplaceable } from "../util/marker.js";
@@ -18,6 +22,12 @@ export const EXTRACT_DEFAULTS = {
   layout: "lavit" as SignalsLayout,
   topk: 8,
   tau: 0.05,
+  layers: "all" as LayerSpec,
+  queries: "step" as QuerySpan,
+  gradientRecipe: "lavit" as GradientRecipe,
+  vtopLayer: "final" as VtopLayer,
+  onlyCorrect: false,
+  preset: "lavit" as Preset,
 };
 
 export interface ExtractStageOptions {
@@ -32,6 +42,18 @@ export interface ExtractStageOptions {
   layout?: SignalsLayout;
   topk?: number;
   tau?: number;
+  /** Decoder layers the attention maps average: all, last:N, or official (the last 8, all when fewer). */
+  layers?: LayerSpec;
+  /** Query rows of step t's attention map: the step's own tokens, or every token after the image up to step t. */
+  queries?: QuerySpan;
+  /** How --method gradient makes its maps. */
+  gradientRecipe?: GradientRecipe;
+  /** V_top after the final norm, or the last layer's output before it. */
+  vtopLayer?: VtopLayer;
+  /** Keep only the samples the teacher answers correctly. */
+  onlyCorrect?: boolean;
+  /** official: every choice of the public code at once (a contradicting option is an error). */
+  preset?: Preset;
   /** Only the first n samples. */
   limit?: number;
   /** Read manifest images that lead outside the dataset folder. */
@@ -42,7 +64,11 @@ export interface ExtractStageOptions {
 
 /** Runs the teacher on a split and writes its white-box signals (trajectories + V_top). */
 export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary> {
-  const o = { ...EXTRACT_DEFAULTS, ...opts };
+  const given = withPreset(opts.preset, OFFICIAL_EXTRACT, opts);
+  const o = { ...EXTRACT_DEFAULTS, ...given };
+  const method = o.method;
+  if (method === "gradient" && (opts.layers !== undefined || opts.queries !== undefined)) throw new UserError(`${opts.layers !== undefined ? "--layers" : "--queries"} chooses attention rows and has no meaning with --method gradient`);
+  if (method === "attention" && opts.gradientRecipe !== undefined) throw new UserError("--gradient-recipe has no meaning with --method attention");
   await initEngine();
   assertOutputLocation(o.out);
   assertOutputApart(o.out, [
@@ -55,11 +81,20 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
   if (o.topk > (data.info.size / data.info.patch) ** 2) throw new UserError(`--topk ${o.topk} exceeds the number of image patches`);
   const teacher = loadModelFor(o.teacher, data, o.data);
   try {
+    const layers = teacher.vlm.config.decoder.num_layers;
+    if (!layersUsed(o.layers, layers)) throw new UserError(`--layers ${o.layers}: the teacher ${o.teacher} has ${layers} decoder layers (give last:1 to last:${layers}, all, or official)`);
     // Paths inside are relative to the final folder, so compute them as if written there.
-    const summary = await withLock(out, () => buildDirAtomic(out, (tmp) => extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: o.method, topk: o.topk, tau: o.tau, quiet: o.quiet, finalDir: out, layout: o.layout }), "signals"));
+    const summary = await withLock(out, () =>
+      buildDirAtomic(
+        out,
+        (tmp) =>
+          extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: o.method, topk: o.topk, tau: o.tau, layers: o.layers, queries: o.queries, gradientRecipe: o.gradientRecipe, vtopLayer: o.vtopLayer, onlyCorrect: o.onlyCorrect, quiet: o.quiet, finalDir: out, layout: o.layout }),
+        "signals",
+      ),
+    );
     if (!o.quiet)
       process.stderr.write(
-        `signals for ${summary.count} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`,
+        `signals for ${summary.count}${summary.count < summary.samples_total ? ` of ${summary.samples_total} (teacher correct)` : ""} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`,
       );
     return summary;
   } finally {

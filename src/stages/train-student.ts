@@ -8,12 +8,13 @@ import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
 import { SHIPPED_STUDENT_BASE } from "../model/shipped.js";
-import { buildVlm } from "../model/vlm.js";
+import { buildVlm, isHeadParam } from "../model/vlm.js";
 import { readSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
 import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/official-layout.js";
 import { joinIndex } from "../signals/official-layout.js";
-import type { GateMode, GateSchedule } from "../train/gate.js";
-import { lavitTask, type LavitSettings, type TrajSource, type VtopTarget } from "../train/student.js";
+import { isTwoStage, type GateMode, type GateSchedule } from "../train/gate.js";
+import { lavitTask, type LavitSettings, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
+import { checkExtraction, OFFICIAL_STUDENT, withPreset, type Preset } from "./presets.js";
 import { studentTargetText, type TargetText } from "../train/target-text.js";
 import { teacherTask } from "../train/teacher.js";
 import type { TrainResult } from "../train/trainer.js";
@@ -50,9 +51,20 @@ export interface StudentOptions extends CommonTrainOptions {
   wVtop?: number;
   wTraj?: number;
   vtopTarget?: VtopTarget;
+  /** Sparsify the teacher's maps to their top k; 0 keeps them whole. */
   trajTopk?: number;
   trajSource?: TrajSource;
+  /** steps: latent k aligns to step k; first-last: step 1 from the last latent only (public code). */
+  trajTarget?: TrajTarget;
+  /** The alignment heads' form and tensor names: lavit's, or the public code's. */
+  trajHead?: "lavit" | "official";
   gateSchedule?: GateSchedule;
+  /** two-stage: stage 2's peak learning rate as a fraction of --lr. */
+  stage2LrRatio?: number;
+  /** two-stage: start stage 2 with a fresh optimiser, as the public code's second job does. */
+  stage2ResetOptimizer?: boolean;
+  /** official: every training choice of the public code at once (a contradicting option is an error). */
+  preset?: Preset;
   /** Fraction of training by which vision is fully open again. */
   gateOpenAt?: number;
   gateMode?: GateMode;
@@ -81,6 +93,8 @@ export const STUDENT_DEFAULTS = {
   vtopTarget: "pooled" as VtopTarget,
   trajTopk: 8,
   trajSource: "head" as TrajSource,
+  trajTarget: "steps" as TrajTarget,
+  trajHead: "lavit" as "lavit" | "official",
   gateSchedule: "cosine" as GateSchedule,
   // The answer leans on the latents longest when the gate opens over the whole run.
   gateOpenAt: 1,
@@ -91,10 +105,18 @@ export const STUDENT_DEFAULTS = {
   gate: true,
   answerWeight: 1,
   targetText: "full" as TargetText,
+  preset: "lavit" as Preset,
+  /**
+   * What `--gate-schedule two-stage` means unless told otherwise: the public code's two jobs
+   * (400 + 600 steps: the gate opens at 0.4 of the run; stage 2 at 2e-6 / 5e-6 of the first
+   * stage's learning rate with a fresh optimiser; the question blocked from the image in stage 1).
+   * `two-stage-visual-only` keeps one schedule and optimiser and an open question unless told.
+   */
+  twoStage: { gateOpenAt: 0.4, gatePrompt: true, stage2LrRatio: 0.4, stage2ResetOptimizer: true },
 };
 
 /** Options that mean something only for a LaViT student: giving one with mode distill is a contradiction, not a no-op. */
-export const LAVIT_ONLY = ["latents", "wVtop", "wTraj", "vtopTarget", "trajTopk", "trajSource", "gateSchedule", "gateOpenAt", "gateMode", "gatePrompt", "traj", "vtop", "gate"] as const;
+export const LAVIT_ONLY = ["latents", "wVtop", "wTraj", "vtopTarget", "trajTopk", "trajSource", "trajTarget", "trajHead", "gateSchedule", "gateOpenAt", "gateMode", "gatePrompt", "stage2LrRatio", "stage2ResetOptimizer", "traj", "vtop", "gate"] as const;
 export type LavitOnlyOption = (typeof LAVIT_ONLY)[number];
 
 /** Training samples that have signals, in the signals' order, and the split they come from. */
@@ -116,12 +138,21 @@ function joinSignals(dataDir: string, signalsDir: string, split: string | undefi
  * heads, absent from the base, keep their fresh initialisation.
  */
 function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer, dir: string): void {
-  initFromFolder(store, dir, { config, tokenizer }, (name) => name.startsWith("lavit."));
+  initFromFolder(store, dir, { config, tokenizer }, isHeadParam);
 }
 
 /** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
-export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
-  const o = { ...STUDENT_DEFAULTS, ...opts };
+export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
+  // A distill student takes the preset's training choices, not the LaViT-only ones (it has no latents).
+  const distill = (given.mode ?? STUDENT_DEFAULTS.mode) === "distill";
+  const table = distill ? Object.fromEntries(Object.entries(OFFICIAL_STUDENT).filter(([k]) => !(LAVIT_ONLY as readonly string[]).includes(k))) : OFFICIAL_STUDENT;
+  const opts = withPreset(given.preset, table, given);
+  const two = (opts.gateSchedule ?? STUDENT_DEFAULTS.gateSchedule) === "two-stage" ? STUDENT_DEFAULTS.twoStage : {};
+  const o = { ...STUDENT_DEFAULTS, ...two, ...opts };
+  const schedule = o.gate ? o.gateSchedule : "none";
+  for (const k of ["stage2LrRatio", "stage2ResetOptimizer"] as const)
+    if (opts[k] !== undefined && !isTwoStage(schedule)) throw new UserError(`${optionFlag(k)} needs --gate-schedule two-stage or two-stage-visual-only (there is no second stage otherwise)`);
+  const stages = isTwoStage(schedule) && (o.stage2LrRatio !== undefined || o.stage2ResetOptimizer !== undefined) ? { lrRatio: o.stage2LrRatio ?? 1, resetOptimizer: o.stage2ResetOptimizer ?? false } : undefined;
   if (o.mode === "distill") {
     const given = LAVIT_ONLY.filter((k) => opts[k] !== undefined);
     if (given.length) throw new UserError(`${optionFlag(given[0])} has no meaning with --mode distill (the baseline has no latents, alignment losses or gate)`);
@@ -140,6 +171,7 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     { flag: "--config", path: o.config },
   ]);
   await initEngine();
+  checkExtraction(readSignalsSummary(o.signals), join(o.signals, "summary.json"), o.preset);
   const joined = joinSignals(o.data, o.signals, o.split, { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot });
   const data = joined.data;
   // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
@@ -158,7 +190,7 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
   const config: VlmConfig = {
     ...sized,
     decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
-    latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim } : undefined,
+    latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim, ...(o.trajHead === "official" ? { heads: "official" as const } : {}) } : undefined,
   };
   if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
     throw new UserError(
@@ -180,6 +212,10 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
     vtopTarget: o.vtopTarget,
     trajTopk: o.trajTopk,
     trajSource: o.trajSource,
+    ...(o.trajTarget !== "steps" ? { trajTarget: o.trajTarget } : {}),
+    ...(o.trajHead !== "lavit" ? { trajHead: o.trajHead } : {}),
+    ...(stages ? { stage2LrRatio: stages.lrRatio, stage2ResetOptimizer: stages.resetOptimizer } : {}),
+    ...(o.preset !== "lavit" ? { preset: o.preset } : {}),
     gate: o.gate ? o.gateSchedule : "none",
     gateOpenAt: o.gateOpenAt,
     gateMode: o.gateMode,
@@ -200,6 +236,8 @@ export async function trainStudent(opts: StudentOptions): Promise<TrainResult> {
       vtopTarget: o.vtopTarget,
       trajTopk: o.trajTopk,
       trajSource: o.trajSource,
+      trajTarget: o.trajTarget,
+      stages,
       gate: { schedule: o.gate ? o.gateSchedule : "none", openAt: o.gateOpenAt, mode: o.gateMode, gatePrompt: o.gatePrompt },
       answerWeight: o.answerWeight,
     };
@@ -215,6 +253,10 @@ const FLAGS: Record<LavitOnlyOption, string> = {
   vtopTarget: "--vtop-target",
   trajTopk: "--traj-topk",
   trajSource: "--traj-source",
+  trajTarget: "--traj-target",
+  trajHead: "--traj-head",
+  stage2LrRatio: "--stage2-lr-ratio",
+  stage2ResetOptimizer: "--no-stage2-reset-optimizer",
   gateSchedule: "--gate-schedule",
   gateOpenAt: "--gate-open-at",
   gateMode: "--gate-mode",

@@ -2,7 +2,7 @@ import { tf } from "../engine/index.js";
 import { NEG_INF } from "../model/nn.js";
 import type { Rng } from "../util/rng.js";
 
-export const GATE_SCHEDULES = ["none", "two-stage", "linear", "cosine"] as const;
+export const GATE_SCHEDULES = ["none", "two-stage", "two-stage-visual-only", "linear", "cosine"] as const;
 export type GateSchedule = (typeof GATE_SCHEDULES)[number];
 export const GATE_MODES = ["hard", "soft"] as const;
 export type GateMode = (typeof GATE_MODES)[number];
@@ -18,7 +18,9 @@ export interface GateConfig {
 
 /**
  * How open the sensory gate is at a step: 0 = answer tokens cannot see the image at all,
- * 1 = normal attention. `two-stage` is the public code's bottleneck-then-joint schedule.
+ * 1 = normal attention. `two-stage` is the public code's bottleneck-then-joint schedule (the
+ * stage boundary at openAt); `two-stage-visual-only` gates the same way but trains the
+ * bottleneck stage on the visual losses alone, as the public README (not its code) describes.
  */
 export function gateValue(g: GateConfig, step: number, totalSteps: number): number {
   if (g.schedule === "none") return 1;
@@ -27,6 +29,7 @@ export function gateValue(g: GateConfig, step: number, totalSteps: number): numb
   const x = Math.min(1, step / openStep);
   switch (g.schedule) {
     case "two-stage":
+    case "two-stage-visual-only":
       return step < openStep ? 0 : 1;
     case "linear":
       return x;
@@ -61,4 +64,8 @@ export function gateBias(gated: readonly GateRows[], t: number, imageStart: numb
     for (const r of gated[i].rows) for (const c of cols) bias[(i * t + r) * t + imageStart + c] = amount;
   }
   return tf.tensor4d(bias, [b, 1, t, t]);
+}
+
+export function isTwoStage(schedule: GateSchedule): boolean {
+  return schedule === "two-stage" || schedule === "two-stage-visual-only";
 }

@@ -48,6 +48,11 @@ export class AdamW {
     this.weightDecay = opts.weightDecay;
   }
 
+  /** Forgets the moments and the step count, as a new training job starts (a curriculum's next stage). */
+  reset(): void {
+    this.state = { step: 0, m: new Map(), v: new Map() };
+  }
+
   /**
    * Applies one update. `gradScale` multiplies every gradient first (clip-by-global-norm
    * folds into it). Parameters without a gradient are left alone, as in PyTorch.

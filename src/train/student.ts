@@ -12,21 +12,29 @@ import { fnv1a } from "../util/hash.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
-import { gateBias, gateValue, type GateConfig } from "./gate.js";
+import { gateBias, gateValue, isTwoStage, type GateConfig } from "./gate.js";
+import { stageBoundary, twoStageLr } from "./two-stage.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
-import type { TrainTask } from "./trainer.js";
+import type { TrainOptions, TrainTask } from "./trainer.js";
 
-export type VtopTarget = "pooled" | "mean";
+/** pooled: per latent, V_top pooled with its step's map; mean: the mean over image tokens for every latent; mean-last: the mean, from the last latent only (the public code). */
+export type VtopTarget = "pooled" | "mean" | "mean-last";
 export type TrajSource = "head" | "attention";
+/** steps: latent k reconstructs step k; first-last: step 1 from the last latent only (the public code). */
+export type TrajTarget = "steps" | "first-last";
 
 export interface LavitSettings {
   latents: number;
   wVtop: number;
   wTraj: number;
   vtopTarget: VtopTarget;
+  /** Sparsify the teacher's maps to their top k (0: keep them whole). */
   trajTopk: number;
   trajSource: TrajSource;
+  trajTarget?: TrajTarget;
   gate: GateConfig;
+  /** With a two-stage gate: stage 2's learning rate and optimiser reset (absent: one schedule over the run). */
+  stages?: { lrRatio: number; resetOptimizer: boolean };
   /** Loss weight of the answer word against the other target tokens (as the teacher's --answer-weight). */
   answerWeight?: number;
 }
@@ -52,11 +60,11 @@ export function latentTargets(sig: SampleSignals, s: LavitSettings): LatentTarge
   const traj = new Float32Array(K * n);
   const vtop = new Float32Array(K * dim);
   for (let k = 0; k < K; k++) {
-    const t = stepForLatent(k, K, sig.steps.length);
-    traj.set(sparsifyTopk(sig.steps[t], s.trajTopk), k * n);
+    const t = s.trajTarget === "first-last" ? 0 : stepForLatent(k, K, sig.steps.length);
+    traj.set(s.trajTopk > 0 ? sparsifyTopk(sig.steps[t], s.trajTopk) : sig.steps[t], k * n);
     // Pooled: the teacher's visual semantics where the teacher looked at this step.
     // The step map lives on the student's grid, V_top rows on the teacher's: pool on V_top's.
-    const weights = s.vtopTarget === "mean" ? new Float32Array(rows).fill(1 / rows) : onGrid(sig.steps[t], rows);
+    const weights = s.vtopTarget === "pooled" ? onGrid(sig.steps[t], rows) : new Float32Array(rows).fill(1 / rows);
     for (let r = 0; r < rows; r++) {
       const w = weights[r];
       if (!w) continue;
@@ -85,6 +93,14 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   const answerWord = tok.id("answer");
   const questionStart = IMAGE_START + n + 1;
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
+  // The public code's bottleneck also shuts the <vision_end> row, the first after the image.
+  const promptGateStart = s.gate.schedule === "two-stage" ? IMAGE_START + n : questionStart;
+  // Which latents each loss trains: all, or the last alone (the public code's single aligned token).
+  const lastLatent = (b: number) => tf.tensor2d(Array.from({ length: b * K }, (_, i) => (i % K === K - 1 ? 1 : 0)), [b, K]);
+  const vtopLatents = s.vtopTarget === "mean-last";
+  const trajLatents = s.trajTarget === "first-last";
+  const boundary = stageBoundary(s.gate.openAt, totalSteps);
+  const staged = isTwoStage(s.gate.schedule) && s.stages && boundary > 0 && boundary < totalSteps ? { ...s.stages, boundary } : null;
   return {
     kind: "student-lavit",
     settings,
@@ -103,7 +119,7 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
         // Target rows: every position from the first target token on (the last latent's
         // output predicts it, and stays ungated: latents always see the image).
         for (let r = p; r < t; r++) rows.push(r);
-        if (s.gate.gatePrompt) for (let r = questionStart; r < p - K; r++) rows.push(r);
+        if (s.gate.gatePrompt) for (let r = promptGateStart; r < p - K; r++) rows.push(r);
         return { rows };
       });
       const bias = gateBias(gated, t, IMAGE_START, n, g, s.gate.mode, rng);
@@ -126,10 +142,10 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
       const selT = tf.tensor3d(sel, [b, K, t]);
       const hLat = tf.matMul(selT, out.hidden) as tf.Tensor3D;
       const parts: Record<string, tf.Scalar> = { loss_ce: ce };
-      // The public code's two-stage curriculum trains the bottleneck stage on the visual losses only.
-      let total: tf.Scalar = s.gate.schedule === "two-stage" && g < 1 ? tf.mul(ce, 0) : ce;
+      // The public README's reading of the bottleneck stage: visual losses only (its code trains CE too: `two-stage`).
+      let total: tf.Scalar = s.gate.schedule === "two-stage-visual-only" && g < 1 ? tf.mul(ce, 0) : ce;
       if (s.wVtop > 0) {
-        const lv = cosineLoss(vtopHead(vlm, hLat), tf.tensor3d(vtopT, [b, K, dT]));
+        const lv = cosineLoss(vtopHead(vlm, hLat), tf.tensor3d(vtopT, [b, K, dT]), vtopLatents ? lastLatent(b) : undefined);
         parts.loss_vtop = lv;
         total = tf.add(total, tf.mul(lv, s.wVtop));
       }
@@ -142,13 +158,14 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
           const rows = tf.slice(tf.matMul(selT, mean), [0, 0, IMAGE_START], [b, K, n]);
           logq = tf.log(tf.maximum(tf.div(rows, tf.sum(rows, -1, true)), 1e-12));
         }
-        const lt = klLoss(tf.tensor3d(trajT, [b, K, n]), logq);
+        const lt = klLoss(tf.tensor3d(trajT, [b, K, n]), logq, trajLatents ? lastLatent(b) : undefined);
         parts.loss_traj = lt;
         total = tf.add(total, tf.mul(lt, s.wTraj));
       }
       return { total, parts };
     },
     ...(frozenVision ? { frozen: isVisionParam } : {}),
+    ...(staged ? { lrAt: (step: number, o: TrainOptions) => twoStageLr(step, o, staged), resetOptimizerAt: staged.resetOptimizer ? [staged.boundary] : [] } : {}),
     prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),

@@ -59,6 +59,10 @@ export interface TrainTask {
   stepMetrics?(step: number): Record<string, number>;
   /** Parameters left as they are (no gradient, no optimiser update, no weight decay). */
   frozen?(name: string): boolean;
+  /** The learning rate of a step, when the task schedules it itself (a curriculum's stages); else warm-up + cosine. */
+  lrAt?(step: number, opts: TrainOptions): number;
+  /** Steps before which the optimiser state is dropped, as a new job would start (a curriculum's next stage). */
+  resetOptimizerAt?: readonly number[];
   /** Called once before the first step of this process (after a resume has loaded the weights). */
   prepare?(): void;
   saveModel(dir: string, step: number): void;
@@ -344,7 +348,8 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
   let halted = false;
   let step = start;
   while (step < opts.steps) {
-    const lr = warmupCosine(step, opts.steps, opts.lr, opts.warmup, opts.minLrRatio);
+    if (task.resetOptimizerAt?.includes(step)) opt.reset();
+    const lr = task.lrAt ? task.lrAt(step, opts) : warmupCosine(step, opts.steps, opts.lr, opts.warmup, opts.minLrRatio);
     opt.lr = lr;
     let parts: Record<string, tf.Scalar> = {};
     const { value, grads } = task.store.grads(
