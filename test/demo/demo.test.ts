@@ -140,5 +140,5 @@ describe("lavit demo --quick", () => {
     const noBase = runCli(["demo", "--quick", "--out", join(out, "y"), "--teacher", teacherDir, "--student-base", join(out, "missing")]);
     expect(noBase.status).toBe(2);
     expect(noBase.stderr).toMatch(/no student base model at .*lavit train base/);
-  }, 300_000);
+  }, 900_000);
 });
