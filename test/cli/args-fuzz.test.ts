@@ -94,6 +94,6 @@ describe("CLI argument layer", () => {
     }
     expect(await run(["data", "generate", `--out=${NO_OUT}`])).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
-    expect(stderr).toMatch(/\/dev\/null: is a file where a folder is needed/);
+    expect(stderr).toMatch(/\/dev\/null is a file, not a folder/);
   });
 });

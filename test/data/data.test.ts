@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { generateDataset } from "../../src/data/generate.js";
 import { GENERATE_DEFAULTS } from "../../src/stages/generate.js";
@@ -250,7 +250,7 @@ describe("lavit data (CLI)", () => {
     const parsed = JSON.parse(stats.stdout);
     expect(Object.keys(parsed.splits)).toEqual(["teacher-train", "train", "test-id", "test-ood", "test-pairs"]);
     expect(parsed.splits["test-id"]).toHaveProperty("families.attribute.prior_only_accuracy");
-    const png = join(out, "shown.png");
+    const png = join(dirname(out), "shown.png"); // beside the dataset: an output never lands on an input
     const show = runCli(["data", "show", out, "--split", "test-pairs", "--id", "000000a", "--out", png]);
     expect(show.status, show.stderr).toBe(0);
     expect(readPng(png).width).toBe(64 * 8);
