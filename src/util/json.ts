@@ -15,9 +15,14 @@ export interface ReadJsonOptions {
  * file that is not ours must not have its contents printed.
  */
 export function jsonProblem(text: string, e: unknown): string {
-  const m = /position (\d+)/.exec(e instanceof Error ? e.message : "");
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /position (\d+)/.exec(message);
   if (!text.trim()) return "not valid JSON (the file is empty)";
-  if (!m) return "not valid JSON";
+  if (!m) {
+    // V8 names the offending token, then quotes the input: keep the first part only.
+    const quoted = /^(.*?),?\s*".*" is not valid JSON$/s.exec(message);
+    return `not valid JSON (${quoted ? quoted[1] || "unexpected input" : "unexpected input"})`;
+  }
   const pos = Number(m[1]);
   const before = text.slice(0, pos);
   const line = before.split("\n").length;

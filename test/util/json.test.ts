@@ -30,7 +30,7 @@ describe("readJson", () => {
   it("names the file and what it should hold when it cannot be read, with the hint", () => {
     const e = thrown(() => readJson(join(dir, "missing.json"), schema, { what: "model config", hint: "is it a model folder?" }));
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toBe(`${join(dir, "missing.json")}: cannot read model config (ENOENT); is it a model folder?`);
+    expect(e.message).toBe(`${join(dir, "missing.json")}: cannot read model config (no such file); is it a model folder?`);
   });
 
   it("names the file and the field path of the first bad field", () => {
