@@ -12,10 +12,10 @@ export function givenOptions<T>(cmd: Command): T {
 }
 
 /** Flags every trainer shares (teacher, base and students). */
-export function addTrainerOptions(cmd: Command, steps: number): Command {
+export function addTrainerOptions(cmd: Command, steps: number, dataRequired = true): Command {
   const d = TRAINER_DEFAULTS;
-  return cmd
-    .requiredOption("--data <dir>", "dataset folder (from `lavit data generate`)")
+  const data = "dataset folder (from `lavit data generate`)";
+  return (dataRequired ? cmd.requiredOption("--data <dir>", data) : cmd.option("--data <dir>", data))
     .requiredOption("--out <dir>", "output folder for checkpoints and metrics.jsonl")
     .option("--steps <n>", "optimisation steps", parsePositiveInt("--steps"), steps)
     .option("--seed <n>", "random seed (initialisation and batch order)", parseSeedFlag(), d.seed)

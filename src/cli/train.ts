@@ -6,11 +6,13 @@ import { BASE_DEFAULTS, TEACHER_DEFAULTS, trainBase, trainTeacher, type BaseOpti
 import { STUDENT_DEFAULTS, trainStudent, type StudentOptions } from "../stages/train-student.js";
 import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
+import { runRecipe } from "../stages/teacher-recipe.js";
+import { UserError } from "../errors.js";
 import { parseNumberIn, parsePositiveInt } from "./parse.js";
 
 /** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
-function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }): Command {
-  return addTrainerOptions(cmd, d.steps)
+function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }, dataRequired = true): Command {
+  return addTrainerOptions(cmd, d.steps, dataRequired)
     .option("--config <file>", `model config JSON (default: the built-in ${size} size)`)
     .option("--split <split>", "training split", d.split)
     .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
@@ -19,11 +21,22 @@ function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { step
 
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher, a student base, or a student");
-  addPretrainOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer)"), "teacher", TEACHER_DEFAULTS)
+  addPretrainOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer), or run a teacher recipe"), "teacher", TEACHER_DEFAULTS, false)
     .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens", parseNumberIn("--answer-weight", 0, 100), TEACHER_DEFAULTS.answerWeight)
     .option("--family-weight <list>", "how often each question family is seen relative to the data, e.g. depth=3,attribute=0.5 (0 drops a family; unnamed families keep 1)", parseFamilyWeights)
+    .option("--ground-attention <w>", "weight of the grounding term: each rationale step's attention to the image (as extraction reads it) pulled onto the step's ground-truth patches (0 = off)", parseNumberIn("--ground-attention", 0, 100), TEACHER_DEFAULTS.groundAttention)
+    .option("--recipe <file>", "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues")
     .action(async (_: unknown, cmd: Command) => {
-      await trainTeacher(givenOptions<TeacherOptions>(cmd));
+      const o = givenOptions<TeacherOptions & { recipe?: string }>(cmd);
+      if (o.recipe) {
+        const clash = Object.keys(o).find((k) => !["recipe", "out", "resume", "quiet"].includes(k));
+        if (clash) throw new UserError(`--${clash.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} cannot be combined with --recipe (the recipe sets it)`);
+        const r = await runRecipe(o.recipe, o.out, { resume: o.resume, quiet: o.quiet, log: (line) => !o.quiet && process.stderr.write(line + "\n") });
+        process.stderr.write(`recipe done: ${r.trainSeconds.toFixed(0)} s of training; the teacher is ${r.model}\n`);
+        return;
+      }
+      if (!o.data) throw new UserError("--data <dir> is required (or --recipe <file>)");
+      await trainTeacher(o);
     });
   addPretrainOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it"), "student", BASE_DEFAULTS)
     .option("--vision-from <dir>", "start the vision tower (and its per-patch heads) from this model folder's, e.g. the teacher's; its vision config must be the same")

@@ -31,6 +31,8 @@ export interface TeacherOptions extends PretrainOptions {
   answerWeight?: number;
   /** How often each question family is seen relative to the data. */
   familyWeight?: FamilyWeights;
+  /** Weight of the grounding term: each rationale step's attention to the image pulled onto the step's ground-truth patches (0 = off). */
+  groundAttention?: number;
 }
 
 export interface BaseOptions extends PretrainOptions {
@@ -39,7 +41,7 @@ export interface BaseOptions extends PretrainOptions {
 }
 
 const PRETRAIN_DEFAULTS = { split: "teacher-train", auxPatch: 1 } as const;
-export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1 } as const;
+export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1, groundAttention: 0 } as const;
 export const BASE_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 1500 } as const;
 
 /** The folders a pretraining run reads, which its --out must stay apart from. */
@@ -84,14 +86,14 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // The task adds the auxiliary heads to the store, so build it before loading weights.
-  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight });
+  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight, groundAttention: o.groundAttention });
   if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
   const perFamily = familyCounts(data);
   if (!o.quiet)
     process.stderr.write(
       `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(perFamily).map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
     );
-  task.settings = { ...task.settings, aux_patch: o.auxPatch, answer_weight: o.answerWeight, init_from: o.initFrom ?? null, family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null };
+  task.settings = { ...task.settings, aux_patch: o.auxPatch, answer_weight: o.answerWeight, init_from: o.initFrom ?? null, family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null, ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention } : {}) };
   return trainToFolder(o.out, task, options, vlm);
 }
 

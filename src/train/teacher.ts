@@ -8,7 +8,8 @@ import { MaskCache } from "../data/shapes.js";
 import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { longestSequence, promptIds, targetIds } from "../model/sequence.js";
-import { forwardText, type Vlm } from "../model/vlm.js";
+import { decoderForward, embedWithImage, forwardText, lmLogits, projectVision, type Vlm } from "../model/vlm.js";
+import { groundBatch, groundingLoss, groundSteps } from "./grounding.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import type { LossParts, TrainTask } from "./trainer.js";
@@ -33,12 +34,18 @@ export interface TeacherTaskOptions {
   askQuestion?: boolean;
   auxPatchWeight?: number;
   answerWeight?: number;
+  /**
+   * Weight of the grounding term (0 = off): each rationale step's attention to the image, read as
+   * extraction reads it, pulled onto the step's ground-truth patches (see grounding.ts).
+   */
+  groundAttention?: number;
   /** Keep the vision tower as it is (a student started from a base): no gradient, and its features cached. */
   frozenVision?: boolean;
 }
 
 export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
-  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false } = options;
+  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false, groundAttention = 0 } = options;
+  if (groundAttention > 0 && (targets || !askQuestion)) throw new Error("the grounding term needs the rationale targets and the question prompt");
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
@@ -49,6 +56,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
+  const steps = groundAttention > 0 ? data.samples.map((s, i) => groundSteps(targetText(s).split(" ").filter(Boolean), prompts[i].length, s.rationale)) : null;
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   return {
     kind,
@@ -59,13 +67,26 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       const batch = makeTextBatch(indices.map((i) => prompts[i]), indices.map((i) => targetSeqs[i]), pad);
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const features = imageFeatures.batch(indices);
-      const logits3 = forwardText(vlm, ids, features);
+      let logits3: tf.Tensor3D;
+      let ground: tf.Scalar | null = null;
+      if (steps) {
+        const out = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)), { returnProbs: true });
+        logits3 = lmLogits(vlm, out.hidden) as tf.Tensor3D;
+        ground = groundingLoss(out.probs!, groundBatch(indices.map((i) => steps[i]), batch.length, n), n);
+      } else {
+        logits3 = forwardText(vlm, ids, features);
+      }
       const logits = tf.reshape(logits3, [-1, vlm.config.decoder.vocab_size]) as tf.Tensor2D;
       weighAnswers(batch, answerWord, answerWeight);
       const ce = crossEntropy(logits, tf.tensor1d(batch.labels, "int32"), tf.tensor1d(batch.weights));
-      if (!aux) return { total: ce, parts: { loss_ce: ce } };
+      const parts: Record<string, tf.Scalar> = { loss_ce: ce };
+      let total: tf.Scalar = ce;
+      if (ground) {
+        parts.loss_ground = ground;
+        total = tf.add(total, tf.mul(ground, groundAttention)) as tf.Scalar;
+      }
+      if (!aux) return { total, parts };
       const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
-      const n = features.shape[1];
       const pick = (labels: Int32Array[]) => {
         const out = new Int32Array(indices.length * n);
         indices.forEach((i, b) => out.set(labels[i], b * n));
@@ -77,7 +98,8 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         return crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, targets, weights);
       };
       const lossAux = tf.addN(AUX_HEADS.map(([name, , key, labelledWeight]) => head(name, aux.map((l) => l[key]), labelledWeight))) as tf.Scalar;
-      return { total: tf.add(ce, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts: { loss_ce: ce, loss_aux: lossAux } };
+      parts.loss_aux = lossAux;
+      return { total: tf.add(total, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts };
     },
     ...(frozenVision ? { frozen: isVisionParam } : {}),
     prepare: imageFeatures.prepare,

@@ -1,0 +1,118 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine } from "../../src/engine/index.js";
+import { loadSplit } from "../../src/data/dataset.js";
+import { readRecipe, runRecipe } from "../../src/stages/teacher-recipe.js";
+import { trainTeacher } from "../../src/stages/pretrain.js";
+import { tinyConfig } from "../helpers/tiny.js";
+import { runCli } from "../helpers/cli.js";
+import { Tokenizer } from "../../src/data/tokenizer.js";
+
+function recipe(root: string, body: unknown): string {
+  const file = join(root, `recipe-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(body));
+  return file;
+}
+
+describe("teacher recipe", () => {
+  let root: string;
+  let cfg: string;
+  const phase = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    data: { seed: 5, teacher_train: 12, train: 2, test: 2, size: 32, patch: 8 },
+    train: { steps: 3, warmup: 1, batch_size: 4, lr: 0.003, checkpoint_every: 2, log_every: 1, config: cfg, aux_patch: 0.5, answer_weight: 2, ground_attention: 0.5, family_weight: { depth: 2 } },
+    ...extra,
+  });
+  beforeAll(async () => {
+    await initEngine();
+    root = mkdtempSync(join(tmpdir(), "lavit-recipe-"));
+    cfg = join(root, "tiny.json");
+    writeFileSync(cfg, JSON.stringify(tinyConfig(Tokenizer.forGrammar().size, { hidden: 16, layers: 1, maxPositions: 64 })));
+  });
+
+  it("an unknown key names the file and the key, exit 2", () => {
+    const good = { phases: [phase("a")] };
+    const bad = structuredClone(good) as { phases: { train: Record<string, unknown> }[] };
+    bad.phases[0].train.stepz = 3;
+    const file = recipe(root, bad);
+    const r = runCli(["train", "teacher", "--recipe", file, "--out", join(root, "x")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain('unknown key "phases[0].train.stepz"');
+    expect(() => readRecipe(recipe(root, { ...good, phasez: [] }))).toThrow(/unknown key "phasez"/);
+  });
+
+  it("an unknown phase, a demo seed or a repeated phase name is refused, naming the key", () => {
+    const file = recipe(root, { phases: [phase("a"), phase("b", { init_from: { phase: "nope" } })] });
+    const r = runCli(["train", "teacher", "--recipe", file, "--out", join(root, "y")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${file}: phases[1].init_from.phase: unknown phase "nope"`);
+    const demoSeed = phase("a");
+    demoSeed.data.seed = 101;
+    expect(() => readRecipe(recipe(root, { phases: [demoSeed] }))).toThrow(/phases\[0\]\.data\.seed: seeds >= 100/);
+    expect(() => readRecipe(recipe(root, { phases: [phase("a"), phase("a")] }))).toThrow(/phases\[1\]\.name: phase "a" is named twice/);
+    expect(() => readRecipe(recipe(root, { phases: [phase("Bad Name")] }))).toThrow(/phases\[0\]\.name/);
+  });
+
+  it("flags that the recipe sets are refused beside --recipe", () => {
+    const file = recipe(root, { phases: [phase("a")] });
+    const r = runCli(["train", "teacher", "--recipe", file, "--out", join(root, "z"), "--steps", "5"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--steps cannot be combined with --recipe");
+  });
+
+  it("runs the phases in order, each as `train teacher` with the same flags would; --resume skips finished phases", async () => {
+    const file = recipe(root, { phases: [phase("first"), phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } })] });
+    const out = join(root, "run");
+    const r = await runRecipe(file, out, { quiet: true });
+    expect(r.model).toBe(join(out, "second"));
+    // The second phase started from the first's weights: the same run by hand gives the same bytes.
+    const byHand = join(root, "by-hand");
+    const loaded = loadSplit(join(out, "data-second"), "teacher-train");
+    expect(loaded.info.seed).toBe(6);
+    await trainTeacher({
+      data: join(out, "data-second"),
+      out: byHand,
+      config: cfg,
+      initFrom: join(out, "first"),
+      auxPatch: 0.5,
+      answerWeight: 2,
+      groundAttention: 0.5,
+      familyWeight: { depth: 2 },
+      ...{ steps: 3, batchSize: 4, lr: 0.003, warmup: 1, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 0, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true },
+    });
+    expect(readFileSync(join(byHand, "model.safetensors")).equals(readFileSync(join(out, "second", "model.safetensors")))).toBe(true);
+    const metrics = readFileSync(join(out, "second", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(metrics[0].loss_ground).toBeGreaterThan(0);
+
+    await expect(runRecipe(file, out, { quiet: true })).rejects.toThrow(/already holds a recipe run/);
+    const before = statSync(join(out, "second", "model.safetensors")).mtimeMs;
+    const lines: string[] = [];
+    await runRecipe(file, out, { resume: true, quiet: true, log: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.includes("skipped"))).toHaveLength(2);
+    expect(statSync(join(out, "second", "model.safetensors")).mtimeMs).toBe(before);
+
+    // A phase stopped before it finished (here: never started) runs on --resume; the finished one is skipped.
+    rmSync(join(out, "second"), { recursive: true });
+    const again: string[] = [];
+    await runRecipe(file, out, { resume: true, quiet: true, log: (l) => again.push(l) });
+    expect(again[0]).toMatch(/phase first: finished .* skipped/);
+    expect(readFileSync(join(byHand, "model.safetensors")).equals(readFileSync(join(out, "second", "model.safetensors")))).toBe(true);
+
+    // A recipe that changes or drops a phase that ran is refused; one that adds a phase after them runs it.
+    const other = recipe(root, { phases: [phase("first")] });
+    await expect(runRecipe(other, out, { resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs from the recipe .* \(phase "second"\)/);
+    const changed = phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }) as ReturnType<typeof phase>;
+    changed.train.lr = 0.001;
+    await expect(runRecipe(recipe(root, { phases: [phase("first"), changed] }), out, { resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs/);
+    const longer = recipe(root, { phases: [phase("first"), phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }), phase("third", { init_from: { phase: "first" } })] });
+    const grown: string[] = [];
+    const r3 = await runRecipe(longer, out, { resume: true, quiet: true, log: (l) => grown.push(l) });
+    expect(r3.model).toBe(join(out, "third"));
+    expect(grown.filter((l) => l.includes("skipped"))).toHaveLength(2);
+    expect(grown.some((l) => l.includes(`from ${join(out, "first")}`))).toBe(true);
+  }, 120_000);
+});

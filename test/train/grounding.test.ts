@@ -1,0 +1,92 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tf } from "../../src/engine/index.js";
+import type { LoadedSplit } from "../../src/data/dataset.js";
+import { targetText } from "../../src/data/sample.js";
+import { readoutRows } from "../../src/eval/gaze.js";
+import { numPatches } from "../../src/model/config.js";
+import { IMAGE_START, buildVlm } from "../../src/model/vlm.js";
+import { groundBatch, groundingLoss, groundSteps, stepImageMaps } from "../../src/train/grounding.js";
+import { teacherTask } from "../../src/train/teacher.js";
+import { train, type TrainOptions } from "../../src/train/trainer.js";
+import { promptIds } from "../../src/model/sequence.js";
+import { tinyConfig, tinySplit } from "../helpers/tiny.js";
+
+const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 2, maxPositions: 64 });
+
+describe("grounding term", () => {
+  let data: LoadedSplit;
+  beforeAll(async () => {
+    data = await tinySplit({ teacherTrain: 24, train: 4, test: 4 });
+  });
+
+  it("reads each step from the positions extraction reads it from", () => {
+    const n = numPatches(tiny(data.tokenizer.size).vision);
+    const texts = data.samples.map((s) => targetText(s));
+    const rows = readoutRows(data.tokenizer, data, texts, n);
+    data.samples.forEach((s, i) => {
+      const steps = groundSteps(texts[i].split(" "), promptIds(data.tokenizer, n, s.question).length, s.rationale);
+      const withPatches = rows[i].stepPositions.filter((_, k) => s.rationale[k].patches.length > 0);
+      expect(steps.map((x) => x.positions)).toEqual(withPatches);
+      expect(steps.map((x) => x.patches)).toEqual(s.rationale.filter((r) => r.patches.length).map((r) => r.patches));
+    });
+  });
+
+  it("maps a step as the mean over layers, heads and the step's rows, renormalised over the image", () => {
+    const [b, h, t, n] = [1, 2, 8, 3];
+    const layers = [0, 1].map((l) => {
+      const v = Float32Array.from({ length: b * h * t * t }, (_, i) => ((i * 7 + l * 13) % 11) + 1);
+      return tf.tensor4d(v, [b, h, t, t]);
+    });
+    const batch = groundBatch([[{ positions: [5, 6], patches: [1] }]], t, n);
+    const got = stepImageMaps(layers, batch.select, n).dataSync();
+    const raw = new Float64Array(n);
+    const all = layers.map((x) => x.dataSync());
+    for (const a of all) for (let hh = 0; hh < h; hh++) for (const q of [5, 6]) for (let j = 0; j < n; j++) raw[j] += a[(hh * t + q) * t + IMAGE_START + j];
+    const sum = raw.reduce((x, y) => x + y, 0);
+    raw.forEach((v, j) => expect(got[j]).toBeCloseTo(v / sum, 5));
+    const loss = groundingLoss(layers, batch, n).dataSync()[0];
+    expect(loss).toBeCloseTo(-Math.log(raw[1] / sum), 4);
+    tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
+  });
+
+  it("weight 0 leaves the loss as it was; a weight adds exactly w times the term to the same cross-entropy", () => {
+    const vlm = buildVlm(tiny(data.tokenizer.size), 1);
+    const idx = [0, 1, 2, 3];
+    const value = (w: number | undefined) =>
+      tf.tidy(() => {
+        const r = teacherTask(vlm, data, w === undefined ? {} : { groundAttention: w }).loss(idx, 0);
+        return { total: r.total.dataSync()[0], parts: Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [k, v.dataSync()[0]])) };
+      });
+    const before = value(undefined);
+    const zero = value(0);
+    expect(zero.total).toBe(before.total);
+    expect(Object.keys(zero.parts)).toEqual(["loss_ce"]);
+    const on = value(0.5);
+    expect(on.parts.loss_ce).toBeCloseTo(before.total, 5);
+    expect(on.parts.loss_ground).toBeGreaterThan(0);
+    expect(on.total).toBeCloseTo(on.parts.loss_ce + 0.5 * on.parts.loss_ground, 5);
+    vlm.dispose();
+  });
+
+  it("training with it moves the steps' attention onto their patches (more than the cross-entropy alone does)", async () => {
+    const opts: TrainOptions = { steps: 25, batchSize: 8, lr: 5e-3, warmup: 2, minLrRatio: 0.5, weightDecay: 0, clip: 1, seed: 2, logEvery: 25, checkpointEvery: 25, resume: false, quiet: true };
+    const idx = [...Array(data.samples.length).keys()];
+    const ungrounded = (vlm: ReturnType<typeof buildVlm>) => tf.tidy(() => teacherTask(vlm, data, { groundAttention: 1 }).loss(idx, 0).parts.loss_ground.dataSync()[0]);
+    const start = ungrounded(buildVlm(tiny(data.tokenizer.size), 4));
+    const run = async (w: number) => {
+      const vlm = buildVlm(tiny(data.tokenizer.size), 4);
+      await train(mkdtempSync(join(tmpdir(), "lavit-ground-")), teacherTask(vlm, data, { groundAttention: w }), opts);
+      const v = ungrounded(vlm);
+      vlm.dispose();
+      return v;
+    };
+    const grounded = await run(1);
+    const plain = await run(0);
+    // -log(mass on the patches): lower is more mass on the steps' objects.
+    expect(grounded).toBeLessThan(start - 0.3);
+    expect(grounded).toBeLessThan(plain - 0.3);
+  }, 60_000);
+});
