@@ -18,11 +18,8 @@ export function jsonProblem(text: string, e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const m = /position (\d+)/.exec(message);
   if (!text.trim()) return "not valid JSON (the file is empty)";
-  if (!m) {
-    // V8 names the offending token, then quotes the input: keep the first part only.
-    const quoted = /^(.*?),?\s*".*" is not valid JSON$/s.exec(message);
-    return `not valid JSON (${quoted ? quoted[1] || "unexpected input" : "unexpected input"})`;
-  }
+  // V8 names the offending token, which is a piece of the file: say only that it was unexpected.
+  if (!m) return "not valid JSON (unexpected input)";
   const pos = Number(m[1]);
   const before = text.slice(0, pos);
   const line = before.split("\n").length;
