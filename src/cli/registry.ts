@@ -7,10 +7,11 @@ import * as extractCli from "./extract.js";
 import * as askCli from "./ask.js";
 import * as demoCli from "./demo.js";
 import * as info from "./info.js";
+import * as gapCli from "./gap.js";
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [demoCli, info, data, trainCli, extractCli, evalCli, askCli, bench];
+export const commandModules: CommandModule[] = [demoCli, info, data, trainCli, extractCli, evalCli, gapCli, askCli, bench];

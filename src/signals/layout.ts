@@ -18,7 +18,8 @@ export const resultSchema = z
     image_relative_path: z.string(),
     ground_truth_enriched: z.string(),
     answer: z.string().optional(),
-    v_top_path_abs: z.string(),
+    /** Absent in attention dumps (`lavit eval --dump-attention`), which carry no V_top. */
+    v_top_path_abs: z.string().optional(),
     attention_path_abs: z.string(),
   })
   .passthrough();
@@ -33,7 +34,7 @@ export const trajectorySchema = z
           .object({
             p_t: z.array(z.number().min(0).max(1)).min(1),
             p_topk_idx: z.array(z.number().int().nonnegative()),
-            method: z.enum(["attention", "gradient"]),
+            method: z.enum(["attention", "gradient", "student_attention"]),
           })
           .passthrough(),
       )
@@ -52,6 +53,14 @@ export interface SampleSignals {
   topk: number[][];
   /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
   vTop: { rows: number; dim: number; data: Float32Array };
+}
+
+/** A sample of a folder read without V_top (`readSignals(dir, grid, { vTop: false })`). */
+export type TrajectorySignals = Omit<SampleSignals, "vTop"> & { vTop?: SampleSignals["vTop"] };
+
+export interface ReadSignalsOptions {
+  /** Read V_top (required for training). false: ignore it, so attention dumps and trajectory-only folders read. */
+  vTop?: boolean;
 }
 
 function parseJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
@@ -109,12 +118,18 @@ function normalise(p: Float32Array): Float32Array {
   return p;
 }
 
-/** Reads a signals folder for a model with a `grid` x `grid` patch layout. */
-export function readSignals(dir: string, grid: number): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
+/**
+ * Reads a signals folder for a model with a `grid` x `grid` patch layout (undefined: each map on
+ * its own square grid). V_top is read and checked unless `opts.vTop` is false.
+ */
+export function readSignals(dir: string, grid: number): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] };
+export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] };
+export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions = {}): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] } {
+  const withVTop = opts.vTop ?? true;
   const metaFile = join(dir, METADATA_FILE);
   if (!existsSync(metaFile)) throw new UserError(`${dir}: not a signals folder (no ${METADATA_FILE})`);
   const metadata = parseJson(metaFile, metadataSchema, "signals metadata");
-  const samples = metadata.results.map((result, i) => {
+  const samples = metadata.results.map((result, i): TrajectorySignals => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = resolveIn(dir, result.attention_path_abs);
     if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
@@ -123,14 +138,18 @@ export function readSignals(dir: string, grid: number): { metadata: z.infer<type
     const topk: number[][] = [];
     for (const [t, step] of traj.steps.entries()) {
       const from = Math.round(Math.sqrt(step.p_t.length));
-      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${grid}x${grid}`);
-      steps.push(normalise(resizeSquare(step.p_t, from, grid)));
-      if (from === grid) topk.push(step.p_topk_idx);
+      const to = grid ?? from;
+      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
+      steps.push(normalise(resizeSquare(step.p_t, from, to)));
+      if (from === to) topk.push(step.p_topk_idx);
       else {
         const p = steps[steps.length - 1];
         topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
       }
     }
+    if (!result.image_relative_path) throw new UserError(`${metaFile}: results.${i}.image_relative_path is empty`);
+    if (!withVTop) return { result, steps, topk };
+    if (!result.v_top_path_abs) throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
     const vFile = resolveIn(dir, result.v_top_path_abs);
     let vTop: SampleSignals["vTop"];
     try {
@@ -143,7 +162,6 @@ export function readSignals(dir: string, grid: number): { metadata: z.infer<type
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;
     }
-    if (!result.image_relative_path) throw new UserError(`${metaFile}: results.${i}.image_relative_path is empty`);
     return { result, steps, topk, vTop };
   });
   return { metadata, samples };
