@@ -8,11 +8,13 @@ export { trainTeacher, trainBase, TEACHER_DEFAULTS, BASE_DEFAULTS, type TeacherO
 export { trainStudent, STUDENT_DEFAULTS, type StudentOptions, type StudentMode } from "./stages/train-student.js";
 export { TRAINER_DEFAULTS, defaultWarmup, type CommonTrainOptions } from "./stages/trainer-options.js";
 export { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions, type Evaluation } from "./stages/evaluate.js";
+export { gap, GAP_DEFAULTS, type GapOptions } from "./stages/gap.js";
+export type { GapReport } from "./report/gap-report.js";
 export { ask, ASK_DEFAULTS, type AskOptions, type AskResult } from "./stages/ask.js";
 export { runDemo as demo, type DemoOptions } from "./demo/pipeline.js";
 export { DEMO_DEFAULTS } from "./demo/recipe.js";
 export type { DemoReport } from "./demo/report.js";
-export { jensenShannon, entropy, topkIou, sampleGaze, meanGaze, type GazeMetrics } from "./eval/gap.js";
+export { jensenShannon, entropy, topkIou, sampleGaze, meanGaze, mapGaze, meanGap, uniformGap, uniformGaze, type GazeMetrics, type GapMetrics } from "./eval/gap.js";
 export { SHIPPED_TEACHER, SHIPPED_STUDENT_BASE } from "./model/shipped.js";
 export { UserError, isUserError } from "./errors.js";
 export type { TrainResult } from "./train/trainer.js";

@@ -22,6 +22,7 @@ interface EvalFlags {
   teacher?: string;
   limit?: number;
   predictions?: string;
+  dumpAttention?: string;
   json?: boolean;
   quiet?: boolean;
   maskLatents?: boolean;
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option("--teacher <dir>", "teacher model folder: adds js_to_teacher and topk_iou")
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
+    .option("--dump-attention <dir>", "write the model's own per-step gaze maps to this folder, in the trajectory layout `lavit gap` reads")
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
@@ -66,18 +68,18 @@ export function register(program: Command): void {
       const quiet = f.quiet || f.json;
       const base = { model: f.model, data: f.data, split: f.split, limit: f.limit, quiet };
       if (f.visionHeads) {
-        if (f.teacherForced || f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --mask-latents, --no-image-for-answer");
+        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
         const r = await evaluateVisionTower(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
-        if (f.teacher || f.predictions || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --mask-latents, --no-image-for-answer");
+        if (f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
         const r = await evaluateTeacherForced(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }
-      const { result } = await evaluate({ ...base, allowOutsideRoot: f.allowOutsideRoot, teacher: f.teacher, predictions: f.predictions, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
+      const { result } = await evaluate({ ...base, allowOutsideRoot: f.allowOutsideRoot, teacher: f.teacher, predictions: f.predictions, dumpAttention: f.dumpAttention, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });
 }

@@ -3,10 +3,10 @@ import { join, resolve } from "node:path";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import { readDatasetInfo, type Sample } from "../data/manifest.js";
+import { readDatasetInfo } from "../data/manifest.js";
 import { encodePng } from "../data/png.js";
 import type { EvalResult } from "../eval/evaluate.js";
-import { meanGaze, sampleGaze, type GazeMetrics } from "../eval/gap.js";
+import { uniformGaze, type GazeMetrics } from "../eval/gap.js";
 import { readVlmConfig } from "../model/config.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { extract } from "../stages/extract.js";
@@ -234,14 +234,6 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));
   if (!o.quiet) process.stdout.write(markdownTable(results, reference) + "\n\n" + report.verdict.statement + `\nreport: ${join(o.out, "report.html")}\n`);
   return report;
-}
-
-/** The gaze metrics of attention spread evenly over the image, against the teacher's maps: the scale for the students' figures. */
-function uniformGaze(samples: readonly Sample[], teacherMaps: readonly Float32Array[][]): GazeMetrics {
-  const gaze = meanGaze(samples.map((s, i) => sampleGaze(s, teacherMaps[i].map((m) => new Float32Array(m.length).fill(1 / m.length)), teacherMaps[i])));
-  // Even gaze has no top k (every patch ties), so its IoU would only reflect how ties are broken.
-  delete gaze.topk_iou;
-  return gaze;
 }
 
 function readMetrics(file: string, key: string): { step: number; value: number }[] {

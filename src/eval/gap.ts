@@ -1,5 +1,5 @@
 import type { Sample } from "../data/manifest.js";
-import { massOn, stepPatches, topkIndices } from "../signals/maps.js";
+import { massOn, topkIndices } from "../signals/maps.js";
 
 /** Perception-Gap metrics of one sample, averaged over its rationale steps. */
 export interface GazeMetrics {
@@ -34,21 +34,37 @@ export function topkIou(p: ArrayLike<number>, q: ArrayLike<number>, k: number): 
   return inter / (a.size + b.length - inter);
 }
 
+/** Gaze metrics where the ground-truth regions may be unknown (maps from another run). */
+export interface GapMetrics {
+  grounding_mass?: number;
+  entropy: number;
+  js_to_teacher?: number;
+  topk_iou?: number;
+}
+
+/** Per step, the patch indices of the ground-truth region (undefined: regions unknown). */
+export type StepRegions = (step: number) => readonly number[];
+
+/** A lavit sample's regions: each step's patches; steps beyond its rationale use all its patches. */
+export function sampleRegions(sample: Sample): StepRegions {
+  return (t) => sample.rationale[t]?.patches ?? sample.rationale.flatMap((r) => r.patches);
+}
+
 /**
- * Per sample: grounding mass (share of each step's gaze on that step's ground-truth patches;
- * steps beyond the sample's rationale use all its patches), entropy, and, given the teacher's
- * maps for the same sample, JS divergence and top-k IoU step by step (over the steps both
- * wrote).
+ * Per sample: grounding mass (share of each step's gaze on that step's ground-truth patches,
+ * when they are known), entropy, and, given the teacher's maps for the same sample, JS
+ * divergence and top-k IoU step by step (over the steps both wrote).
  */
-export function sampleGaze(sample: Sample, maps: readonly Float32Array[], teacher?: readonly Float32Array[], k = 8): GazeMetrics {
+export function mapGaze(maps: readonly Float32Array[], regions: StepRegions | undefined, teacher?: readonly Float32Array[], k = 8): GapMetrics {
   let mass = 0;
   let ent = 0;
   maps.forEach((p, t) => {
     // The maps are distributions: their mass is taken as 1, not re-summed.
-    mass += massOn(p, stepPatches(sample, t), 1);
+    if (regions) mass += massOn(p, [...new Set(regions(t))], 1);
     ent += entropy(p);
   });
-  const out: GazeMetrics = { grounding_mass: mass / maps.length, entropy: ent / maps.length };
+  const out: GapMetrics = { entropy: ent / maps.length };
+  if (regions) out.grounding_mass = mass / maps.length;
   if (teacher) {
     const steps = Math.min(maps.length, teacher.length);
     let js = 0;
@@ -63,16 +79,45 @@ export function sampleGaze(sample: Sample, maps: readonly Float32Array[], teache
   return out;
 }
 
-/** Means over samples (every reported number is a plain mean of per-sample values). */
-export function meanGaze(per: readonly GazeMetrics[]): GazeMetrics {
-  const mean = (key: keyof GazeMetrics) => {
+/** mapGaze with a lavit sample's regions (always known). */
+export function sampleGaze(sample: Sample, maps: readonly Float32Array[], teacher?: readonly Float32Array[], k = 8): GazeMetrics {
+  const g = mapGaze(maps, sampleRegions(sample), teacher, k);
+  return { grounding_mass: g.grounding_mass!, ...g };
+}
+
+/** Means over samples (every reported number is a plain mean of the per-sample values that exist). */
+export function meanGap(per: readonly GapMetrics[]): GapMetrics {
+  const mean = (key: keyof GapMetrics) => {
     const v = per.map((g) => g[key]).filter((x): x is number => x !== undefined);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
   };
-  const out: GazeMetrics = { grounding_mass: mean("grounding_mass") ?? 0, entropy: mean("entropy") ?? 0 };
-  const js = mean("js_to_teacher");
-  const iou = mean("topk_iou");
-  if (js !== undefined) out.js_to_teacher = js;
-  if (iou !== undefined) out.topk_iou = iou;
+  const out: GapMetrics = { entropy: mean("entropy") ?? 0 };
+  for (const key of ["grounding_mass", "js_to_teacher", "topk_iou"] as const) {
+    const m = mean(key);
+    if (m !== undefined) out[key] = m;
+  }
   return out;
+}
+
+export function meanGaze(per: readonly GazeMetrics[]): GazeMetrics {
+  const g = meanGap(per);
+  return { grounding_mass: g.grounding_mass ?? 0, ...g };
+}
+
+/**
+ * The gaze metrics of attention spread evenly over the image, against the teacher's maps: the
+ * scale for the other models' figures (a teacher with near-uniform maps makes js_to_teacher
+ * reward diffuse attention).
+ */
+export function uniformGap(teacherMaps: readonly (readonly Float32Array[])[], regions?: readonly (StepRegions | undefined)[]): GapMetrics {
+  const gaze = meanGap(teacherMaps.map((maps, i) => mapGaze(maps.map((m) => new Float32Array(m.length).fill(1 / m.length)), regions?.[i], maps)));
+  // Even gaze has no top k (every patch ties), so its IoU would only reflect how ties are broken.
+  delete gaze.topk_iou;
+  return gaze;
+}
+
+/** uniformGap for lavit samples (regions always known). */
+export function uniformGaze(samples: readonly Sample[], teacherMaps: readonly (readonly Float32Array[])[]): GazeMetrics {
+  const g = uniformGap(teacherMaps, samples.map(sampleRegions));
+  return { grounding_mass: g.grounding_mass ?? 0, ...g };
 }

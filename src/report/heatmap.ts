@@ -9,7 +9,7 @@ export interface Panel {
   size: number;
 }
 
-function ramp(v: number): [number, number, number] {
+export function ramp(v: number): [number, number, number] {
   // black-red-yellow-white ("hot"), readable over the grey background
   const x = Math.max(0, Math.min(1, v));
   return [Math.min(255, 765 * x), Math.max(0, Math.min(255, 765 * x - 255)), Math.max(0, Math.min(255, 765 * x - 510))];

@@ -72,7 +72,7 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
     samples = readSignals(root, grid).samples;
     grids[`${grid}x${grid}`] = samples.length;
     try {
-      dtype = [...readSafetensors(resolveIn(root, samples[0].result.v_top_path_abs)).tensors.values()][0].dtype;
+      dtype = [...readSafetensors(resolveIn(root, samples[0].result.v_top_path_abs!)).tensors.values()][0].dtype;
     } catch (e) {
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;

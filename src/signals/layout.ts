@@ -23,7 +23,7 @@ export const resultSchema = z
     image_relative_path: z.string(),
     ground_truth_enriched: z.string(),
     answer: z.string().optional(),
-    v_top_path_abs: z.string(),
+    v_top_path_abs: z.string().optional(),
     attention_path_abs: z.string(),
   })
   .passthrough();
@@ -38,7 +38,7 @@ export const trajectorySchema = z
           .object({
             p_t: z.array(z.number().min(0).max(1)).min(1),
             p_topk_idx: z.array(z.number().int().nonnegative()),
-            method: z.enum(["attention", "gradient"]),
+            method: z.enum(["attention", "gradient", "student_attention"]),
           })
           .passthrough(),
       )
@@ -57,6 +57,14 @@ export interface SampleSignals {
   topk: number[][];
   /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
   vTop: { rows: number; dim: number; data: Float32Array };
+}
+
+/** A sample of a folder read without V_top (`readSignals(dir, grid, { vTop: false })`). */
+export type TrajectorySignals = Omit<SampleSignals, "vTop"> & { vTop?: SampleSignals["vTop"] };
+
+export interface ReadSignalsOptions extends OfficialReadOptions {
+  /** Read V_top (required for training). false: ignore it, so attention dumps and trajectory-only folders read. */
+  vTop?: boolean;
 }
 
 export function resolveIn(dir: string, p: string): string {
@@ -112,14 +120,17 @@ export function detectLayout(dir: string, opts: OfficialReadOptions = {}): Signa
  * Reads a signals folder, in lavit's layout or the official one (detected), for a model with a
  * `grid` x `grid` patch layout.
  */
-export function readSignals(dir: string, grid: number, opts: OfficialReadOptions = {}): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] } {
+export function readSignals(dir: string, grid: number, opts?: OfficialReadOptions): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] };
+export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] };
+export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions = {}): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] } {
+  const withVTop = opts.vTop ?? true;
   const layout = detectLayout(dir, opts);
-  if (layout === "official") return readOfficialSignals(dir, grid, opts);
+  if (layout === "official") return readOfficialSignals(dir, grid ?? null, opts);
   const metaFile = join(dir, METADATA_FILE);
   if (!layout) throw new UserError(`${dir}: not a signals folder (neither ${METADATA_FILE} nor the official ${OFFICIAL_METADATA})`);
   const metadata = readJson(metaFile, metadataSchema, { what: "signals metadata" });
   if (metadata.results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
-  const samples = metadata.results.map((result, i) => {
+  const samples = metadata.results.map((result, i): TrajectorySignals => {
     const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
     const trajFile = assertInsideRoot(dir, resolveIn(dir, result.attention_path_abs), `${metaFile}: ${name}: attention_path_abs`, opts.allowOutsideRoot);
     if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
@@ -128,14 +139,17 @@ export function readSignals(dir: string, grid: number, opts: OfficialReadOptions
     const topk: number[][] = [];
     for (const [t, step] of traj.steps.entries()) {
       const from = Math.round(Math.sqrt(step.p_t.length));
-      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${grid}x${grid}`);
-      steps.push(normalise(resizeSquare(step.p_t, from, grid)));
-      if (from === grid) topk.push(step.p_topk_idx);
+      const to = grid ?? from;
+      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
+      steps.push(normalise(resizeSquare(step.p_t, from, to)));
+      if (from === to) topk.push(step.p_topk_idx);
       else {
         const p = steps[steps.length - 1];
         topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
       }
     }
+    if (!withVTop) return { result, steps, topk };
+    if (!result.v_top_path_abs) throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
     const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
     let vTop: SampleSignals["vTop"];
     try {

@@ -8,6 +8,7 @@ import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-head
 import { loadModelFor, withModel } from "../model/load.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { assertFileOutput } from "../util/paths.js";
+import { writeAttentionDump } from "../signals/dump.js";
 
 export interface EvaluateOptions {
   /** Model folder (config.json, model.safetensors, tokenizer.json). */
@@ -28,6 +29,8 @@ export interface EvaluateOptions {
   /** Read manifest images that lead outside the dataset folder. */
   allowOutsideRoot?: boolean;
   quiet?: boolean;
+  /** Write the model's own per-step gaze maps here, in the trajectory layout (`lavit gap` reads it). */
+  dumpAttention?: string;
 }
 
 export type Evaluation = EvalResult & GazeMetrics;
@@ -46,6 +49,7 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
   const ev = withModel(loadModelFor(o.model, data, o.data), (m) =>
     evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: o.quiet, teacherMaps, probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer } }),
   );
+  if (o.dumpAttention) await writeAttentionDump(o.dumpAttention, data, ev.predictions.map((p) => p.generated), ev.maps, { model: o.model });
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
   return { result: ev.result, predictions: ev.predictions };
 }

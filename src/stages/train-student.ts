@@ -177,7 +177,7 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
   const signals = o.targetText === "full" ? joined.signals : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
   const vDim = signals[0].vTop.dim;
-  for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
+  for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs!)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
   if (o.teacher) {
     const t = readModelFolder(o.teacher);
     if (t.config.decoder.hidden_size !== vDim) throw new UserError(`${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`);

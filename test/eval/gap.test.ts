@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { entropy, jensenShannon, meanGaze, sampleGaze, topkIou } from "../../src/eval/gap.js";
+import { entropy, jensenShannon, mapGaze, meanGap, meanGaze, sampleGaze, topkIou, uniformGap, uniformGaze } from "../../src/eval/gap.js";
 import { summarise, type Prediction } from "../../src/eval/evaluate.js";
 import type { Sample } from "../../src/data/manifest.js";
 import { verdict } from "../../src/demo/report.js";
@@ -22,6 +22,25 @@ describe("Perception-Gap metrics", () => {
     expect(g.js_to_teacher).toBeCloseTo(0, 6);
     expect(g.topk_iou).toBe(1);
     expect(meanGaze([g, { ...g, grounding_mass: 0 }]).grounding_mass).toBeCloseTo(0.325, 6);
+  });
+
+  it("without regions, reports no grounding mass; even gaze's line is the same function for the demo and lavit gap", () => {
+    const teacher = [Float32Array.from([0.7, 0.1, 0.1, 0.1]), Float32Array.from([0.1, 0.1, 0.2, 0.6])];
+    const g = mapGaze(teacher, undefined, teacher, 1);
+    expect(g).not.toHaveProperty("grounding_mass");
+    expect(g.js_to_teacher).toBeCloseTo(0, 10);
+    expect(meanGap([g, { entropy: 1 }])).not.toHaveProperty("grounding_mass");
+    const sample = { rationale: [{ text: "look a", objects: [0], patches: [0] }, { text: "look b", objects: [1], patches: [3] }] } as unknown as Sample;
+    const even = new Float32Array(4).fill(0.25);
+    const u = uniformGaze([sample], [teacher]);
+    // Even gaze puts a quarter on each one-patch region, and its JS is averaged over the two steps.
+    expect(u.grounding_mass).toBeCloseTo(0.25, 10);
+    expect(u.entropy).toBeCloseTo(Math.log(4), 10);
+    expect(u.js_to_teacher).toBeCloseTo((jensenShannon(even, teacher[0]) + jensenShannon(even, teacher[1])) / 2, 10);
+    expect(u).not.toHaveProperty("topk_iou");
+    const noRegions = uniformGap([teacher]);
+    expect(noRegions).not.toHaveProperty("grounding_mass");
+    expect(noRegions.js_to_teacher).toBeCloseTo(u.js_to_teacher!, 12);
   });
 
   it("counts a pair only when both members are right", () => {

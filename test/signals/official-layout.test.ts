@@ -153,7 +153,7 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
     try {
       const r = readOfficialSignals(moved, 4);
       expect(r.samples).toHaveLength(3);
-      expect(r.samples[0].result.v_top_path_abs.startsWith(moved)).toBe(true);
+      expect(r.samples[0].result.v_top_path_abs!.startsWith(moved)).toBe(true);
     } finally {
       renameSync(hidden, root);
     }

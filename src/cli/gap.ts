@@ -1,0 +1,29 @@
+import { Command } from "commander";
+import { GAP_DEFAULTS, gap, type GapOptions } from "../stages/gap.js";
+import { givenOptions } from "./options.js";
+import { parsePositiveInt, parseSeedFlag } from "./parse.js";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command): void {
+  const d = GAP_DEFAULTS;
+  program
+    .command("gap")
+    .description("the Perception Gap of any run: compare trajectory folders (student attention dumps, other teachers' signals) with a teacher's")
+    .requiredOption("--teacher <dir>", "the teacher's trajectory folder (signals from `lavit extract`, or the LaViT layout)")
+    .requiredOption("--compare <dir>", "a folder to compare with the teacher (repeat the flag for several)", collect)
+    .requiredOption("--out <dir>", "output folder (gap.json, gap.md, gap.html, heatmaps/)")
+    .option("--boxes <file>", "ground-truth boxes in image pixels: JSONL {question_id, boxes} or a JSON array (Visual-CoT bbox)")
+    .option("--data <dir>", "ground truth from a lavit dataset's rationale patches (with --split)")
+    .option("--split <split>", "the dataset split the trajectories are of (with --data)")
+    .option("--images <dir>", "folder the image paths are relative to (default: each trajectory folder)")
+    .option("--strict", "fail when a sample is in one folder but not another (default: compare the samples all hold)")
+    .option("--topk <k>", "k of the top-k IoU", parsePositiveInt("--topk"), d.topk)
+    .option("--show <n>", "heatmaps of the n samples where the maps differ most", parsePositiveInt("--show", true), d.show)
+    .option("--random <n>", "plus n samples picked at random", parsePositiveInt("--random", true), d.random)
+    .option("--seed <n>", "seed of the random picks", parseSeedFlag(), d.seed)
+    .option("--quiet", "print nothing")
+    .action(async (_: unknown, cmd: Command) => {
+      await gap(givenOptions<GapOptions>(cmd));
+    });
+}

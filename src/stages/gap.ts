@@ -1,0 +1,187 @@
+import { basename, join, resolve } from "node:path";
+import { UserError } from "../errors.js";
+import { readDatasetInfo, readManifest, checkSplit } from "../data/manifest.js";
+import { encodePng } from "../data/png.js";
+import { imageSize, readImageAny } from "../data/read-image.js";
+import { mapGaze, meanGap, uniformGap, type GapMetrics, type StepRegions } from "../eval/gap.js";
+import { gapHtml, gapMarkdown, type GapHeatmap, type GapReport, type GapSampleRow } from "../report/gap-report.js";
+import { overlayPanel, tileRasters, type Raster } from "../report/overlay.js";
+import { readGazeRun, type GazeSample } from "../signals/gaze-run.js";
+import { resizeGrid, toDistribution, type Grid } from "../signals/maps.js";
+import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { Rng } from "../util/rng.js";
+
+export interface GapOptions {
+  /** The reference trajectory folder (a teacher's signals). */
+  teacher: string;
+  /** Folders to compare with it (attention dumps, other teachers' signals). */
+  compare: string[];
+  out: string;
+  /** Ground-truth boxes in image pixels: JSONL `{question_id, boxes}` or a JSON array (Visual-CoT `bbox`). */
+  boxes?: string;
+  /** Ground truth from a lavit dataset's manifest (its rationale steps' patches): the dataset folder, with `split`. */
+  data?: string;
+  split?: string;
+  /** Folder the image paths are relative to (default: each trajectory folder). */
+  images?: string;
+  /** Fail when a sample is in one folder but not another (default: compare the samples all folders have). */
+  strict?: boolean;
+  /** k of the top-k IoU. */
+  topk?: number;
+  /** Heatmaps of the samples where the maps differ most... */
+  show?: number;
+  /** ...plus this many others picked at random (seeded). */
+  random?: number;
+  seed?: number;
+  /** Longer side of a heatmap panel, in pixels. */
+  maxSide?: number;
+  quiet?: boolean;
+}
+
+export const GAP_DEFAULTS = { topk: 8, show: 4, random: 2, seed: 0, strict: false, maxSide: 256, quiet: false } satisfies Partial<GapOptions>;
+
+/** Regions of one sample, per step on the teacher's grid, plus its pixel boxes for drawing. */
+interface Regions {
+  at: StepRegions;
+  boxes: (t: number) => Box[];
+}
+
+function regionsFor(r: SampleRegionBoxes, size: { width: number; height: number }, grid: Grid): Regions {
+  const pick = (t: number) => r.steps[Math.min(t, r.steps.length - 1)];
+  const cache = new Map<number, number[]>();
+  return {
+    at: (t) => {
+      const k = Math.min(t, r.steps.length - 1);
+      if (!cache.has(k)) cache.set(k, boxesToPatches(r.steps[k], size.width, size.height, grid));
+      return cache.get(k)!;
+    },
+    boxes: pick,
+  };
+}
+
+function uniqueNames(dirs: readonly string[]): string[] {
+  const used = new Map<string, number>();
+  return dirs.map((d) => {
+    const base = basename(resolve(d));
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    return n === 1 ? base : `${base}-${n}`;
+  });
+}
+
+/** Mean JS divergence between two runs' maps of one sample, over the steps both wrote. */
+function divergence(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+  return mapGaze(a, undefined, b).js_to_teacher!;
+}
+
+/**
+ * The Perception Gap of any runs against a teacher's trajectories: per sample and overall,
+ * js_to_teacher, top-k IoU, grounding mass (where regions are known) and entropy, with the
+ * even-gaze reference; written as gap.json, gap.md and gap.html (heatmaps over the images).
+ */
+export async function gap(options: GapOptions): Promise<GapReport> {
+  const o = { ...GAP_DEFAULTS, ...options };
+  if (!o.compare.length) throw new UserError("--compare: give at least one folder to compare with the teacher");
+  if ((o.data === undefined) !== (o.split === undefined)) throw new UserError("--data and --split go together (the dataset whose rationale patches are the ground truth)");
+  if (o.data && o.boxes) throw new UserError("give either --boxes or --data/--split as the ground truth, not both");
+  if (o.split) checkSplit(o.split);
+
+  const teacher = readGazeRun(o.teacher, { images: o.images });
+  const runs = o.compare.map((dir) => new Map(readGazeRun(dir, { images: o.images }).map((s) => [s.id, s])));
+  const names = uniqueNames(o.compare);
+  const teacherName = basename(resolve(o.teacher));
+
+  const common = teacher.filter((s) => runs.every((r) => r.has(s.id)));
+  const commonIds = new Set(common.map((s) => s.id));
+  const coverage: GapReport["coverage"] = { [teacherName]: { samples: teacher.length, not_compared: teacher.length - common.length } };
+  runs.forEach((r, k) => (coverage[names[k]] = { samples: r.size, not_compared: [...r.keys()].filter((id) => !commonIds.has(id)).length }));
+  const unmatched = Object.entries(coverage).filter(([, c]) => c.not_compared > 0);
+  if (o.strict && unmatched.length) throw new UserError(`--strict: the folders hold different samples (${unmatched.map(([n, c]) => `${n}: ${c.not_compared} of ${c.samples} not in every folder`).join("; ")})`);
+  if (!common.length) throw new UserError(`${o.teacher} and ${o.compare.join(", ")} have no sample id in common`);
+
+  let regionBoxes: Map<string, SampleRegionBoxes> | undefined;
+  let regionSize: ((s: GazeSample) => { width: number; height: number }) | undefined;
+  if (o.boxes) {
+    regionBoxes = new Map([...readBoxes(o.boxes)].map(([id, boxes]) => [id, { steps: [boxes] }]));
+    regionSize = (s) => imageSize(s.image);
+  } else if (o.data && o.split) {
+    const info = readDatasetInfo(o.data);
+    regionBoxes = datasetRegionBoxes(readManifest(o.data, o.split), info.size, info.size / info.patch);
+    regionSize = () => ({ width: info.size, height: info.size });
+  }
+
+  const rows: GapSampleRow[] = [];
+  const regions: (Regions | undefined)[] = [];
+  const teacherMaps: Float32Array[][] = [];
+  const modelMaps: Float32Array[][][] = [];
+  for (const t of common) {
+    const rb = regionBoxes?.get(t.id);
+    const reg = rb ? regionsFor(rb, regionSize!(t), t.grid) : undefined;
+    const maps = runs.map((r) => {
+      const s = r.get(t.id)!;
+      return s.grid.rows === t.grid.rows && s.grid.cols === t.grid.cols ? s.steps : s.steps.map((p) => toDistribution(resizeGrid(p, s.grid, t.grid)));
+    });
+    const all = [t.steps, ...maps];
+    let disagreement = 0;
+    for (let a = 0; a < all.length; a++) for (let b = a + 1; b < all.length; b++) disagreement = Math.max(disagreement, divergence(all[a], all[b]));
+    const own = mapGaze(t.steps, reg?.at);
+    rows.push({
+      id: t.id,
+      image: t.image,
+      steps: t.steps.length,
+      disagreement,
+      teacher: own,
+      models: Object.fromEntries(maps.map((m, k) => [names[k], mapGaze(m, reg?.at, t.steps, o.topk)])),
+      uniform: uniformGap([t.steps], [reg?.at]),
+    });
+    regions.push(reg);
+    teacherMaps.push(t.steps);
+    modelMaps.push(maps);
+  }
+
+  const withCount = (g: GapMetrics) => ({ ...g, samples: rows.length });
+  const report: GapReport = {
+    teacher: { name: teacherName, dir: resolve(o.teacher), ...withCount(meanGap(rows.map((r) => r.teacher))) },
+    models: Object.fromEntries(names.map((n) => [n, withCount(meanGap(rows.map((r) => r.models[n])))])),
+    uniform: withCount(uniformGap(teacherMaps, regions.map((r) => r?.at))),
+    compared: rows.length,
+    coverage,
+    topk: o.topk,
+    regions: o.boxes ? { kind: "boxes", file: resolve(o.boxes), samples: regions.filter(Boolean).length } : o.data ? { kind: "dataset", file: resolve(o.data), samples: regions.filter(Boolean).length } : null,
+    heatmaps: [],
+    per_sample: rows,
+  };
+
+  // The samples where the runs' maps differ most, then a few others at random (seeded).
+  const order = rows.map((_, i) => i).sort((a, b) => rows[b].disagreement - rows[a].disagreement || a - b);
+  const chosen = order.slice(0, o.show);
+  chosen.push(...new Rng(o.seed).shuffle(order.slice(o.show)).slice(0, o.random));
+  const rendered: { heat: GapHeatmap; raster: Raster }[] = chosen.map((i, k) => {
+    const row = rows[i];
+    const img = readImageAny(row.image);
+    const grid = common[i].grid;
+    const steps = Math.min(2, teacherMaps[i].length);
+    const panels: Raster[] = [];
+    for (let t = 0; t < steps; t++) {
+      const deco = { outline: regions[i]?.at(t) ?? [], boxes: o.boxes ? regions[i]?.boxes(t) : undefined, maxSide: o.maxSide };
+      panels.push(overlayPanel(img, null, grid, deco));
+      panels.push(overlayPanel(img, teacherMaps[i][t], grid, deco));
+      for (const maps of modelMaps[i]) panels.push(overlayPanel(img, maps[t] ?? null, grid, deco));
+    }
+    const file = `heatmaps/${String(k).padStart(2, "0")}-${row.id.replace(/[^A-Za-z0-9_-]/g, "_")}.png`;
+    const why = k < Math.min(o.show, rows.length) ? `differ most (max JS between runs ${row.disagreement.toFixed(3)})` : "picked at random";
+    return {
+      heat: { file, id: row.id, caption: `${row.id} (${why}). Columns: image, ${[teacherName, ...names].join(", ")}; rows: steps 1..${steps}${regions[i] ? "; outlined: ground-truth region" : ""}.` },
+      raster: tileRasters(panels, 2 + names.length),
+    };
+  });
+  report.heatmaps = rendered.map((r) => r.heat);
+
+  for (const r of rendered) writeFileAtomic(join(o.out, r.heat.file), encodePng(r.raster.rgb, r.raster.width, r.raster.height));
+  writeFileAtomic(join(o.out, "gap.json"), JSON.stringify(report, null, 2) + "\n");
+  writeFileAtomic(join(o.out, "gap.md"), gapMarkdown(report));
+  writeFileAtomic(join(o.out, "gap.html"), gapHtml(report));
+  if (!o.quiet) process.stdout.write(gapMarkdown(report, false) + `\nreport: ${join(o.out, "gap.html")}\n`);
+  return report;
+}
