@@ -9,7 +9,11 @@ export default tseslint.config(
   {
     files: ["**/*.ts"],
     plugins: { "import-x": importX },
-    settings: { "import-x/parsers": { "@typescript-eslint/parser": [".ts"] }, "import-x/extensions": [".ts", ".js"], "import-x/resolver-next": [createTypeScriptImportResolver({ project: "tsconfig.json" })] },
+    settings: {
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "tsconfig.json" })],
+    },
     rules: {
       // Module cycles make load order matter and hide layering mistakes.
       "import-x/no-cycle": ["error", { ignoreExternal: true }],
@@ -22,7 +26,10 @@ export default tseslint.config(
     files: ["src/**/*.ts"],
     ignores: ["src/cli/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/cli/*", "**/cli"], message: "the library must not import cli/: move the code into stages/ or a library module" }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/cli/*", "**/cli"], message: "the library must not import cli/: move the code into stages/ or a library module" }] },
+      ],
     },
   },
 );

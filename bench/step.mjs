@@ -13,12 +13,18 @@ const reference = process.env.LAVIT_TORCH_REFERENCE ?? path.resolve(root, "../sh
 const python = process.env.LAVIT_TORCH_PYTHON ?? "/usr/bin/python3";
 
 function lastJsonLine(out) {
-  const lines = out.trim().split("\n").filter((l) => l.startsWith("{"));
+  const lines = out
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
   return lines.length ? JSON.parse(lines[lines.length - 1]) : null;
 }
 
 for (const config of ["small", "base"]) {
-  const ours = spawnSync(process.execPath, [path.join(root, "bin/lavit.js"), "bench", "step", "--config", config, "--steps", steps, "--json"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const ours = spawnSync(process.execPath, [path.join(root, "bin/lavit.js"), "bench", "step", "--config", config, "--steps", steps, "--json"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   if (ours.status !== 0) process.exit(ours.status ?? 1);
   const a = lastJsonLine(ours.stdout);
   console.log(JSON.stringify(a));
@@ -34,5 +40,11 @@ for (const config of ["small", "base"]) {
     process.exit(2);
   }
   console.log(JSON.stringify(b));
-  console.log(JSON.stringify({ config, ratio_median: +(a.ms_per_step_median / b.ms_per_step_median).toFixed(3), ratio_min: +(a.ms_per_step_min / b.ms_per_step_min).toFixed(3) }));
+  console.log(
+    JSON.stringify({
+      config,
+      ratio_median: +(a.ms_per_step_median / b.ms_per_step_median).toFixed(3),
+      ratio_min: +(a.ms_per_step_min / b.ms_per_step_min).toFixed(3),
+    }),
+  );
 }

@@ -14,7 +14,19 @@ export { ask, ASK_DEFAULTS, type AskOptions, type AskResult } from "./stages/ask
 export { runDemo as demo, type DemoOptions } from "./demo/pipeline.js";
 export { DEMO_DEFAULTS } from "./demo/recipe.js";
 export type { DemoReport } from "./demo/report.js";
-export { jensenShannon, entropy, topkIou, sampleGaze, meanGaze, mapGaze, meanGap, uniformGap, uniformGaze, type GazeMetrics, type GapMetrics } from "./eval/gap.js";
+export {
+  jensenShannon,
+  entropy,
+  topkIou,
+  sampleGaze,
+  meanGaze,
+  mapGaze,
+  meanGap,
+  uniformGap,
+  uniformGaze,
+  type GazeMetrics,
+  type GapMetrics,
+} from "./eval/gap.js";
 export { SHIPPED_TEACHER, SHIPPED_STUDENT_BASE } from "./model/shipped.js";
 export { UserError, isUserError } from "./errors.js";
 export type { TrainResult } from "./train/trainer.js";

@@ -18,11 +18,18 @@ describe("the package's entry point", () => {
     const teacher = join(root, "teacher");
     const tok = Tokenizer.forGrammar();
     const cfg = teacherConfig(tok.size, 32, 8);
-    const small = { ...cfg, vision: { ...cfg.vision, hidden_size: 16, num_layers: 1, mlp_size: 32 }, decoder: { ...cfg.decoder, hidden_size: 16, num_layers: 1, ffn_size: 32 } };
+    const small = {
+      ...cfg,
+      vision: { ...cfg.vision, hidden_size: 16, num_layers: 1, mlp_size: 32 },
+      decoder: { ...cfg.decoder, hidden_size: 16, num_layers: 1, ffn_size: 32 },
+    };
     const t = buildVlm(small, 0);
     saveModel(teacher, small, t.store, tok, 0);
     t.dispose();
-    const user = spawnSync(join("node_modules", ".bin", "tsx"), [join("test", "fixtures", "library-user.ts"), root, teacher], { encoding: "utf8", env: { ...process.env, LAVIT_NO_PROGRESS: "1" } });
+    const user = spawnSync(join("node_modules", ".bin", "tsx"), [join("test", "fixtures", "library-user.ts"), root, teacher], {
+      encoding: "utf8",
+      env: { ...process.env, LAVIT_NO_PROGRESS: "1" },
+    });
     expect(user.status, user.stderr).toBe(0);
     const out = JSON.parse(user.stdout.trim().split("\n").pop()!);
     expect(out.step).toBe(3);

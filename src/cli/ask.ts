@@ -25,11 +25,20 @@ export function register(program: Command): void {
     .option("--no-image-for-answer", "probe: the answer cannot attend to the image (gate closed)")
     .option("--json", "print one JSON object")
     .action(async (question: string, f: AskFlags) => {
-      const result = await ask({ question, model: f.model, image: f.image, top: f.top, heatmap: f.heatmap, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
+      const result = await ask({
+        question,
+        model: f.model,
+        image: f.image,
+        top: f.top,
+        heatmap: f.heatmap,
+        maskLatents: f.maskLatents,
+        noImageForAnswer: !f.imageForAnswer,
+      });
       if (f.json) process.stdout.write(JSON.stringify(result) + "\n");
       else {
         process.stdout.write(`${result.answer ?? "(no answer)"}\n  generated: ${result.generated}\n`);
-        for (const s of result.latent_steps) process.stdout.write(`  ${s.latent} looks at patches ${s.top_patches.map((p) => `${p.patch} (r${p.row} c${p.col})`).join(", ")}\n`);
+        for (const s of result.latent_steps)
+          process.stdout.write(`  ${s.latent} looks at patches ${s.top_patches.map((p) => `${p.patch} (r${p.row} c${p.col})`).join(", ")}\n`);
         if (!result.latent_steps.length) process.stdout.write("  (this model has no latent thoughts)\n");
         if (f.heatmap) process.stdout.write(`  heatmap: ${f.heatmap}\n`);
       }

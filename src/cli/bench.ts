@@ -16,7 +16,9 @@ export function register(program: Command): void {
     .option("--json", "print only the JSON result line")
     .action(async (opts: { config: BenchConfigName; steps: number; warmup: number; profile?: boolean; json?: boolean }) => {
       await initEngine();
-      const onStep = opts.json ? undefined : (i: number, ms: number) => process.stderr.write(`${i < opts.warmup ? "warm-up" : "step"} ${i + 1}: ${ms.toFixed(1)} ms\n`);
+      const onStep = opts.json
+        ? undefined
+        : (i: number, ms: number) => process.stderr.write(`${i < opts.warmup ? "warm-up" : "step"} ${i + 1}: ${ms.toFixed(1)} ms\n`);
       let result;
       if (opts.profile) {
         const t0 = performance.now();

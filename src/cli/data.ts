@@ -61,7 +61,9 @@ export function register(program: Command): void {
       const img = { rgb: loadImages(dir, split, [sample], info.size)[0] };
       const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
       writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));
-      const steps = sample.rationale.map((r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`);
+      const steps = sample.rationale.map(
+        (r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`,
+      );
       process.stdout.write(`${sample.question}  answer: ${sample.answer}\n${steps.join("\n")}\nwrote ${opts.out}\n`);
     });
 }

@@ -13,16 +13,30 @@ export function register(program: Command): void {
     .option("--out <dir>", "output folder", d.out)
     .option("--seeds <n>", "repeat with n data/training seeds (means and std in the report)", parsePositiveInt("--seeds"), d.seeds)
     .option("--first-seed <n>", "the first seed (the others follow it: n, n + 1, ...)", parsePositiveInt("--first-seed"), d.firstSeed)
-    .option("--prior <p>", "probability that a train/test-id answer is its template's prior answer (the shortcut's strength)", parseNumberIn("--prior", 0, 1), d.prior)
+    .option(
+      "--prior <p>",
+      "probability that a train/test-id answer is its template's prior answer (the shortcut's strength)",
+      parseNumberIn("--prior", 0, 1),
+      d.prior,
+    )
     .option("--latents <k>", "latent visual thought tokens K of the lavit student", parsePositiveInt("--latents"), d.latents)
-    .addOption(new Option("--preset <p>", "official: the public code's choices for the signals and every student (docs/fidelity.md); --full then leaves out the ablations that contradict it").choices([...PRESETS]))
+    .addOption(
+      new Option(
+        "--preset <p>",
+        "official: the public code's choices for the signals and every student (docs/fidelity.md); --full then leaves out the ablations that contradict it",
+      ).choices([...PRESETS]),
+    )
     .option("--full", "also train the ablations (no-traj, no-vtop, no-gate, two-stage, and K among 1, 2, 4, 8 other than --latents)")
     .option("--quick", "tiny sizes (about two minutes): a smoke test, not a result")
     .option("--resume", "continue an interrupted demo in --out")
     .option("--force", "recompute a demo whose report already exists in --out")
     .option("--teacher <dir>", "teacher model folder", d.teacher)
     .option("--student-base <dir>", "base model both students start from (`lavit train base`), or `none` to train them from scratch", d.studentBase ?? "none")
-    .option("--jobs <n>", "students trained at once, each in its own process with an equal share of the threads (default: one per thread; 1 trains them one after another on all threads)", parsePositiveInt("--jobs"))
+    .option(
+      "--jobs <n>",
+      "students trained at once, each in its own process with an equal share of the threads (default: one per thread; 1 trains them one after another on all threads)",
+      parsePositiveInt("--jobs"),
+    )
     .option("--quiet", "no progress output")
     .action(async (_: unknown, cmd: Command) => {
       const o = givenOptions<DemoOptions & { studentBase?: string }>(cmd);

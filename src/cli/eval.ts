@@ -10,8 +10,12 @@ import { parsePositiveInt } from "./parse.js";
 function formatResult(r: EvalResult & GazeMetrics): string {
   const gap = [`grounding_mass ${r.grounding_mass.toFixed(3)}`, `entropy ${r.entropy.toFixed(3)}`];
   if (r.js_to_teacher !== undefined) gap.push(`js_to_teacher ${r.js_to_teacher.toFixed(3)}`, `topk_iou ${r.topk_iou!.toFixed(3)}`);
-  const lines = [`${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`, `  gaze: ${gap.join(", ")}`];
-  for (const [f, g] of Object.entries(r.families)) lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);
+  const lines = [
+    `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`,
+    `  gaze: ${gap.join(", ")}`,
+  ];
+  for (const [f, g] of Object.entries(r.families))
+    lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);
   return lines.join("\n");
 }
 
@@ -36,7 +40,10 @@ function formatVisionHeads(r: VisionHeadsResult): string {
   const pct = (x: number) => x.toFixed(3);
   return [
     `${r.split}, ${r.count} images: per-patch heads of the vision tower (labelled = patches with an object, or with one hidden)`,
-    ...Object.entries(r.heads).map(([name, h]) => `  ${name.padEnd(18)} labelled ${pct(h.labelled_accuracy)} (${h.labelled_patches} patches, said none ${pct(h.said_none)}), all ${pct(h.accuracy)}, false positives ${pct(h.false_positive)}`),
+    ...Object.entries(r.heads).map(
+      ([name, h]) =>
+        `  ${name.padEnd(18)} labelled ${pct(h.labelled_accuracy)} (${h.labelled_patches} patches, said none ${pct(h.said_none)}), all ${pct(h.accuracy)}, false positives ${pct(h.false_positive)}`,
+    ),
   ].join("\n");
 }
 
@@ -68,18 +75,30 @@ export function register(program: Command): void {
       const quiet = f.quiet || f.json;
       const base = { model: f.model, data: f.data, split: f.split, limit: f.limit, quiet };
       if (f.visionHeads) {
-        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer) throw new UserError("--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
+        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer)
+          throw new UserError(
+            "--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer",
+          );
         const r = await evaluateVisionTower(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
-        if (f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer) throw new UserError("--teacher-forced takes none of --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
+        if (f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer)
+          throw new UserError("--teacher-forced takes none of --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
         const r = await evaluateTeacherForced(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
       }
-      const { result } = await evaluate({ ...base, allowOutsideRoot: f.allowOutsideRoot, teacher: f.teacher, predictions: f.predictions, dumpAttention: f.dumpAttention, maskLatents: f.maskLatents, noImageForAnswer: !f.imageForAnswer });
+      const { result } = await evaluate({
+        ...base,
+        allowOutsideRoot: f.allowOutsideRoot,
+        teacher: f.teacher,
+        predictions: f.predictions,
+        dumpAttention: f.dumpAttention,
+        maskLatents: f.maskLatents,
+        noImageForAnswer: !f.imageForAnswer,
+      });
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });
 }

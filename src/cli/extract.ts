@@ -15,15 +15,36 @@ export function register(program: Command): void {
     .option("--teacher <dir>", "teacher model folder", d.teacher)
     .option("--split <split>", "split to extract", d.split)
     .addOption(new Option("--method <m>", "trajectory signal").choices(["attention", "gradient"]).default(d.method))
-    .addOption(new Option("--layout <l>", "signals layout: lavit's (safetensors) or the official LaViT one (.pth, for its PyTorch trainer)").choices(["lavit", "official"]).default(d.layout))
+    .addOption(
+      new Option("--layout <l>", "signals layout: lavit's (safetensors) or the official LaViT one (.pth, for its PyTorch trainer)")
+        .choices(["lavit", "official"])
+        .default(d.layout),
+    )
     .option("--topk <k>", "top-k patch indices stored per step", parsePositiveInt("--topk"), d.topk)
     .option("--tau <t>", "softmax temperature of the gradient method", parseNumberIn("--tau", 1e-4, 10), d.tau)
     .option("--layers <l>", "decoder layers the attention maps average: all, last:N, or official (the last 8, all when fewer)", parseLayers, d.layers)
-    .addOption(new Option("--queries <q>", "query rows of step t's map: the step's own tokens, or every token after the image up to step t (official)").choices(["step", "prefix"]).default(d.queries))
-    .addOption(new Option("--gradient-recipe <r>", "--method gradient: lavit (one pass per step, min-max, softmax) or official (one map per token, softmax(|g|/tau), at most 10 per step, weighted by strength)").choices(["lavit", "official"]).default(d.gradientRecipe))
-    .addOption(new Option("--vtop-layer <l>", "V_top after the final norm, or the last layer's output before it (official)").choices(["final", "pre-norm"]).default(d.vtopLayer))
+    .addOption(
+      new Option("--queries <q>", "query rows of step t's map: the step's own tokens, or every token after the image up to step t (official)")
+        .choices(["step", "prefix"])
+        .default(d.queries),
+    )
+    .addOption(
+      new Option(
+        "--gradient-recipe <r>",
+        "--method gradient: lavit (one pass per step, min-max, softmax) or official (one map per token, softmax(|g|/tau), at most 10 per step, weighted by strength)",
+      )
+        .choices(["lavit", "official"])
+        .default(d.gradientRecipe),
+    )
+    .addOption(
+      new Option("--vtop-layer <l>", "V_top after the final norm, or the last layer's output before it (official)")
+        .choices(["final", "pre-norm"])
+        .default(d.vtopLayer),
+    )
     .option("--only-correct", "keep only the samples the teacher answers correctly (official)")
-    .addOption(new Option("--preset <p>", "official: all of the public code's extraction choices at once (docs/fidelity.md)").choices([...PRESETS]).default(d.preset))
+    .addOption(
+      new Option("--preset <p>", "official: all of the public code's extraction choices at once (docs/fidelity.md)").choices([...PRESETS]).default(d.preset),
+    )
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
     .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
     .option("--force", "replace an existing --out folder made by lavit extract")

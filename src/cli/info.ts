@@ -8,7 +8,16 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object")
     .action(async (opts: { json?: boolean }) => {
       const { info } = await initEngine();
-      const report = { node: process.version, backend: info.backend, tier: info.tier, native: info.native, kernels: info.kernels, blas: info.blas, threads: info.threads, ...(info.reason ? { reason: info.reason } : {}) };
+      const report = {
+        node: process.version,
+        backend: info.backend,
+        tier: info.tier,
+        native: info.native,
+        kernels: info.kernels,
+        blas: info.blas,
+        threads: info.threads,
+        ...(info.reason ? { reason: info.reason } : {}),
+      };
       if (opts.json) {
         process.stdout.write(JSON.stringify(report) + "\n");
         return;

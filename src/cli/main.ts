@@ -4,10 +4,7 @@ import { describeAllocationError, describeFsError } from "../util/errors-text.js
 import { commandModules } from "./registry.js";
 
 export function buildProgram(): Command {
-  const program = new Command("lavit")
-    .description("LaViT: latent visual thoughts for multi-modal reasoning, on a CPU")
-    .showHelpAfterError()
-    .exitOverride();
+  const program = new Command("lavit").description("LaViT: latent visual thoughts for multi-modal reasoning, on a CPU").showHelpAfterError().exitOverride();
   for (const mod of commandModules) mod.register(program);
   // exitOverride is not inherited by sub-commands added later, so apply it everywhere.
   const applyOverride = (cmd: Command) => {

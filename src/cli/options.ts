@@ -30,4 +30,3 @@ export function addTrainerOptions(cmd: Command, steps: number, dataRequired = tr
     .option("--resume", "continue the run in --out from its last checkpoint")
     .option("--quiet", "no progress output");
 }
-

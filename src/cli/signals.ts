@@ -21,7 +21,12 @@ export function register(program: Command): void {
     .option("--split <split>", "the dataset split the signals come from (default: as recorded, else train)")
     .option("--json", "print one JSON object")
     .action((root: string, f: CheckFlags) => {
-      const summary = checkSignals(resolve(root), { metadata: f.metadata && resolve(f.metadata), allowOutsideRoot: f.allowOutsideRoot, data: f.data, split: f.split });
+      const summary = checkSignals(resolve(root), {
+        metadata: f.metadata && resolve(f.metadata),
+        allowOutsideRoot: f.allowOutsideRoot,
+        data: f.data,
+        split: f.split,
+      });
       process.stdout.write(f.json ? JSON.stringify(summary) + "\n" : formatCheck(root, summary));
     });
 }

@@ -16,16 +16,43 @@ function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { step
     .option("--config <file>", `model config JSON (default: the built-in ${size} size)`)
     .option("--split <split>", "training split", d.split)
     .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
-    .option("--aux-patch <w>", "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)", parseNumberIn("--aux-patch", 0, 100), d.auxPatch);
+    .option(
+      "--aux-patch <w>",
+      "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)",
+      parseNumberIn("--aux-patch", 0, 100),
+      d.auxPatch,
+    );
 }
 
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher, a student base, or a student");
-  addPretrainOptions(trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer), or run a teacher recipe"), "teacher", TEACHER_DEFAULTS, false)
-    .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens", parseNumberIn("--answer-weight", 0, 100), TEACHER_DEFAULTS.answerWeight)
-    .option("--family-weight <list>", "how often each question family is seen relative to the data, e.g. depth=3,attribute=0.5 (0 drops a family; unnamed families keep 1)", parseFamilyWeights)
-    .option("--ground-attention <w>", "weight of the grounding term: each rationale step's attention to the image (as extraction reads it) pulled onto the step's ground-truth patches (0 = off)", parseNumberIn("--ground-attention", 0, 100), TEACHER_DEFAULTS.groundAttention)
-    .option("--recipe <file>", "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues")
+  addPretrainOptions(
+    trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer), or run a teacher recipe"),
+    "teacher",
+    TEACHER_DEFAULTS,
+    false,
+  )
+    .option(
+      "--answer-weight <w>",
+      "loss weight of the answer word relative to the rationale tokens",
+      parseNumberIn("--answer-weight", 0, 100),
+      TEACHER_DEFAULTS.answerWeight,
+    )
+    .option(
+      "--family-weight <list>",
+      "how often each question family is seen relative to the data, e.g. depth=3,attribute=0.5 (0 drops a family; unnamed families keep 1)",
+      parseFamilyWeights,
+    )
+    .option(
+      "--ground-attention <w>",
+      "weight of the grounding term: each rationale step's attention to the image (as extraction reads it) pulled onto the step's ground-truth patches (0 = off)",
+      parseNumberIn("--ground-attention", 0, 100),
+      TEACHER_DEFAULTS.groundAttention,
+    )
+    .option(
+      "--recipe <file>",
+      "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues",
+    )
     .action(async (_: unknown, cmd: Command) => {
       const o = givenOptions<TeacherOptions & { recipe?: string }>(cmd);
       if (o.recipe) {
@@ -38,14 +65,28 @@ export function register(program: Command): void {
       if (!o.data) throw new UserError("--data <dir> is required (or --recipe <file>)");
       await trainTeacher(o);
     });
-  addPretrainOptions(trainCmd.command("base").description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it"), "student", BASE_DEFAULTS)
-    .option("--vision-from <dir>", "start the vision tower (and its per-patch heads) from this model folder's, e.g. the teacher's; its vision config must be the same")
+  addPretrainOptions(
+    trainCmd
+      .command("base")
+      .description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it"),
+    "student",
+    BASE_DEFAULTS,
+  )
+    .option(
+      "--vision-from <dir>",
+      "start the vision tower (and its per-patch heads) from this model folder's, e.g. the teacher's; its vision config must be the same",
+    )
     .action(async (_: unknown, cmd: Command) => {
       await trainBase(givenOptions<BaseOptions>(cmd));
     });
 
   const d = STUDENT_DEFAULTS;
-  addTrainerOptions(trainCmd.command("student").description("train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline; the defaults are the demo's recipe"), d.steps)
+  addTrainerOptions(
+    trainCmd
+      .command("student")
+      .description("train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline; the defaults are the demo's recipe"),
+    d.steps,
+  )
     .addOption(new Option("--mode <mode>", "lavit, or distill (CE on the teacher's text only, no latents)").choices(["lavit", "distill"]).default(d.mode))
     .requiredOption("--signals <dir>", "teacher signals folder (from `lavit extract`)")
     .option("--teacher <dir>", "teacher model folder, to check the signals against its config")
@@ -53,28 +94,96 @@ export function register(program: Command): void {
     .option("--split <split>", "split the signals were extracted from (default: from the signals' summary.json)")
     .option("--metadata <file>", "the official layout's metadata JSON, when not at data/metadata/ under --signals")
     .option("--allow-outside-root", "read signal files whose paths lead outside the --signals folder")
-    .option("--init-from <dir>", "start from this base model's weights (`lavit train base`), or `none` to train from scratch; the LaViT heads start fresh", d.initFrom ?? "none")
+    .option(
+      "--init-from <dir>",
+      "start from this base model's weights (`lavit train base`), or `none` to train from scratch; the LaViT heads start fresh",
+      d.initFrom ?? "none",
+    )
     .option("--freeze-vision", "keep the --init-from vision tower as it is (the default when starting from a base)")
     .option("--no-freeze-vision", "train the --init-from vision tower too")
     .option("--latents <k>", "latent visual thought tokens K", parsePositiveInt("--latents", true), d.latents)
     .option("--w-vtop <w>", "weight of the V_top loss", parseNumberIn("--w-vtop", 0, 100), d.wVtop)
     .option("--w-traj <w>", "weight of the trajectory loss", parseNumberIn("--w-traj", 0, 100), d.wTraj)
-    .addOption(new Option("--vtop-target <t>", "V_top target: per latent, pooled with its step's map; the mean over image tokens for every latent; or the mean from the last latent only (public code)").choices(["pooled", "mean", "mean-last"]).default(d.vtopTarget))
-    .option("--traj-topk <k>", "sparsify teacher step distributions to their top k (0: keep them whole, as the public trainer)", parsePositiveInt("--traj-topk", true), d.trajTopk)
-    .addOption(new Option("--traj-source <s>", "align the trajectory head's read-out (public code) or the student's own attention").choices(["head", "attention"]).default(d.trajSource))
-    .addOption(new Option("--traj-target <t>", "steps: latent k aligns to step k; first-last: step 1 from the last latent only (public code)").choices(["steps", "first-last"]).default(d.trajTarget))
-    .addOption(new Option("--traj-head <f>", "alignment heads: lavit's (unbiased query scaled by 1/sqrt(d), lavit.* names) or the public code's (biased query, no scale, v_top_head.mlp.{0,2} and traj_head.query_proj)").choices(["lavit", "official"]).default(d.trajHead))
-    .addOption(new Option("--gate-schedule <s>", "how the sensory gate opens; two-stage: the public code's bottleneck then joint stages (CE + visual losses in both); two-stage-visual-only: CE off in the bottleneck stage").choices([...GATE_SCHEDULES]).default(d.gateSchedule))
-    .option("--gate-open-at <f>", `fraction of training by which vision is fully open (two-stage: where stage 2 begins, default ${d.twoStage.gateOpenAt})`, parseNumberIn("--gate-open-at", 0, 1), d.gateOpenAt)
-    .option("--stage2-lr-ratio <x>", `two-stage: stage 2's peak learning rate as a fraction of --lr (default with two-stage: ${d.twoStage.stage2LrRatio}, the public 2e-6 / 5e-6)`, parseNumberIn("--stage2-lr-ratio", 1e-6, 100))
+    .addOption(
+      new Option(
+        "--vtop-target <t>",
+        "V_top target: per latent, pooled with its step's map; the mean over image tokens for every latent; or the mean from the last latent only (public code)",
+      )
+        .choices(["pooled", "mean", "mean-last"])
+        .default(d.vtopTarget),
+    )
+    .option(
+      "--traj-topk <k>",
+      "sparsify teacher step distributions to their top k (0: keep them whole, as the public trainer)",
+      parsePositiveInt("--traj-topk", true),
+      d.trajTopk,
+    )
+    .addOption(
+      new Option("--traj-source <s>", "align the trajectory head's read-out (public code) or the student's own attention")
+        .choices(["head", "attention"])
+        .default(d.trajSource),
+    )
+    .addOption(
+      new Option("--traj-target <t>", "steps: latent k aligns to step k; first-last: step 1 from the last latent only (public code)")
+        .choices(["steps", "first-last"])
+        .default(d.trajTarget),
+    )
+    .addOption(
+      new Option(
+        "--traj-head <f>",
+        "alignment heads: lavit's (unbiased query scaled by 1/sqrt(d), lavit.* names) or the public code's (biased query, no scale, v_top_head.mlp.{0,2} and traj_head.query_proj)",
+      )
+        .choices(["lavit", "official"])
+        .default(d.trajHead),
+    )
+    .addOption(
+      new Option(
+        "--gate-schedule <s>",
+        "how the sensory gate opens; two-stage: the public code's bottleneck then joint stages (CE + visual losses in both); two-stage-visual-only: CE off in the bottleneck stage",
+      )
+        .choices([...GATE_SCHEDULES])
+        .default(d.gateSchedule),
+    )
+    .option(
+      "--gate-open-at <f>",
+      `fraction of training by which vision is fully open (two-stage: where stage 2 begins, default ${d.twoStage.gateOpenAt})`,
+      parseNumberIn("--gate-open-at", 0, 1),
+      d.gateOpenAt,
+    )
+    .option(
+      "--stage2-lr-ratio <x>",
+      `two-stage: stage 2's peak learning rate as a fraction of --lr (default with two-stage: ${d.twoStage.stage2LrRatio}, the public 2e-6 / 5e-6)`,
+      parseNumberIn("--stage2-lr-ratio", 1e-6, 100),
+    )
     .option("--stage2-reset-optimizer", "two-stage: start stage 2 with a fresh optimiser (the default with two-stage)")
     .option("--no-stage2-reset-optimizer", "two-stage: keep the optimiser state into stage 2")
-    .addOption(new Option("--preset <p>", "official: all of the public code's training choices at once (docs/fidelity.md); expects signals from `lavit extract --preset official`").choices([...PRESETS]).default(d.preset))
-    .addOption(new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default(d.gateMode))
+    .addOption(
+      new Option(
+        "--preset <p>",
+        "official: all of the public code's training choices at once (docs/fidelity.md); expects signals from `lavit extract --preset official`",
+      )
+        .choices([...PRESETS])
+        .default(d.preset),
+    )
+    .addOption(
+      new Option("--gate-mode <m>", "hard: hide a scheduled fraction of patches; soft: additive log-gate bias").choices([...GATE_MODES]).default(d.gateMode),
+    )
     .option("--gate-prompt", "also gate the question tokens (the default with two-stage)")
     .option("--no-gate-prompt", "two-stage: leave the question open to the image in stage 1")
-    .option("--answer-weight <w>", "loss weight of the answer word relative to the rationale tokens (both modes alike)", parseNumberIn("--answer-weight", 0, 100), d.answerWeight)
-    .addOption(new Option("--target-text <t>", "what the student learns to write: the teacher's text (full), or without the grid coordinates of its look steps (no-coords; both modes alike)").choices([...TARGET_TEXTS]).default(d.targetText))
+    .option(
+      "--answer-weight <w>",
+      "loss weight of the answer word relative to the rationale tokens (both modes alike)",
+      parseNumberIn("--answer-weight", 0, 100),
+      d.answerWeight,
+    )
+    .addOption(
+      new Option(
+        "--target-text <t>",
+        "what the student learns to write: the teacher's text (full), or without the grid coordinates of its look steps (no-coords; both modes alike)",
+      )
+        .choices([...TARGET_TEXTS])
+        .default(d.targetText),
+    )
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")
     .option("--no-gate", "no sensory gate (ablation)")

@@ -21,7 +21,8 @@ export function loadSplit(dir: string, split: string, limit?: number, opts: Imag
   checkSplit(split);
   const info = readDatasetInfo(dir);
   let samples = readManifest(dir, split);
-  if (samples.length === 0) throw new UserError(`${manifestPath(dir, split)}: split ${split} holds no samples; choose another --split or regenerate the dataset with samples in it`);
+  if (samples.length === 0)
+    throw new UserError(`${manifestPath(dir, split)}: split ${split} holds no samples; choose another --split or regenerate the dataset with samples in it`);
   if (limit !== undefined) samples = samples.slice(0, limit);
   const tokenizer = Tokenizer.read(join(dir, "tokenizer.json"));
   return { dir, split, info, samples, images: loadImages(dir, split, samples, info.size, opts), tokenizer };

@@ -24,7 +24,6 @@ export interface GenerateOptions {
   quiet?: boolean;
 }
 
-
 /**
  * How the answer of each sample is drawn, per split. `teacher-train` is balanced (the teacher
  * must look); `train`/`test-id` favour each template's prior answer with probability `prior`;
@@ -64,7 +63,7 @@ function sampleId(i: number, suffix = ""): string {
 }
 
 export function generateSplit(split: Split, count: number, opts: GenerateOptions, ctx: SceneContext, onImage: (record: Sample, png: Buffer) => void): void {
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const rng = sampleRng(opts.seed, split, i);
     if (split === "test-pairs") {
       // `count` samples = count/2 pairs (an odd count rounds down to whole pairs).
@@ -78,7 +77,10 @@ export function generateSplit(split: Split, count: number, opts: GenerateOptions
         if (!second) continue;
         const noise = rng.int(0, 0x7fffffff);
         const pair = sampleId(pairIndex);
-        for (const [d, suffix] of [[first, "a"], [second, "b"]] as const) {
+        for (const [d, suffix] of [
+          [first, "a"],
+          [second, "b"],
+        ] as const) {
           const { record, rgb } = renderSample(d, ctx, sampleId(pairIndex, suffix), noise, pair);
           onImage(record, encodePng(rgb, ctx.size, ctx.size));
         }

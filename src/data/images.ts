@@ -31,7 +31,12 @@ export function loadImages(dir: string, split: string, samples: readonly Sample[
   checkImageSize(size, size, samples.length, `${join(dir, "dataset.json")}: size ${size}`);
   const manifest = join(dir, split, "manifest.jsonl");
   return samples.map((s) => {
-    const file = assertInsideRoot(dir, isAbsolute(s.image) ? s.image : resolve(dir, split, s.image), `${manifest}: sample ${s.id}: image "${s.image}"`, opts.allowOutsideRoot);
+    const file = assertInsideRoot(
+      dir,
+      isAbsolute(s.image) ? s.image : resolve(dir, split, s.image),
+      `${manifest}: sample ${s.id}: image "${s.image}"`,
+      opts.allowOutsideRoot,
+    );
     return readSizedImage(file, size, { whose: "the dataset's size" }).rgb;
   });
 }

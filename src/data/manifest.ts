@@ -119,6 +119,8 @@ export function readDatasetInfo(dir: string): DatasetInfo {
   const raw = readJsonValue(file, { what: "dataset description", hint: `is ${dir} a folder made by \`lavit data generate\`?` });
   const format = (raw as { format?: unknown } | null)?.format;
   if (typeof format === "string" && format.startsWith("lavit-shapes/") && format !== DATASET_FORMAT)
-    throw new UserError(`${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}, whose rationales differ); regenerate the folder with \`lavit data generate\``);
+    throw new UserError(
+      `${file}: format ${format} was written by an older lavit (this one reads ${DATASET_FORMAT}, whose rationales differ); regenerate the folder with \`lavit data generate\``,
+    );
   return checkJson(raw, datasetInfoSchema, file);
 }

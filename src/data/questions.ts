@@ -13,9 +13,33 @@ import { CELL_WORDS, COLOURS, COUNT_WORDS, SHAPES, SHAPE_PLURALS, YES_NO } from 
 /** Every word a question, rationale or answer can contain (the tokenizer's vocabulary). */
 export function grammarWords(): string[] {
   const words = [
-    "what", "color", "is", "the", "shape", "object", "how", "many", "are", "there", "in", "front", "of", "behind", "?",
-    "left", "right", "above", "below", "look", "answer", ";",
-    ...SHAPES, ...Object.values(SHAPE_PLURALS), ...COLOURS, ...YES_NO, ...COUNT_WORDS,
+    "what",
+    "color",
+    "is",
+    "the",
+    "shape",
+    "object",
+    "how",
+    "many",
+    "are",
+    "there",
+    "in",
+    "front",
+    "of",
+    "behind",
+    "?",
+    "left",
+    "right",
+    "above",
+    "below",
+    "look",
+    "answer",
+    ";",
+    ...SHAPES,
+    ...Object.values(SHAPE_PLURALS),
+    ...COLOURS,
+    ...YES_NO,
+    ...COUNT_WORDS,
     // Last, in the order they joined, so an older format's vocabulary is a prefix of this one.
     ...CELL_WORDS,
     "hidden",
@@ -37,7 +61,14 @@ function shuffleObjects(rng: Rng, d: Draft): Draft {
   const newIndex = new Map(order.map((old, i) => [old, i]));
   const at = (i?: number) => (i === undefined ? undefined : newIndex.get(i)!);
   const r = d.roles;
-  const roles: Roles = { target: at(r.target), anchor: at(r.anchor), a: at(r.a), b: at(r.b), distractor: at(r.distractor), counted: r.counted?.map((i) => at(i)!) };
+  const roles: Roles = {
+    target: at(r.target),
+    anchor: at(r.anchor),
+    a: at(r.a),
+    b: at(r.b),
+    distractor: at(r.distractor),
+    counted: r.counted?.map((i) => at(i)!),
+  };
   for (const k of Object.keys(roles) as (keyof Roles)[]) if (roles[k] === undefined) delete roles[k];
   return { ...d, objects: order.map((i) => d.objects[i]), roles };
 }

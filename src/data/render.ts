@@ -62,8 +62,7 @@ export function overlapArea(objects: readonly SceneObject[], i: number, j: numbe
   const ma = ctx.masks.get(a.shape, a.size).mask;
   const mb = ctx.masks.get(b.shape, b.size).mask;
   let n = 0;
-  for (let y = y0; y < y1; y++)
-    for (let x = x0; x < x1; x++) if (ma[(y - a.y0) * a.w + (x - a.x0)] && mb[(y - b.y0) * b.w + (x - b.x0)]) n++;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (ma[(y - a.y0) * a.w + (x - a.x0)] && mb[(y - b.y0) * b.w + (x - b.x0)]) n++;
   return n;
 }
 
@@ -118,7 +117,7 @@ const NOISE = 10;
 export function paint(objects: readonly SceneObject[], comp: Composition, noiseSeed: number): Uint8Array {
   const S = comp.size;
   const rgb = new Uint8Array(S * S * 3);
-  let state = (noiseSeed | 0) || 0x9e3779b9;
+  let state = noiseSeed | 0 || 0x9e3779b9;
   for (let p = 0; p < S * S; p++) {
     state ^= state << 13;
     state ^= state >>> 17;

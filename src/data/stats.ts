@@ -77,7 +77,8 @@ function group(samples: readonly Sample[], answerer: Map<string, string>, pairs:
 }
 
 export function computeStats(dir: string): DatasetStats {
-  if (!existsSync(join(dir, "train", "manifest.jsonl"))) throw new UserError(`${dir}: no train/manifest.jsonl (the prior-only answerer is fitted on the train split)`);
+  if (!existsSync(join(dir, "train", "manifest.jsonl")))
+    throw new UserError(`${dir}: no train/manifest.jsonl (the prior-only answerer is fitted on the train split)`);
   const answerer = fitPriorAnswerer(readManifest(dir, "train"));
   const splits: Record<string, SplitStats> = {};
   for (const split of SPLITS) {

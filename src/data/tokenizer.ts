@@ -6,7 +6,15 @@ import { grammarWords } from "./questions.js";
 export const MAX_LATENTS = 8;
 
 /** Special tokens of the sequence layout: <bos> <vision_start> [image] <vision_end> question <lvr1..K> answer <eos>. */
-export const SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<vision_start>", "<vision_end>", "<image>", ...Array.from({ length: MAX_LATENTS }, (_, i) => `<lvr${i + 1}>`)] as const;
+export const SPECIAL_TOKENS = [
+  "<pad>",
+  "<bos>",
+  "<eos>",
+  "<vision_start>",
+  "<vision_end>",
+  "<image>",
+  ...Array.from({ length: MAX_LATENTS }, (_, i) => `<lvr${i + 1}>`),
+] as const;
 
 const tokenizerSchema = z
   .object({

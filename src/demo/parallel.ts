@@ -37,7 +37,10 @@ interface Display {
 function display(quiet: boolean): Display {
   if (quiet) return { update() {}, log() {}, stop() {} };
   if (process.stderr.isTTY && !process.env.LAVIT_NO_PROGRESS) {
-    const multi = new cliProgress.MultiBar({ format: "{name} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}", stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+    const multi = new cliProgress.MultiBar(
+      { format: "{name} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}", stream: process.stderr, hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic,
+    );
     const bars = new Map<string, cliProgress.SingleBar>();
     return {
       update(name, msg) {
@@ -77,7 +80,11 @@ function display(quiet: boolean): Display {
  * once all have finished; the first failure stops the others (their checkpoints stay, so a
  * resume continues them) and is rethrown, as a UserError when it was one.
  */
-export async function trainInProcesses(students: readonly StudentJob[], plan: { jobs: number; threadsPerJob: number }, opts: { quiet: boolean; onFinish?: (name: string, seconds: number) => void }): Promise<void> {
+export async function trainInProcesses(
+  students: readonly StudentJob[],
+  plan: { jobs: number; threadsPerJob: number },
+  opts: { quiet: boolean; onFinish?: (name: string, seconds: number) => void },
+): Promise<void> {
   const view = display(opts.quiet);
   const running = new Set<ChildProcess>();
   const killAll = () => {

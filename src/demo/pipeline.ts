@@ -81,9 +81,13 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   const out = resolve(o.out);
   for (const v of variants(o.full, o.latents)) if (v.options.latents !== undefined) checkLatents(v.options.latents, MAX_LATENTS);
   if (!existsSync(join(o.teacher, "model.safetensors")))
-    throw new UserError(`no teacher at ${o.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${o.teacher}`);
+    throw new UserError(
+      `no teacher at ${o.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${o.teacher}`,
+    );
   if (o.studentBase && !existsSync(join(o.studentBase, "model.safetensors")))
-    throw new UserError(`no student base model at ${o.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${o.studentBase}; or give --student-base none to train the students from scratch`);
+    throw new UserError(
+      `no student base model at ${o.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${o.studentBase}; or give --student-base none to train the students from scratch`,
+    );
   assertOutputLocation(o.out);
   assertOutputApart(o.out, [
     { flag: "--teacher", path: o.teacher },
@@ -93,15 +97,27 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
     assertNotProtected(out);
     // --force clears only a demo folder: lavit's marker or a demo.json says it is one.
     if (readdirSync(out).length && readMarker(out)?.kind !== "demo" && !existsSync(join(out, DEMO_SETTINGS_FILE)))
-      throw new UserError(`--out ${o.out} is not a lavit demo folder (no ${DEMO_SETTINGS_FILE} or marker); --force replaces only a demo's own folder: choose another --out`);
+      throw new UserError(
+        `--out ${o.out} is not a lavit demo folder (no ${DEMO_SETTINGS_FILE} or marker); --force replaces only a demo's own folder: choose another --out`,
+      );
   }
-  if (existsSync(join(out, "report.json")) && !o.force && !o.resume) throw new UserError(`--out ${o.out} already holds a report (report.json); use --force to recompute it, or another --out`);
+  if (existsSync(join(out, "report.json")) && !o.force && !o.resume)
+    throw new UserError(`--out ${o.out} already holds a report (report.json); use --force to recompute it, or another --out`);
   const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", DEMO_SETTINGS_FILE, "report.json", "report.md", "report.html"].includes(name);
-  if (existsSync(out) && !o.resume && !o.force && readdirSync(out).some(ours)) throw new UserError(`--out ${o.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
+  if (existsSync(out) && !o.resume && !o.force && readdirSync(out).some(ours))
+    throw new UserError(`--out ${o.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
   mkdirSync(out, { recursive: true });
   writeMarker(out, "demo");
   if (o.force && !o.resume) for (const name of readdirSync(out)) if (ours(name)) rmSync(join(out, name), { recursive: true, force: true });
-  const settings: DemoSettings = { quick: o.quick, prior: o.prior, latents: o.latents, preset: o.preset ?? "lavit", gate_open_at: STUDENT_DEFAULTS.gateOpenAt, teacher_weights_sha256: weightsDigest(o.teacher), student_base_weights_sha256: o.studentBase && weightsDigest(o.studentBase) };
+  const settings: DemoSettings = {
+    quick: o.quick,
+    prior: o.prior,
+    latents: o.latents,
+    preset: o.preset ?? "lavit",
+    gate_open_at: STUDENT_DEFAULTS.gateOpenAt,
+    teacher_weights_sha256: weightsDigest(o.teacher),
+    student_base_weights_sha256: o.studentBase && weightsDigest(o.studentBase),
+  };
   checkDemoSettings(out, o.out, settings);
   // A folder begun before the record existed gets one only at the end, once its per-stage checks (dataset prior, students' K) have passed.
   if (!readdirSync(out).some((name) => name.startsWith("seed-"))) recordDemoSettings(out, settings);
@@ -112,7 +128,10 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
 async function seedData(o: Resolved, seed: number, dataDir: string, timings: Timings): Promise<void> {
   if (existsSync(join(dataDir, "dataset.json"))) {
     const made = readDatasetInfo(dataDir).prior;
-    if (made !== o.prior) throw new UserError(`${join(dataDir, "dataset.json")} was generated with prior ${made}, not ${o.prior}: resume with --prior ${made}, or give another --out`);
+    if (made !== o.prior)
+      throw new UserError(
+        `${join(dataDir, "dataset.json")} was generated with prior ${made}, not ${o.prior}: resume with --prior ${made}, or give another --out`,
+      );
     return;
   }
   log(o, `seed ${seed}: generating data`);
@@ -130,18 +149,33 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
       // A finished student is skipped, so the trainer's own settings check never sees it.
       const k = v.options.latents;
       const saved = k && readVlmConfig(join(dir, "config.json")).latent?.num_latents;
-      if (k && saved !== k) throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
+      if (k && saved !== k)
+        throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
       continue;
     }
     const resume = existsSync(join(dir, "trainer_state.json"));
     // A start stopped before its first checkpoint left only metrics.jsonl: begin it again.
     if (!resume) rmSync(join(dir, "metrics.jsonl"), { force: true });
-    const options: StudentOptions = { data: dataDir, out: dir, signals: sigDir, teacher: o.teacher, initFrom: o.studentBase, steps: sizes.steps, seed, resume, quiet: o.quiet, ...v.options };
+    const options: StudentOptions = {
+      data: dataDir,
+      out: dir,
+      signals: sigDir,
+      teacher: o.teacher,
+      initFrom: o.studentBase,
+      steps: sizes.steps,
+      seed,
+      resume,
+      quiet: o.quiet,
+      ...v.options,
+    };
     pending.push({ name: v.name, options });
   }
   const plan = planJobs(pending.length, threads, o.jobs);
   if (pending.length && plan.jobs > 1) {
-    log(o, `seed ${seed}: training ${pending.map((j) => j.name).join(", ")} (${sizes.steps} steps each), ${plan.jobs} at a time on ${plan.threadsPerJob} thread${plan.threadsPerJob > 1 ? "s" : ""} each`);
+    log(
+      o,
+      `seed ${seed}: training ${pending.map((j) => j.name).join(", ")} (${sizes.steps} steps each), ${plan.jobs} at a time on ${plan.threadsPerJob} thread${plan.threadsPerJob > 1 ? "s" : ""} each`,
+    );
     await timed(timings, "train (wall)", () =>
       trainInProcesses(pending, plan, {
         quiet: o.quiet,
@@ -164,7 +198,14 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   // The preset's K unless --latents says otherwise (a contradiction is an error).
   const presetK = opts.preset === "official" ? withPreset(opts.preset, { latents: OFFICIAL_STUDENT.latents }, { latents: opts.latents }).latents : opts.latents;
-  const o: Resolved = { ...DEMO_DEFAULTS, ...opts, ...(presetK !== undefined ? { latents: presetK } : {}), resume: !!opts.resume, force: !!opts.force, quiet: !!opts.quiet };
+  const o: Resolved = {
+    ...DEMO_DEFAULTS,
+    ...opts,
+    ...(presetK !== undefined ? { latents: presetK } : {}),
+    resume: !!opts.resume,
+    force: !!opts.force,
+    quiet: !!opts.quiet,
+  };
   const engine = await initEngine();
   const lock = acquireLock(resolve(o.out));
   try {
@@ -191,7 +232,9 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
     const sigDir = join(root, "signals");
     if (!existsSync(join(sigDir, "summary.json"))) {
       log(o, `seed ${seed}: extracting the teacher's signals on train`);
-      await timed(timings, "signals", () => extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet, ...(o.preset ? { preset: o.preset } : {}) }));
+      await timed(timings, "signals", () =>
+        extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet, ...(o.preset ? { preset: o.preset } : {}) }),
+      );
     }
     await seedStudents(o, seed, root, dataDir, sigDir, threads, timings);
     const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
@@ -202,7 +245,9 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
       let teacherMaps: Float32Array[][] | undefined;
       const mapsByModel: Record<string, Float32Array[][]> = {};
       for (const m of models) {
-        const ev = cachedEvaluation(join(root, "eval", m.name), m.dir, data, dataDir, { teacherMaps, quiet: o.quiet }, () => log(o, `seed ${seed}: evaluating ${m.name} on ${split}`));
+        const ev = cachedEvaluation(join(root, "eval", m.name), m.dir, data, dataDir, { teacherMaps, quiet: o.quiet }, () =>
+          log(o, `seed ${seed}: evaluating ${m.name} on ${split}`),
+        );
         timings.eval = (timings.eval ?? 0) + ev.seconds;
         mapsByModel[m.name] = ev.maps;
         if (m.name === "teacher") teacherMaps = ev.maps;
@@ -221,12 +266,30 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
     seeds,
     results,
     reference,
-    config: { quick: o.quick, full: o.full, preset: o.preset ?? "lavit", teacher: o.teacher, student_base: o.studentBase, latents: o.latents, ...sizes, warmup: defaultWarmup(sizes.steps), students: students.map((s) => s.name), prior: o.prior },
+    config: {
+      quick: o.quick,
+      full: o.full,
+      preset: o.preset ?? "lavit",
+      teacher: o.teacher,
+      student_base: o.studentBase,
+      latents: o.latents,
+      ...sizes,
+      warmup: defaultWarmup(sizes.steps),
+      students: students.map((s) => s.name),
+      prior: o.prior,
+    },
     verdict: verdict(results, reference),
     timings_s: timings,
   };
   const curves = ["loss_ce", "loss_traj", "loss_vtop"].map((key) =>
-    svgCurves(Object.fromEntries(students.map((v) => [v.name, readMetrics(join(out, `seed-${seeds[0]}`, "students", v.name, "metrics.jsonl"), key)]).filter(([, pts]) => (pts as unknown[]).length)), `${key} (seed ${seeds[0]})`),
+    svgCurves(
+      Object.fromEntries(
+        students
+          .map((v) => [v.name, readMetrics(join(out, `seed-${seeds[0]}`, "students", v.name, "metrics.jsonl"), key)])
+          .filter(([, pts]) => (pts as unknown[]).length),
+      ),
+      `${key} (seed ${seeds[0]})`,
+    ),
   );
   recordDemoSettings(out, settings);
   writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
@@ -248,11 +311,20 @@ function readMetrics(file: string, key: string): { step: number; value: number }
 }
 
 /** One PNG per example: rows = rationale steps, columns = image + ground truth, then each model's gaze. */
-function writeHeatmaps(out: string, data: LoadedSplit, maps: Record<string, Float32Array[][]>, models: string[], count = 4): { file: string; caption: string }[] {
+function writeHeatmaps(
+  out: string,
+  data: LoadedSplit,
+  maps: Record<string, Float32Array[][]>,
+  models: string[],
+  count = 4,
+): { file: string; caption: string }[] {
   const dir = join(out, "heatmaps");
   mkdirSync(dir, { recursive: true });
   const grid = data.info.size / data.info.patch;
-  const picks = data.samples.map((s, i) => ({ s, i })).filter(({ s }) => s.rationale.length >= 2).slice(0, count);
+  const picks = data.samples
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.rationale.length >= 2)
+    .slice(0, count);
   return picks.map(({ s, i }) => {
     const steps = Math.min(2, s.rationale.length);
     const panels = [];
@@ -263,6 +335,12 @@ function writeHeatmaps(out: string, data: LoadedSplit, maps: Record<string, Floa
     const img = tile(panels, models.length + 1);
     const file = `heatmaps/${data.split}-${s.id}.png`;
     writeFileSync(join(out, file), encodePng(img.rgb, img.width, img.height));
-    return { file, caption: `${s.id}: "${s.question}" (answer ${s.answer}). Columns: image, ${models.join(", ")}; rows: rationale steps ${s.rationale.slice(0, steps).map((r) => `"${r.text}"`).join(", ")}.` };
+    return {
+      file,
+      caption: `${s.id}: "${s.question}" (answer ${s.answer}). Columns: image, ${models.join(", ")}; rows: rationale steps ${s.rationale
+        .slice(0, steps)
+        .map((r) => `"${r.text}"`)
+        .join(", ")}.`,
+    };
   });
 }

@@ -21,7 +21,9 @@ export interface Verdict {
 }
 
 /** Means (and sample standard deviations when there are several seeds) over per-seed results. */
-export function aggregate(perSeed: readonly Record<string, Record<string, Partial<Record<ReportMetric, number>>>>[]): Record<string, Record<string, SplitReport>> {
+export function aggregate(
+  perSeed: readonly Record<string, Record<string, Partial<Record<ReportMetric, number>>>>[],
+): Record<string, Record<string, SplitReport>> {
   const out: Record<string, Record<string, SplitReport>> = {};
   const models = Object.keys(perSeed[0]);
   for (const model of models) {
@@ -63,7 +65,10 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
       : "";
   // A teacher whose maps are near-uniform makes js_to_teacher reward diffuse attention: say where even gaze would score.
   const even = reference?.["test-ood"]?.js_to_teacher;
-  const scale = even !== undefined && l?.js_to_teacher !== undefined ? ` For scale, attention spread evenly over the image scores js_to_teacher ${even.toFixed(4)} on test-ood (LaViT ${l.js_to_teacher.toFixed(4)}, distill ${(d?.js_to_teacher ?? NaN).toFixed(4)}).` : "";
+  const scale =
+    even !== undefined && l?.js_to_teacher !== undefined
+      ? ` For scale, attention spread evenly over the image scores js_to_teacher ${even.toFixed(4)} on test-ood (LaViT ${l.js_to_teacher.toFixed(4)}, distill ${(d?.js_to_teacher ?? NaN).toFixed(4)}).`
+      : "";
   const statement = `${parts.join("; ")}.${bias}${scale} ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
   return { ood_gain_points: gain, pair_gain_points: pairGain, js_reduction: js, lavit_wins: wins, statement };
 }
@@ -77,11 +82,16 @@ function fmt(r: SplitReport, m: ReportMetric): string {
 
 /** The results table's rows, model by split, with the uniform-gaze scale rows last. */
 function tableRows(results: DemoReport["results"], reference: DemoReport["reference"] = {}): { model: string; split: string; r: SplitReport }[] {
-  return [...Object.entries(results), ["(uniform gaze)", reference] as const].flatMap(([model, splits]) => Object.entries(splits).map(([split, r]) => ({ model, split, r })));
+  return [...Object.entries(results), ["(uniform gaze)", reference] as const].flatMap(([model, splits]) =>
+    Object.entries(splits).map(([split, r]) => ({ model, split, r })),
+  );
 }
 
 export function markdownTable(results: DemoReport["results"], reference?: DemoReport["reference"]): string {
-  const lines = ["| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy | said yes | truth yes |", "|---|---|---|---|---|---|---|---|---|---|"];
+  const lines = [
+    "| model | split | accuracy | pair acc. | js_to_teacher | top-k IoU | grounding mass | entropy | said yes | truth yes |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
   for (const { model, split, r } of tableRows(results, reference)) lines.push(`| ${model} | ${split} | ${REPORT_METRICS.map((m) => fmt(r, m)).join(" | ")} |`);
   return lines.join("\n");
 }
@@ -108,7 +118,9 @@ export function markdownReport(rep: DemoReport): string {
     JSON.stringify(rep.config, null, 2),
     "```",
     "",
-    `Stage times (s): ${Object.entries(rep.timings_s).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}`,
+    `Stage times (s): ${Object.entries(rep.timings_s)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(", ")}`,
     "",
   ].join("\n");
 }
@@ -129,14 +141,18 @@ export function svgCurves(series: Record<string, { step: number; value: number }
   const minV = Math.min(0, ...all.map((p) => p.value));
   const colours = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
   const lines = Object.entries(series).map(([name, pts], i) => {
-    const d = pts.map((p) => `${(pad + ((w - 2 * pad) * p.step) / maxStep).toFixed(1)},${(h - pad - ((h - 2 * pad) * (p.value - minV)) / (maxV - minV || 1)).toFixed(1)}`).join(" ");
+    const d = pts
+      .map((p) => `${(pad + ((w - 2 * pad) * p.step) / maxStep).toFixed(1)},${(h - pad - ((h - 2 * pad) * (p.value - minV)) / (maxV - minV || 1)).toFixed(1)}`)
+      .join(" ");
     return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="1.5" points="${d}"/><text x="${w - pad - 110}" y="${pad + 14 * i}" fill="${colours[i % colours.length]}" font-size="11">${esc(name)}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(title)}"><text x="${pad}" y="16" font-size="12">${esc(title)}</text><line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/><text x="${pad}" y="${h - 8}" font-size="10">step 0</text><text x="${w - pad - 40}" y="${h - 8}" font-size="10">step ${maxStep}</text><text x="2" y="${pad}" font-size="10">${maxV.toFixed(2)}</text><text x="2" y="${h - pad}" font-size="10">${minV.toFixed(2)}</text>${lines.join("")}</svg>`;
 }
 
 export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: string; caption: string }[]): string {
-  const rows = tableRows(rep.results, rep.reference).map(({ model, split, r }) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`);
+  const rows = tableRows(rep.results, rep.reference).map(
+    ({ model, split, r }) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`,
+  );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>

@@ -29,7 +29,9 @@ export type DemoSettings = z.infer<typeof DemoSettings>;
 export const DEMO_SETTINGS_FILE = "demo.json";
 
 export function weightsDigest(modelDir: string): string {
-  return createHash("sha256").update(readFileSync(join(modelDir, "model.safetensors"))).digest("hex");
+  return createHash("sha256")
+    .update(readFileSync(join(modelDir, "model.safetensors")))
+    .digest("hex");
 }
 
 /** How the command line says a setting, e.g. "with --prior 0.8" or "without --quick". */
@@ -44,16 +46,24 @@ export function checkDemoSettings(outDir: string, shownOut: string, wanted: Demo
   if (existsSync(file)) {
     const saved = readJson(file, DemoSettings, { what: "demo settings record", hint: "give another --out" });
     for (const key of ["quick", "prior", "latents", "preset"] as const) {
-      if (saved[key] !== wanted[key]) throw new UserError(`--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`);
+      if (saved[key] !== wanted[key])
+        throw new UserError(
+          `--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`,
+        );
     }
     if (saved.gate_open_at !== wanted.gate_open_at)
-      throw new UserError(`--out ${shownOut} was begun by a lavit whose demo opened the sensory gate by ${saved.gate_open_at} of training, not ${wanted.gate_open_at} (${DEMO_SETTINGS_FILE}): its students would mix two recipes; give another --out, or --force to start it over`);
+      throw new UserError(
+        `--out ${shownOut} was begun by a lavit whose demo opened the sensory gate by ${saved.gate_open_at} of training, not ${wanted.gate_open_at} (${DEMO_SETTINGS_FILE}): its students would mix two recipes; give another --out, or --force to start it over`,
+      );
     const models = [
       ["teacher", saved.teacher_weights_sha256, wanted.teacher_weights_sha256],
       ["student base", saved.student_base_weights_sha256, wanted.student_base_weights_sha256],
     ] as const;
     for (const [role, was, now] of models) {
-      if (was !== now) throw new UserError(`--out ${shownOut} was begun with other ${role} weights than the ones given now (${DEMO_SETTINGS_FILE} records their sha256): its stages would mix two ${role}s; give another --out, or --force to start it over`);
+      if (was !== now)
+        throw new UserError(
+          `--out ${shownOut} was begun with other ${role} weights than the ones given now (${DEMO_SETTINGS_FILE} records their sha256): its stages would mix two ${role}s; give another --out, or --force to start it over`,
+        );
     }
   }
 }

@@ -22,7 +22,8 @@ if (!process.connected) process.exit(130);
 process.once("message", (options: StudentOptions) => {
   trainStudent(options).then(
     () => finish({ type: "done" }, 0),
-    (e: unknown) => finish({ type: "error", message: isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e), user: isUserError(e) }, 1),
+    (e: unknown) =>
+      finish({ type: "error", message: isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e), user: isUserError(e) }, 1),
   );
 });
 

@@ -11,13 +11,38 @@ import { fileURLToPath } from "node:url";
 export interface NativeAddon {
   info(): { tier: "native-openblas" | "native-builtin"; blas: string; threads: number };
   setThreads(n: number): void;
-  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, stridesA: Int32Array, stridesB: Int32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
   reduceInner(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number, log?: boolean): void;
   transpose(x: Float32Array, out: Float32Array, inShape: Int32Array, perm: Int32Array): void;
-  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gradScale?: number): void;
+  adamw(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    wd: number,
+    bc1: number,
+    bc2: number,
+    gradScale?: number,
+  ): void;
   sumSquares(x: Float32Array): number;
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
@@ -37,7 +62,9 @@ export function loadNativeAddon(): LoadResult {
   const root = join(here, "..", "..");
   // LAVIT_NATIVE_ADDON points at another build (or, in tests, at a file that is not one).
   const override = process.env.LAVIT_NATIVE_ADDON;
-  const candidates = override ? [override] : [join(root, "native", "build", "Release", "lavit_native.node"), join(root, "native", "build", "Debug", "lavit_native.node")];
+  const candidates = override
+    ? [override]
+    : [join(root, "native", "build", "Release", "lavit_native.node"), join(root, "native", "build", "Debug", "lavit_native.node")];
   const path = candidates.find((p) => existsSync(p));
   if (!path) return { addon: null, reason: `the native kernel pack is not built (looked for ${candidates[0]}; run \`npm run build:native\`)` };
   try {
@@ -46,7 +73,10 @@ export function loadNativeAddon(): LoadResult {
     addon.info();
     return { addon, path };
   } catch (e) {
-    return { addon: null, reason: `the native kernel pack at ${path} could not be loaded (${(e as Error).message.split("\n")[0]}); rebuild it with \`npm run build:native\`` };
+    return {
+      addon: null,
+      reason: `the native kernel pack at ${path} could not be loaded (${(e as Error).message.split("\n")[0]}); rebuild it with \`npm run build:native\``,
+    };
   }
 }
 

@@ -65,8 +65,23 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
   for (const idx of [...byLength.values()]) {
     for (let s = 0; s < idx.length; s += batchSize) {
       const chunk = idx.slice(s, s + batchSize);
-      const patches = patchBatch(chunk.map((i) => data.images[i]), data.info.size, data.info.patch);
-      const g = generate(vlm, patches, chunk.map((i) => prompts[i]), { maxNewTokens: opts.maxNewTokens ?? 32, eos: tok.id("<eos>"), biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}), readImage: true, readAttention });
+      const patches = patchBatch(
+        chunk.map((i) => data.images[i]),
+        data.info.size,
+        data.info.patch,
+      );
+      const g = generate(
+        vlm,
+        patches,
+        chunk.map((i) => prompts[i]),
+        {
+          maxNewTokens: opts.maxNewTokens ?? 32,
+          eos: tok.id("<eos>"),
+          biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}),
+          readImage: true,
+          readAttention,
+        },
+      );
       patches.dispose();
       chunk.forEach((i, k) => {
         generated[i] = g.tokens[k];
@@ -80,7 +95,16 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const predictions = data.samples.map((s, i) => {
     const text = tok.decode(generated[i]);
     const predicted = parseAnswer(text);
-    return { id: s.id, family: s.family, template: s.template, ...(s.pair !== undefined ? { pair: s.pair } : {}), answer: s.answer, predicted, correct: predicted === s.answer, generated: text };
+    return {
+      id: s.id,
+      family: s.family,
+      template: s.template,
+      ...(s.pair !== undefined ? { pair: s.pair } : {}),
+      answer: s.answer,
+      predicted,
+      correct: predicted === s.answer,
+      generated: text,
+    };
   });
   return { predictions, tokenAttention, imageHidden };
 }
@@ -106,7 +130,6 @@ export function summarise(split: string, preds: readonly Prediction[]): EvalResu
   for (const f of [...new Set(preds.map((p) => p.family))].sort()) families[f] = group(preds.filter((p) => p.family === f));
   return { split, ...group(preds), families };
 }
-
 
 export interface GazedPrediction extends Prediction {
   gaze: GazeMetrics;

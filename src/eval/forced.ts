@@ -43,11 +43,19 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
   const bar = progress("teacher-forced", data.samples.length, { quiet: opts.quiet });
   for (let start = 0; start < data.samples.length; start += batchSize) {
     const samples = data.samples.slice(start, start + batchSize);
-    const batch = makeTextBatch(samples.map((s) => promptIds(tok, n, s.question)), samples.map((s) => targetIds(tok, targetText(s))), tok.id("<pad>"));
+    const batch = makeTextBatch(
+      samples.map((s) => promptIds(tok, n, s.question)),
+      samples.map((s) => targetIds(tok, targetText(s))),
+      tok.id("<pad>"),
+    );
     checkPositions(vlm.config, batch.length, `a batch of ${data.dir} (${data.split}) from sample ${samples[0].id}, prompt and target text,`);
     const predicted = tf.tidy(() => {
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
-      const patches = patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch);
+      const patches = patchBatch(
+        samples.map((_, i) => data.images[start + i]),
+        data.info.size,
+        data.info.patch,
+      );
       return tf.argMax(forwardText(vlm, ids, visionForward(vlm, patches)), -1).dataSync() as Int32Array;
     });
     samples.forEach((s, b) => {
@@ -82,8 +90,18 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
   const summarise = (rows: typeof perSample): ForcedAccuracy => ({
     count: rows.length,
     answer_accuracy: rows.filter((r) => r.answer).length / Math.max(1, rows.length),
-    rationale_token_accuracy: rows.reduce((a, r) => a + r.tokensRight, 0) / Math.max(1, rows.reduce((a, r) => a + r.tokens, 0)),
-    step_accuracy: rows.reduce((a, r) => a + r.steps.filter(Boolean).length, 0) / Math.max(1, rows.reduce((a, r) => a + r.steps.length, 0)),
+    rationale_token_accuracy:
+      rows.reduce((a, r) => a + r.tokensRight, 0) /
+      Math.max(
+        1,
+        rows.reduce((a, r) => a + r.tokens, 0),
+      ),
+    step_accuracy:
+      rows.reduce((a, r) => a + r.steps.filter(Boolean).length, 0) /
+      Math.max(
+        1,
+        rows.reduce((a, r) => a + r.steps.length, 0),
+      ),
     last_step_accuracy: rows.filter((r) => r.steps.at(-1)).length / Math.max(1, rows.length),
     step_accuracy_by_index: Array.from({ length: Math.max(0, ...rows.map((r) => r.steps.length)) }, (_, i) => {
       const having = rows.filter((r) => r.steps.length > i);
@@ -91,5 +109,9 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
     }),
   });
   const families = [...new Set(perSample.map((r) => r.family))].sort();
-  return { split: data.split, ...summarise(perSample), families: Object.fromEntries(families.map((f) => [f, summarise(perSample.filter((r) => r.family === f))])) };
+  return {
+    split: data.split,
+    ...summarise(perSample),
+    families: Object.fromEntries(families.map((f) => [f, summarise(perSample.filter((r) => r.family === f))])),
+  };
 }

@@ -110,7 +110,15 @@ export function meanGaze(per: readonly GazeMetrics[]): GazeMetrics {
  * reward diffuse attention).
  */
 export function uniformGap(teacherMaps: readonly (readonly Float32Array[])[], regions?: readonly (StepRegions | undefined)[]): GapMetrics {
-  const gaze = meanGap(teacherMaps.map((maps, i) => mapGaze(maps.map((m) => new Float32Array(m.length).fill(1 / m.length)), regions?.[i], maps)));
+  const gaze = meanGap(
+    teacherMaps.map((maps, i) =>
+      mapGaze(
+        maps.map((m) => new Float32Array(m.length).fill(1 / m.length)),
+        regions?.[i],
+        maps,
+      ),
+    ),
+  );
   // Even gaze has no top k (every patch ties), so its IoU would only reflect how ties are broken.
   delete gaze.topk_iou;
   return gaze;

@@ -14,7 +14,12 @@ export interface ProbeOptions {
  * generated tokens, and the last prompt position, which produces the first of them, is left
  * alone so the latents keep their meaning) lose the latent and/or image columns.
  */
-export function probeBias(promptLength: number, latents: number, numPatches: number, p: ProbeOptions): ((q: number, k: number, qStart: number) => tf.Tensor | undefined) | undefined {
+export function probeBias(
+  promptLength: number,
+  latents: number,
+  numPatches: number,
+  p: ProbeOptions,
+): ((q: number, k: number, qStart: number) => tf.Tensor | undefined) | undefined {
   if (!p.maskLatents && !p.noImageForAnswer) return undefined;
   return (q, k, qStart) => {
     const bias = new Float32Array(q * k);

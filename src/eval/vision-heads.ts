@@ -41,7 +41,14 @@ export function evaluateVisionHeads(vlm: Vlm, data: LoadedSplit, opts: { batchSi
     const samples = data.samples.slice(start, start + batchSize);
     const labels = samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
     const predicted = tf.tidy(() => {
-      const features = visionForward(vlm, patchBatch(samples.map((_, i) => data.images[start + i]), data.info.size, data.info.patch));
+      const features = visionForward(
+        vlm,
+        patchBatch(
+          samples.map((_, i) => data.images[start + i]),
+          data.info.size,
+          data.info.patch,
+        ),
+      );
       const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
       return AUX_HEADS.map(([name]) => tf.argMax(linear(flat, vlm.store, name), -1).dataSync() as Int32Array);
     });
@@ -72,7 +79,16 @@ export function evaluateVisionHeads(vlm: Vlm, data: LoadedSplit, opts: { batchSi
   const heads = Object.fromEntries(
     AUX_HEADS.map(([name], h) => {
       const t = tally[h];
-      return [name, { accuracy: ratio(t.right, t.all), labelled_accuracy: ratio(t.labelledRight, t.labelled), labelled_patches: t.labelled, said_none: ratio(t.saidNone, t.labelled), false_positive: ratio(t.falsePositive, t.empty) }];
+      return [
+        name,
+        {
+          accuracy: ratio(t.right, t.all),
+          labelled_accuracy: ratio(t.labelledRight, t.labelled),
+          labelled_patches: t.labelled,
+          said_none: ratio(t.saidNone, t.labelled),
+          false_positive: ratio(t.falsePositive, t.empty),
+        },
+      ];
     }),
   );
   return { split: data.split, count: data.samples.length, heads };

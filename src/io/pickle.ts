@@ -29,7 +29,8 @@ export class PyCallable {
   ) {}
 }
 
-export type PyValue = null | boolean | number | bigint | string | PyValue[] | PyTuple | Map<PyValue, PyValue> | PyGlobal | PyCallable | { readonly [k: string]: unknown };
+export type PyValue =
+  null | boolean | number | bigint | string | PyValue[] | PyTuple | Map<PyValue, PyValue> | PyGlobal | PyCallable | { readonly [k: string]: unknown };
 
 export interface UnpickleOptions {
   /** Names the input in every error. */
@@ -44,20 +45,78 @@ const MARK = Symbol("mark");
 type Slot = PyValue | typeof MARK;
 
 const NAMES: Record<number, string> = {
-  0x80: "PROTO", 0x95: "FRAME", 0x2e: "STOP", 0x28: "MARK", 0x7d: "EMPTY_DICT", 0x5d: "EMPTY_LIST", 0x29: "EMPTY_TUPLE",
-  0x74: "TUPLE", 0x85: "TUPLE1", 0x86: "TUPLE2", 0x87: "TUPLE3", 0x58: "BINUNICODE", 0x8c: "SHORT_BINUNICODE",
-  0x4a: "BININT", 0x4b: "BININT1", 0x4d: "BININT2", 0x8a: "LONG1", 0x47: "BINFLOAT", 0x4e: "NONE", 0x88: "NEWTRUE",
-  0x89: "NEWFALSE", 0x71: "BINPUT", 0x72: "LONG_BINPUT", 0x94: "MEMOIZE", 0x68: "BINGET", 0x6a: "LONG_BINGET", 0x73: "SETITEM",
-  0x75: "SETITEMS", 0x61: "APPEND", 0x65: "APPENDS", 0x51: "BINPERSID", 0x63: "GLOBAL", 0x52: "REDUCE",
+  0x80: "PROTO",
+  0x95: "FRAME",
+  0x2e: "STOP",
+  0x28: "MARK",
+  0x7d: "EMPTY_DICT",
+  0x5d: "EMPTY_LIST",
+  0x29: "EMPTY_TUPLE",
+  0x74: "TUPLE",
+  0x85: "TUPLE1",
+  0x86: "TUPLE2",
+  0x87: "TUPLE3",
+  0x58: "BINUNICODE",
+  0x8c: "SHORT_BINUNICODE",
+  0x4a: "BININT",
+  0x4b: "BININT1",
+  0x4d: "BININT2",
+  0x8a: "LONG1",
+  0x47: "BINFLOAT",
+  0x4e: "NONE",
+  0x88: "NEWTRUE",
+  0x89: "NEWFALSE",
+  0x71: "BINPUT",
+  0x72: "LONG_BINPUT",
+  0x94: "MEMOIZE",
+  0x68: "BINGET",
+  0x6a: "LONG_BINGET",
+  0x73: "SETITEM",
+  0x75: "SETITEMS",
+  0x61: "APPEND",
+  0x65: "APPENDS",
+  0x51: "BINPERSID",
+  0x63: "GLOBAL",
+  0x52: "REDUCE",
 };
 
 /** Opcodes outside the subset, by name, so that a refusal says what the file asked for. */
 const FOREIGN: Record<number, string> = {
-  0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x46: "FLOAT", 0x49: "INT", 0x4c: "LONG", 0x50: "PERSID", 0x53: "STRING",
-  0x54: "BINSTRING", 0x55: "SHORT_BINSTRING", 0x56: "UNICODE", 0x62: "BUILD", 0x64: "DICT", 0x67: "GET", 0x69: "INST",
-  0x6c: "LIST", 0x6f: "OBJ", 0x70: "PUT", 0x81: "NEWOBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x8b: "LONG4",
-  0x42: "BINBYTES", 0x43: "SHORT_BINBYTES", 0x8d: "BINUNICODE8", 0x8e: "BINBYTES8", 0x8f: "EMPTY_SET", 0x90: "ADDITEMS",
-  0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL", 0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
+  0x30: "POP",
+  0x31: "POP_MARK",
+  0x32: "DUP",
+  0x46: "FLOAT",
+  0x49: "INT",
+  0x4c: "LONG",
+  0x50: "PERSID",
+  0x53: "STRING",
+  0x54: "BINSTRING",
+  0x55: "SHORT_BINSTRING",
+  0x56: "UNICODE",
+  0x62: "BUILD",
+  0x64: "DICT",
+  0x67: "GET",
+  0x69: "INST",
+  0x6c: "LIST",
+  0x6f: "OBJ",
+  0x70: "PUT",
+  0x81: "NEWOBJ",
+  0x82: "EXT1",
+  0x83: "EXT2",
+  0x84: "EXT4",
+  0x8b: "LONG4",
+  0x42: "BINBYTES",
+  0x43: "SHORT_BINBYTES",
+  0x8d: "BINUNICODE8",
+  0x8e: "BINBYTES8",
+  0x8f: "EMPTY_SET",
+  0x90: "ADDITEMS",
+  0x91: "FROZENSET",
+  0x92: "NEWOBJ_EX",
+  0x93: "STACK_GLOBAL",
+  0x96: "BYTEARRAY8",
+  0x97: "NEXT_BUFFER",
+  0x98: "READONLY_BUFFER",
 };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

@@ -166,19 +166,23 @@ export function readPth(file: string): PthTensor {
   if (order && new TextDecoder().decode(order).trim() !== "little") throw new UserError(`${file}: storages are big-endian; only little-endian is read`);
   const value = unpickle(entries[pkl[0]], { source: `${file} (data.pkl)`, globals: torchGlobals(file), persistentLoad: persistentLoad(file) }) as unknown;
   const t = value as TensorRef | null;
-  if (!t || typeof t !== "object" || t.kind !== "tensor") throw new UserError(`${file}: holds no single tensor (a dict or list of tensors is not read; save the tensor itself)`);
+  if (!t || typeof t !== "object" || t.kind !== "tensor")
+    throw new UserError(`${file}: holds no single tensor (a dict or list of tensors is not read; save the tensor itself)`);
   const { storage } = t;
   if (!SUPPORTED.includes(storage.dtype)) throw new UserError(`${file}: tensor dtype ${storage.dtype || "unknown"} is not supported (bf16, fp16 or fp32)`);
   const dtype = storage.dtype as PthDtype;
   const bytes = entries[`${prefix}data/${storage.key}`];
   if (!bytes) throw new UserError(`${file}: storage data/${storage.key} is missing from the archive`);
-  if (bytes.length !== storage.numel * ELEMENT_BYTES[dtype]) throw new UserError(`${file}: storage data/${storage.key} holds ${bytes.length} bytes, expected ${storage.numel} ${dtype} values`);
+  if (bytes.length !== storage.numel * ELEMENT_BYTES[dtype])
+    throw new UserError(`${file}: storage data/${storage.key} holds ${bytes.length} bytes, expected ${storage.numel} ${dtype} values`);
   const count = t.shape.reduce((a, b) => a * b, 1);
   // Zero strides let a tiny storage claim a huge tensor; refuse before allocating.
-  if (!Number.isSafeInteger(count) || count > MAX_ELEMENTS) throw new UserError(`${file}: tensor shape [${t.shape.join(", ")}] is too large (over ${MAX_ELEMENTS} values)`);
+  if (!Number.isSafeInteger(count) || count > MAX_ELEMENTS)
+    throw new UserError(`${file}: tensor shape [${t.shape.join(", ")}] is too large (over ${MAX_ELEMENTS} values)`);
   // The furthest element any index reaches must lie inside the storage.
   const last = t.offset + t.shape.reduce((a, d, i) => a + (d > 0 ? (d - 1) * t.stride[i] : 0), 0);
-  if (count > 0 && last >= storage.numel) throw new UserError(`${file}: tensor view [${t.shape.join(", ")}] reaches past its storage (${storage.numel} values)`);
+  if (count > 0 && last >= storage.numel)
+    throw new UserError(`${file}: tensor view [${t.shape.join(", ")}] reaches past its storage (${storage.numel} values)`);
   const rowMajor = t.stride.every((st, i) => t.shape[i] <= 1 || st === t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
   if (rowMajor) return { dtype, shape: [...t.shape], data: decodeRun(bytes, dtype, t.offset, count) };
   const data = new Float32Array(count);

@@ -18,7 +18,10 @@ export interface SafeTensor {
 type Decoded = { tensors: Map<string, SafeTensor>; metadata: Record<string, string> };
 
 export class SafetensorsError extends Error {
-  constructor(message: string, readonly file?: string) {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
     super(file ? `${file}: ${message}` : message);
     this.name = "SafetensorsError";
   }
@@ -36,12 +39,17 @@ const elementCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b,
 
 function arrayMatches(dtype: SafeDtype, data: SafeTensor["data"]): boolean {
   switch (dtype) {
-    case "F32": return data instanceof Float32Array;
+    case "F32":
+      return data instanceof Float32Array;
     case "F16":
-    case "BF16": return data instanceof Uint16Array;
-    case "I32": return data instanceof Int32Array;
-    case "I64": return data instanceof BigInt64Array;
-    case "U8": return data instanceof Uint8Array;
+    case "BF16":
+      return data instanceof Uint16Array;
+    case "I32":
+      return data instanceof Int32Array;
+    case "I64":
+      return data instanceof BigInt64Array;
+    case "U8":
+      return data instanceof Uint8Array;
   }
 }
 
@@ -51,12 +59,17 @@ function typedCopy(dtype: SafeDtype, bytes: Uint8Array): SafeTensor["data"] {
   // (Not bytes.slice(): on a Buffer that is a view, not a copy.)
   const b = new Uint8Array(bytes).buffer;
   switch (dtype) {
-    case "F32": return new Float32Array(b);
+    case "F32":
+      return new Float32Array(b);
     case "F16":
-    case "BF16": return new Uint16Array(b);
-    case "I32": return new Int32Array(b);
-    case "I64": return new BigInt64Array(b);
-    case "U8": return new Uint8Array(b);
+    case "BF16":
+      return new Uint16Array(b);
+    case "I32":
+      return new Int32Array(b);
+    case "I64":
+      return new BigInt64Array(b);
+    case "U8":
+      return new Uint8Array(b);
   }
 }
 
@@ -217,9 +230,11 @@ export function float32ToF16Bits(x: Float32Array): Uint16Array {
     const mant = b & 0x7fffff;
     const e = exp - 127 + 15;
     let h: number;
-    if (exp === 0xff) h = 0x7c00 | (mant ? 0x200 : 0); // keep NaN quiet and non-zero
+    if (exp === 0xff)
+      h = 0x7c00 | (mant ? 0x200 : 0); // keep NaN quiet and non-zero
     else if (e >= 31) h = 0x7c00;
-    else if (e < -10) h = 0; // below half the smallest subnormal (F32 subnormals land here too)
+    else if (e < -10)
+      h = 0; // below half the smallest subnormal (F32 subnormals land here too)
     else {
       // Normal: drop 13 mantissa bits. Subnormal: shift the implicit bit in as well.
       const m = e > 0 ? mant : mant | 0x800000;

@@ -75,7 +75,13 @@ export function weightsStep(file: string): number {
  * top and the remaining rows keep their initialisation. Parameters outside `only` are not
  * touched.
  */
-export function loadWeightsInto(store: ParamStore, file: string, optional: (name: string) => boolean = () => false, grows: (name: string) => boolean = () => false, only: (name: string) => boolean = () => true): { step: number } {
+export function loadWeightsInto(
+  store: ParamStore,
+  file: string,
+  optional: (name: string) => boolean = () => false,
+  grows: (name: string) => boolean = () => false,
+  only: (name: string) => boolean = () => true,
+): { step: number } {
   let loaded;
   try {
     loaded = readSafetensors(file);
@@ -91,8 +97,10 @@ export function loadWeightsInto(store: ParamStore, file: string, optional: (name
       throw new UserError(`${file}: missing tensor ${name}`);
     }
     const fewerRows = grows(name) && t.shape.length === v.shape.length && t.shape[0] < v.shape[0] && t.shape.slice(1).join(",") === v.shape.slice(1).join(",");
-    if (t.shape.join(",") !== v.shape.join(",") && !fewerRows) throw new UserError(`${file}: tensor ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
-    if (t.dtype !== "F32" && t.dtype !== "F16" && t.dtype !== "BF16") throw new UserError(`${file}: tensor ${name} has dtype ${t.dtype}, expected a float type`);
+    if (t.shape.join(",") !== v.shape.join(",") && !fewerRows)
+      throw new UserError(`${file}: tensor ${name} has shape [${t.shape}], the config needs [${v.shape}]`);
+    if (t.dtype !== "F32" && t.dtype !== "F16" && t.dtype !== "BF16")
+      throw new UserError(`${file}: tensor ${name} has dtype ${t.dtype}, expected a float type`);
     tf.tidy(() => {
       const values = tf.tensor(toFloat32(t), t.shape, "float32");
       v.assign(fewerRows ? tf.concat([values, tf.slice(v, [t.shape[0]], [v.shape[0] - t.shape[0]])], 0) : values);
@@ -108,7 +116,8 @@ export function readModelFolder(dir: string): { config: VlmConfig; tokenizer: To
   if (!existsSync(weights)) throw new UserError(`${dir}: no model.safetensors`);
   const config = readVlmConfig(join(dir, "config.json"));
   const tokenizer = Tokenizer.read(join(dir, "tokenizer.json"));
-  if (tokenizer.size !== config.decoder.vocab_size) throw new UserError(`${join(dir, "tokenizer.json")}: ${tokenizer.size} tokens, but config.json has vocab_size ${config.decoder.vocab_size}`);
+  if (tokenizer.size !== config.decoder.vocab_size)
+    throw new UserError(`${join(dir, "tokenizer.json")}: ${tokenizer.size} tokens, but config.json has vocab_size ${config.decoder.vocab_size}`);
   return { config, tokenizer, weights };
 }
 
@@ -117,7 +126,9 @@ const TOKEN_ROWS = new Set(["model.embed_tokens.weight", "lm_head.weight"]);
 
 /** JSON with keys sorted at every level, so two configs compare by content, not key order. */
 function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
+  );
 }
 
 /**
@@ -131,9 +142,11 @@ export function initFromFolder(store: ParamStore, dir: string, target: { config:
   const init = readModelFolder(dir);
   const before = init.tokenizer.vocab;
   const now = target.tokenizer.vocab;
-  if (before.length > now.length || before.some((w, i) => now[i] !== w)) throw new UserError(`--init-from ${dir}: its tokenizer.json is neither the dataset's nor a prefix of it`);
+  if (before.length > now.length || before.some((w, i) => now[i] !== w))
+    throw new UserError(`--init-from ${dir}: its tokenizer.json is neither the dataset's nor a prefix of it`);
   const shape = (c: VlmConfig) => canonicalJson({ vision: c.vision, decoder: { ...c.decoder, vocab_size: null } });
-  if (shape(init.config) !== shape(target.config)) throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the model being trained`);
+  if (shape(init.config) !== shape(target.config))
+    throw new UserError(`--init-from ${dir}: its config.json (vision, decoder) differs from the model being trained`);
   loadWeightsInto(store, init.weights, optional, (name) => TOKEN_ROWS.has(name));
 }
 
@@ -145,6 +158,14 @@ export function initFromFolder(store: ParamStore, dir: string, target: { config:
 export function initVisionFrom(store: ParamStore, dir: string, config: VlmConfig): void {
   const source = readModelFolder(dir);
   if (canonicalJson(source.config.vision) !== canonicalJson(config.vision))
-    throw new UserError(`--vision-from ${dir}: its vision config ${canonicalJson(source.config.vision)} differs from the model being trained (${canonicalJson(config.vision)})`);
-  loadWeightsInto(store, source.weights, (name) => name.startsWith("aux."), () => false, (name) => name.startsWith("vision.") || name.startsWith("aux."));
+    throw new UserError(
+      `--vision-from ${dir}: its vision config ${canonicalJson(source.config.vision)} differs from the model being trained (${canonicalJson(config.vision)})`,
+    );
+  loadWeightsInto(
+    store,
+    source.weights,
+    (name) => name.startsWith("aux."),
+    () => false,
+    (name) => name.startsWith("vision.") || name.startsWith("aux."),
+  );
 }

@@ -84,7 +84,9 @@ export function numPatches(v: VisionConfig): number {
 export function checkPositions(config: VlmConfig, length: number, what: string): void {
   const max = config.decoder.max_positions;
   if (length > max)
-    throw new UserError(`${what} takes ${length} positions, more than the model's decoder.max_positions ${max} (its config.json): shorten it, use fewer latent tokens, or give a model made with a larger max_positions`);
+    throw new UserError(
+      `${what} takes ${length} positions, more than the model's decoder.max_positions ${max} (its config.json): shorten it, use fewer latent tokens, or give a model made with a larger max_positions`,
+    );
 }
 
 export function parseVlmConfig(value: unknown, source: string): VlmConfig {

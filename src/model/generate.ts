@@ -89,7 +89,12 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
         if (useCache) for (const l of dec.cache.layers) keepLayer(l);
-        return { logits, layers: useCache ? dec.cache.layers : [], att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined, hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined };
+        return {
+          logits,
+          layers: useCache ? dec.cache.layers : [],
+          att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
+          hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined,
+        };
       });
       next = argmaxRows(r.logits);
       r.logits.dispose();
@@ -117,7 +122,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
           const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt });
           for (const l of dec.cache.layers) keepLayer(l);
-          return { logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D, layers: dec.cache.layers, att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined };
+          return {
+            logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D,
+            layers: dec.cache.layers,
+            att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
+          };
         });
         for (const l of past.layers) tf.dispose([l.k, l.v]);
         cache = { layers: r.layers, length: past.length + 1 };
@@ -129,7 +138,10 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const r = tf.tidy(() => {
           const ids = tf.tensor2d(prompts.map((p, i) => [...p, ...out[i], ...new Array(step + 1 - out[i].length).fill(opts.eos)]).flat(), [b, len], "int32");
           const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: readAtt });
-          return { logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D, att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined };
+          return {
+            logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D,
+            att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
+          };
         });
         next = argmaxRows(r.logits);
         r.logits.dispose();

@@ -14,16 +14,20 @@ export interface LoadedModel {
 /** A model folder loaded for a dataset, with the checks that keep the two compatible. */
 export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, opts: { auxHeads?: boolean } = {}): LoadedModel {
   const folder = readModelFolder(dir);
-  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
+  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" "))
+    throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
   if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
-    throw new UserError(`${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`);
+    throw new UserError(
+      `${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`,
+    );
   const vlm = buildVlm(folder.config, 0);
   if (opts.auxHeads) addAuxHeads(vlm);
   try {
     loadWeightsInto(vlm.store, folder.weights);
   } catch (e) {
     vlm.dispose();
-    if (opts.auxHeads && e instanceof UserError && /missing tensor aux\./.test(e.message)) throw new UserError(`${e.message}: --vision-heads needs a teacher or student base trained with --aux-patch > 0`);
+    if (opts.auxHeads && e instanceof UserError && /missing tensor aux\./.test(e.message))
+      throw new UserError(`${e.message}: --vision-heads needs a teacher or student base trained with --aux-patch > 0`);
     throw e;
   }
   return { vlm, tokenizer: folder.tokenizer, latents: folder.config.latent?.num_latents ?? 0 };

@@ -39,7 +39,11 @@ export interface GapReport {
 const fmt = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(4));
 
 function tableRows(r: GapReport): { name: string; g: GapSummary }[] {
-  return [{ name: `${r.teacher.name} (teacher)`, g: r.teacher }, ...Object.entries(r.models).map(([name, g]) => ({ name, g })), { name: "(uniform gaze)", g: r.uniform }];
+  return [
+    { name: `${r.teacher.name} (teacher)`, g: r.teacher },
+    ...Object.entries(r.models).map(([name, g]) => ({ name, g })),
+    { name: "(uniform gaze)", g: r.uniform },
+  ];
 }
 
 const COLUMNS = ["model", "samples", "js_to_teacher", "topk_iou", "grounding_mass", "entropy"];
@@ -47,25 +51,39 @@ const COLUMNS = ["model", "samples", "js_to_teacher", "topk_iou", "grounding_mas
 function notes(r: GapReport): string[] {
   const out = [
     `js_to_teacher: Jensen-Shannon divergence (nats, 0 .. ln 2) to the teacher's map of the same sample and step, lower is closer; topk_iou: overlap of the ${r.topk} most-attended patches with the teacher's; grounding_mass: share of the map on the ground-truth region; entropy: nats. Each is the mean over steps, then over samples. (uniform gaze): even attention scored against the same teacher maps, the scale for the other rows.`,
-    r.regions ? `Ground truth: ${r.regions.kind === "boxes" ? "boxes from" : "rationale patches of the dataset"} ${r.regions.file} (${r.regions.samples} of ${r.compared} samples).` : "No ground-truth regions given: no grounding mass.",
+    r.regions
+      ? `Ground truth: ${r.regions.kind === "boxes" ? "boxes from" : "rationale patches of the dataset"} ${r.regions.file} (${r.regions.samples} of ${r.compared} samples).`
+      : "No ground-truth regions given: no grounding mass.",
   ];
   const left = Object.entries(r.coverage).filter(([, c]) => c.not_compared > 0);
-  out.push(left.length ? `Compared the ${r.compared} samples every folder holds; left out: ${left.map(([n, c]) => `${n} ${c.not_compared} of ${c.samples}`).join(", ")}.` : `All ${r.compared} samples are in every folder.`);
+  out.push(
+    left.length
+      ? `Compared the ${r.compared} samples every folder holds; left out: ${left.map(([n, c]) => `${n} ${c.not_compared} of ${c.samples}`).join(", ")}.`
+      : `All ${r.compared} samples are in every folder.`,
+  );
   return out;
 }
 
 export function gapMarkdown(r: GapReport, withNotes = true): string {
   const lines = [`| ${COLUMNS.join(" | ")} |`, `|${COLUMNS.map(() => "---").join("|")}|`];
-  for (const { name, g } of tableRows(r)) lines.push(`| ${name} | ${g.samples} | ${fmt(g.js_to_teacher)} | ${fmt(g.topk_iou)} | ${fmt(g.grounding_mass)} | ${fmt(g.entropy)} |`);
+  for (const { name, g } of tableRows(r))
+    lines.push(`| ${name} | ${g.samples} | ${fmt(g.js_to_teacher)} | ${fmt(g.topk_iou)} | ${fmt(g.grounding_mass)} | ${fmt(g.entropy)} |`);
   if (!withNotes) return lines.join("\n");
-  return [`# Perception Gap against ${r.teacher.name}`, "", ...lines, "", ...notes(r), "", ...r.heatmaps.map((h) => `![${h.id}](${h.file})\n\n${h.caption}\n`)].join("\n") + "\n";
+  return (
+    [`# Perception Gap against ${r.teacher.name}`, "", ...lines, "", ...notes(r), "", ...r.heatmaps.map((h) => `![${h.id}](${h.file})\n\n${h.caption}\n`)].join(
+      "\n",
+    ) + "\n"
+  );
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 export function gapHtml(r: GapReport): string {
   const rows = tableRows(r)
-    .map(({ name, g }) => `<tr><td>${esc(name)}</td><td>${g.samples}</td><td>${fmt(g.js_to_teacher)}</td><td>${fmt(g.topk_iou)}</td><td>${fmt(g.grounding_mass)}</td><td>${fmt(g.entropy)}</td></tr>`)
+    .map(
+      ({ name, g }) =>
+        `<tr><td>${esc(name)}</td><td>${g.samples}</td><td>${fmt(g.js_to_teacher)}</td><td>${fmt(g.topk_iou)}</td><td>${fmt(g.grounding_mass)}</td><td>${fmt(g.entropy)}</td></tr>`,
+    )
     .join("\n");
   const figures = r.heatmaps.map((h) => `<figure><img src="${esc(h.file)}" alt="${esc(h.id)}"><figcaption>${esc(h.caption)}</figcaption></figure>`).join("\n");
   return `<!doctype html>

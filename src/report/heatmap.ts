@@ -15,7 +15,15 @@ export function ramp(v: number): [number, number, number] {
   return [Math.min(255, 765 * x), Math.max(0, Math.min(255, 765 * x - 255)), Math.max(0, Math.min(255, 765 * x - 510))];
 }
 
-export function heatmapPanel(image: Uint8Array, size: number, grid: number, map: ArrayLike<number> | null, outline: readonly number[] = [], scale = 4, alpha = 0.6): Panel {
+export function heatmapPanel(
+  image: Uint8Array,
+  size: number,
+  grid: number,
+  map: ArrayLike<number> | null,
+  outline: readonly number[] = [],
+  scale = 4,
+  alpha = 0.6,
+): Panel {
   const out = size * scale;
   const rgb = enlarge(image, size, scale);
   if (map) {

@@ -82,7 +82,8 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
   }
   const width = samples[0].vTop.dim;
   for (const [k, s] of samples.entries())
-    if (s.vTop.dim !== width) throw new UserError(`${root}: sample ${s.result.id ?? s.result.question_id ?? k}: V_top width ${s.vTop.dim}, but the first sample's is ${width}`);
+    if (s.vTop.dim !== width)
+      throw new UserError(`${root}: sample ${s.result.id ?? s.result.question_id ?? k}: V_top width ${s.vTop.dim}, but the first sample's is ${width}`);
   const counts = samples.map((s) => s.steps.length);
   let grounding: number | null = null;
   let uniform: number | null = null;
@@ -110,7 +111,12 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
   return {
     layout,
     samples: samples.length,
-    steps: { total: counts.reduce((a, b) => a + b, 0), min: Math.min(...counts), max: Math.max(...counts), mean: counts.reduce((a, b) => a + b, 0) / counts.length },
+    steps: {
+      total: counts.reduce((a, b) => a + b, 0),
+      min: Math.min(...counts),
+      max: Math.max(...counts),
+      mean: counts.reduce((a, b) => a + b, 0) / counts.length,
+    },
     grids,
     v_top_width: width,
     v_top_dtype: dtype,
@@ -136,10 +142,14 @@ export function formatCheck(root: string, s: CheckSummary): string {
   const lines = [
     `${root}: ${s.layout} layout, ${s.samples} samples`,
     `steps: ${s.steps.total} (${s.steps.min}-${s.steps.max} per sample, mean ${s.steps.mean.toFixed(2)})`,
-    `teacher grid: ${Object.entries(s.grids).map(([g, n]) => `${g} (${n})`).join(", ")}`,
+    `teacher grid: ${Object.entries(s.grids)
+      .map(([g, n]) => `${g} (${n})`)
+      .join(", ")}`,
     `V_top: width ${s.v_top_width}, dtype ${s.v_top_dtype}`,
     `methods: ${s.methods.join(", ") || "unknown"}`,
-    s.grounding_mass === null ? "grounding mass: unknown (regions known only with --data <lavit dataset>)" : `grounding mass: ${s.grounding_mass.toFixed(3)} (uniform ${s.grounding_mass_uniform!.toFixed(3)})`,
+    s.grounding_mass === null
+      ? "grounding mass: unknown (regions known only with --data <lavit dataset>)"
+      : `grounding mass: ${s.grounding_mass.toFixed(3)} (uniform ${s.grounding_mass_uniform!.toFixed(3)})`,
   ];
   return lines.join("\n") + "\n";
 }

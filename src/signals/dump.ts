@@ -11,7 +11,13 @@ import { topkIndices } from "./maps.js";
  * model with a teacher's signals. Values are written at full float32 precision: the gap read
  * from the dump is the gap the evaluation measured.
  */
-export async function writeAttentionDump(dir: string, data: LoadedSplit, generated: readonly string[], maps: readonly (readonly Float32Array[])[], o: { model: string; topk?: number }): Promise<void> {
+export async function writeAttentionDump(
+  dir: string,
+  data: LoadedSplit,
+  generated: readonly string[],
+  maps: readonly (readonly Float32Array[])[],
+  o: { model: string; topk?: number },
+): Promise<void> {
   const finalDir = resolve(dir);
   await buildDirAtomic(finalDir, (tmp) => {
     mkdirSync(join(tmp, "trajectories"), { recursive: true });

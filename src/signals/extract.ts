@@ -96,7 +96,10 @@ export function lavitWriter(o: SignalsWriterOptions): SignalsWriter {
       });
     },
     finish() {
-      writeFileSync(join(o.outDir, METADATA_FILE), JSON.stringify({ results, teacher_hidden_size: o.teacherHiddenSize, grid: o.grid, method: o.method }, null, 1) + "\n");
+      writeFileSync(
+        join(o.outDir, METADATA_FILE),
+        JSON.stringify({ results, teacher_hidden_size: o.teacherHiddenSize, grid: o.grid, method: o.method }, null, 1) + "\n",
+      );
     },
   };
 }
@@ -136,7 +139,13 @@ export interface ExtractSummary extends ExtractionSettings {
 }
 
 /** The settings extracted signals carry when summary.json predates them: lavit's own defaults then. */
-export const LAVIT_EXTRACTION: Omit<ExtractionSettings, "method" | "topk" | "tau" | "layers_used"> = { layers: "all", queries: "step", gradient_recipe: "lavit", vtop_layer: "final", only_correct: false };
+export const LAVIT_EXTRACTION: Omit<ExtractionSettings, "method" | "topk" | "tau" | "layers_used"> = {
+  layers: "all",
+  queries: "step",
+  gradient_recipe: "lavit",
+  vtop_layer: "final",
+  only_correct: false,
+};
 
 /**
  * Runs the teacher on every sample (greedy rationale + answer), then reads its white-box
@@ -159,7 +168,8 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const forced = vtopLayer !== "final" || (attention && (layers.length !== teacher.config.decoder.num_layers || queries !== "step"));
   const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, attention && !forced);
   const kept = preds.flatMap((p, i) => (!opts.onlyCorrect || p.correct ? [i] : []));
-  if (!kept.length) throw new UserError(`--only-correct: the teacher answers none of the ${preds.length} samples of ${data.split} correctly, so no signals are left`);
+  if (!kept.length)
+    throw new UserError(`--only-correct: the teacher answers none of the ${preds.length} samples of ${data.split} correctly, so no signals are left`);
   const dim = teacher.config.decoder.hidden_size;
   const writerOpts = { outDir, finalDir: opts.finalDir ?? outDir, method: opts.method, tau: opts.tau, split: data.split, grid, teacherHiddenSize: dim };
   const writer = opts.layout === "official" ? officialWriter({ ...writerOpts, vtopDtype: opts.vtopDtype ?? "bf16" }) : lavitWriter(writerOpts);
@@ -181,7 +191,12 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
       byFamily.set(sample.family, fam);
       uniformSum += gt.length / n;
       stepCount++;
-      return { p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6), p_topk_idx: topkIndices(p, opts.topk), method: opts.method, text: words.slice(spans[k].start, spans[k].end).join(" ") };
+      return {
+        p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6),
+        p_topk_idx: topkIndices(p, opts.topk),
+        method: opts.method,
+        text: words.slice(spans[k].start, spans[k].end).join(" "),
+      };
     });
     writer.add({
       index,
@@ -195,7 +210,12 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     });
     bar.tick();
   };
-  const allRows = readoutRows(tok, data, preds.map((p) => p.generated), n);
+  const allRows = readoutRows(
+    tok,
+    data,
+    preds.map((p) => p.generated),
+    n,
+  );
   const rows = kept.map((i) => allRows[i]);
   const batchSize = opts.batchSize ?? 16;
   for (let s = 0; s < rows.length; s += batchSize) {

@@ -22,7 +22,12 @@ export interface ForcedReadout {
  * reading them while generating), for the read-outs generation does not give: a subset of
  * layers, other query rows, V_top before the final norm.
  */
-export function forcedReadout(vlm: Vlm, data: LoadedSplit, rows: readonly ReadoutRow[], opts: { layers: readonly number[] | null; vtopLayer: VtopLayer; pad: number }): ForcedReadout {
+export function forcedReadout(
+  vlm: Vlm,
+  data: LoadedSplit,
+  rows: readonly ReadoutRow[],
+  opts: { layers: readonly number[] | null; vtopLayer: VtopLayer; pad: number },
+): ForcedReadout {
   const n = (data.info.size / data.info.patch) ** 2;
   const b = rows.length;
   const t = Math.max(...rows.map((r) => r.ids.length));
@@ -30,8 +35,15 @@ export function forcedReadout(vlm: Vlm, data: LoadedSplit, rows: readonly Readou
   rows.forEach((r, i) => idsFlat.set(r.ids, i * t));
   const { att, hid } = tf.tidy((): { hid: tf.Tensor; att?: tf.Tensor } => {
     const ids = tf.tensor2d(idsFlat, [b, t], "int32");
-    const patches = patchBatch(rows.map((r) => data.images[r.index]), data.info.size, data.info.patch);
-    const dec = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, visionForward(vlm, patches))), { returnProbs: !!opts.layers, returnLayerHidden: opts.vtopLayer === "pre-norm" });
+    const patches = patchBatch(
+      rows.map((r) => data.images[r.index]),
+      data.info.size,
+      data.info.patch,
+    );
+    const dec = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, visionForward(vlm, patches))), {
+      returnProbs: !!opts.layers,
+      returnLayerHidden: opts.vtopLayer === "pre-norm",
+    });
     const states = opts.vtopLayer === "pre-norm" ? dec.layerHidden![dec.layerHidden!.length - 1] : dec.hidden;
     const v = tf.slice(states, [0, IMAGE_START, 0], [b, n, -1]);
     return opts.layers ? { hid: v, att: imageAttentionAllRows(dec.probs!, opts.layers, n) } : { hid: v };

@@ -66,7 +66,11 @@ export function saliency(teacher: Vlm, data: LoadedSplit, chunk: readonly Readou
   const idsFlat = new Int32Array(b * t).fill(tok.id("<pad>"));
   chunk.forEach((r, i) => idsFlat.set(r.ids, i * t));
   const ids = tf.tensor2d(idsFlat, [b, t], "int32");
-  const patches = patchBatch(chunk.map((r) => data.images[r.index]), data.info.size, data.info.patch);
+  const patches = patchBatch(
+    chunk.map((r) => data.images[r.index]),
+    data.info.size,
+    data.info.patch,
+  );
   const rowPasses = chunk.map(passes);
   const count = Math.max(...rowPasses.map((p) => p.length));
   const image = tf.tidy(() => projectVision(teacher, visionForward(teacher, patches)));
@@ -96,7 +100,14 @@ export function saliency(teacher: Vlm, data: LoadedSplit, chunk: readonly Readou
 }
 
 /** Per row of the chunk, per rationale step, the step's map under the recipe. */
-export function gradientStepMaps(teacher: Vlm, data: LoadedSplit, chunk: readonly ReadoutRow[], tok: Tokenizer, recipe: GradientRecipe, tau: number): Float32Array[][] {
+export function gradientStepMaps(
+  teacher: Vlm,
+  data: LoadedSplit,
+  chunk: readonly ReadoutRow[],
+  tok: Tokenizer,
+  recipe: GradientRecipe,
+  tau: number,
+): Float32Array[][] {
   const n = (data.info.size / data.info.patch) ** 2;
   if (recipe === "lavit") {
     const g = saliency(teacher, data, chunk, tok, (r) => r.stepPositions);
@@ -111,5 +122,12 @@ export function gradientStepMaps(teacher: Vlm, data: LoadedSplit, chunk: readonl
     chosen[i].forEach((positions, k) => positions.forEach((q, j) => (passes[k * max + j] = [q])));
     return Array.from(passes, (p) => p ?? []);
   });
-  return chunk.map((_, i) => chosen[i].map((positions, k) => officialGradientMap(positions.map((__, j) => g[k * max + j].subarray(i * n, (i + 1) * n)), tau)));
+  return chunk.map((_, i) =>
+    chosen[i].map((positions, k) =>
+      officialGradientMap(
+        positions.map((__, j) => g[k * max + j].subarray(i * n, (i + 1) * n)),
+        tau,
+      ),
+    ),
+  );
 }

@@ -64,8 +64,7 @@ export function resizeGrid(src: ArrayLike<number>, h: number, w: number, H: numb
       const c = (y1 + x0) * channels;
       const d = (y1 + x1) * channels;
       const o = (y * W + x) * channels;
-      for (let k = 0; k < channels; k++)
-        out[o + k] = (1 - wy) * ((1 - wx) * src[a + k] + wx * src[b + k]) + wy * ((1 - wx) * src[c + k] + wx * src[d + k]);
+      for (let k = 0; k < channels; k++) out[o + k] = (1 - wy) * ((1 - wx) * src[a + k] + wx * src[b + k]) + wy * ((1 - wx) * src[c + k] + wx * src[d + k]);
     }
   }
   return out;

@@ -121,8 +121,16 @@ export function detectLayout(dir: string, opts: OfficialReadOptions = {}): Signa
  * `grid` x `grid` patch layout.
  */
 export function readSignals(dir: string, grid: number, opts?: OfficialReadOptions): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] };
-export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] };
-export function readSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions = {}): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] } {
+export function readSignals(
+  dir: string,
+  grid: number | undefined,
+  opts: ReadSignalsOptions,
+): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] };
+export function readSignals(
+  dir: string,
+  grid: number | undefined,
+  opts: ReadSignalsOptions = {},
+): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] } {
   const withVTop = opts.vTop ?? true;
   const layout = detectLayout(dir, opts);
   if (layout === "official") return readOfficialSignals(dir, grid ?? null, opts);
@@ -140,7 +148,8 @@ export function readSignals(dir: string, grid: number | undefined, opts: ReadSig
     for (const [t, step] of traj.steps.entries()) {
       const from = Math.round(Math.sqrt(step.p_t.length));
       const to = grid ?? from;
-      if (from * from !== step.p_t.length) throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
+      if (from * from !== step.p_t.length)
+        throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
       steps.push(normalise(resizeSquare(step.p_t, from, to)));
       if (from === to) topk.push(step.p_topk_idx);
       else {
@@ -149,7 +158,10 @@ export function readSignals(dir: string, grid: number | undefined, opts: ReadSig
       }
     }
     if (!withVTop) return { result, steps, topk };
-    if (!result.v_top_path_abs) throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
+    if (!result.v_top_path_abs)
+      throw new UserError(
+        `${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`,
+      );
     const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
     let vTop: SampleSignals["vTop"];
     try {

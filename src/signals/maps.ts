@@ -84,7 +84,8 @@ export function resizeGrid(map: ArrayLike<number>, from: Grid, to: Grid): Float3
     for (let x = 0; x < to.cols; x++) {
       const ax = axis(x, from.cols, to.cols);
       const at = (r: number, c: number) => map[r * from.cols + c];
-      out[y * to.cols + x] = (1 - ay.w) * ((1 - ax.w) * at(ay.lo, ax.lo) + ax.w * at(ay.lo, ax.hi)) + ay.w * ((1 - ax.w) * at(ay.hi, ax.lo) + ax.w * at(ay.hi, ax.hi));
+      out[y * to.cols + x] =
+        (1 - ay.w) * ((1 - ax.w) * at(ay.lo, ax.lo) + ax.w * at(ay.lo, ax.hi)) + ay.w * ((1 - ax.w) * at(ay.hi, ax.lo) + ax.w * at(ay.hi, ax.hi));
     }
   }
   return out;

@@ -175,19 +175,29 @@ export function readOfficialSignals(
     // grid (and always when checking a folder without a target grid).
     let g = { h: grid ?? 0, w: grid ?? 0 };
     if (grid === null || nImg !== grid * grid) {
-      const imageFile = locate(root, rootReal, isAbsolute(imageRel) ? imageRel : join("data", "images", imageRel), `${metaFile}: ${name}: image_relative_path`, opts);
+      const imageFile = locate(
+        root,
+        rootReal,
+        isAbsolute(imageRel) ? imageRel : join("data", "images", imageRel),
+        `${metaFile}: ${name}: image_relative_path`,
+        opts,
+      );
       const { width, height } = imageSize(imageFile);
       g = bestGrid(nImg, width, height);
       // Every N_img factors (1 x N at worst); a grid far from the image's shape means the counts disagree.
       const ratio = g.h / g.w / (height / width);
       if (ratio > 2 || ratio < 0.5)
-        throw new UserError(`${name}: ${nImg} image tokens fit no grid near the image's ${width}x${height} shape (best ${g.h}x${g.w}); p_t and V_top disagree with the image`);
+        throw new UserError(
+          `${name}: ${nImg} image tokens fit no grid near the image's ${width}x${height} shape (best ${g.h}x${g.w}); p_t and V_top disagree with the image`,
+        );
     }
     const H = grid ?? g.h;
     const W = grid ?? g.w;
     const same = g.h === H && g.w === W;
     const maps = steps.map((s) => normalise(resizeGrid(s.p_t, g.h, g.w, H, W)));
-    const topk = steps.map((s, t) => (same ? s.p_topk_idx : [...maps[t].keys()].sort((a, b) => maps[t][b] - maps[t][a] || a - b).slice(0, s.p_topk_idx.length)));
+    const topk = steps.map((s, t) =>
+      same ? s.p_topk_idx : [...maps[t].keys()].sort((a, b) => maps[t][b] - maps[t][a] || a - b).slice(0, s.p_topk_idx.length),
+    );
     const rows = H * W;
     const data = same ? vt.data : resizeGrid(vt.data, g.h, g.w, H, W, dim);
     info.push({ questionId, nImg, grid: g, dtype: vt.dtype, methods: [...new Set(steps.map((s) => s.method))] });

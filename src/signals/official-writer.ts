@@ -22,7 +22,13 @@ export function officialWriter(o: SignalsWriterOptions & { vtopDtype: "bf16" | "
       const qid = s.index;
       const traj = join(trajDir, trajectoryName(qid));
       const vtop = join(vtopDir, vtopName(qid));
-      const steps = s.steps.map((st) => ({ p_t: st.p_t, p_topk_idx: st.p_topk_idx, tau_used: o.method === "attention" ? "attention" : o.tau, method, text: st.text }));
+      const steps = s.steps.map((st) => ({
+        p_t: st.p_t,
+        p_topk_idx: st.p_topk_idx,
+        tau_used: o.method === "attention" ? "attention" : o.tau,
+        method,
+        text: st.text,
+      }));
       writeFileSync(join(o.outDir, traj), JSON.stringify({ steps }, null, 1) + "\n");
       writePth(join(o.outDir, vtop), { dtype: o.vtopDtype, shape: [s.rows, s.dim], data: s.vTop });
       const image = `${o.split}/${s.sample.image}`;
@@ -44,7 +50,14 @@ export function officialWriter(o: SignalsWriterOptions & { vtopDtype: "bf16" | "
     finish() {
       const meta = {
         results,
-        lavit: { split: o.split, question_id: "index of the sample in its split", grid: o.grid, method: o.method, teacher_hidden_size: o.teacherHiddenSize, vtop_dtype: o.vtopDtype },
+        lavit: {
+          split: o.split,
+          question_id: "index of the sample in its split",
+          grid: o.grid,
+          method: o.method,
+          teacher_hidden_size: o.teacherHiddenSize,
+          vtop_dtype: o.vtopDtype,
+        },
       };
       writeFileSync(join(o.outDir, OFFICIAL_METADATA), JSON.stringify(meta, null, 2) + "\n");
     },

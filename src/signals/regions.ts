@@ -10,11 +10,18 @@ export type Box = [number, number, number, number];
 const idSchema = z.union([z.number().int(), z.string().min(1)]);
 /** One record: an id (`question_id` as the official builder, or `id`) and boxes (`boxes`, or Visual-CoT's `bbox` / `bboxs`). */
 const recordSchema = z
-  .object({ question_id: idSchema.optional(), id: idSchema.optional(), boxes: z.unknown().optional(), bbox: z.unknown().optional(), bboxs: z.unknown().optional() })
+  .object({
+    question_id: idSchema.optional(),
+    id: idSchema.optional(),
+    boxes: z.unknown().optional(),
+    bbox: z.unknown().optional(),
+    bboxs: z.unknown().optional(),
+  })
   .passthrough()
   .refine((r) => r.question_id !== undefined || r.id !== undefined, "needs question_id or id");
 
-const isBox = (b: unknown): b is Box => Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number" && Number.isFinite(x)) && b[2] > b[0] && b[3] > b[1];
+const isBox = (b: unknown): b is Box =>
+  Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number" && Number.isFinite(x)) && b[2] > b[0] && b[3] > b[1];
 
 /** One box or a non-empty list of boxes; a message naming what is wrong otherwise. */
 function parseBoxes(v: unknown): Box[] | string {
@@ -104,5 +111,19 @@ export interface SampleRegionBoxes {
 
 /** Regions of lavit samples (their rationale steps' patches), as pixel boxes per step. */
 export function datasetRegionBoxes(samples: readonly Sample[], size: number, grid: number): Map<string, SampleRegionBoxes> {
-  return new Map(samples.map((s) => [s.id, { steps: [...s.rationale.map((r) => patchesToBoxes(r.patches, size, grid)), patchesToBoxes(s.rationale.flatMap((r) => r.patches), size, grid)] }]));
+  return new Map(
+    samples.map((s) => [
+      s.id,
+      {
+        steps: [
+          ...s.rationale.map((r) => patchesToBoxes(r.patches, size, grid)),
+          patchesToBoxes(
+            s.rationale.flatMap((r) => r.patches),
+            size,
+            grid,
+          ),
+        ],
+      },
+    ]),
+  );
 }

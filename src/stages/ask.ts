@@ -76,7 +76,10 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
   } finally {
     vlm.dispose();
   }
-  const latentSteps = maps.map((m, k) => ({ latent: `<lvr${k + 1}>`, top_patches: topkIndices(m, o.top).map((p) => ({ patch: p, row: Math.floor(p / grid), col: p % grid, weight: +m[p].toFixed(4) })) }));
+  const latentSteps = maps.map((m, k) => ({
+    latent: `<lvr${k + 1}>`,
+    top_patches: topkIndices(m, o.top).map((p) => ({ patch: p, row: Math.floor(p / grid), col: p % grid, weight: +m[p].toFixed(4) })),
+  }));
   if (o.heatmap) {
     const panels = [heatmapPanel(img.rgb, cfg.vision.image_size, grid, null), ...maps.map((m) => heatmapPanel(img.rgb, cfg.vision.image_size, grid, m))];
     const t = tile(panels, panels.length);

@@ -47,9 +47,21 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
   let teacherMaps: Float32Array[][] | undefined;
   if (o.teacher) teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }).maps);
   const ev = withModel(loadModelFor(o.model, data, o.data), (m) =>
-    evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: o.quiet, teacherMaps, probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer } }),
+    evaluateModel(m.vlm, m.tokenizer, data, {
+      latents: m.latents,
+      quiet: o.quiet,
+      teacherMaps,
+      probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer },
+    }),
   );
-  if (o.dumpAttention) await writeAttentionDump(o.dumpAttention, data, ev.predictions.map((p) => p.generated), ev.maps, { model: o.model });
+  if (o.dumpAttention)
+    await writeAttentionDump(
+      o.dumpAttention,
+      data,
+      ev.predictions.map((p) => p.generated),
+      ev.maps,
+      { model: o.model },
+    );
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
   return { result: ev.result, predictions: ev.predictions };
 }

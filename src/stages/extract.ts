@@ -67,7 +67,8 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
   const given = withPreset(opts.preset, OFFICIAL_EXTRACT, opts);
   const o = { ...EXTRACT_DEFAULTS, ...given };
   const method = o.method;
-  if (method === "gradient" && (opts.layers !== undefined || opts.queries !== undefined)) throw new UserError(`${opts.layers !== undefined ? "--layers" : "--queries"} chooses attention rows and has no meaning with --method gradient`);
+  if (method === "gradient" && (opts.layers !== undefined || opts.queries !== undefined))
+    throw new UserError(`${opts.layers !== undefined ? "--layers" : "--queries"} chooses attention rows and has no meaning with --method gradient`);
   if (method === "attention" && opts.gradientRecipe !== undefined) throw new UserError("--gradient-recipe has no meaning with --method attention");
   await initEngine();
   assertOutputLocation(o.out);
@@ -82,19 +83,36 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
   const teacher = loadModelFor(o.teacher, data, o.data);
   try {
     const layers = teacher.vlm.config.decoder.num_layers;
-    if (!layersUsed(o.layers, layers)) throw new UserError(`--layers ${o.layers}: the teacher ${o.teacher} has ${layers} decoder layers (give last:1 to last:${layers}, all, or official)`);
+    if (!layersUsed(o.layers, layers))
+      throw new UserError(`--layers ${o.layers}: the teacher ${o.teacher} has ${layers} decoder layers (give last:1 to last:${layers}, all, or official)`);
     // Paths inside are relative to the final folder, so compute them as if written there.
     const summary = await withLock(out, () =>
       buildDirAtomic(
         out,
         (tmp) =>
-          extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, { method: o.method, topk: o.topk, tau: o.tau, layers: o.layers, queries: o.queries, gradientRecipe: o.gradientRecipe, vtopLayer: o.vtopLayer, onlyCorrect: o.onlyCorrect, quiet: o.quiet, finalDir: out, layout: o.layout }),
+          extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, {
+            method: o.method,
+            topk: o.topk,
+            tau: o.tau,
+            layers: o.layers,
+            queries: o.queries,
+            gradientRecipe: o.gradientRecipe,
+            vtopLayer: o.vtopLayer,
+            onlyCorrect: o.onlyCorrect,
+            quiet: o.quiet,
+            finalDir: out,
+            layout: o.layout,
+          }),
         "signals",
       ),
     );
     if (!o.quiet)
       process.stderr.write(
-        `signals for ${summary.count}${summary.count < summary.samples_total ? ` of ${summary.samples_total} (teacher correct)` : ""} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(summary.grounding_mass_by_family).map(([f, m]) => `${f} ${m.toFixed(3)}`).join(", ")})\n`,
+        `signals for ${summary.count}${summary.count < summary.samples_total ? ` of ${summary.samples_total} (teacher correct)` : ""} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(
+          summary.grounding_mass_by_family,
+        )
+          .map(([f, m]) => `${f} ${m.toFixed(3)}`)
+          .join(", ")})\n`,
       );
     return summary;
   } finally {

@@ -83,7 +83,8 @@ function divergence(a: readonly Float32Array[], b: readonly Float32Array[]): num
 export async function gap(options: GapOptions): Promise<GapReport> {
   const o = { ...GAP_DEFAULTS, ...options };
   if (!o.compare.length) throw new UserError("--compare: give at least one folder to compare with the teacher");
-  if ((o.data === undefined) !== (o.split === undefined)) throw new UserError("--data and --split go together (the dataset whose rationale patches are the ground truth)");
+  if ((o.data === undefined) !== (o.split === undefined))
+    throw new UserError("--data and --split go together (the dataset whose rationale patches are the ground truth)");
   if (o.data && o.boxes) throw new UserError("give either --boxes or --data/--split as the ground truth, not both");
   if (o.split) checkSplit(o.split);
 
@@ -97,7 +98,10 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   const coverage: GapReport["coverage"] = { [teacherName]: { samples: teacher.length, not_compared: teacher.length - common.length } };
   runs.forEach((r, k) => (coverage[names[k]] = { samples: r.size, not_compared: [...r.keys()].filter((id) => !commonIds.has(id)).length }));
   const unmatched = Object.entries(coverage).filter(([, c]) => c.not_compared > 0);
-  if (o.strict && unmatched.length) throw new UserError(`--strict: the folders hold different samples (${unmatched.map(([n, c]) => `${n}: ${c.not_compared} of ${c.samples} not in every folder`).join("; ")})`);
+  if (o.strict && unmatched.length)
+    throw new UserError(
+      `--strict: the folders hold different samples (${unmatched.map(([n, c]) => `${n}: ${c.not_compared} of ${c.samples} not in every folder`).join("; ")})`,
+    );
   if (!common.length) throw new UserError(`${o.teacher} and ${o.compare.join(", ")} have no sample id in common`);
 
   let regionBoxes: Map<string, SampleRegionBoxes> | undefined;
@@ -144,11 +148,20 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   const report: GapReport = {
     teacher: { name: teacherName, dir: resolve(o.teacher), ...withCount(meanGap(rows.map((r) => r.teacher))) },
     models: Object.fromEntries(names.map((n) => [n, withCount(meanGap(rows.map((r) => r.models[n])))])),
-    uniform: withCount(uniformGap(teacherMaps, regions.map((r) => r?.at))),
+    uniform: withCount(
+      uniformGap(
+        teacherMaps,
+        regions.map((r) => r?.at),
+      ),
+    ),
     compared: rows.length,
     coverage,
     topk: o.topk,
-    regions: o.boxes ? { kind: "boxes", file: resolve(o.boxes), samples: regions.filter(Boolean).length } : o.data ? { kind: "dataset", file: resolve(o.data), samples: regions.filter(Boolean).length } : null,
+    regions: o.boxes
+      ? { kind: "boxes", file: resolve(o.boxes), samples: regions.filter(Boolean).length }
+      : o.data
+        ? { kind: "dataset", file: resolve(o.data), samples: regions.filter(Boolean).length }
+        : null,
     heatmaps: [],
     per_sample: rows,
   };
@@ -172,7 +185,11 @@ export async function gap(options: GapOptions): Promise<GapReport> {
     const file = `heatmaps/${String(k).padStart(2, "0")}-${row.id.replace(/[^A-Za-z0-9_-]/g, "_")}.png`;
     const why = k < Math.min(o.show, rows.length) ? `differ most (max JS between runs ${row.disagreement.toFixed(3)})` : "picked at random";
     return {
-      heat: { file, id: row.id, caption: `${row.id} (${why}). Columns: image, ${[teacherName, ...names].join(", ")}; rows: steps 1..${steps}${regions[i] ? "; outlined: ground-truth region" : ""}.` },
+      heat: {
+        file,
+        id: row.id,
+        caption: `${row.id} (${why}). Columns: image, ${[teacherName, ...names].join(", ")}; rows: steps 1..${steps}${regions[i] ? "; outlined: ground-truth region" : ""}.`,
+      },
       raster: tileRasters(panels, 2 + names.length),
     };
   });

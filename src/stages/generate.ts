@@ -9,7 +9,15 @@ import { checkReplaceable } from "../util/marker.js";
 import { assertOutputLocation } from "../util/paths.js";
 
 /** The built-in benchmark's sizes: the demo's, so a dataset made with the defaults is the demo's. */
-export const GENERATE_DEFAULTS: Readonly<Required<Omit<DataOptions, "quiet">>> = { seed: 0, size: 64, patch: 8, prior: 0.8, teacherTrain: 0, train: 1200, test: 300 };
+export const GENERATE_DEFAULTS: Readonly<Required<Omit<DataOptions, "quiet">>> = {
+  seed: 0,
+  size: 64,
+  patch: 8,
+  prior: 0.8,
+  teacherTrain: 0,
+  train: 1200,
+  test: 300,
+};
 
 export interface GenerateOptions extends Partial<Omit<DataOptions, "quiet">> {
   /** A new (or empty) folder; with force, a previous dataset there is replaced. */
@@ -36,6 +44,11 @@ export async function generate(opts: GenerateOptions): Promise<DatasetInfo> {
   // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
   const info = await withLock(out, () => buildDirAtomic(out, (tmp) => generateDataset(tmp, o), "dataset"));
   const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
-  if (!o.quiet) process.stderr.write(`wrote ${total} samples to ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits).map(([s, n]) => `${s} ${n}`).join(", ")})\n`);
+  if (!o.quiet)
+    process.stderr.write(
+      `wrote ${total} samples to ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(info.splits)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", ")})\n`,
+    );
   return info;
 }

@@ -91,13 +91,18 @@ export function expectedExtraction(preset: Preset | undefined): Partial<Extracti
 export function checkExtraction(summary: Record<string, unknown> | undefined, file: string, preset: Preset | undefined): void {
   const want = expectedExtraction(preset);
   if (!want) return;
-  if (!summary) throw new UserError(`--preset ${preset}: ${file} is missing, so the settings the signals were made with are unknown; extract them with \`lavit extract --preset ${preset}\``);
+  if (!summary)
+    throw new UserError(
+      `--preset ${preset}: ${file} is missing, so the settings the signals were made with are unknown; extract them with \`lavit extract --preset ${preset}\``,
+    );
   const method = summary.method === "gradient" ? "gradient" : "attention";
   const only: Record<string, "attention" | "gradient"> = { layers: "attention", queries: "attention", gradient_recipe: "gradient", tau: "gradient" };
   for (const [k, v] of Object.entries(want)) {
     if (only[k] && only[k] !== method) continue;
     const had = summary[k] ?? (LAVIT_EXTRACTION as Record<string, unknown>)[k];
     if (had !== v)
-      throw new UserError(`--preset ${preset} expects signals extracted with ${k} = ${String(v)}, but ${file} records ${k} = ${String(had)}; extract them with \`lavit extract --preset ${preset}\``);
+      throw new UserError(
+        `--preset ${preset} expects signals extracted with ${k} = ${String(v)}, but ${file} records ${k} = ${String(had)}; extract them with \`lavit extract --preset ${preset}\``,
+      );
   }
 }

@@ -56,9 +56,12 @@ function inputsOf(o: PretrainOptions): FlagPath[] {
 /** A model config must agree with the dataset's tokenizer and image geometry. */
 export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: string | undefined): void {
   const source = configFile ?? "the built-in config";
-  if (config.decoder.vocab_size !== data.tokenizer.size) throw new UserError(`${source}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
+  if (config.decoder.vocab_size !== data.tokenizer.size)
+    throw new UserError(`${source}: decoder.vocab_size ${config.decoder.vocab_size} does not match the dataset's tokenizer (${data.tokenizer.size} tokens)`);
   if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
-    throw new UserError(`${source}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`);
+    throw new UserError(
+      `${source}: vision image_size/patch_size ${config.vision.image_size}/${config.vision.patch_size} do not match the dataset (${data.info.size}/${data.info.patch})`,
+    );
 }
 
 /** Runs a training task to its end, says where the model is, and frees the model's tensors. */
@@ -91,9 +94,20 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   const perFamily = familyCounts(data);
   if (!o.quiet)
     process.stderr.write(
-      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(perFamily).map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
+      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(
+        perFamily,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")})\n`,
     );
-  task.settings = { ...task.settings, aux_patch: o.auxPatch, answer_weight: o.answerWeight, init_from: o.initFrom ?? null, family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null, ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention } : {}) };
+  task.settings = {
+    ...task.settings,
+    aux_patch: o.auxPatch,
+    answer_weight: o.answerWeight,
+    init_from: o.initFrom ?? null,
+    family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null,
+    ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention } : {}),
+  };
   return trainToFolder(o.out, task, options, vlm);
 }
 
@@ -112,7 +126,12 @@ export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
   checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // No question in the prompt: the base model describes the image, it never answers.
-  const task = teacherTask(vlm, data, { kind: "student-base", askQuestion: false, targets: data.samples.map((s) => captionText(s, data.info.size)), auxPatchWeight: o.auxPatch });
+  const task = teacherTask(vlm, data, {
+    kind: "student-base",
+    askQuestion: false,
+    targets: data.samples.map((s) => captionText(s, data.info.size)),
+    auxPatchWeight: o.auxPatch,
+  });
   if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
   if (o.visionFrom && !o.resume) initVisionFrom(vlm.store, o.visionFrom, config);
   if (!o.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);

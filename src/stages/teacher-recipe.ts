@@ -117,9 +117,13 @@ export function phaseDirs(out: string, phase: RecipePhase): { data: string; run:
 /** A resumed recipe must keep the phases (and the start) of the one the run began with; it may add phases after them. */
 function checkExtends(file: string, before: Recipe, now: Recipe, out: string): void {
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (!same(before.init_from, now.init_from)) throw new UserError(`${file}: init_from differs from the recipe the run in ${out} was started with; resume with the same recipe or choose another --out`);
+  if (!same(before.init_from, now.init_from))
+    throw new UserError(`${file}: init_from differs from the recipe the run in ${out} was started with; resume with the same recipe or choose another --out`);
   before.phases.forEach((p, i) => {
-    if (!same(p, now.phases[i])) throw new UserError(`${file}: phases[${i}] differs from the recipe the run in ${out} was started with (phase "${p.name}"); resume with the same phases (new ones may follow them) or choose another --out`);
+    if (!same(p, now.phases[i]))
+      throw new UserError(
+        `${file}: phases[${i}] differs from the recipe the run in ${out} was started with (phase "${p.name}"); resume with the same phases (new ones may follow them) or choose another --out`,
+      );
   });
 }
 
@@ -136,7 +140,9 @@ async function ensureData(dir: string, spec: RecipePhase["data"], quiet: boolean
   if (existsSync(join(dir, "dataset.json"))) {
     const info = readDatasetInfo(dir);
     if (info.seed !== want.seed || info.size !== want.size || info.patch !== want.patch || info.splits["teacher-train"] !== want.teacherTrain)
-      throw new UserError(`${dir}: holds data of seed ${info.seed} (${info.splits["teacher-train"]} teacher-train samples), not the recipe's seed ${want.seed} (${want.teacherTrain}); choose another --out`);
+      throw new UserError(
+        `${dir}: holds data of seed ${info.seed} (${info.splits["teacher-train"]} teacher-train samples), not the recipe's seed ${want.seed} (${want.teacherTrain}); choose another --out`,
+      );
     return;
   }
   await buildDirAtomic(dir, (tmp) => generateDataset(tmp, { ...want, quiet }), "dataset");
@@ -180,14 +186,23 @@ export async function runRecipe(file: string, out: string, opts: RecipeRunOption
   let seconds = 0;
   for (const [i, phase] of recipe.phases.entries()) {
     const dirs = phaseDirs(out, phase);
-    const from = phase.init_from === undefined ? (i === 0 ? recipe.init_from : previous) : typeof phase.init_from === "string" ? phase.init_from : names.get(phase.init_from.phase);
+    const from =
+      phase.init_from === undefined
+        ? i === 0
+          ? recipe.init_from
+          : previous
+        : typeof phase.init_from === "string"
+          ? phase.init_from
+          : names.get(phase.init_from.phase);
     const t = phase.train;
     const done = phaseStep(dirs.run);
     if (done >= t.steps) {
       log(`phase ${phase.name}: finished (step ${done}), skipped`);
     } else {
       if (t.warmup >= t.steps) throw new UserError(`${file}: phases[${i}].train.warmup ${t.warmup} must be smaller than steps ${t.steps}`);
-      log(`phase ${phase.name}: ${done > 0 ? `resuming at step ${done}` : "starting"} (data seed ${phase.data.seed}, ${t.steps} steps${from ? `, from ${from}` : ""})`);
+      log(
+        `phase ${phase.name}: ${done > 0 ? `resuming at step ${done}` : "starting"} (data seed ${phase.data.seed}, ${t.steps} steps${from ? `, from ${from}` : ""})`,
+      );
       await ensureData(dirs.data, phase.data, !!opts.quiet);
       // Stopped before its first checkpoint: nothing to continue, so the phase starts again.
       if (done === 0) rmSync(dirs.run, { recursive: true, force: true });

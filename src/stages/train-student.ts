@@ -116,18 +116,44 @@ export const STUDENT_DEFAULTS = {
 };
 
 /** Options that mean something only for a LaViT student: giving one with mode distill is a contradiction, not a no-op. */
-export const LAVIT_ONLY = ["latents", "wVtop", "wTraj", "vtopTarget", "trajTopk", "trajSource", "trajTarget", "trajHead", "gateSchedule", "gateOpenAt", "gateMode", "gatePrompt", "stage2LrRatio", "stage2ResetOptimizer", "traj", "vtop", "gate"] as const;
+export const LAVIT_ONLY = [
+  "latents",
+  "wVtop",
+  "wTraj",
+  "vtopTarget",
+  "trajTopk",
+  "trajSource",
+  "trajTarget",
+  "trajHead",
+  "gateSchedule",
+  "gateOpenAt",
+  "gateMode",
+  "gatePrompt",
+  "stage2LrRatio",
+  "stage2ResetOptimizer",
+  "traj",
+  "vtop",
+  "gate",
+] as const;
 export type LavitOnlyOption = (typeof LAVIT_ONLY)[number];
 
 /** Training samples that have signals, in the signals' order, and the split they come from. */
-function joinSignals(dataDir: string, signalsDir: string, split: string | undefined, read: ReadSignalsOptions): { data: LoadedSplit; signals: SampleSignals[] } {
+function joinSignals(
+  dataDir: string,
+  signalsDir: string,
+  split: string | undefined,
+  read: ReadSignalsOptions,
+): { data: LoadedSplit; signals: SampleSignals[] } {
   const chosen = split ?? readSignalsSummary(signalsDir)?.split ?? "train";
   const full = loadSplit(dataDir, chosen);
   const { samples: signals } = readSignals(signalsDir, full.info.size / full.info.patch, read);
   const byId = new Map(full.samples.map((s, i) => [s.id, i]));
   const order = signals.map((sig, k) => {
     const i = joinIndex(sig.result, byId, full.samples.length);
-    if (i === undefined) throw new UserError(`${signalsDir}: results.${k} (${sig.result.id !== undefined ? `id ${sig.result.id}` : `question_id ${sig.result.question_id ?? "missing"}`}) is not a sample of ${dataDir} split ${chosen}`);
+    if (i === undefined)
+      throw new UserError(
+        `${signalsDir}: results.${k} (${sig.result.id !== undefined ? `id ${sig.result.id}` : `question_id ${sig.result.question_id ?? "missing"}`}) is not a sample of ${dataDir} split ${chosen}`,
+      );
     return i;
   });
   return { data: { ...full, samples: order.map((i) => full.samples[i]), images: order.map((i) => full.images[i]) }, signals };
@@ -145,14 +171,20 @@ function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer
 export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
   // A distill student takes the preset's training choices, not the LaViT-only ones (it has no latents).
   const distill = (given.mode ?? STUDENT_DEFAULTS.mode) === "distill";
-  const table = distill ? Object.fromEntries(Object.entries(OFFICIAL_STUDENT).filter(([k]) => !(LAVIT_ONLY as readonly string[]).includes(k))) : OFFICIAL_STUDENT;
+  const table = distill
+    ? Object.fromEntries(Object.entries(OFFICIAL_STUDENT).filter(([k]) => !(LAVIT_ONLY as readonly string[]).includes(k)))
+    : OFFICIAL_STUDENT;
   const opts = withPreset(given.preset, table, given);
   const two = (opts.gateSchedule ?? STUDENT_DEFAULTS.gateSchedule) === "two-stage" ? STUDENT_DEFAULTS.twoStage : {};
   const o = { ...STUDENT_DEFAULTS, ...two, ...opts };
   const schedule = o.gate ? o.gateSchedule : "none";
   for (const k of ["stage2LrRatio", "stage2ResetOptimizer"] as const)
-    if (opts[k] !== undefined && !isTwoStage(schedule)) throw new UserError(`${optionFlag(k)} needs --gate-schedule two-stage or two-stage-visual-only (there is no second stage otherwise)`);
-  const stages = isTwoStage(schedule) && (o.stage2LrRatio !== undefined || o.stage2ResetOptimizer !== undefined) ? { lrRatio: o.stage2LrRatio ?? 1, resetOptimizer: o.stage2ResetOptimizer ?? false } : undefined;
+    if (opts[k] !== undefined && !isTwoStage(schedule))
+      throw new UserError(`${optionFlag(k)} needs --gate-schedule two-stage or two-stage-visual-only (there is no second stage otherwise)`);
+  const stages =
+    isTwoStage(schedule) && (o.stage2LrRatio !== undefined || o.stage2ResetOptimizer !== undefined)
+      ? { lrRatio: o.stage2LrRatio ?? 1, resetOptimizer: o.stage2ResetOptimizer ?? false }
+      : undefined;
   if (o.mode === "distill") {
     const given = LAVIT_ONLY.filter((k) => opts[k] !== undefined);
     if (given.length) throw new UserError(`${optionFlag(given[0])} has no meaning with --mode distill (the baseline has no latents, alignment losses or gate)`);
@@ -175,12 +207,19 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   const joined = joinSignals(o.data, o.signals, o.split, { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot });
   const data = joined.data;
   // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
-  const signals = o.targetText === "full" ? joined.signals : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
+  const signals =
+    o.targetText === "full"
+      ? joined.signals
+      : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
   const vDim = signals[0].vTop.dim;
-  for (const s of signals) if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs!)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
+  for (const s of signals)
+    if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs!)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
   if (o.teacher) {
     const t = readModelFolder(o.teacher);
-    if (t.config.decoder.hidden_size !== vDim) throw new UserError(`${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`);
+    if (t.config.decoder.hidden_size !== vDim)
+      throw new UserError(
+        `${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`,
+      );
   }
   const latents = o.mode === "lavit" ? o.latents : 0;
   // A student starting from a base has the base's size (on resume too: the checkpoint has it);
@@ -223,10 +262,18 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
     ...(o.answerWeight !== 1 ? { answer_weight: o.answerWeight } : {}),
     ...(o.targetText !== "full" ? { target_text: o.targetText } : {}),
   };
-  if (!o.quiet) process.stderr.write(`student (${o.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`);
+  if (!o.quiet)
+    process.stderr.write(
+      `student (${o.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`,
+    );
   let task;
   if (o.mode === "distill") {
-    task = teacherTask(vlm, data, { kind: "student-distill", targets: signals.map((s) => s.result.ground_truth_enriched), frozenVision: freezeVision, answerWeight: o.answerWeight });
+    task = teacherTask(vlm, data, {
+      kind: "student-distill",
+      targets: signals.map((s) => s.result.ground_truth_enriched),
+      frozenVision: freezeVision,
+      answerWeight: o.answerWeight,
+    });
     task.settings = settings;
   } else {
     const s: LavitSettings = {

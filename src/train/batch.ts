@@ -1,4 +1,3 @@
-
 export interface TextBatch {
   /** [B, T] inputs (prompt + target without its last token), right-padded. */
   ids: Int32Array;

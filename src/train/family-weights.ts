@@ -17,7 +17,8 @@ export function parseFamilyWeights(value: string): FamilyWeights {
     const m = /^\s*([a-z]+)\s*=\s*([0-9.]+)\s*$/.exec(part);
     if (!m) throw new UserError(`--family-weight wants family=weight pairs separated by commas (e.g. depth=3,attribute=0.5), got "${part}"`);
     const [, family, text] = m;
-    if (!(FAMILIES as readonly string[]).includes(family)) throw new UserError(`--family-weight: unknown family "${family}" (families: ${FAMILIES.join(", ")})`);
+    if (!(FAMILIES as readonly string[]).includes(family))
+      throw new UserError(`--family-weight: unknown family "${family}" (families: ${FAMILIES.join(", ")})`);
     const w = Number(text);
     if (!Number.isFinite(w) || w < 0 || w > 100) throw new UserError(`--family-weight: weight of ${family} must be a number in [0, 100], got "${text}"`);
     if (family in weights) throw new UserError(`--family-weight: ${family} given twice`);
@@ -39,7 +40,13 @@ export function weighFamilies(data: LoadedSplit, weights: FamilyWeights, seed: n
     const w = weights[family] ?? 1;
     for (let c = 0; c < Math.floor(w); c++) picked.push(...members);
     const extra = Math.round((w - Math.floor(w)) * members.length);
-    if (extra > 0) picked.push(...rng.shuffle([...members]).slice(0, extra).sort((a, b) => a - b));
+    if (extra > 0)
+      picked.push(
+        ...rng
+          .shuffle([...members])
+          .slice(0, extra)
+          .sort((a, b) => a - b),
+      );
   }
   if (!picked.length) throw new UserError(`--family-weight leaves no training samples in ${data.dir} (${data.split})`);
   picked.sort((a, b) => a - b);
@@ -48,7 +55,9 @@ export function weighFamilies(data: LoadedSplit, weights: FamilyWeights, seed: n
 
 /** The canonical text of a weighting (families in their fixed order), as stored in a run's settings. */
 export function formatFamilyWeights(weights: FamilyWeights): string {
-  return FAMILIES.filter((f) => f in weights).map((f) => `${f}=${weights[f]}`).join(",");
+  return FAMILIES.filter((f) => f in weights)
+    .map((f) => `${f}=${weights[f]}`)
+    .join(",");
 }
 
 /** Samples per family, for the run's settings and its progress line. */

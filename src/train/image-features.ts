@@ -12,7 +12,17 @@ export interface ImageFeatures {
 
 /** Features computed in the step, so gradients reach the tower. */
 export function liveFeatures(vlm: Vlm, data: LoadedSplit): ImageFeatures {
-  return { batch: (indices) => visionForward(vlm, patchBatch(indices.map((i) => data.images[i]), data.info.size, data.info.patch)) };
+  return {
+    batch: (indices) =>
+      visionForward(
+        vlm,
+        patchBatch(
+          indices.map((i) => data.images[i]),
+          data.info.size,
+          data.info.patch,
+        ),
+      ),
+  };
 }
 
 /**
@@ -32,7 +42,10 @@ export function cachedFeatures(vlm: Vlm, data: LoadedSplit, chunk = 32): ImageFe
     for (let start = 0; start < data.images.length; start += chunk) {
       const indices = [...Array(Math.min(chunk, data.images.length - start)).keys()].map((k) => start + k);
       // scoped, not tf.tidy: tidy walks a returned typed array element by element, which is slow.
-      all.set(scoped(() => live.batch(indices).dataSync() as Float32Array), start * per);
+      all.set(
+        scoped(() => live.batch(indices).dataSync() as Float32Array),
+        start * per,
+      );
     }
   };
   return {

@@ -79,14 +79,27 @@ export function latentTargets(sig: SampleSignals, s: LavitSettings): LatentTarge
  * latents) + wVtop * (1 - cos) between the V_top head on latent k and its target + wTraj *
  * KL(teacher step || student step) for latent k, with the sensory gate in the attention mask.
  */
-export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleSignals[], s: LavitSettings, totalSteps: number, seed: number, settings: Record<string, string | number | boolean | null>, frozenVision = false): TrainTask {
+export function lavitTask(
+  vlm: Vlm,
+  data: LoadedSplit,
+  signals: readonly SampleSignals[],
+  s: LavitSettings,
+  totalSteps: number,
+  seed: number,
+  settings: Record<string, string | number | boolean | null>,
+  frozenVision = false,
+): TrainTask {
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
   const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
   const targets = signals.map((sig) => targetIds(tok, sig.result.ground_truth_enriched));
   const longest = longestSequence(prompts, targets);
-  checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`);
+  checkPositions(
+    vlm.config,
+    longest.length,
+    `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`,
+  );
   const latent = signals.map((sig) => latentTargets(sig, s));
   const dT = signals[0].vTop.dim;
   const pad = tok.id("<pad>");
@@ -96,7 +109,11 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
   // The public code's bottleneck also shuts the <vision_end> row, the first after the image.
   const promptGateStart = s.gate.schedule === "two-stage" ? IMAGE_START + n : questionStart;
   // Which latents each loss trains: all, or the last alone (the public code's single aligned token).
-  const lastLatent = (b: number) => tf.tensor2d(Array.from({ length: b * K }, (_, i) => (i % K === K - 1 ? 1 : 0)), [b, K]);
+  const lastLatent = (b: number) =>
+    tf.tensor2d(
+      Array.from({ length: b * K }, (_, i) => (i % K === K - 1 ? 1 : 0)),
+      [b, K],
+    );
   const vtopLatents = s.vtopTarget === "mean-last";
   const trajLatents = s.trajTarget === "first-last";
   const boundary = stageBoundary(s.gate.openAt, totalSteps);
@@ -109,7 +126,11 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
     stepMetrics: (step) => ({ gate: gateValue(s.gate, step, totalSteps) }),
     loss(indices, step) {
       const g = gateValue(s.gate, step, totalSteps);
-      const batch = makeTextBatch(indices.map((i) => prompts[i]), indices.map((i) => targets[i]), pad);
+      const batch = makeTextBatch(
+        indices.map((i) => prompts[i]),
+        indices.map((i) => targets[i]),
+        pad,
+      );
       const b = batch.batch;
       const t = batch.length;
       const rng = new Rng(fnv1a(`gate/${seed}/${step}`));
@@ -165,7 +186,9 @@ export function lavitTask(vlm: Vlm, data: LoadedSplit, signals: readonly SampleS
       return { total, parts };
     },
     ...(frozenVision ? { frozen: isVisionParam } : {}),
-    ...(staged ? { lrAt: (step: number, o: TrainOptions) => twoStageLr(step, o, staged), resetOptimizerAt: staged.resetOptimizer ? [staged.boundary] : [] } : {}),
+    ...(staged
+      ? { lrAt: (step: number, o: TrainOptions) => twoStageLr(step, o, staged), resetOptimizerAt: staged.resetOptimizer ? [staged.boundary] : [] }
+      : {}),
     prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),

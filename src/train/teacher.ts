@@ -64,7 +64,11 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
     store: vlm.store,
     numSamples: data.samples.length,
     loss(indices): LossParts {
-      const batch = makeTextBatch(indices.map((i) => prompts[i]), indices.map((i) => targetSeqs[i]), pad);
+      const batch = makeTextBatch(
+        indices.map((i) => prompts[i]),
+        indices.map((i) => targetSeqs[i]),
+        pad,
+      );
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const features = imageFeatures.batch(indices);
       let logits3: tf.Tensor3D;
@@ -72,7 +76,15 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       if (steps) {
         const out = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)), { returnProbs: true });
         logits3 = lmLogits(vlm, out.hidden) as tf.Tensor3D;
-        ground = groundingLoss(out.probs!, groundBatch(indices.map((i) => steps[i]), batch.length, n), n);
+        ground = groundingLoss(
+          out.probs!,
+          groundBatch(
+            indices.map((i) => steps[i]),
+            batch.length,
+            n,
+          ),
+          n,
+        );
       } else {
         logits3 = forwardText(vlm, ids, features);
       }
@@ -94,10 +106,21 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       };
       const head = (name: string, labels: Int32Array[], labelledWeight: number) => {
         const targets = pick(labels);
-        const weights = labelledWeight === 1 ? undefined : tf.where(tf.greater(targets, 0), tf.fill(targets.shape, labelledWeight), tf.fill(targets.shape, 1)) as tf.Tensor1D;
+        const weights =
+          labelledWeight === 1
+            ? undefined
+            : (tf.where(tf.greater(targets, 0), tf.fill(targets.shape, labelledWeight), tf.fill(targets.shape, 1)) as tf.Tensor1D);
         return crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, targets, weights);
       };
-      const lossAux = tf.addN(AUX_HEADS.map(([name, , key, labelledWeight]) => head(name, aux.map((l) => l[key]), labelledWeight))) as tf.Scalar;
+      const lossAux = tf.addN(
+        AUX_HEADS.map(([name, , key, labelledWeight]) =>
+          head(
+            name,
+            aux.map((l) => l[key]),
+            labelledWeight,
+          ),
+        ),
+      ) as tf.Scalar;
       parts.loss_aux = lossAux;
       return { total: tf.add(total, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts };
     },
@@ -107,7 +130,6 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
   };
 }
-
 
 function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
   addAuxHeads(vlm);

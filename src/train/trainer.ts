@@ -80,16 +80,37 @@ const stateSchema = z.object({
    * The step folder holding this checkpoint (model, optimiser, state), relative to the run.
    * Absent in runs written before step folders: their files sit in the run folder itself.
    */
-  checkpoint: z.string().regex(/^checkpoints\/step-\d{8}$/).optional(),
+  checkpoint: z
+    .string()
+    .regex(/^checkpoints\/step-\d{8}$/)
+    .optional(),
 });
 type TrainerState = z.infer<typeof stateSchema>;
 
 /** Options that must match for a resume to continue the same run. */
 function fingerprint(o: TrainOptions): Record<string, number> {
-  return { steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, minLrRatio: o.minLrRatio, weightDecay: o.weightDecay, clip: o.clip, seed: o.seed };
+  return {
+    steps: o.steps,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    warmup: o.warmup,
+    minLrRatio: o.minLrRatio,
+    weightDecay: o.weightDecay,
+    clip: o.clip,
+    seed: o.seed,
+  };
 }
 
-const FLAG_NAMES: Record<string, string> = { steps: "--steps", batchSize: "--batch-size", lr: "--lr", warmup: "--warmup", minLrRatio: "--min-lr-ratio", weightDecay: "--weight-decay", clip: "--clip", seed: "--seed" };
+const FLAG_NAMES: Record<string, string> = {
+  steps: "--steps",
+  batchSize: "--batch-size",
+  lr: "--lr",
+  warmup: "--warmup",
+  minLrRatio: "--min-lr-ratio",
+  weightDecay: "--weight-decay",
+  clip: "--clip",
+  seed: "--seed",
+};
 
 /**
  * Deterministic sample order: epoch e is a permutation drawn from (seed, e), and step s takes
@@ -99,7 +120,11 @@ const FLAG_NAMES: Record<string, string> = { steps: "--steps", batchSize: "--bat
 export class BatchOrder {
   private epoch = -1;
   private perm: number[] = [];
-  constructor(private readonly n: number, private readonly batch: number, private readonly seed: number) {
+  constructor(
+    private readonly n: number,
+    private readonly batch: number,
+    private readonly seed: number,
+  ) {
     if (n <= 0) throw new UserError("no training samples");
   }
 
@@ -126,7 +151,8 @@ function saveOptimizer(file: string, opt: AdamW, step: number): void {
 
 function loadOptimizer(file: string, opt: AdamW, store: ParamStore, step: number): void {
   const { tensors, metadata } = readSafetensors(file);
-  if (Number(metadata.step) !== step) throw new UserError(`${file}: optimizer state is from step ${metadata.step}, the checkpoint from step ${step} (torn checkpoint; restart without --resume)`);
+  if (Number(metadata.step) !== step)
+    throw new UserError(`${file}: optimizer state is from step ${metadata.step}, the checkpoint from step ${step} (torn checkpoint; restart without --resume)`);
   opt.state.step = Number(metadata.adam_step);
   for (const name of store.vars.keys()) {
     const m = tensors.get(`exp_avg.${name}`);
@@ -142,7 +168,9 @@ function readState(file: string): TrainerState {
   const r = stateSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new UserError(`${file}: unreadable trainer state (field ${issue.path.join(".") || "(root)"}: ${issue.message}); start again without --resume in a new --out`);
+    throw new UserError(
+      `${file}: unreadable trainer state (field ${issue.path.join(".") || "(root)"}: ${issue.message}); start again without --resume in a new --out`,
+    );
   }
   return r.data;
 }
@@ -213,10 +241,12 @@ function publishFile(src: string, dst: string): void {
  */
 function publishCheckpoint(outDir: string, rel: string, hook: (stage: CheckpointStage) => void): void {
   const dir = join(outDir, rel);
-  for (const name of readdirSync(dir)) if (name !== OPTIMIZER_FILE && name !== STATE_FILE && name !== MARKER_FILE) publishFile(join(dir, name), join(outDir, name));
+  for (const name of readdirSync(dir))
+    if (name !== OPTIMIZER_FILE && name !== STATE_FILE && name !== MARKER_FILE) publishFile(join(dir, name), join(outDir, name));
   hook("published");
   const current = rel.slice(CHECKPOINTS_DIR.length + 1);
-  for (const name of readdirSync(join(outDir, CHECKPOINTS_DIR))) if (name !== current) rmSync(join(outDir, CHECKPOINTS_DIR, name), { recursive: true, force: true });
+  for (const name of readdirSync(join(outDir, CHECKPOINTS_DIR)))
+    if (name !== current) rmSync(join(outDir, CHECKPOINTS_DIR, name), { recursive: true, force: true });
   rmSync(join(outDir, OPTIMIZER_FILE), { force: true }); // an older lavit's checkpoint layout
   hook("cleaned");
 }
@@ -246,7 +276,8 @@ function openRun(outDir: string, opts: TrainOptions): TrainerState | null {
     rmSync(metricsFile, { force: true });
   } else if (entries.length > 0) {
     if (existsSync(metricsFile)) throw new UserError(`${outDir} holds ${METRICS_FILE} but no ${STATE_FILE}; choose an empty --out`);
-    if (!ours) throw new UserError(`--out ${outDir} is not empty and holds no lavit training run; training would write over its files: choose a new or empty folder`);
+    if (!ours)
+      throw new UserError(`--out ${outDir} is not empty and holds no lavit training run; training would write over its files: choose a new or empty folder`);
   }
   // Step folders no state points at are leftovers of a run stopped before its first pointer.
   rmSync(join(outDir, CHECKPOINTS_DIR), { recursive: true, force: true });
@@ -263,10 +294,15 @@ function checkpointFiles(outDir: string, state: TrainerState): { dir: string; op
   const model = join(dir, "model.safetensors");
   const optimizer = join(dir, OPTIMIZER_FILE);
   for (const f of [model, optimizer])
-    if (!existsSync(f)) throw new UserError(`${stateFile} points at step ${state.step}, but ${f} is missing: the checkpoint is incomplete and cannot be resumed; start again without --resume in a new --out`);
+    if (!existsSync(f))
+      throw new UserError(
+        `${stateFile} points at step ${state.step}, but ${f} is missing: the checkpoint is incomplete and cannot be resumed; start again without --resume in a new --out`,
+      );
   const modelStep = weightsStep(model);
   if (modelStep !== state.step)
-    throw new UserError(`${model} is from step ${modelStep}, but ${stateFile} from step ${state.step} (a torn checkpoint${state.checkpoint ? "" : ", written by an older lavit"}): it cannot be resumed; start again without --resume in a new --out`);
+    throw new UserError(
+      `${model} is from step ${modelStep}, but ${stateFile} from step ${state.step} (a torn checkpoint${state.checkpoint ? "" : ", written by an older lavit"}): it cannot be resumed; start again without --resume in a new --out`,
+    );
   return { dir, optimizer };
 }
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
@@ -296,7 +332,8 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     if (state.kind !== task.kind) throw new UserError(`${stateFile}: this folder holds a ${state.kind} run, not ${task.kind}`);
     const want = fingerprint(opts);
     for (const [k, v] of Object.entries(want))
-      if (state.options[k] !== v) throw new UserError(`${FLAG_NAMES[k] ?? k}: the run in ${outDir} used ${String(state.options[k])}, not ${v}; resume with the same settings`);
+      if (state.options[k] !== v)
+        throw new UserError(`${FLAG_NAMES[k] ?? k}: the run in ${outDir} used ${String(state.options[k])}, not ${v}; resume with the same settings`);
     for (const [k, v] of Object.entries(task.settings))
       if (state.settings[k] !== v) throw new UserError(`--resume: the run in ${outDir} used ${k} = ${String(state.settings[k])}, not ${String(v)}`);
     if (state.step >= opts.steps) {
@@ -326,7 +363,15 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
   const checkpoint = (step: number, elapsed: number) => {
     const hook = opts.checkpointHook ?? (() => {});
     const rel = stepFolder(step);
-    const state: TrainerState = { kind: task.kind, step, options: fingerprint(opts), settings: task.settings, adam_step: opt.state.step, elapsed_s: elapsed, checkpoint: rel };
+    const state: TrainerState = {
+      kind: task.kind,
+      step,
+      options: fingerprint(opts),
+      settings: task.settings,
+      adam_step: opt.state.step,
+      elapsed_s: elapsed,
+      checkpoint: rel,
+    };
     buildDirAtomicSync(join(outDir, rel), (tmp) => {
       task.saveModel(tmp, step);
       hook("model", step);
@@ -369,7 +414,15 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     step += 1;
     const elapsed = elapsedBefore + (performance.now() - t0) / 1000;
     if (step % opts.logEvery === 0 || step === opts.steps) {
-      const line = { step, loss: lastLoss, ...partValues, ...(task.stepMetrics?.(step - 1) ?? {}), lr, grad_norm: norm, elapsed_s: Math.round(elapsed * 10) / 10 };
+      const line = {
+        step,
+        loss: lastLoss,
+        ...partValues,
+        ...(task.stepMetrics?.(step - 1) ?? {}),
+        lr,
+        grad_norm: norm,
+        elapsed_s: Math.round(elapsed * 10) / 10,
+      };
       appendFileSync(metricsFile, JSON.stringify(line) + "\n");
     }
     if (step % opts.checkpointEvery === 0 || step === opts.steps) checkpoint(step, elapsed);

@@ -87,7 +87,10 @@ function beginDir(finalDir: string): string {
   assertNotSpecial(finalDir);
   mkdirSync(dirname(finalDir), { recursive: true });
   const stale = removeStaleSiblings(dirname(finalDir));
-  if (stale.length) process.stderr.write(`lavit: removed ${stale.length} temp folder${stale.length > 1 ? "s" : ""} left by a stopped run (${stale.map((s) => basename(s)).join(", ")})\n`);
+  if (stale.length)
+    process.stderr.write(
+      `lavit: removed ${stale.length} temp folder${stale.length > 1 ? "s" : ""} left by a stopped run (${stale.map((s) => basename(s)).join(", ")})\n`,
+    );
   const tmp = siblingName(finalDir, "tmp");
   try {
     mkdirSync(tmp, { recursive: true });

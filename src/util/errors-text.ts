@@ -40,12 +40,18 @@ export function describeFsError(e: unknown, args: readonly string[]): ErrorRepor
   const err = e as NodeJS.ErrnoException & { dest?: string };
   if (!err || typeof err !== "object" || typeof err.code !== "string" || !/^E[A-Z]+$/.test(err.code)) return null;
   // A recursive mkdir through a file fails with EEXIST or ENOTDIR on the file itself.
-  const hint = err.syscall === "mkdir" && (err.code === "EEXIST" || err.code === "ENOTDIR") ? "is a file where a folder is needed; choose a path whose parents are folders" : (FS_HINTS[err.code] ?? `failed (${err.code})`);
+  const hint =
+    err.syscall === "mkdir" && (err.code === "EEXIST" || err.code === "ENOTDIR")
+      ? "is a file where a folder is needed; choose a path whose parents are folders"
+      : (FS_HINTS[err.code] ?? `failed (${err.code})`);
   const path = err.path ?? err.dest;
   const where = path ? `${path}: ` : "";
   // The path is one the user gave, lies inside one, or is a parent of one (a file given as a folder).
-  const given = args.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(a.indexOf("=") + 1)] : a.startsWith("-") ? [] : [a])).filter((a) => a.length > 0);
-  const fromArgs = path !== undefined && given.some((a) => isWithin(resolve(path), resolve(a)) || (resolve(path) !== "/" && isWithin(resolve(a), resolve(path))));
+  const given = args
+    .flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(a.indexOf("=") + 1)] : a.startsWith("-") ? [] : [a]))
+    .filter((a) => a.length > 0);
+  const fromArgs =
+    path !== undefined && given.some((a) => isWithin(resolve(path), resolve(a)) || (resolve(path) !== "/" && isWithin(resolve(a), resolve(path))));
   const exitCode: 1 | 2 = MACHINE_CODES.has(err.code) ? 1 : fromArgs || !path ? 2 : 1;
   const op = err.syscall ? ` (${err.syscall})` : "";
   return { message: `${where}${hint}${op}`, exitCode };
@@ -56,7 +62,9 @@ export function describeAllocationError(e: unknown): ErrorReport | null {
   if (!(e instanceof RangeError)) return null;
   const m = e.message;
   if (/allocation failed|Invalid (typed )?array length|Array buffer|Invalid string length|out of memory|must be less than or equal|Maximum call stack/i.test(m))
-    return { message: `the sizes asked for need more memory than this process can allocate (${m}); use smaller sizes (image size, batch size, model widths, scale)`, exitCode: 2 };
+    return {
+      message: `the sizes asked for need more memory than this process can allocate (${m}); use smaller sizes (image size, batch size, model widths, scale)`,
+      exitCode: 2,
+    };
   return null;
 }
-

@@ -58,7 +58,9 @@ export function readJsonValue(file: string, opts: ReadJsonOptions = {}): unknown
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${file}: cannot read ${what} (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? String(e))})${hint}`);
+    throw new UserError(
+      `${file}: cannot read ${what} (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? String(e))})${hint}`,
+    );
   }
   return parseJsonText(text, `${file}: cannot read ${what}${hint ? ` (${opts.hint})` : ""}`);
 }

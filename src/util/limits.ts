@@ -29,9 +29,13 @@ export function formatBytes(n: number): string {
 export function assertFits(what: string, bytes: number, largest = 0): void {
   const budget = memoryBudget();
   if (!Number.isFinite(bytes) || bytes > budget)
-    throw new UserError(`${what}: would need about ${formatBytes(bytes)} of memory, more than this machine can give (${formatBytes(budget)}); choose smaller sizes`);
+    throw new UserError(
+      `${what}: would need about ${formatBytes(bytes)} of memory, more than this machine can give (${formatBytes(budget)}); choose smaller sizes`,
+    );
   if (!Number.isFinite(largest) || largest > MAX_ARRAY_BYTES)
-    throw new UserError(`${what}: one array would take about ${formatBytes(largest)}, more than the ${formatBytes(MAX_ARRAY_BYTES)} an array may hold; choose smaller sizes`);
+    throw new UserError(
+      `${what}: one array would take about ${formatBytes(largest)}, more than the ${formatBytes(MAX_ARRAY_BYTES)} an array may hold; choose smaller sizes`,
+    );
 }
 
 /** `data generate --size/--patch` and anything decoding a dataset's images: RGBA decode + RGB copy per image, all images of a split kept. */
@@ -59,10 +63,18 @@ export function parameterCount(c: ModelSizes): number {
   const d = c.decoder;
   const n = (v.image_size / v.patch_size) ** 2;
   const patchDim = v.patch_size * v.patch_size * (v.channels ?? 3);
-  const vis = patchDim * v.hidden_size + v.hidden_size + n * v.hidden_size + v.num_layers * (4 * v.hidden_size * v.hidden_size + 2 * v.hidden_size * v.mlp_size + 8 * v.hidden_size + v.mlp_size) + 2 * v.hidden_size;
+  const vis =
+    patchDim * v.hidden_size +
+    v.hidden_size +
+    n * v.hidden_size +
+    v.num_layers * (4 * v.hidden_size * v.hidden_size + 2 * v.hidden_size * v.mlp_size + 8 * v.hidden_size + v.mlp_size) +
+    2 * v.hidden_size;
   const headDim = d.hidden_size / d.num_heads;
   const kv = (d.num_kv_heads ?? d.num_heads) * headDim;
-  const dec = 2 * d.vocab_size * d.hidden_size + d.num_layers * (2 * d.hidden_size * d.hidden_size + 2 * d.hidden_size * kv + 3 * d.hidden_size * d.ffn_size + 3 * d.hidden_size + 2 * kv) + d.hidden_size;
+  const dec =
+    2 * d.vocab_size * d.hidden_size +
+    d.num_layers * (2 * d.hidden_size * d.hidden_size + 2 * d.hidden_size * kv + 3 * d.hidden_size * d.ffn_size + 3 * d.hidden_size + 2 * kv) +
+    d.hidden_size;
   const proj = v.hidden_size * d.hidden_size + d.hidden_size * d.hidden_size + 2 * d.hidden_size;
   const t = c.latent?.teacher_hidden_size ?? 0;
   const lat = c.latent && c.latent.num_latents > 0 ? 2 * d.hidden_size * d.hidden_size + d.hidden_size * t + d.hidden_size + t : 0;
@@ -91,7 +103,11 @@ export function modelBytes(c: ModelSizes, use: { training: boolean; batch: numbe
 /** Refuses a model config (e.g. hidden_size 1e9 in config.json) that cannot fit, before it is built. */
 export function checkModelFits(c: ModelSizes, use: { training: boolean; batch: number }, source: string): void {
   const { total, largest } = modelBytes(c, use);
-  assertFits(`${source}: a model of ${parameterCount(c).toLocaleString("en-US")} parameters${use.training ? `, trained in batches of ${use.batch},` : ""}`, total, largest);
+  assertFits(
+    `${source}: a model of ${parameterCount(c).toLocaleString("en-US")} parameters${use.training ? `, trained in batches of ${use.batch},` : ""}`,
+    total,
+    largest,
+  );
 }
 
 /** `--batch-size` above the split's sample count: every batch would repeat samples. */
@@ -102,5 +118,6 @@ export function checkBatchSize(batch: number, samples: number, split: string, fl
 
 /** `--latents` above the tokenizer's latent words (<lvr1>..<lvrK>). */
 export function checkLatents(latents: number, available: number, flag = "--latents"): void {
-  if (latents > available) throw new UserError(`${flag} ${latents}: the tokenizer has only ${available} latent tokens (<lvr1>..<lvr${available}>); choose at most ${available}`);
+  if (latents > available)
+    throw new UserError(`${flag} ${latents}: the tokenizer has only ${available} latent tokens (<lvr1>..<lvr${available}>); choose at most ${available}`);
 }

@@ -92,7 +92,13 @@ export function acquireLock(out: string, flag = "--out"): Lock {
     return handle(file);
   }
   mkdirSync(dirname(file), { recursive: true });
-  const owner: LockOwner = { pid: process.pid, host: hostName(), started: new Date().toISOString(), token: randomBytes(8).toString("hex"), command: process.argv.slice(2).join(" ").slice(0, 200) };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostName(),
+    started: new Date().toISOString(),
+    token: randomBytes(8).toString("hex"),
+    command: process.argv.slice(2).join(" ").slice(0, 200),
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file, owner)) {
       installHandlers();
@@ -101,7 +107,9 @@ export function acquireLock(out: string, flag = "--out"): Lock {
     }
     const holder = readOwner(file);
     if (holder && (holder.host !== owner.host || processAlive(holder.pid)))
-      throw new UserError(`${flag} ${out} is being written by another lavit run (pid ${holder.pid} on ${holder.host}, since ${holder.started}${holder.command ? `: lavit ${holder.command}` : ""}); wait for it to end or choose another ${flag} (lock file ${file}; delete it only if that run is gone)`);
+      throw new UserError(
+        `${flag} ${out} is being written by another lavit run (pid ${holder.pid} on ${holder.host}, since ${holder.started}${holder.command ? `: lavit ${holder.command}` : ""}); wait for it to end or choose another ${flag} (lock file ${file}; delete it only if that run is gone)`,
+      );
     // Dead holder (or a record cut short by a crash): move it aside under a unique name, and
     // check that what was moved is the record judged dead, not a lock just taken by a
     // concurrent run doing the same.
@@ -124,7 +132,9 @@ export function acquireLock(out: string, flag = "--out"): Lock {
       continue;
     }
     rmSync(aside, { force: true });
-    process.stderr.write(`lavit: taking over the lock of ${out}: ${holder ? `its holder (pid ${holder.pid}, since ${holder.started}) is no longer running` : "its lock file was unreadable"}\n`);
+    process.stderr.write(
+      `lavit: taking over the lock of ${out}: ${holder ? `its holder (pid ${holder.pid}, since ${holder.started}) is no longer running` : "its lock file was unreadable"}\n`,
+    );
   }
   throw new UserError(`${flag} ${out}: could not take the lock ${file} (other runs keep taking it); try again`);
 }

@@ -65,7 +65,13 @@ export function checkReplaceable(out: string, kind: OutputKind, force: boolean, 
   if (readdirSync(out).length === 0) return false;
   if (!force) throw new UserError(`${flag} ${out} already exists and is not empty (use --force to replace it)`);
   const marker = readMarker(out);
-  if (!marker) throw new UserError(`${flag} ${out} was not made by lavit (no ${MARKER_FILE}); --force replaces only lavit's own output folders: delete it yourself or choose another ${flag}`);
-  if (marker.kind !== kind) throw new UserError(`${flag} ${out} holds a lavit ${marker.kind} folder, not a ${kind} folder; --force replaces only a folder of the same kind: choose another ${flag}`);
+  if (!marker)
+    throw new UserError(
+      `${flag} ${out} was not made by lavit (no ${MARKER_FILE}); --force replaces only lavit's own output folders: delete it yourself or choose another ${flag}`,
+    );
+  if (marker.kind !== kind)
+    throw new UserError(
+      `${flag} ${out} holds a lavit ${marker.kind} folder, not a ${kind} folder; --force replaces only a folder of the same kind: choose another ${flag}`,
+    );
   return true;
 }

@@ -50,7 +50,10 @@ export function assertOutputApart(out: string | FlagPath, inputs: readonly FlagP
     if (outReal === inReal) how = "is the same folder as";
     else if (isWithin(outReal, inReal)) how = "lies inside";
     else if (isWithin(inReal, outReal)) how = "contains";
-    if (how) throw new UserError(`${o.flag} ${o.path} ${how} ${input.flag} ${input.path}: writing it would overwrite the command's own input; choose an ${o.flag} outside every input`);
+    if (how)
+      throw new UserError(
+        `${o.flag} ${o.path} ${how} ${input.flag} ${input.path}: writing it would overwrite the command's own input; choose an ${o.flag} outside every input`,
+      );
   }
 }
 
@@ -81,7 +84,8 @@ const SPECIAL_ROOTS = ["/proc", "/sys"];
 export function assertNotSpecial(path: string, flag?: string): void {
   const real = realPath(path);
   for (const root of SPECIAL_ROOTS)
-    if (isWithin(real, root)) throw new UserError(`${flag ? `${flag} ` : ""}${path} is on the kernel file system ${root}, which holds no ordinary files; choose a folder on a disk`);
+    if (isWithin(real, root))
+      throw new UserError(`${flag ? `${flag} ` : ""}${path} is on the kernel file system ${root}, which holds no ordinary files; choose a folder on a disk`);
 }
 
 /**

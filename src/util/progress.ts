@@ -13,7 +13,11 @@ export type ProgressPayload = Record<string, string | number>;
 
 /** A tick's payload as the bars and lines show it: `loss=0.52 lr=0.001`. */
 export function formatPayload(payload?: ProgressPayload): string {
-  return payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(" ") : "";
+  return payload
+    ? Object.entries(payload)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")
+    : "";
 }
 
 export interface Progress {

@@ -24,7 +24,8 @@ function leaves(cmd: Command, path: string[] = []): Leaf[] {
   if (cmd.commands.length) return cmd.commands.flatMap((c) => leaves(c, [...path, c.name()]));
   const args: string[] = [];
   for (const a of cmd.registeredArguments) if (a.required) args.push(a.name() === "question" ? "is it red" : MISSING);
-  for (const o of cmd.options) if (o.mandatory) args.push(`${o.long}=${o.long === "--out" ? NO_OUT : o.long === "--split" ? "train" : o.long === "--id" ? "x" : MISSING}`);
+  for (const o of cmd.options)
+    if (o.mandatory) args.push(`${o.long}=${o.long === "--out" ? NO_OUT : o.long === "--split" ? "train" : o.long === "--id" ? "x" : MISSING}`);
   // Optional inputs and outputs too: never the defaults, which may be real folders.
   for (const o of cmd.options) if (!o.mandatory && o.required && !o.parseArg) args.push(`${o.long}=${o.long === "--out" ? NO_OUT : MISSING}`);
   return [{ path, args, valued: cmd.options.filter((o) => o.required && o.parseArg) }];
@@ -34,7 +35,27 @@ const value = fc.oneof(
   fc.integer({ min: -5, max: 70 }).map(String),
   fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
   fc.double({ noNaN: false }).map(String),
-  fc.constantFrom("0x10", "1e3", " 5", "5 ", "1.0", "+3", "", "NaN", "Infinity", "-0", "007", "9007199254740993", "1e30", "1e-3", "0", "1", "2147483648", "attention", "lavit"),
+  fc.constantFrom(
+    "0x10",
+    "1e3",
+    " 5",
+    "5 ",
+    "1.0",
+    "+3",
+    "",
+    "NaN",
+    "Infinity",
+    "-0",
+    "007",
+    "9007199254740993",
+    "1e30",
+    "1e-3",
+    "0",
+    "1",
+    "2147483648",
+    "attention",
+    "lavit",
+  ),
   fc.string({ maxLength: 12 }),
 );
 
@@ -65,12 +86,15 @@ describe("CLI argument layer", () => {
   for (const leaf of all) {
     it(`${leaf.path.join(" ")}: random flag values end in exit 0, 1 or 2 without a stack trace`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.uniqueArray(fc.tuple(fc.constantFrom(...leaf.valued.map((o) => o.long!)), value), { minLength: 1, maxLength: 4, selector: ([f]) => f }), async (flags) => {
-          const argv = [...leaf.path, ...leaf.args, ...flags.map(([f, v]) => `${f}=${v}`)];
-          const code = await run(argv);
-          expect([0, 1, 2], `${argv.join(" ")}\n${stderr}`).toContain(code);
-          expect(stderr, argv.join(" ")).not.toMatch(/\n\s+at .*:\d+:\d+/);
-        }),
+        fc.asyncProperty(
+          fc.uniqueArray(fc.tuple(fc.constantFrom(...leaf.valued.map((o) => o.long!)), value), { minLength: 1, maxLength: 4, selector: ([f]) => f }),
+          async (flags) => {
+            const argv = [...leaf.path, ...leaf.args, ...flags.map(([f, v]) => `${f}=${v}`)];
+            const code = await run(argv);
+            expect([0, 1, 2], `${argv.join(" ")}\n${stderr}`).toContain(code);
+            expect(stderr, argv.join(" ")).not.toMatch(/\n\s+at .*:\d+:\d+/);
+          },
+        ),
         { numRuns: 150, seed: 24 },
       );
     }, 20_000);

@@ -24,7 +24,13 @@ function hashTree(dir: string): Map<string, string> {
   const walk = (d: string, rel: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
-      else out.set(rel + e.name, createHash("sha256").update(readFileSync(join(d, e.name))).digest("hex"));
+      else
+        out.set(
+          rel + e.name,
+          createHash("sha256")
+            .update(readFileSync(join(d, e.name)))
+            .digest("hex"),
+        );
     }
   };
   walk(dir, "");
@@ -127,7 +133,9 @@ describe("generated dataset", () => {
       expect(a.answer).not.toBe(b.answer);
       const ia = readPng(join(dir, "test-pairs", a.image)).rgb;
       const ib = readPng(join(dir, "test-pairs", b.image)).rgb;
-      const changed = [...a.objects, ...b.objects].filter((o) => !a.objects.some((p) => JSON.stringify(p) === JSON.stringify(o)) || !b.objects.some((p) => JSON.stringify(p) === JSON.stringify(o)));
+      const changed = [...a.objects, ...b.objects].filter(
+        (o) => !a.objects.some((p) => JSON.stringify(p) === JSON.stringify(o)) || !b.objects.some((p) => JSON.stringify(p) === JSON.stringify(o)),
+      );
       let differing = 0;
       for (let p = 0; p < 64 * 64; p++) {
         if (ia[p * 3] === ib[p * 3] && ia[p * 3 + 1] === ib[p * 3 + 1] && ia[p * 3 + 2] === ib[p * 3 + 2]) continue;

@@ -23,12 +23,31 @@ const anyJson = fc.jsonValue({ maxDepth: 3 });
 const num = fc.oneof(fc.integer({ min: -3, max: 64 }), fc.double(), fc.constantFrom(1e9, 1e15, 2 ** 31, 2 ** 53 + 2, -1, 0, 0.5));
 
 describe("manifest lines under fuzz", () => {
-  const valid = { id: "a", image: "images/a.png", question: "q", answer: "yes", family: "count", template: "t", choices: ["yes", "no"], rationale: [{ text: "look", objects: [0], patches: [1] }], objects: [{ shape: "circle", colour: "red", size: "small", x0: 1, y0: 1, w: 2, h: 2, depth: 0 }] };
+  const valid = {
+    id: "a",
+    image: "images/a.png",
+    question: "q",
+    answer: "yes",
+    family: "count",
+    template: "t",
+    choices: ["yes", "no"],
+    rationale: [{ text: "look", objects: [0], patches: [1] }],
+    objects: [{ shape: "circle", colour: "red", size: "small", x0: 1, y0: 1, w: 2, h: 2, depth: 0 }],
+  };
   it("refuses arbitrary text and JSON with a UserError naming file:line", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), anyJson.map((v) => JSON.stringify(v))), { maxLength: 4 }), (lines) => {
-        acceptOrRefuse(() => parseManifest(lines.join("\n"), "m.jsonl"));
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string(),
+            anyJson.map((v) => JSON.stringify(v)),
+          ),
+          { maxLength: 4 },
+        ),
+        (lines) => {
+          acceptOrRefuse(() => parseManifest(lines.join("\n"), "m.jsonl"));
+        },
+      ),
       { numRuns: 500, seed: 1 },
     );
   });
@@ -41,7 +60,9 @@ describe("manifest lines under fuzz", () => {
     );
   });
   it("never quotes a line that is not JSON", () => {
-    expect(() => parseManifest("root:x:0:0:root:/root:/bin/bash", "m.jsonl")).toThrow(/^m\.jsonl:1: not valid JSON( \(at line 1, column \d+\)| \(unexpected input\))?$/);
+    expect(() => parseManifest("root:x:0:0:root:/root:/bin/bash", "m.jsonl")).toThrow(
+      /^m\.jsonl:1: not valid JSON( \(at line 1, column \d+\)| \(unexpected input\))?$/,
+    );
   });
 });
 
@@ -54,14 +75,24 @@ describe("config.json under fuzz", () => {
   it("takes or refuses any widths, including ones no memory holds", () => {
     const part = fc.constantFrom("vision", "decoder");
     fc.assert(
-      fc.property(part, fc.string({ maxLength: 14 }).chain((k) => fc.constantFrom(k, "hidden_size", "image_size", "patch_size", "vocab_size", "num_heads", "max_positions", "ffn_size", "num_layers")), num, (p, key, v) => {
-        const cfg = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
-        cfg[p][key] = v;
-        acceptOrRefuse(() => parseVlmConfig(cfg, "config.json"));
-      }),
+      fc.property(
+        part,
+        fc
+          .string({ maxLength: 14 })
+          .chain((k) => fc.constantFrom(k, "hidden_size", "image_size", "patch_size", "vocab_size", "num_heads", "max_positions", "ffn_size", "num_layers")),
+        num,
+        (p, key, v) => {
+          const cfg = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
+          cfg[p][key] = v;
+          acceptOrRefuse(() => parseVlmConfig(cfg, "config.json"));
+        },
+      ),
       { numRuns: 1000, seed: 3 },
     );
-    fc.assert(fc.property(anyJson, (v) => acceptOrRefuse(() => parseVlmConfig(v, "config.json"))), { numRuns: 300, seed: 4 });
+    fc.assert(
+      fc.property(anyJson, (v) => acceptOrRefuse(() => parseVlmConfig(v, "config.json"))),
+      { numRuns: 300, seed: 4 },
+    );
   });
   it("refuses hidden_size 1e9 with a memory estimate", () => {
     const cfg = structuredClone(base);
@@ -77,7 +108,9 @@ describe("tokenizer.json under fuzz", () => {
     const doc = fc.oneof(
       anyJson.map((v) => JSON.stringify(v)),
       fc.record({ type: fc.constantFrom("word-level", "bpe"), specials: fc.array(fc.string()), vocab }).map((v) => JSON.stringify(v)),
-      fc.record({ type: fc.constant("word-level"), specials: fc.constant([]), vocab: vocab.map((v) => [...SPECIAL_TOKENS, ...v]) }).map((v) => JSON.stringify(v)),
+      fc
+        .record({ type: fc.constant("word-level"), specials: fc.constant([]), vocab: vocab.map((v) => [...SPECIAL_TOKENS, ...v]) })
+        .map((v) => JSON.stringify(v)),
       fc.string(),
     );
     let i = 0;
@@ -95,13 +128,20 @@ describe("tokenizer.json under fuzz", () => {
 describe("PNG reader under fuzz", () => {
   const good = encodePng(new Uint8Array(4 * 4 * 3).fill(7), 4, 4);
   it("decodes or refuses random bytes and mutated PNGs", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => acceptOrRefuse(() => decodePng(b, "x.png"))), { numRuns: 1000, seed: 6 });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat({ max: good.length }), (edits, cut) => {
-        const b = Uint8Array.from(good.subarray(0, Math.max(cut, 8)));
-        for (const [at, v] of edits) if (at < b.length) b[at] = v;
-        acceptOrRefuse(() => decodePng(b, "x.png"));
-      }),
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => acceptOrRefuse(() => decodePng(b, "x.png"))),
+      { numRuns: 1000, seed: 6 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat({ max: good.length }),
+        (edits, cut) => {
+          const b = Uint8Array.from(good.subarray(0, Math.max(cut, 8)));
+          for (const [at, v] of edits) if (at < b.length) b[at] = v;
+          acceptOrRefuse(() => decodePng(b, "x.png"));
+        },
+      ),
       { numRuns: 1000, seed: 7 },
     );
   });

@@ -53,7 +53,11 @@ describe("lavit demo --quick", () => {
     const teacherDir = mkdtempSync(join(tmpdir(), "lavit-demo-t-"));
     const tok = Tokenizer.forGrammar();
     const cfg = teacherConfig(tok.size, 64, 8);
-    const small = { ...cfg, vision: { ...cfg.vision, hidden_size: 32, num_layers: 1, mlp_size: 64 }, decoder: { ...cfg.decoder, hidden_size: 32, num_layers: 1, ffn_size: 64 } };
+    const small = {
+      ...cfg,
+      vision: { ...cfg.vision, hidden_size: 32, num_layers: 1, mlp_size: 64 },
+      decoder: { ...cfg.decoder, hidden_size: 32, num_layers: 1, ffn_size: 64 },
+    };
     const t = buildVlm(small, 0);
     saveModel(teacherDir, small, t.store, tok, 0);
     t.dispose();
@@ -78,7 +82,10 @@ describe("lavit demo --quick", () => {
     expect(json.reference["test-ood"].js_to_teacher).toBeGreaterThan(0);
     expect(json.reference["test-ood"]).not.toHaveProperty("topk_iou");
     // recompute lavit's test-ood accuracy and grounding mass from its predictions
-    const preds = readFileSync(join(out, "seed-101", "eval", "lavit", "test-ood.predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const preds = readFileSync(join(out, "seed-101", "eval", "lavit", "test-ood.predictions.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(preds.filter((p) => p.correct).length / preds.length).toBeCloseTo(json.results.lavit["test-ood"].accuracy, 10);
     expect(preds.reduce((a, p) => a + p.gaze.grounding_mass, 0) / preds.length).toBeCloseTo(json.results.lavit["test-ood"].grounding_mass, 10);
     expect(readFileSync(join(out, "report.html"), "utf8")).toMatch(/<img src="heatmaps\//);
@@ -93,14 +100,41 @@ describe("lavit demo --quick", () => {
     // CLI gives with that many, from the stage's own defaults (only the quick size is given).
     const seedDir = join(out, "seed-101");
     const alone = join(out, "distill-alone");
-    const cli = runCli(["train", "student", "--mode", "distill", "--data", join(seedDir, "data"), "--signals", join(seedDir, "signals"), "--teacher", teacherDir, "--init-from", baseDir, "--out", alone, "--steps", "40", "--seed", "101", "--quiet"], { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) });
+    const cli = runCli(
+      [
+        "train",
+        "student",
+        "--mode",
+        "distill",
+        "--data",
+        join(seedDir, "data"),
+        "--signals",
+        join(seedDir, "signals"),
+        "--teacher",
+        teacherDir,
+        "--init-from",
+        baseDir,
+        "--out",
+        alone,
+        "--steps",
+        "40",
+        "--seed",
+        "101",
+        "--quiet",
+      ],
+      { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) },
+    );
     expect(cli.status, cli.stderr).toBe(0);
     expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
     // A student stopped before its first checkpoint (only metrics.jsonl written) starts again on --resume.
     for (const f of [".done", "trainer_state.json", "model.safetensors"]) rmSync(join(seedDir, "students", "lavit", f), { force: true });
     await runDemo({ out, quick: true, resume: true, teacher: teacherDir, studentBase: baseDir, jobs: 1, quiet: true });
     expect(existsSync(join(seedDir, "students", "lavit", ".done"))).toBe(true);
-    expect(readFileSync(join(seedDir, "students", "lavit", "metrics.jsonl"), "utf8").trim().split("\n").length).toBe(4);
+    expect(
+      readFileSync(join(seedDir, "students", "lavit", "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n").length,
+    ).toBe(4);
     await screenshotReport(join(out, "report.html"), join(out, "report.png"));
     const again = runCli(["demo", "--quick", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(again.status).toBe(2);
@@ -108,7 +142,9 @@ describe("lavit demo --quick", () => {
     // A resume that would mix two setups under one folder is refused, naming the setting.
     const otherK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherK.status).toBe(2);
-    expect(otherK.stderr).toMatch(new RegExp(`was begun with --latents ${DEMO_DEFAULTS.latents}, not with --latents 2 \\(demo\\.json\\): resume with --latents ${DEMO_DEFAULTS.latents}`));
+    expect(otherK.stderr).toMatch(
+      new RegExp(`was begun with --latents ${DEMO_DEFAULTS.latents}, not with --latents 2 \\(demo\\.json\\): resume with --latents ${DEMO_DEFAULTS.latents}`),
+    );
     const fullSize = runCli(["demo", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(fullSize.status).toBe(2);
     expect(fullSize.stderr).toMatch(/was begun with --quick, not without --quick \(demo\.json\): resume with --quick/);
@@ -129,7 +165,9 @@ describe("lavit demo --quick", () => {
     rmSync(join(out, "demo.json"));
     const legacyK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(legacyK.status).toBe(2);
-    expect(legacyK.stderr).toMatch(new RegExp(`students.lavit was trained with ${DEMO_DEFAULTS.latents} latent tokens, not 2: resume with --latents ${DEMO_DEFAULTS.latents}`));
+    expect(legacyK.stderr).toMatch(
+      new RegExp(`students.lavit was trained with ${DEMO_DEFAULTS.latents} latent tokens, not 2: resume with --latents ${DEMO_DEFAULTS.latents}`),
+    );
     const legacyPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(legacyPrior.status).toBe(2);
     expect(legacyPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);

@@ -19,8 +19,23 @@ describe("students in processes", () => {
 
   it("passes a worker's error on as the user error it was, naming the student's bad folder", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lavit-par-"));
-    const options: StudentOptions = { data: join(dir, "no-data"), signals: join(dir, "no-signals"), out: join(dir, "s"), mode: "distill", steps: 5, seed: 1, quiet: true };
-    const run = trainInProcesses([{ name: "distill", options }, { name: "other", options: { ...options, out: join(dir, "t") } }], { jobs: 2, threadsPerJob: 1 }, { quiet: true });
+    const options: StudentOptions = {
+      data: join(dir, "no-data"),
+      signals: join(dir, "no-signals"),
+      out: join(dir, "s"),
+      mode: "distill",
+      steps: 5,
+      seed: 1,
+      quiet: true,
+    };
+    const run = trainInProcesses(
+      [
+        { name: "distill", options },
+        { name: "other", options: { ...options, out: join(dir, "t") } },
+      ],
+      { jobs: 2, threadsPerJob: 1 },
+      { quiet: true },
+    );
     await expect(run).rejects.toBeInstanceOf(UserError);
     await expect(run).rejects.toThrow(/no-(data|signals)/);
   }, 60_000);

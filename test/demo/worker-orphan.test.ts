@@ -5,7 +5,9 @@ import { processAlive } from "../../src/util/process.js";
 
 describe("demo student worker", () => {
   it("exits when its parent is killed with SIGKILL", async () => {
-    const parent = spawn(process.execPath, ["--import", "tsx", join(process.cwd(), "test", "helpers", "fork-worker.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+    const parent = spawn(process.execPath, ["--import", "tsx", join(process.cwd(), "test", "helpers", "fork-worker.ts")], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const pid = await new Promise<number>((resolve, reject) => {
       let text = "";
       parent.stdout!.on("data", (d: Buffer) => {

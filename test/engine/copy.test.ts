@@ -24,25 +24,91 @@ const tiers: [string, () => KernelRegistration | null][] = [
 
 // Slice boxes: strided, contiguous, whole trailing axes, single elements, -1 sizes, empty, rank 1.
 const sliceCases: [number[], number[], number[]][] = [
-  [[4, 5, 6], [1, 2, 3], [2, 3, 2]],
-  [[4, 5, 6], [1, 0, 0], [2, 5, 6]],
-  [[4, 5, 6], [0, 1, 0], [4, 3, 6]],
-  [[4, 5, 6], [3, 4, 5], [1, 1, 1]],
-  [[2, 3, 4, 40], [1, 0, 2, 7], [1, -1, 2, 20]],
-  [[3, 7, 5, 19], [1, 2, 1, 0], [2, 3, 3, 19]],
-  [[6, 7], [2, 3], [0, 4]],
+  [
+    [4, 5, 6],
+    [1, 2, 3],
+    [2, 3, 2],
+  ],
+  [
+    [4, 5, 6],
+    [1, 0, 0],
+    [2, 5, 6],
+  ],
+  [
+    [4, 5, 6],
+    [0, 1, 0],
+    [4, 3, 6],
+  ],
+  [
+    [4, 5, 6],
+    [3, 4, 5],
+    [1, 1, 1],
+  ],
+  [
+    [2, 3, 4, 40],
+    [1, 0, 2, 7],
+    [1, -1, 2, 20],
+  ],
+  [
+    [3, 7, 5, 19],
+    [1, 2, 1, 0],
+    [2, 3, 3, 19],
+  ],
+  [
+    [6, 7],
+    [2, 3],
+    [0, 4],
+  ],
   [[9], [2], [5]],
 ];
 
 // Concat: every axis, uneven parts, a single part, empty parts (dropped, as tfjs does), rank 1.
 const concatCases: [number[][], number][] = [
-  [[[2, 3, 4], [2, 5, 4]], 1],
-  [[[2, 3, 4], [1, 3, 4], [3, 3, 4]], 0],
-  [[[2, 3, 4], [2, 3, 1]], 2],
-  [[[2, 4, 7, 8], [2, 4, 1, 8]], -2],
-  [[[3, 5, 7], [3, 2, 7], [3, 1, 7]], 1],
+  [
+    [
+      [2, 3, 4],
+      [2, 5, 4],
+    ],
+    1,
+  ],
+  [
+    [
+      [2, 3, 4],
+      [1, 3, 4],
+      [3, 3, 4],
+    ],
+    0,
+  ],
+  [
+    [
+      [2, 3, 4],
+      [2, 3, 1],
+    ],
+    2,
+  ],
+  [
+    [
+      [2, 4, 7, 8],
+      [2, 4, 1, 8],
+    ],
+    -2,
+  ],
+  [
+    [
+      [3, 5, 7],
+      [3, 2, 7],
+      [3, 1, 7],
+    ],
+    1,
+  ],
   [[[3, 5]], 1],
-  [[[2, 0, 4], [2, 3, 4]], 1],
+  [
+    [
+      [2, 0, 4],
+      [2, 3, 4],
+    ],
+    1,
+  ],
   [[[5], [2]], 0],
 ];
 
@@ -62,8 +128,16 @@ for (const [tierName, register] of tiers) {
       it(`slice ${JSON.stringify(shape)} at ${JSON.stringify(begin)} size ${JSON.stringify(size)}: forward and gradient (pad)`, () => {
         if (skip()) return;
         const x = randn(rng, shape);
-        expectKernelsMatchTfjs(() => reg()!, "slice", () => tf.slice(x, begin, size));
-        expectKernelsMatchTfjs(() => reg()!, "slice grad", () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.slice(y, begin, size))))(x));
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          "slice",
+          () => tf.slice(x, begin, size),
+        );
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          "slice grad",
+          () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.slice(y, begin, size))))(x),
+        );
         x.dispose();
       });
     }
@@ -71,9 +145,50 @@ for (const [tierName, register] of tiers) {
     it("pad with a constant, including 0-wide and whole-axis paddings, forward and gradient", () => {
       if (skip()) return;
       const x = randn(rng, [3, 4, 5]);
-      for (const [paddings, value] of [[[[1, 2], [0, 0], [3, 1]], 0], [[[0, 0], [2, 2], [0, 0]], -1.5], [[[0, 0], [0, 0], [0, 0]], 7], [[[2, 0], [1, 3], [0, 2]], 0.5]] as [[number, number][], number][]) {
-        expectKernelsMatchTfjs(() => reg()!, `pad ${JSON.stringify(paddings)} ${value}`, () => tf.pad(x, paddings, value));
-        expectKernelsMatchTfjs(() => reg()!, `pad grad ${JSON.stringify(paddings)}`, () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.pad(y, paddings, value))))(x));
+      for (const [paddings, value] of [
+        [
+          [
+            [1, 2],
+            [0, 0],
+            [3, 1],
+          ],
+          0,
+        ],
+        [
+          [
+            [0, 0],
+            [2, 2],
+            [0, 0],
+          ],
+          -1.5,
+        ],
+        [
+          [
+            [0, 0],
+            [0, 0],
+            [0, 0],
+          ],
+          7,
+        ],
+        [
+          [
+            [2, 0],
+            [1, 3],
+            [0, 2],
+          ],
+          0.5,
+        ],
+      ] as [[number, number][], number][]) {
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          `pad ${JSON.stringify(paddings)} ${value}`,
+          () => tf.pad(x, paddings, value),
+        );
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          `pad grad ${JSON.stringify(paddings)}`,
+          () => tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.pad(y, paddings, value))))(x),
+        );
       }
       x.dispose();
     });
@@ -83,8 +198,26 @@ for (const [tierName, register] of tiers) {
         if (skip()) return;
         const xs = shapes.map((s) => randn(rng, s));
         const weights = xs.map((_, i) => i + 1);
-        expectKernelsMatchTfjs(() => reg()!, "concat", () => tf.concat(xs, axis));
-        expectKernelsMatchTfjs(() => reg()!, "concat grad", () => tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.square(tf.concat(ys.map((y, i) => tf.mul(y, weights[i])), axis))))(xs));
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          "concat",
+          () => tf.concat(xs, axis),
+        );
+        expectKernelsMatchTfjs(
+          () => reg()!,
+          "concat grad",
+          () =>
+            tf.grads((...ys: tf.Tensor[]) =>
+              tf.sum(
+                tf.square(
+                  tf.concat(
+                    ys.map((y, i) => tf.mul(y, weights[i])),
+                    axis,
+                  ),
+                ),
+              ),
+            )(xs),
+        );
         tf.dispose(xs);
       });
     }
@@ -92,8 +225,16 @@ for (const [tierName, register] of tiers) {
     it("int32 inputs fall through to tfjs's kernels", () => {
       if (skip()) return;
       const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32");
-      expectKernelsMatchTfjs(() => reg()!, "int slice", () => tf.cast(tf.slice(a, [0, 1], [2, 2]), "float32"));
-      expectKernelsMatchTfjs(() => reg()!, "int concat", () => tf.cast(tf.concat([a, a], 1), "float32"));
+      expectKernelsMatchTfjs(
+        () => reg()!,
+        "int slice",
+        () => tf.cast(tf.slice(a, [0, 1], [2, 2]), "float32"),
+      );
+      expectKernelsMatchTfjs(
+        () => reg()!,
+        "int concat",
+        () => tf.cast(tf.concat([a, a], 1), "float32"),
+      );
       a.dispose();
     });
   });

@@ -18,7 +18,11 @@ describe("fused layers match their tfjs formulation", async () => {
   if (process.env.LAVIT_EXPECT_NATIVE === "1") it("has the addon", () => expect(addon).not.toBeNull());
 
   run("RMSNorm, forward and gradients (x and weight), odd sizes", () => {
-    for (const shape of [[3, 7, 33], [1, 1, 5], [2, 130]]) {
+    for (const shape of [
+      [3, 7, 33],
+      [1, 1, 5],
+      [2, 130],
+    ]) {
       const x = tf.randomNormal(shape, 0, 2, "float32", 1);
       const w = tf.randomNormal([shape[shape.length - 1]], 1, 0.5, "float32", 2);
       const dy = tf.randomNormal(shape, 0, 1, "float32", 3);
@@ -44,7 +48,11 @@ describe("fused layers match their tfjs formulation", async () => {
   });
 
   run("rotary positions, forward and gradient, with a cache offset", () => {
-    for (const [t, hd, offset] of [[7, 8, 0], [1, 4, 5], [33, 16, 2]]) {
+    for (const [t, hd, offset] of [
+      [7, 8, 0],
+      [1, 4, 5],
+      [33, 16, 2],
+    ]) {
       const rot = makeRotary(t, hd, 10000, offset);
       const x = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 7) as tf.Tensor4D;
       const dy = tf.randomNormal([2, 3, t, hd], 0, 1, "float32", 8);
@@ -82,7 +90,11 @@ describe("fused layers match their tfjs formulation", async () => {
       const [pj, mj, vj] = [Float32Array.from(p0), Float32Array.from(m0), Float32Array.from(v0)];
       addon!.adamw(pn, g, mn, vn, step.lr, step.beta1, step.beta2, step.eps, step.weightDecay, step.bc1, step.bc2, step.gradScale);
       adamwUpdateJs(pj, g, mj, vj, step);
-      for (const [a, b, what] of [[pn, pj, "p"], [mn, mj, "m"], [vn, vj, "v"]] as const)
+      for (const [a, b, what] of [
+        [pn, pj, "p"],
+        [mn, mj, "m"],
+        [vn, vj, "v"],
+      ] as const)
         for (let i = 0; i < n; i++) expect(Math.abs(a[i] - b[i]), `${what}[${i}] of ${n}`).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(b[i])));
       const js = g.reduce((acc, x) => acc + x * x, 0);
       expect(Math.abs(addon!.sumSquares(g) - js)).toBeLessThanOrEqual(1e-9 * js);

@@ -28,11 +28,20 @@ describe("the JS tier (LAVIT_NATIVE=0)", () => {
     const s = tf.slice(x, [1, 1, 2], [2, 2, 3]).arraySync() as number[][][];
     for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 3; k++) expect(s[i][j][k]).toBe(at(1 + i, 1 + j, 2 + k));
     // pad by [1,0],[0,2],[1,1] with 9
-    const p = tf.pad(x, [[1, 0], [0, 2], [1, 1]], 9).arraySync() as number[][][];
+    const p = tf
+      .pad(
+        x,
+        [
+          [1, 0],
+          [0, 2],
+          [1, 1],
+        ],
+        9,
+      )
+      .arraySync() as number[][][];
     expect([p.length, p[0].length, p[0][0].length]).toEqual([4, 6, 7]);
     for (let i = 0; i < 4; i++)
-      for (let j = 0; j < 6; j++)
-        for (let k = 0; k < 7; k++) expect(p[i][j][k]).toBe(i >= 1 && j < 4 && k >= 1 && k < 6 ? at(i - 1, j, k - 1) : 9);
+      for (let j = 0; j < 6; j++) for (let k = 0; k < 7; k++) expect(p[i][j][k]).toBe(i >= 1 && j < 4 && k >= 1 && k < 6 ? at(i - 1, j, k - 1) : 9);
     // concat on the middle axis, and its gradient (a split) scaled per part
     const y = tf.mul(x, -1);
     const c = tf.concat([x, y], 1).arraySync() as number[][][];

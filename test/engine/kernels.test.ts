@@ -56,7 +56,10 @@ describe("native kernels match the JS kernels", () => {
       // tfjs's BatchMatMul gradient does not sum over broadcast batch axes (a tfjs limitation,
       // JS and native alike), so gradients are compared where batch shapes agree.
       const sameBatch = JSON.stringify(as.slice(0, -2)) === JSON.stringify(bs.slice(0, -2));
-      if (sameBatch) expectNativeMatchesJs(nat(), "matmul grad", () => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), tf.matMul(x, y, ta, tb))))([a, b]));
+      if (sameBatch)
+        expectNativeMatchesJs(nat(), "matmul grad", () =>
+          tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), tf.matMul(x, y, ta, tb))))([a, b]),
+        );
       tf.dispose([a, b]);
     });
   }
@@ -67,10 +70,14 @@ describe("native kernels match the JS kernels", () => {
       const a = randn(rng, [7, 33]);
       const b = randn(rng, [5, 33]);
       const bias = randn(rng, [5]);
-      expectNativeMatchesJs(nat(), `fused ${activation}`, () => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeB: true, bias, activation }));
+      expectNativeMatchesJs(nat(), `fused ${activation}`, () =>
+        tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeB: true, bias, activation }),
+      );
       if (activation === "linear" || activation === "relu" || activation === "sigmoid") {
         expectNativeMatchesJs(nat(), `fused ${activation} grad`, () =>
-          tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.square(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, transposeB: true, bias: z, activation }))))([a, b, bias]),
+          tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+            tf.sum(tf.square(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, transposeB: true, bias: z, activation }))),
+          )([a, b, bias]),
         );
       }
       tf.dispose([a, b, bias]);
@@ -78,13 +85,25 @@ describe("native kernels match the JS kernels", () => {
   }
 
   const broadcastCases: [number[], number[]][] = [
-    [[7, 33], [7, 33]],
+    [
+      [7, 33],
+      [7, 33],
+    ],
     [[2, 3, 4], [4]],
-    [[2, 1, 4], [3, 1]],
+    [
+      [2, 1, 4],
+      [3, 1],
+    ],
     [[1], [7, 33]],
     [[], [5, 3]],
-    [[5, 1, 7], [1, 3, 1]],
-    [[2, 3, 4, 5], [3, 1, 5]],
+    [
+      [5, 1, 7],
+      [1, 3, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 5],
+    ],
     [[0, 3], [3]],
     [[1, 1, 1], [1]],
   ];
@@ -159,8 +178,14 @@ describe("native kernels match the JS kernels", () => {
     [[7, 33], -1],
     [[7, 33], 0],
     [[7, 33], undefined],
-    [[2, 3, 4, 5], [1, 3]],
-    [[2, 3, 4, 5], [0, 2]],
+    [
+      [2, 3, 4, 5],
+      [1, 3],
+    ],
+    [
+      [2, 3, 4, 5],
+      [0, 2],
+    ],
     [[1], 0],
     [[5, 0], 1],
     [[3, 1, 7], 1],
@@ -177,13 +202,20 @@ describe("native kernels match the JS kernels", () => {
           expectNativeMatchesJs(nat(), "min", () => tf.min(x, axis, keep));
           expectNativeMatchesJs(nat(), "prod", () => tf.prod(x, axis, keep));
         }
-        expectNativeMatchesJs(nat(), "sum/mean grad", () => tf.grad((y: tf.Tensor) => tf.add(tf.sum(tf.square(tf.sum(y, axis, keep))), tf.sum(tf.square(tf.mean(y, axis, keep)))))(x));
+        expectNativeMatchesJs(nat(), "sum/mean grad", () =>
+          tf.grad((y: tf.Tensor) => tf.add(tf.sum(tf.square(tf.sum(y, axis, keep))), tf.sum(tf.square(tf.mean(y, axis, keep)))))(x),
+        );
       }
       x.dispose();
     });
   }
 
-  for (const shape of [[7, 33], [2, 3, 1], [4, 2, 9, 9], [1, 1]]) {
+  for (const shape of [
+    [7, 33],
+    [2, 3, 1],
+    [4, 2, 9, 9],
+    [1, 1],
+  ]) {
     it(`softmax and logSoftmax on ${JSON.stringify(shape)}: forward and gradient`, () => {
       if (!addon) return;
       const x = tf.mul(randn(rng, shape), 3);
@@ -197,24 +229,45 @@ describe("native kernels match the JS kernels", () => {
 
   it("softmax of a row masked with -inf stays finite where JS does", () => {
     if (!addon) return;
-    const x = tf.tensor2d([[0, -Infinity, 1, 2], [3, 3, -Infinity, 3]]);
+    const x = tf.tensor2d([
+      [0, -Infinity, 1, 2],
+      [3, 3, -Infinity, 3],
+    ]);
     expectNativeMatchesJs(nat(), "masked softmax", () => tf.softmax(x));
     x.dispose();
   });
 
   const transposeCases: [number[], number[]][] = [
-    [[7, 33], [1, 0]],
-    [[2, 3, 4, 5], [0, 2, 1, 3]],
-    [[2, 3, 4, 5], [3, 1, 0, 2]],
-    [[1, 7, 1], [2, 0, 1]],
-    [[0, 3], [1, 0]],
+    [
+      [7, 33],
+      [1, 0],
+    ],
+    [
+      [2, 3, 4, 5],
+      [0, 2, 1, 3],
+    ],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 0, 2],
+    ],
+    [
+      [1, 7, 1],
+      [2, 0, 1],
+    ],
+    [
+      [0, 3],
+      [1, 0],
+    ],
     [[5], [0]],
   ];
   for (const [shape, perm] of transposeCases) {
     it(`transpose ${JSON.stringify(shape)} by ${JSON.stringify(perm)}: forward and gradient`, () => {
       if (!addon) return;
       const x = randn(rng, shape);
-      const w = randn(rng, perm.map((p) => shape[p]));
+      const w = randn(
+        rng,
+        perm.map((p) => shape[p]),
+      );
       expectNativeMatchesJs(nat(), "transpose", () => tf.transpose(x, perm));
       expectNativeMatchesJs(nat(), "transpose grad", () => tf.grad((y: tf.Tensor) => tf.sum(tf.mul(tf.transpose(y, perm), w)))(x));
       tf.dispose([x, w]);

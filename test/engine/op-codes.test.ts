@@ -11,7 +11,11 @@ describe("the op-code table", () => {
   });
 
   it("gives every op a distinct code, its index, under a distinct C++ name", () => {
-    for (const [table, code] of [[BINARY_OPS, BINARY_CODE], [UNARY_OPS, UNARY_CODE], [REDUCE_OPS, REDUCE_CODE]] as const) {
+    for (const [table, code] of [
+      [BINARY_OPS, BINARY_CODE],
+      [UNARY_OPS, UNARY_CODE],
+      [REDUCE_OPS, REDUCE_CODE],
+    ] as const) {
       table.forEach(([kernel], i) => expect((code as Record<string, number>)[kernel]).toBe(i));
       expect(new Set(table.map(([k]) => k)).size).toBe(table.length);
     }
@@ -29,7 +33,6 @@ describe("the op-code table", () => {
 
   it("is what the header says, code by code", () => {
     const header = readFileSync(join(native, "op_codes.h"), "utf8");
-    for (const table of [BINARY_OPS, UNARY_OPS, REDUCE_OPS])
-      table.forEach(([kernel, cpp], i) => expect(header).toContain(`  ${cpp} = ${i},  // ${kernel}\n`));
+    for (const table of [BINARY_OPS, UNARY_OPS, REDUCE_OPS]) table.forEach(([kernel, cpp], i) => expect(header).toContain(`  ${cpp} = ${i},  // ${kernel}\n`));
   });
 });

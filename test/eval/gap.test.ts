@@ -15,7 +15,12 @@ describe("Perception-Gap metrics", () => {
   });
 
   it("scores a sample step by step against its ground truth and the teacher", () => {
-    const sample = { rationale: [{ text: "look a", objects: [0], patches: [0] }, { text: "look b", objects: [1], patches: [3] }] } as unknown as Sample;
+    const sample = {
+      rationale: [
+        { text: "look a", objects: [0], patches: [0] },
+        { text: "look b", objects: [1], patches: [3] },
+      ],
+    } as unknown as Sample;
     const maps = [Float32Array.from([0.7, 0.1, 0.1, 0.1]), Float32Array.from([0.1, 0.1, 0.2, 0.6])];
     const g = sampleGaze(sample, maps, maps, 1);
     expect(g.grounding_mass).toBeCloseTo((0.7 + 0.6) / 2, 6);
@@ -30,7 +35,12 @@ describe("Perception-Gap metrics", () => {
     expect(g).not.toHaveProperty("grounding_mass");
     expect(g.js_to_teacher).toBeCloseTo(0, 10);
     expect(meanGap([g, { entropy: 1 }])).not.toHaveProperty("grounding_mass");
-    const sample = { rationale: [{ text: "look a", objects: [0], patches: [0] }, { text: "look b", objects: [1], patches: [3] }] } as unknown as Sample;
+    const sample = {
+      rationale: [
+        { text: "look a", objects: [0], patches: [0] },
+        { text: "look b", objects: [1], patches: [3] },
+      ],
+    } as unknown as Sample;
     const even = new Float32Array(4).fill(0.25);
     const u = uniformGaze([sample], [teacher]);
     // Even gaze puts a quarter on each one-patch region, and its JS is averaged over the two steps.
@@ -44,7 +54,16 @@ describe("Perception-Gap metrics", () => {
   });
 
   it("counts a pair only when both members are right", () => {
-    const p = (id: string, pair: string, correct: boolean): Prediction => ({ id, family: "depth", template: "depth/front", pair, answer: "yes", predicted: correct ? "yes" : "no", correct, generated: "" });
+    const p = (id: string, pair: string, correct: boolean): Prediction => ({
+      id,
+      family: "depth",
+      template: "depth/front",
+      pair,
+      answer: "yes",
+      predicted: correct ? "yes" : "no",
+      correct,
+      generated: "",
+    });
     const r = summarise("test-pairs", [p("0a", "0", true), p("0b", "0", false), p("1a", "1", true), p("1b", "1", true)]);
     expect(r.accuracy).toBe(0.75);
     expect(r.pair_accuracy).toBe(0.5);
@@ -54,7 +73,15 @@ describe("Perception-Gap metrics", () => {
   });
 
   it("measures the yes bias over yes/no questions only, and the verdict names a bias gap", () => {
-    const p = (answer: string, predicted: string | null): Prediction => ({ id: `${answer}${predicted}`, family: "spatial", template: "spatial/left", answer, predicted, correct: answer === predicted, generated: "" });
+    const p = (answer: string, predicted: string | null): Prediction => ({
+      id: `${answer}${predicted}`,
+      family: "spatial",
+      template: "spatial/left",
+      answer,
+      predicted,
+      correct: answer === predicted,
+      generated: "",
+    });
     const r = summarise("test-ood", [p("yes", "yes"), p("no", "yes"), p("no", null), p("no", "no"), p("red", "yes")]);
     expect(r.yes_rate).toBe(0.5);
     expect(r.yes_truth).toBe(0.25);
@@ -67,7 +94,9 @@ describe("Perception-Gap metrics", () => {
 
   it("gives even gaze's js_to_teacher as the scale when the report has it", () => {
     const results = { distill: { "test-ood": { accuracy: 0.3, js_to_teacher: 0.04 } }, lavit: { "test-ood": { accuracy: 0.41, js_to_teacher: 0.03 } } };
-    expect(verdict(results, { "test-ood": { js_to_teacher: 0.0128 } }).statement).toMatch(/attention spread evenly over the image scores js_to_teacher 0\.0128 on test-ood \(LaViT 0\.0300, distill 0\.0400\)/);
+    expect(verdict(results, { "test-ood": { js_to_teacher: 0.0128 } }).statement).toMatch(
+      /attention spread evenly over the image scores js_to_teacher 0\.0128 on test-ood \(LaViT 0\.0300, distill 0\.0400\)/,
+    );
     expect(verdict(results).statement).not.toMatch(/spread evenly/);
   });
 });

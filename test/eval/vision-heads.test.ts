@@ -44,7 +44,13 @@ describe("vision-heads evaluation", () => {
     expect(labelled).toBeGreaterThan(0);
     expect(r.count).toBe(12);
     // Always "none": right exactly on the empty patches, never on a labelled one.
-    expect(r.heads["aux.patch_shape"]).toEqual({ accuracy: (shape.length - labelled) / shape.length, labelled_accuracy: 0, labelled_patches: labelled, said_none: 1, false_positive: 0 });
+    expect(r.heads["aux.patch_shape"]).toEqual({
+      accuracy: (shape.length - labelled) / shape.length,
+      labelled_accuracy: 0,
+      labelled_patches: labelled,
+      said_none: 1,
+      false_positive: 0,
+    });
     // Always colour 1: right on the patches of that colour, wrong on every empty one.
     const colourLabelled = colour.filter((y) => y > 0);
     const c = r.heads["aux.patch_colour"];

@@ -8,12 +8,24 @@ import { initEngine } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 
 /** A VLM small enough for unit tests: 32 px images in 8 px patches (16 image tokens). */
-export function tinyConfig(vocab: number, o: { hidden?: number; layers?: number; maxPositions?: number; latents?: number; teacherHidden?: number } = {}): VlmConfig {
+export function tinyConfig(
+  vocab: number,
+  o: { hidden?: number; layers?: number; maxPositions?: number; latents?: number; teacherHidden?: number } = {},
+): VlmConfig {
   const hidden = o.hidden ?? 24;
   return {
     model_type: "lavit-vlm",
     vision: { image_size: 32, patch_size: 8, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: hidden, num_layers: o.layers ?? 2, num_heads: 2, ffn_size: 32, max_positions: o.maxPositions ?? 96, rope_base: 10000, rms_eps: 1e-6 },
+    decoder: {
+      vocab_size: vocab,
+      hidden_size: hidden,
+      num_layers: o.layers ?? 2,
+      num_heads: 2,
+      ffn_size: 32,
+      max_positions: o.maxPositions ?? 96,
+      rope_base: 10000,
+      rms_eps: 1e-6,
+    },
     ...(o.latents ? { latent: { num_latents: o.latents, teacher_hidden_size: o.teacherHidden ?? 24 } } : {}),
   };
 }

@@ -20,7 +20,19 @@ const systemPickle = (file: string) => b(`\x80\x02cposix\nsystem\nX${String.from
 
 describe("unpickle (closed subset)", () => {
   it("reads the structures torch.save writes", () => {
-    const w = new PickleWriter().op(OP.MARK).int(3).int(70000).int(-5).tuple([1, 2]).tuple([1, 2, 3, 4]).op(OP.NEWFALSE).global("collections", "OrderedDict").op(OP.EMPTY_TUPLE).op(OP.REDUCE).str("héllo").op(OP.TUPLE);
+    const w = new PickleWriter()
+      .op(OP.MARK)
+      .int(3)
+      .int(70000)
+      .int(-5)
+      .tuple([1, 2])
+      .tuple([1, 2, 3, 4])
+      .op(OP.NEWFALSE)
+      .global("collections", "OrderedDict")
+      .op(OP.EMPTY_TUPLE)
+      .op(OP.REDUCE)
+      .str("héllo")
+      .op(OP.TUPLE);
     const v = unpickle(w.bytes(), opts) as PyTuple;
     expect(v).toBeInstanceOf(PyTuple);
     expect(v.items.slice(0, 3)).toEqual([3, 70000, -5]);
@@ -92,21 +104,41 @@ describe("unpickle (closed subset)", () => {
   it("never throws anything but UserError on mutated valid pickles", () => {
     const valid = new PickleWriter()
       .global("torch._utils", "_rebuild_tensor_v2")
-      .op(OP.MARK).op(OP.MARK).str("storage").global("torch", "FloatStorage").str("0").str("cpu").int(12).op(OP.TUPLE).op(OP.BINPERSID)
-      .int(0).tuple([3, 4]).tuple([4, 1]).op(OP.NEWFALSE).global("collections", "OrderedDict").op(OP.EMPTY_TUPLE).op(OP.REDUCE).op(OP.TUPLE).op(OP.REDUCE)
+      .op(OP.MARK)
+      .op(OP.MARK)
+      .str("storage")
+      .global("torch", "FloatStorage")
+      .str("0")
+      .str("cpu")
+      .int(12)
+      .op(OP.TUPLE)
+      .op(OP.BINPERSID)
+      .int(0)
+      .tuple([3, 4])
+      .tuple([4, 1])
+      .op(OP.NEWFALSE)
+      .global("collections", "OrderedDict")
+      .op(OP.EMPTY_TUPLE)
+      .op(OP.REDUCE)
+      .op(OP.TUPLE)
+      .op(OP.REDUCE)
       .bytes();
     const o: UnpickleOptions = { ...opts, globals: { ...opts.globals, "torch._utils._rebuild_tensor_v2": (args) => new PyTuple(args) } };
     expect(unpickle(valid, o)).toBeInstanceOf(PyTuple);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(valid.length), (edits, cut) => {
-        const m = Uint8Array.from(valid);
-        for (const [i, v] of edits) m[i] = v;
-        try {
-          unpickle(m.subarray(0, Math.max(cut, 1)), o);
-        } catch (e) {
-          if (!(e instanceof UserError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(valid.length),
+        (edits, cut) => {
+          const m = Uint8Array.from(valid);
+          for (const [i, v] of edits) m[i] = v;
+          try {
+            unpickle(m.subarray(0, Math.max(cut, 1)), o);
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

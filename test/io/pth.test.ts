@@ -68,7 +68,12 @@ describe("writePth / readPth (lavit only)", () => {
     const dir = tmp();
     const marker = join(dir, "pwned");
     const cmd = `touch ${marker}`;
-    const pkl = Buffer.concat([Buffer.from("\x80\x02cos\nsystem\nX", "latin1"), Buffer.from([cmd.length, 0, 0, 0]), Buffer.from(cmd), Buffer.from("\x85R.", "latin1")]);
+    const pkl = Buffer.concat([
+      Buffer.from("\x80\x02cos\nsystem\nX", "latin1"),
+      Buffer.from([cmd.length, 0, 0, 0]),
+      Buffer.from(cmd),
+      Buffer.from("\x85R.", "latin1"),
+    ]);
     writeFileSync(join(dir, "evil.pth"), zipSync({ "archive/data.pkl": pkl, "archive/version": new TextEncoder().encode("3\n") }));
     expect(() => readPth(join(dir, "evil.pth"))).toThrow(UserError);
     expect(() => readPth(join(dir, "evil.pth"))).toThrow(/evil\.pth \(data\.pkl\): pickle global os\.system at byte 2 is outside the allowed subset/);
@@ -84,7 +89,11 @@ describe("writePth / readPth (lavit only)", () => {
     const pkl = Buffer.from(entries["archive/data.pkl"]);
     const at = pkl.indexOf(Buffer.from([0x4b, 0x00, 0x4b, 0x02, 0x4b, 0x02, 0x86, 0x4b, 0x02, 0x4b, 0x01, 0x86]));
     expect(at).toBeGreaterThan(0);
-    const patched = Buffer.concat([pkl.subarray(0, at), Buffer.from([0x4b, 0x00, 0x4d, 0xff, 0xff, 0x4d, 0xff, 0xff, 0x86, 0x4b, 0x00, 0x4b, 0x00, 0x86]), pkl.subarray(at + 12)]);
+    const patched = Buffer.concat([
+      pkl.subarray(0, at),
+      Buffer.from([0x4b, 0x00, 0x4d, 0xff, 0xff, 0x4d, 0xff, 0xff, 0x86, 0x4b, 0x00, 0x4b, 0x00, 0x86]),
+      pkl.subarray(at + 12),
+    ]);
     writeFileSync(join(dir, "huge.pth"), zipSync({ ...entries, "archive/data.pkl": patched }));
     expect(() => readPth(join(dir, "huge.pth"))).toThrow(/huge\.pth: tensor shape \[65535, 65535\] is too large/);
   });
@@ -97,16 +106,20 @@ describe("writePth / readPth (lavit only)", () => {
     const pkl = entries["archive/data.pkl"];
     const target = join(dir, "m.pth");
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(pkl.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(64), (edits, storageCut) => {
-        const m = Uint8Array.from(pkl);
-        for (const [i, v] of edits) m[i] = v;
-        writeFileSync(target, zipSync({ ...entries, "archive/data.pkl": m, "archive/data/0": entries["archive/data/0"].subarray(0, storageCut) }));
-        try {
-          readPth(target);
-        } catch (e) {
-          if (!(e instanceof UserError)) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(pkl.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(64),
+        (edits, storageCut) => {
+          const m = Uint8Array.from(pkl);
+          for (const [i, v] of edits) m[i] = v;
+          writeFileSync(target, zipSync({ ...entries, "archive/data.pkl": m, "archive/data/0": entries["archive/data/0"].subarray(0, storageCut) }));
+          try {
+            readPth(target);
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+          }
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -68,7 +68,14 @@ describe("safetensors", () => {
     const a: SafeTensor = { dtype: "F32", shape: [1], data: new Float32Array([1]) };
     const b: SafeTensor = { dtype: "U8", shape: [3], data: new Uint8Array([1, 2, 3]) };
     const c: SafeTensor = { dtype: "I64", shape: [], data: new BigInt64Array([7n]) };
-    const one = encodeSafetensors(new Map([["a", a], ["b", b], ["c", c]]), { x: "1", y: "2" });
+    const one = encodeSafetensors(
+      new Map([
+        ["a", a],
+        ["b", b],
+        ["c", c],
+      ]),
+      { x: "1", y: "2" },
+    );
     const two = encodeSafetensors({ c, b, a }, { y: "2", x: "1" });
     expect(one.equals(two)).toBe(true);
     // Decoding and re-encoding is a fixed point.
@@ -165,7 +172,11 @@ describe("safetensors", () => {
     bad({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, w: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, /tensor w: .*overlap tensor a/);
     // Not adjacent after sorting: the short tensor in between must not hide the overlap.
     bad(
-      { a: { dtype: "U8", shape: [8], data_offsets: [0, 8] }, b: { dtype: "U8", shape: [2], data_offsets: [2, 4] }, w: { dtype: "U8", shape: [4], data_offsets: [6, 10] } },
+      {
+        a: { dtype: "U8", shape: [8], data_offsets: [0, 8] },
+        b: { dtype: "U8", shape: [2], data_offsets: [2, 4] },
+        w: { dtype: "U8", shape: [4], data_offsets: [6, 10] },
+      },
       /tensor [bw]: .*overlap tensor a/,
     );
     bad({ __metadata__: { k: 1 } }, /__metadata__\.k is not a string/);
@@ -176,12 +187,20 @@ describe("safetensors", () => {
     new DataView(huge.buffer).setBigUint64(0, 1n << 40n, true);
     bad("", /header length 1099511627776 exceeds the file/, huge);
     bad("{]", /header is not valid UTF-8 JSON/);
-    bad("", /header is not valid UTF-8 JSON/, handBuilt('{"\xff":1}', data).map((b, i) => (i === 10 ? 0xff : b)));
+    bad(
+      "",
+      /header is not valid UTF-8 JSON/,
+      handBuilt('{"\xff":1}', data).map((b, i) => (i === 10 ? 0xff : b)),
+    );
     bad("[1,2]", /header is not a JSON object/);
   });
 
   it("accepts zero-length tensors sharing an offset and the __proto__ name", () => {
-    const header = { a: { dtype: "F32", shape: [0], data_offsets: [0, 0] }, b: { dtype: "U8", shape: [0], data_offsets: [0, 0] }, c: { dtype: "U8", shape: [2], data_offsets: [0, 2] } };
+    const header = {
+      a: { dtype: "F32", shape: [0], data_offsets: [0, 0] },
+      b: { dtype: "U8", shape: [0], data_offsets: [0, 0] },
+      c: { dtype: "U8", shape: [2], data_offsets: [0, 2] },
+    };
     expect([...decodeSafetensors(handBuilt(header, new Uint8Array(2))).tensors.keys()]).toEqual(["a", "b", "c"]);
     const t = new Map([["__proto__", { dtype: "U8" as const, shape: [1], data: new Uint8Array([1]) }]]);
     const back = decodeSafetensors(encodeSafetensors(t, { __proto__x: "y" }));
@@ -239,7 +258,10 @@ describe("safetensors fuzzing", () => {
   };
 
   it("rejects or safely decodes random bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => decodeOrReject(bytes)), { numRuns: 2000, seed: 1 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => decodeOrReject(bytes)),
+      { numRuns: 2000, seed: 1 },
+    );
   });
 
   it("rejects or safely decodes random headers over a small data section", () => {
@@ -248,7 +270,10 @@ describe("safetensors fuzzing", () => {
     const offset = fc.oneof(fc.nat({ max: 40 }), fc.integer({ min: -5, max: 2 ** 40 }), fc.double(), fc.constant("0"));
     const entry = fc.oneof(
       fc.record({ dtype, shape: fc.array(dim, { maxLength: 3 }), data_offsets: fc.array(offset, { minLength: 0, maxLength: 3 }) }),
-      fc.record({ dtype, shape: fc.array(dim, { maxLength: 3 }), data_offsets: fc.tuple(fc.nat({ max: 32 }), fc.nat({ max: 32 })) }, { requiredKeys: ["dtype"] }),
+      fc.record(
+        { dtype, shape: fc.array(dim, { maxLength: 3 }), data_offsets: fc.tuple(fc.nat({ max: 32 }), fc.nat({ max: 32 })) },
+        { requiredKeys: ["dtype"] },
+      ),
       fc.anything(),
     );
     const header = fc.dictionary(fc.oneof(fc.constantFrom("__metadata__", "__proto__", "w"), fc.string({ maxLength: 4 })), entry, { maxKeys: 4 });

@@ -42,10 +42,14 @@ describe("layers", () => {
     const mask = causalBias(5);
     const r = selfAttention(x, store, "a", { numHeads: 2, rotary: rot, bias: mask, returnProbs: true });
     const p = r.probs!.arraySync();
-    for (const b of p) for (const h of b) h.forEach((row, i) => {
-      expect(row.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
-      row.forEach((v, j) => { if (j > i) expect(v).toBe(0); });
-    });
+    for (const b of p)
+      for (const h of b)
+        h.forEach((row, i) => {
+          expect(row.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+          row.forEach((v, j) => {
+            if (j > i) expect(v).toBe(0);
+          });
+        });
     // block key 1 for query 3 only
     const extra = new Float32Array(25);
     extra[3 * 5 + 1] = NEG_INF;
@@ -83,7 +87,9 @@ describe("AdamW", () => {
     // by hand, PyTorch AdamW: p *= 1 - lr*wd; m,v EMAs; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
     const expected = [1.0, -2.0].map((p0, i) => {
       const g = [[0.5, -1.0][i], [0.25, 2.0][i]];
-      let pv = p0, m = 0, v = 0;
+      let pv = p0,
+        m = 0,
+        v = 0;
       for (let t = 1; t <= 2; t++) {
         pv *= 1 - 0.1 * 0.5;
         m = 0.9 * m + 0.1 * g[t - 1];
@@ -100,7 +106,10 @@ describe("AdamW", () => {
   });
 
   it("clips by global norm like torch.nn.utils.clip_grad_norm_", () => {
-    const g = new Map([["a", tf.tensor1d([3, 0])], ["b", tf.tensor1d([4])]]);
+    const g = new Map([
+      ["a", tf.tensor1d([3, 0])],
+      ["b", tf.tensor1d([4])],
+    ]);
     const n = globalNorm(g);
     expect(n).toBeCloseTo(5, 6);
     expect(clipScale(n, 1)).toBeCloseTo(1 / (5 + 1e-6), 8);

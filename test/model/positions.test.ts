@@ -17,7 +17,10 @@ describe("decoder.max_positions", () => {
     data = await tinySplit({ teacherTrain: 30, train: 2, test: 2 });
     const tok = data.tokenizer;
     const prompts = data.samples.map((s) => promptIds(tok, 16, s.question));
-    longest = longestSequence(prompts, data.samples.map((s) => targetIds(tok, targetText(s)))).length;
+    longest = longestSequence(
+      prompts,
+      data.samples.map((s) => targetIds(tok, targetText(s))),
+    ).length;
     promptLength = prompts[0].length;
   });
 
@@ -27,7 +30,9 @@ describe("decoder.max_positions", () => {
     fits.dispose();
     const short = buildVlm(tinyConfig(data.tokenizer.size, { maxPositions: longest - 1 }), 1);
     expect(() => teacherTask(short, data)).toThrow(UserError);
-    expect(() => teacherTask(short, data)).toThrow(new RegExp(`sample \\d+ of .* takes ${longest} positions, more than the model's decoder.max_positions ${longest - 1}`));
+    expect(() => teacherTask(short, data)).toThrow(
+      new RegExp(`sample \\d+ of .* takes ${longest} positions, more than the model's decoder.max_positions ${longest - 1}`),
+    );
     short.dispose();
   });
 
@@ -35,7 +40,9 @@ describe("decoder.max_positions", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { maxPositions: promptLength - 1 }), 1);
     const patches = patchBatch([data.images[0]], 32, 8);
     const prompt = promptIds(data.tokenizer, 16, data.samples[0].question);
-    expect(() => generate(vlm, patches, [prompt], { maxNewTokens: 2, eos: data.tokenizer.id("<eos>") })).toThrow(/the prompt .* takes \d+ positions, more than the model's decoder\.max_positions/);
+    expect(() => generate(vlm, patches, [prompt], { maxNewTokens: 2, eos: data.tokenizer.id("<eos>") })).toThrow(
+      /the prompt .* takes \d+ positions, more than the model's decoder\.max_positions/,
+    );
     tf.dispose(patches);
     vlm.dispose();
   });

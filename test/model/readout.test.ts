@@ -7,7 +7,12 @@ describe("attention read-out", () => {
   it("averages the chosen rows' attention to the image over layers and heads, as by hand", async () => {
     await initEngine();
     const [b, h, t, n] = [2, 3, IMAGE_START + 6, 4];
-    const layers = [0, 1].map((l) => tf.tensor4d(Float32Array.from({ length: b * h * t * t }, (_, i) => ((i * 7 + l * 13) % 11) / 10), [b, h, t, t]));
+    const layers = [0, 1].map((l) =>
+      tf.tensor4d(
+        Float32Array.from({ length: b * h * t * t }, (_, i) => ((i * 7 + l * 13) % 11) / 10),
+        [b, h, t, t],
+      ),
+    );
     const got = imageRowsAttention(layers, t - 2, 2, n).arraySync();
     const all = layers.map((p) => p.arraySync());
     for (let s = 0; s < b; s++)

@@ -16,7 +16,17 @@ export function tinyConfig(vocab: number): VlmConfig {
   return {
     model_type: "lavit-vlm",
     vision: { image_size: 16, patch_size: 4, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: 16, num_layers: 2, num_heads: 2, num_kv_heads: 1, ffn_size: 32, max_positions: 64, rope_base: 10000, rms_eps: 1e-6 },
+    decoder: {
+      vocab_size: vocab,
+      hidden_size: 16,
+      num_layers: 2,
+      num_heads: 2,
+      num_kv_heads: 1,
+      ffn_size: 32,
+      max_positions: 64,
+      rope_base: 10000,
+      rms_eps: 1e-6,
+    },
   };
 }
 
@@ -68,7 +78,11 @@ describe("vision-language model", () => {
       const t0 = prompts[0].length;
       const t = t0 + 6;
       const { probs, hidden } = tf.tidy(() => {
-        const ids = tf.tensor2d(prompts.flatMap((p, i) => [...p, ...g.tokens[i]]), [2, t], "int32");
+        const ids = tf.tensor2d(
+          prompts.flatMap((p, i) => [...p, ...g.tokens[i]]),
+          [2, t],
+          "int32",
+        );
         const dec = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, visionForward(vlm, patches))), { returnProbs: true });
         return { probs: dec.probs!.map((p) => p.arraySync() as number[][][][]), hidden: dec.hidden.arraySync() as number[][][] };
       });
@@ -127,7 +141,9 @@ describe("vision-language model", () => {
     const reordered = buildVlm(tinyConfig(tok.size), 3);
     const other = mkdtempSync(join(tmpdir(), "lavit-grow-"));
     saveModel(other, reordered.config, reordered.store, new Tokenizer([...tok.vocab.slice(0, -2), tok.vocab[tok.size - 1], tok.vocab[tok.size - 2]]), 0);
-    expect(() => initFromFolder(fresh.store, other, { config: fresh.config, tokenizer: tok }, () => false)).toThrow(/--init-from .*tokenizer\.json is neither the dataset's nor a prefix/);
+    expect(() => initFromFolder(fresh.store, other, { config: fresh.config, tokenizer: tok }, () => false)).toThrow(
+      /--init-from .*tokenizer\.json is neither the dataset's nor a prefix/,
+    );
     const deeper = { ...tinyConfig(tok.size), decoder: { ...tinyConfig(tok.size).decoder, num_layers: 3 } };
     const deep = buildVlm(deeper, 0);
     expect(() => initFromFolder(deep.store, dir, { config: deeper, tokenizer: tok }, () => false)).toThrow(/config\.json \(vision, decoder\) differs/);
@@ -147,7 +163,8 @@ describe("vision-language model", () => {
     const decoderBefore = [...(student.store.get("lm_head.weight").dataSync() as Float32Array)];
     initVisionFrom(student.store, dir, student.config);
     const values = (m: typeof teacher, name: string) => [...(m.store.get(name).dataSync() as Float32Array)];
-    for (const name of ["vision.embeddings.patch_embedding.weight", "vision.post_layernorm.weight", "aux.patch_shape.weight"]) expect(values(student, name), name).toEqual(values(teacher, name));
+    for (const name of ["vision.embeddings.patch_embedding.weight", "vision.post_layernorm.weight", "aux.patch_shape.weight"])
+      expect(values(student, name), name).toEqual(values(teacher, name));
     expect(values(student, "lm_head.weight")).toEqual(decoderBefore);
     const widerVision = tinyConfig(tok.size);
     const wider = { ...widerVision, vision: { ...widerVision.vision, hidden_size: 24 } };
@@ -160,6 +177,9 @@ describe("vision-language model", () => {
     expect(parseAnswer("look red circle ; answer red <eos>")).toBe("red");
     expect(parseAnswer("look red circle ;")).toBeNull();
     const words = "look red circle ; look blue square ; answer yes <eos>".split(" ");
-    expect(splitSteps(words)).toEqual([{ start: 0, end: 3 }, { start: 4, end: 7 }]);
+    expect(splitSteps(words)).toEqual([
+      { start: 0, end: 3 },
+      { start: 4, end: 7 },
+    ]);
   });
 });

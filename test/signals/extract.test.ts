@@ -78,11 +78,20 @@ describe("signal extraction", () => {
     expect(up[3]).toBeCloseTo(1);
     expect(up[15]).toBeCloseTo(3);
     expect(up[1]).toBeCloseTo(0.25);
-    const down = resizeSquare(Array.from({ length: 16 }, (_, i) => i), 4, 2);
+    const down = resizeSquare(
+      Array.from({ length: 16 }, (_, i) => i),
+      4,
+      2,
+    );
     expect(down[0]).toBeCloseTo(2.5); // mean of the top-left 2x2 block (0, 1, 4, 5)
     const teacher = buildVlm(tiny(data.tokenizer.size), 1);
     const out = mkdtempSync(join(tmpdir(), "lavit-sig-out-"));
-    extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 1), images: data.images.slice(0, 1) }, out, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+    extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 1), images: data.images.slice(0, 1) }, out, {
+      method: "attention",
+      topk: 4,
+      tau: 0.05,
+      quiet: true,
+    });
     teacher.dispose();
     const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8"));
     const trajFile = join(out, meta.results[0].attention_path_abs);
@@ -97,7 +106,12 @@ describe("signal extraction", () => {
     const teacher = buildVlm(tiny(data.tokenizer.size), 1);
     const fresh = () => {
       const out = mkdtempSync(join(tmpdir(), "lavit-sig-bad-"));
-      extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 2), images: data.images.slice(0, 2) }, out, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+      extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 2), images: data.images.slice(0, 2) }, out, {
+        method: "attention",
+        topk: 4,
+        tau: 0.05,
+        quiet: true,
+      });
       const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8"));
       return { out, traj: join(out, meta.results[1].attention_path_abs), vTop: join(out, meta.results[1].v_top_path_abs), id: meta.results[1].id as string };
     };

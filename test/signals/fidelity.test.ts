@@ -50,7 +50,20 @@ describe("layer selection", () => {
 
 describe("query rows", () => {
   // Prompt: <bos> <vision_start> 4 image tokens <vision_end> q1 q2 (length 9); words w0..w4; steps [0, 2) and [2, 5).
-  const row: ReadoutRow = { index: 0, ids: new Array(14).fill(0), promptLength: 9, words: ["a", "b", ";", "c", "d"], spans: [{ start: 0, end: 2 }, { start: 2, end: 5 }], stepPositions: [[8, 9], [10, 11, 12]] };
+  const row: ReadoutRow = {
+    index: 0,
+    ids: new Array(14).fill(0),
+    promptLength: 9,
+    words: ["a", "b", ";", "c", "d"],
+    spans: [
+      { start: 0, end: 2 },
+      { start: 2, end: 5 },
+    ],
+    stepPositions: [
+      [8, 9],
+      [10, 11, 12],
+    ],
+  };
   it("step: the positions that produced the step's words", () => {
     expect(stepQueryRows(row, 0, "step", 4)).toEqual([8, 9]);
     expect(stepQueryRows(row, 1, "step", 4)).toEqual([10, 11, 12]);
@@ -89,7 +102,14 @@ describe("gradient recipes on a known gradient", () => {
 
   it("official: takes at most 10 tokens of a step, skips markup, falls back to the last token", () => {
     const words = Array.from({ length: 14 }, (_, i) => (i === 1 ? "<x>" : `w${i}`));
-    const row: ReadoutRow = { index: 0, ids: [], promptLength: 5, words, spans: [{ start: 0, end: 14 }], stepPositions: [Array.from({ length: 14 }, (_, j) => 4 + j)] };
+    const row: ReadoutRow = {
+      index: 0,
+      ids: [],
+      promptLength: 5,
+      words,
+      spans: [{ start: 0, end: 14 }],
+      stepPositions: [Array.from({ length: 14 }, (_, j) => 4 + j)],
+    };
     expect(officialTokenPositions(row, 0)).toEqual([4, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     const markup: ReadoutRow = { ...row, words: ["<a>", "<b>"], spans: [{ start: 0, end: 2 }], stepPositions: [[4, 5]] };
     expect(officialTokenPositions(markup, 0)).toEqual([5]);
@@ -107,8 +127,12 @@ describe("extraction settings on a tiny teacher", () => {
     const teacher = buildVlm(tinyConfig(data.tokenizer.size, { layers: 3 }), teacherSeed);
     const out = mkdtempSync(join(tmpdir(), "lavit-fid-"));
     const summary = extractSignals(teacher, data.tokenizer, data, out, { method: "attention", topk: 4, tau: 0.05, quiet: true, ...o });
-    const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8")) as { results: { id: string; attention_path_abs: string; v_top_path_abs: string; ground_truth_enriched: string }[] };
-    const maps = meta.results.map((r) => (JSON.parse(readFileSync(join(out, r.attention_path_abs), "utf8")) as { steps: { p_t: number[] }[] }).steps.map((s) => s.p_t));
+    const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8")) as {
+      results: { id: string; attention_path_abs: string; v_top_path_abs: string; ground_truth_enriched: string }[];
+    };
+    const maps = meta.results.map((r) =>
+      (JSON.parse(readFileSync(join(out, r.attention_path_abs), "utf8")) as { steps: { p_t: number[] }[] }).steps.map((s) => s.p_t),
+    );
     const vtop = meta.results.map((r) => toFloat32([...readSafetensors(join(out, r.v_top_path_abs)).tensors.values()][0]));
     return { teacher, summary, maps, vtop, meta };
   };
@@ -116,7 +140,18 @@ describe("extraction settings on a tiny teacher", () => {
   it("records every setting in summary.json", () => {
     const { teacher, summary } = run(1, { layers: "last:2", queries: "prefix", vtopLayer: "pre-norm" });
     teacher.dispose();
-    expect(summary).toMatchObject({ method: "attention", layers: "last:2", layers_used: [1, 2], queries: "prefix", gradient_recipe: null, tau: null, vtop_layer: "pre-norm", only_correct: false, count: 4, samples_total: 4 });
+    expect(summary).toMatchObject({
+      method: "attention",
+      layers: "last:2",
+      layers_used: [1, 2],
+      queries: "prefix",
+      gradient_recipe: null,
+      tau: null,
+      vtop_layer: "pre-norm",
+      only_correct: false,
+      count: 4,
+      samples_total: 4,
+    });
     const g = run(1, { method: "gradient", gradientRecipe: "official", tau: 0.01 });
     g.teacher.dispose();
     expect(g.summary).toMatchObject({ method: "gradient", layers: null, queries: null, gradient_recipe: "official", tau: 0.01, vtop_layer: "final" });

@@ -19,7 +19,12 @@ describe("maps", () => {
   });
 
   it("scores a step past the rationale's end against all its patches, each once", () => {
-    const sample = { rationale: [{ text: "look a", objects: [0], patches: [1, 2] }, { text: "look b", objects: [1], patches: [2, 3] }] };
+    const sample = {
+      rationale: [
+        { text: "look a", objects: [0], patches: [1, 2] },
+        { text: "look b", objects: [1], patches: [2, 3] },
+      ],
+    };
     expect(stepPatches(sample, 1)).toEqual([2, 3]);
     expect(stepPatches(sample, 2)).toEqual([1, 2, 3]);
     // Patch 2 belongs to both steps: counted once, the map's mass on the rationale is 1, not 1.25.

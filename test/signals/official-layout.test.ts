@@ -87,7 +87,11 @@ describe("JPEG", () => {
       const img = readJpeg(join(process.cwd(), "test", "fixtures", name));
       expect([img.width, img.height], name).toEqual([24, 16]);
       // Pixel (x, y) was written as RGB (10x, 15y, 200); chroma subsampling blurs red by a few levels.
-      for (const [x, y] of [[0, 0], [23, 15], [12, 8]]) {
+      for (const [x, y] of [
+        [0, 0],
+        [23, 15],
+        [12, 8],
+      ]) {
         const at = (y * 24 + x) * 3;
         const got = Array.from(img.rgb.subarray(at, at + 3));
         [10 * x, 15 * y, 200].forEach((v, c) => expect(Math.abs(got[c] - v), `${name} (${x}, ${y})`).toBeLessThanOrEqual(16));
@@ -99,7 +103,16 @@ describe("JPEG", () => {
 interface Expected {
   d: number;
   target: number;
-  samples: { question_id: number; n_img: number; grid: [number, number]; dtype: string; v_top: number[]; p_t: number[][]; v_top_target: number[]; p_t_target: number[][] }[];
+  samples: {
+    question_id: number;
+    n_img: number;
+    grid: [number, number];
+    dtype: string;
+    v_top: number[];
+    p_t: number[][];
+    v_top_target: number[];
+    p_t_target: number[][];
+  }[];
 }
 
 describe.skipIf(!hasTorch)("a root written as the official builder writes it (python3-torch)", () => {
@@ -161,7 +174,15 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
 
   it("summarises the folder with lavit signals check", () => {
     const s = checkSignals(root);
-    expect(s).toMatchObject({ layout: "official", samples: 3, steps: { total: 6, min: 1, max: 3 }, grids: { "4x4": 1, "2x4": 1, "3x6": 1 }, v_top_width: 8, v_top_dtype: "bf16, fp16", grounding_mass: null });
+    expect(s).toMatchObject({
+      layout: "official",
+      samples: 3,
+      steps: { total: 6, min: 1, max: 3 },
+      grids: { "4x4": 1, "2x4": 1, "3x6": 1 },
+      v_top_width: 8,
+      v_top_dtype: "bf16, fp16",
+      grounding_mass: null,
+    });
     const cli = runCli(["signals", "check", root]);
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/official layout, 3 samples/);
@@ -295,7 +316,9 @@ describe("writing the official layout", () => {
     expect(b.map((s) => s.steps)).toEqual(a.map((s) => s.steps));
     expect(b.map((s) => s.topk)).toEqual(a.map((s) => s.topk));
     expect(b.map((s) => s.vTop)).toEqual(a.map((s) => s.vTop));
-    expect(b.map((s) => [s.result.id, s.result.question, s.result.ground_truth_enriched])).toEqual(a.map((s) => [s.result.id, s.result.question, s.result.ground_truth_enriched]));
+    expect(b.map((s) => [s.result.id, s.result.question, s.result.ground_truth_enriched])).toEqual(
+      a.map((s) => [s.result.id, s.result.question, s.result.ground_truth_enriched]),
+    );
     for (const [k, s] of c.entries()) expectClose(s.vTop.data, a[k].vTop.data, 3 / 128, "bf16 V_top");
     const meta = JSON.parse(readFileSync(join(base, "official16", OFFICIAL_METADATA), "utf8"));
     expect(meta.results.map((r: { question_id: number }) => r.question_id)).toEqual([0, 5]);
@@ -307,7 +330,11 @@ describe("writing the official layout", () => {
   });
 
   it("joins with a lavit split by id, else by question_id as the index in the split", () => {
-    const byId = new Map([["s0", 0], ["s1", 1], ["s9", 9]]);
+    const byId = new Map([
+      ["s0", 0],
+      ["s1", 1],
+      ["s9", 9],
+    ]);
     expect(joinIndex({ id: "s9", question_id: 0 } as never, byId, 10)).toBe(9);
     expect(joinIndex({ question_id: 3 } as never, byId, 10)).toBe(3);
     expect(joinIndex({ question_id: 10 } as never, byId, 10)).toBeUndefined();

@@ -11,7 +11,10 @@ import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 
 const finalLoss = (dir: string) => {
-  const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   // Everything but the wall clock: losses per term, gate, lr, gradient norm.
   return lines.filter((l) => typeof l.loss === "number").map(({ elapsed_s: _, ...rest }) => rest);
 };
@@ -35,7 +38,27 @@ describe("extract --layout official, then train student --signals <official root
     for (const r of meta.results) delete r.id;
     writeFileSync(metaFile, JSON.stringify(meta));
     const train = (sig: string, out: string) =>
-      runCli(["train", "student", "--signals", sig, "--data", dataDir, "--init-from", "none", "--latents", "2", "--steps", "3", "--warmup", "0", "--batch-size", "4", "--quiet", "--out", join(base, out)]);
+      runCli([
+        "train",
+        "student",
+        "--signals",
+        sig,
+        "--data",
+        dataDir,
+        "--init-from",
+        "none",
+        "--latents",
+        "2",
+        "--steps",
+        "3",
+        "--warmup",
+        "0",
+        "--batch-size",
+        "4",
+        "--quiet",
+        "--out",
+        join(base, out),
+      ]);
     const a = train(lavitDir, "sa");
     expect(a.status, a.stderr).toBe(0);
     const b = train(officialDir, "sb");

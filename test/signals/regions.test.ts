@@ -44,7 +44,16 @@ describe("ground-truth regions", () => {
 
   it("reads JSONL {question_id, boxes} and JSON arrays with Visual-CoT bbox, and names the bad line", () => {
     const d = tmp();
-    writeFileSync(join(d, "a.jsonl"), `${JSON.stringify({ question_id: 3, bbox: [1, 2, 3, 4] })}\n\n${JSON.stringify({ id: "x", boxes: [[0, 0, 1, 1], [2, 2, 5, 5]] })}\n${JSON.stringify({ question_id: 3, bboxs: [[5, 5, 6, 6]] })}\n`);
+    writeFileSync(
+      join(d, "a.jsonl"),
+      `${JSON.stringify({ question_id: 3, bbox: [1, 2, 3, 4] })}\n\n${JSON.stringify({
+        id: "x",
+        boxes: [
+          [0, 0, 1, 1],
+          [2, 2, 5, 5],
+        ],
+      })}\n${JSON.stringify({ question_id: 3, bboxs: [[5, 5, 6, 6]] })}\n`,
+    );
     const m = readBoxes(join(d, "a.jsonl"));
     expect(m.get("3")).toEqual([
       [1, 2, 3, 4],

@@ -30,7 +30,9 @@ async function checkInChromium(html: string, rows: number): Promise<void> {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.goto(pathToFileURL(html).href);
     expect(await page.$$eval("#models tbody tr", (r) => r.length)).toBe(rows);
-    const imgs = await page.$$eval("#heatmaps img", (list) => list.map((i) => ({ w: (i as unknown as { naturalWidth: number }).naturalWidth, h: (i as unknown as { naturalHeight: number }).naturalHeight })));
+    const imgs = await page.$$eval("#heatmaps img", (list) =>
+      list.map((i) => ({ w: (i as unknown as { naturalWidth: number }).naturalWidth, h: (i as unknown as { naturalHeight: number }).naturalHeight })),
+    );
     expect(imgs.length).toBeGreaterThan(0);
     expect(imgs.every((i) => i.w > 0 && i.h > 0)).toBe(true);
   } finally {
@@ -43,7 +45,14 @@ function writeRun(dir: string, samples: { id: string; image: string; steps: numb
   mkdirSync(join(dir, "trajectories"), { recursive: true });
   const results = samples.map((s) => {
     writeFileSync(join(dir, "trajectories", `${s.id}.json`), JSON.stringify({ steps: s.steps.map((p) => ({ p_t: p, p_topk_idx: [0], method: "attention" })) }));
-    return { id: s.id, question: "q", image_relative_path: s.image, ground_truth_enriched: "", attention_path_abs: `trajectories/${s.id}.json`, ...(vTop ? { v_top_path_abs: "v.safetensors" } : {}) };
+    return {
+      id: s.id,
+      question: "q",
+      image_relative_path: s.image,
+      ground_truth_enriched: "",
+      attention_path_abs: `trajectories/${s.id}.json`,
+      ...(vTop ? { v_top_path_abs: "v.safetensors" } : {}),
+    };
   });
   writeFileSync(join(dir, "metadata.json"), JSON.stringify({ results }));
   return dir;
@@ -66,7 +75,10 @@ describe("lavit gap on lavit models", () => {
     dataDir = tinyDataset({ teacherTrain: 2, train: 2, test: 6 });
     root = mkdtempSync(join(tmpdir(), "lavit-gap-"));
     const tok = loadSplit(dataDir, "test-id").tokenizer;
-    for (const [name, cfg, seed] of [["teacher", tinyConfig(tok.size), 1], ["student", tinyConfig(tok.size, { latents: 2 }), 2]] as const) {
+    for (const [name, cfg, seed] of [
+      ["teacher", tinyConfig(tok.size), 1],
+      ["student", tinyConfig(tok.size, { latents: 2 }), 2],
+    ] as const) {
       const m = buildVlm(cfg, seed);
       saveModel(join(root, name), cfg, m.store, tok, 0);
       m.dispose();
@@ -94,7 +106,9 @@ describe("lavit gap on lavit models", () => {
     ev.predictions.forEach((p, i) => {
       const row = report.per_sample[i];
       expect(row.id).toBe(p.id);
-      expect(Math.abs(row.models["lavit-student"].js_to_teacher! - (p as unknown as { gaze: { js_to_teacher: number } }).gaze.js_to_teacher)).toBeLessThan(1e-6);
+      expect(Math.abs(row.models["lavit-student"].js_to_teacher! - (p as unknown as { gaze: { js_to_teacher: number } }).gaze.js_to_teacher)).toBeLessThan(
+        1e-6,
+      );
     });
     // The even-gaze line is the demo's, from the same teacher maps.
     const data = loadSplit(dataDir, split);
@@ -127,7 +141,13 @@ describe("lavit gap on lavit models", () => {
     const meta = JSON.parse(readFileSync(join(dumpT, "metadata.json"), "utf8"));
     writeRun(
       partial,
-      meta.results.slice(1).map((r: { id: string; image_relative_path: string; attention_path_abs: string }) => ({ id: r.id, image: join("..", "teacher", r.image_relative_path), steps: JSON.parse(readFileSync(join(dumpT, r.attention_path_abs), "utf8")).steps.map((s: { p_t: number[] }) => s.p_t) })),
+      meta.results
+        .slice(1)
+        .map((r: { id: string; image_relative_path: string; attention_path_abs: string }) => ({
+          id: r.id,
+          image: join("..", "teacher", r.image_relative_path),
+          steps: JSON.parse(readFileSync(join(dumpT, r.attention_path_abs), "utf8")).steps.map((s: { p_t: number[] }) => s.p_t),
+        })),
     );
     const report = await gap({ teacher: dumpT, compare: [partial], out: join(root, "gap2"), quiet: true });
     expect(report.compared).toBe(5);
@@ -162,19 +182,35 @@ describe("lavit gap on foreign folders", () => {
       { id: "8", image: "b.png", steps: [[0.25, 0.25, 0.25, 0.25]] },
     ]);
     // question_id records, Visual-CoT bbox and plain boxes
-    writeFileSync(join(dir, "boxes.jsonl"), [JSON.stringify({ question_id: 7, bbox: [0, 0, 10, 6] }), JSON.stringify({ question_id: 8, boxes: [[30, 18, 40, 24]] })].join("\n") + "\n");
+    writeFileSync(
+      join(dir, "boxes.jsonl"),
+      [JSON.stringify({ question_id: 7, bbox: [0, 0, 10, 6] }), JSON.stringify({ question_id: 8, boxes: [[30, 18, 40, 24]] })].join("\n") + "\n",
+    );
   });
 
   it("puts pixel boxes on the map's grid, resizes other grids, and draws over the image with its aspect kept", async () => {
     const out = join(dir, "out");
-    const r = await gap({ teacher: join(dir, "teacher"), compare: [join(dir, "coarse")], images: join(dir, "images"), boxes: join(dir, "boxes.jsonl"), out, quiet: true });
+    const r = await gap({
+      teacher: join(dir, "teacher"),
+      compare: [join(dir, "coarse")],
+      images: join(dir, "images"),
+      boxes: join(dir, "boxes.jsonl"),
+      out,
+      quiet: true,
+    });
     // Box [0,0,10,6] on a 40 x 24 image, 4 x 4 grid (10 x 6 px cells): patch 0 only. Teacher's
     // steps put 0.5 and 0.5/15 there; box [30,18,40,24] is patch 15, where sample 8 puts 0.5.
     expect(r.teacher.grounding_mass).toBeCloseTo(((0.5 + 0.5 / 15) / 2 + 0.5) / 2, 6);
     // The 2 x 2 map resized to 4 x 4 (bilinear, align_corners false), renormalised: sample 8 is even.
     expect(r.per_sample[1].models.coarse.entropy).toBeCloseTo(Math.log(16), 5);
     const even = new Float32Array(16).fill(1 / 16);
-    expect(r.per_sample[1].models.coarse.js_to_teacher).toBeCloseTo(jensenShannon(even, Float32Array.from({ length: 16 }, (_, j) => (j === 15 ? 0.5 : 0.5 / 15))), 6);
+    expect(r.per_sample[1].models.coarse.js_to_teacher).toBeCloseTo(
+      jensenShannon(
+        even,
+        Float32Array.from({ length: 16 }, (_, j) => (j === 15 ? 0.5 : 0.5 / 15)),
+      ),
+      6,
+    );
     expect(r.per_sample[1].uniform.js_to_teacher).toBeCloseTo(r.per_sample[1].models.coarse.js_to_teacher!, 6);
     expect(r.per_sample[1].teacher.entropy).toBeCloseTo(entropy(Float32Array.from({ length: 16 }, (_, j) => (j === 15 ? 0.5 : 0.5 / 15))), 6);
     // sample 7's coarse map only has one step: compared over the one step both wrote
@@ -192,7 +228,10 @@ describe("lavit gap on foreign folders", () => {
     const t = join(dir, "teacher");
     await expectUserError(gap({ teacher: join(dir, "nope"), compare: [t], out: join(dir, "o1"), quiet: true }), /nope: not a signals folder/);
     writeFileSync(join(dir, "bad.jsonl"), JSON.stringify({ question_id: 7, bbox: [10, 0, 5, 6] }) + "\n");
-    await expectUserError(gap({ teacher: t, compare: [t], images: join(dir, "images"), boxes: join(dir, "bad.jsonl"), out: join(dir, "o2"), quiet: true }), /bad\.jsonl: line 1: .*x2 > x1/);
+    await expectUserError(
+      gap({ teacher: t, compare: [t], images: join(dir, "images"), boxes: join(dir, "bad.jsonl"), out: join(dir, "o2"), quiet: true }),
+      /bad\.jsonl: line 1: .*x2 > x1/,
+    );
     await expectUserError(gap({ teacher: t, compare: [t], out: join(dir, "o3"), quiet: true }), /image .*a\.png: cannot read/);
     const broken = writeRun(join(dir, "broken"), [{ id: "7", image: "a.png", steps: [[0.5, 0.5]] }]);
     writeFileSync(join(broken, "trajectories", "7.json"), "{");

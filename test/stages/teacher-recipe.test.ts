@@ -22,7 +22,19 @@ describe("teacher recipe", () => {
   const phase = (name: string, extra: Record<string, unknown> = {}) => ({
     name,
     data: { seed: 5, teacher_train: 12, train: 2, test: 2, size: 32, patch: 8 },
-    train: { steps: 3, warmup: 1, batch_size: 4, lr: 0.003, checkpoint_every: 2, log_every: 1, config: cfg, aux_patch: 0.5, answer_weight: 2, ground_attention: 0.5, family_weight: { depth: 2 } },
+    train: {
+      steps: 3,
+      warmup: 1,
+      batch_size: 4,
+      lr: 0.003,
+      checkpoint_every: 2,
+      log_every: 1,
+      config: cfg,
+      aux_patch: 0.5,
+      answer_weight: 2,
+      ground_attention: 0.5,
+      family_weight: { depth: 2 },
+    },
     ...extra,
   });
   beforeAll(async () => {
@@ -81,10 +93,26 @@ describe("teacher recipe", () => {
       answerWeight: 2,
       groundAttention: 0.5,
       familyWeight: { depth: 2 },
-      ...{ steps: 3, batchSize: 4, lr: 0.003, warmup: 1, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 0, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true },
+      ...{
+        steps: 3,
+        batchSize: 4,
+        lr: 0.003,
+        warmup: 1,
+        minLrRatio: 0.1,
+        weightDecay: 0.05,
+        clip: 1,
+        seed: 0,
+        logEvery: 1,
+        checkpointEvery: 2,
+        resume: false,
+        quiet: true,
+      },
     });
     expect(readFileSync(join(byHand, "model.safetensors")).equals(readFileSync(join(out, "second", "model.safetensors")))).toBe(true);
-    const metrics = readFileSync(join(out, "second", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const metrics = readFileSync(join(out, "second", "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(metrics[0].loss_ground).toBeGreaterThan(0);
 
@@ -108,7 +136,13 @@ describe("teacher recipe", () => {
     const changed = phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }) as ReturnType<typeof phase>;
     changed.train.lr = 0.001;
     await expect(runRecipe(recipe(root, { phases: [phase("first"), changed] }), out, { resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs/);
-    const longer = recipe(root, { phases: [phase("first"), phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }), phase("third", { init_from: { phase: "first" } })] });
+    const longer = recipe(root, {
+      phases: [
+        phase("first"),
+        phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }),
+        phase("third", { init_from: { phase: "first" } }),
+      ],
+    });
     const grown: string[] = [];
     const r3 = await runRecipe(longer, out, { resume: true, quiet: true, log: (l) => grown.push(l) });
     expect(r3.model).toBe(join(out, "third"));

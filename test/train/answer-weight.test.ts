@@ -5,7 +5,17 @@ import { weighAnswers } from "../../src/train/batch.js";
 describe("answer weight", () => {
   it("scales the loss weight of exactly the word after 'answer' in each target, nothing in the prompt", () => {
     // Tokens: 1 = "answer" (also planted in the first prompt), 5/6 = answer words, 0 = pad, 9 = <eos>.
-    const batch = makeTextBatch([[7, 1, 7], [7, 7]], [[3, 4, 1, 5, 9], [3, 1, 6, 9]], 0);
+    const batch = makeTextBatch(
+      [
+        [7, 1, 7],
+        [7, 7],
+      ],
+      [
+        [3, 4, 1, 5, 9],
+        [3, 1, 6, 9],
+      ],
+      0,
+    );
     const before = Array.from(batch.weights);
     weighAnswers(batch, 1, 4);
     const changed = before.flatMap((w, i) => (batch.weights[i] !== w ? [[i, batch.weights[i]]] : []));

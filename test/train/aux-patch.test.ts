@@ -37,7 +37,12 @@ describe("per-patch auxiliary loss", () => {
       const w = HIDDEN_LABELLED_WEIGHT;
       return ((patches - occluded) * none + w * occluded * (bias + none)) / (patches - occluded + w * occluded);
     };
-    const expected = Math.log(PATCH_SHAPE_CLASSES) + Math.log(PATCH_COLOUR_CLASSES) + 2 * Math.log(1 + grid) + hiddenLoss(PATCH_SHAPE_CLASSES) + hiddenLoss(PATCH_COLOUR_CLASSES);
+    const expected =
+      Math.log(PATCH_SHAPE_CLASSES) +
+      Math.log(PATCH_COLOUR_CLASSES) +
+      2 * Math.log(1 + grid) +
+      hiddenLoss(PATCH_SHAPE_CLASSES) +
+      hiddenLoss(PATCH_COLOUR_CLASSES);
     const measured = tf.tidy(() => task.loss(indices, 1).parts.loss_aux.dataSync()[0]);
     expect(measured).toBeCloseTo(expected, 4);
     vlm.dispose();

@@ -11,7 +11,20 @@ import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 import { lockFileFor } from "../../src/util/lock.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
-const opts: TrainOptions = { steps: 4, batchSize: 4, lr: 3e-3, warmup: 1, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 5, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true };
+const opts: TrainOptions = {
+  steps: 4,
+  batchSize: 4,
+  lr: 3e-3,
+  warmup: 1,
+  minLrRatio: 0.1,
+  weightDecay: 0.05,
+  clip: 1,
+  seed: 5,
+  logEvery: 1,
+  checkpointEvery: 2,
+  resume: false,
+  quiet: true,
+};
 
 class Killed extends Error {}
 
@@ -41,7 +54,13 @@ describe("checkpoints", () => {
   for (const stage of CHECKPOINT_STAGES) {
     it(`a writer stopped after "${stage}" resumes to the same loss`, async () => {
       const dir = join(mkdtempSync(join(tmpdir(), "lavit-ck-")), "run");
-      await expect(run(dir, { checkpointHook: (s, step) => { if (step === 4 && s === stage) throw new Killed(stage); } })).rejects.toBeInstanceOf(Killed);
+      await expect(
+        run(dir, {
+          checkpointHook: (s, step) => {
+            if (step === 4 && s === stage) throw new Killed(stage);
+          },
+        }),
+      ).rejects.toBeInstanceOf(Killed);
       const state = JSON.parse(readFileSync(join(dir, "trainer_state.json"), "utf8"));
       const swapped = CHECKPOINT_STAGES.indexOf(stage) >= CHECKPOINT_STAGES.indexOf("pointer");
       expect(state.step).toBe(swapped ? 4 : 2);
@@ -68,7 +87,9 @@ describe("checkpoints", () => {
     // Torn: the model file is from a later step than the state.
     rmSync(join(dir, "model.safetensors"));
     writeSafetensors(join(dir, "model.safetensors"), model.tensors, { ...model.metadata, step: "3" });
-    await expect(run(dir, { resume: true })).rejects.toThrow(/model\.safetensors is from step 3, but .*trainer_state\.json from step 2 \(a torn checkpoint, written by an older lavit\)/);
+    await expect(run(dir, { resume: true })).rejects.toThrow(
+      /model\.safetensors is from step 3, but .*trainer_state\.json from step 2 \(a torn checkpoint, written by an older lavit\)/,
+    );
     rmSync(join(dir, "model.safetensors"));
     writeSafetensors(join(dir, "model.safetensors"), model.tensors, model.metadata);
     const r = await run(dir, { resume: true });

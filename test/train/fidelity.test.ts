@@ -49,8 +49,24 @@ describe("two-stage schedule", () => {
       loadModel: () => undefined,
     };
     const out = mkdtempSync(join(tmpdir(), "lavit-fid-tr-"));
-    await train(out, task, { steps: 5, batchSize: 2, lr: 1, warmup: 0, minLrRatio: 0.1, weightDecay: 0, clip: 1e6, seed: 0, logEvery: 1, checkpointEvery: 100, resume: false, quiet: true });
-    const m = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { lr: number });
+    await train(out, task, {
+      steps: 5,
+      batchSize: 2,
+      lr: 1,
+      warmup: 0,
+      minLrRatio: 0.1,
+      weightDecay: 0,
+      clip: 1e6,
+      seed: 0,
+      logEvery: 1,
+      checkpointEvery: 100,
+      resume: false,
+      quiet: true,
+    });
+    const m = readFileSync(join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { lr: number });
     expect(m.map((x) => x.lr)).toEqual([0.1, 0.1, 0.1, 0.01, 0.01]);
     // Adam's step count restarted at step 3: two updates since.
     expect(JSON.parse(readFileSync(join(out, "trainer_state.json"), "utf8")).adam_step).toBe(2);
@@ -69,7 +85,15 @@ describe("official student choices", () => {
     teacher.dispose();
     signals = readSignals(dir, 4).samples;
   });
-  const base: LavitSettings = { latents: 2, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 4, trajSource: "head", gate: { schedule: "two-stage", openAt: 0.5, mode: "hard", gatePrompt: true } };
+  const base: LavitSettings = {
+    latents: 2,
+    wVtop: 0.3,
+    wTraj: 0.3,
+    vtopTarget: "pooled",
+    trajTopk: 4,
+    trajSource: "head",
+    gate: { schedule: "two-stage", openAt: 0.5, mode: "hard", gatePrompt: true },
+  };
 
   it("two-stage trains CE plus the visual losses in both stages; two-stage-visual-only drops CE in stage 1 only", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 2);
@@ -92,14 +116,27 @@ describe("official student choices", () => {
 
   it("blocks the question from the image in stage 1 only", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 3);
-    const ce = (gatePrompt: boolean, step: number) => tf.tidy(() => lavitTask(vlm, data, signals, { ...base, gate: { ...base.gate, gatePrompt } }, 10, 0, {}).loss([0, 1, 2], step).parts.loss_ce.dataSync()[0]);
+    const ce = (gatePrompt: boolean, step: number) =>
+      tf.tidy(
+        () =>
+          lavitTask(vlm, data, signals, { ...base, gate: { ...base.gate, gatePrompt } }, 10, 0, {})
+            .loss([0, 1, 2], step)
+            .parts.loss_ce.dataSync()[0],
+      );
     expect(Math.abs(ce(true, 0) - ce(false, 0))).toBeGreaterThan(1e-6);
     expect(ce(true, 7)).toBeCloseTo(ce(false, 7), 6);
     vlm.dispose();
   });
 
   it("mean-last and first-last: targets are the mean V_top and step 1 whole, trained from the last latent only", () => {
-    const s: LavitSettings = { ...base, latents: 3, vtopTarget: "mean-last", trajTarget: "first-last", trajTopk: 0, gate: { schedule: "none", openAt: 1, mode: "hard", gatePrompt: false } };
+    const s: LavitSettings = {
+      ...base,
+      latents: 3,
+      vtopTarget: "mean-last",
+      trajTarget: "first-last",
+      trajTopk: 0,
+      gate: { schedule: "none", openAt: 1, mode: "hard", gatePrompt: false },
+    };
     const t = latentTargets(signals[0], s);
     const { rows, dim, data: v } = signals[0].vTop;
     const mean = Array.from({ length: dim }, (_, j) => Array.from({ length: rows }, (_, r) => v[r * dim + j]).reduce((a, b) => a + b, 0) / rows);
@@ -115,7 +152,11 @@ describe("official student choices", () => {
     const prompt = promptIds(tok, 16, data.samples[i].question, 3);
     const ids = [...prompt, ...targetIds(tok, signals[i].result.ground_truth_enriched)];
     const [wantV, wantT] = tf.tidy(() => {
-      const x = embedWithImage(vlm, tf.tensor2d([ids], [1, ids.length], "int32"), projectVision(vlm, visionForward(vlm, patchBatch([data.images[i]], data.info.size, data.info.patch))));
+      const x = embedWithImage(
+        vlm,
+        tf.tensor2d([ids], [1, ids.length], "int32"),
+        projectVision(vlm, visionForward(vlm, patchBatch([data.images[i]], data.info.size, data.info.patch))),
+      );
       const h = decoderForward(vlm, x).hidden;
       const hLast = tf.slice(h, [0, prompt.length - 1, 0], [1, 1, -1]) as tf.Tensor3D;
       const pred = vtopHead(vlm, hLast).dataSync() as Float32Array;
@@ -140,16 +181,36 @@ describe("official student choices", () => {
     const cfg = tinyConfig(data.tokenizer.size, { latents: 2, hidden: 4 });
     const official = buildVlm({ ...cfg, latent: { ...cfg.latent!, heads: "official" } }, 1);
     const lavit = buildVlm(cfg, 1);
-    const names = (v: typeof lavit) => [...v.store.vars.keys()].filter((k) => !k.startsWith("model.") && !k.startsWith("vision.") && !k.startsWith("multi_modal") && !k.startsWith("lm_head"));
-    expect(names(official)).toEqual(["v_top_head.mlp.0.weight", "v_top_head.mlp.0.bias", "v_top_head.mlp.2.weight", "v_top_head.mlp.2.bias", "traj_head.query_proj.weight", "traj_head.query_proj.bias"]);
-    expect(names(lavit)).toEqual(["lavit.vtop_head.linear_1.weight", "lavit.vtop_head.linear_1.bias", "lavit.vtop_head.linear_2.weight", "lavit.vtop_head.linear_2.bias", "lavit.traj_head.q_proj.weight"]);
+    const names = (v: typeof lavit) =>
+      [...v.store.vars.keys()].filter((k) => !k.startsWith("model.") && !k.startsWith("vision.") && !k.startsWith("multi_modal") && !k.startsWith("lm_head"));
+    expect(names(official)).toEqual([
+      "v_top_head.mlp.0.weight",
+      "v_top_head.mlp.0.bias",
+      "v_top_head.mlp.2.weight",
+      "v_top_head.mlp.2.bias",
+      "traj_head.query_proj.weight",
+      "traj_head.query_proj.bias",
+    ]);
+    expect(names(lavit)).toEqual([
+      "lavit.vtop_head.linear_1.weight",
+      "lavit.vtop_head.linear_1.bias",
+      "lavit.vtop_head.linear_2.weight",
+      "lavit.vtop_head.linear_2.bias",
+      "lavit.traj_head.q_proj.weight",
+    ]);
     // Query = identity (+ bias for the official form): scores are h·img (+ b·img), the lavit form's are h·img / 2 (d = 4).
     const eye = tf.eye(4);
     official.store.get("traj_head.query_proj.weight").assign(eye);
     official.store.get("traj_head.query_proj.bias").assign(tf.tensor1d([1, 0, 0, 0]));
     lavit.store.get("lavit.traj_head.q_proj.weight").assign(eye);
     const h = tf.tensor3d([[[1, 2, 0, 0]]]);
-    const img = tf.tensor3d([[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]]);
+    const img = tf.tensor3d([
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+      ],
+    ]);
     const logSoftmax = (s: number[]) => {
       const z = Math.log(s.reduce((a, x) => a + Math.exp(x), 0));
       return s.map((x) => x - z);

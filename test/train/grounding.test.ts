@@ -72,9 +72,23 @@ describe("grounding term", () => {
   });
 
   it("training with it moves the steps' attention onto their patches (more than the cross-entropy alone does)", async () => {
-    const opts: TrainOptions = { steps: 25, batchSize: 8, lr: 5e-3, warmup: 2, minLrRatio: 0.5, weightDecay: 0, clip: 1, seed: 2, logEvery: 25, checkpointEvery: 25, resume: false, quiet: true };
+    const opts: TrainOptions = {
+      steps: 25,
+      batchSize: 8,
+      lr: 5e-3,
+      warmup: 2,
+      minLrRatio: 0.5,
+      weightDecay: 0,
+      clip: 1,
+      seed: 2,
+      logEvery: 25,
+      checkpointEvery: 25,
+      resume: false,
+      quiet: true,
+    };
     const idx = [...Array(data.samples.length).keys()];
-    const ungrounded = (vlm: ReturnType<typeof buildVlm>) => tf.tidy(() => teacherTask(vlm, data, { groundAttention: 1 }).loss(idx, 0).parts.loss_ground.dataSync()[0]);
+    const ungrounded = (vlm: ReturnType<typeof buildVlm>) =>
+      tf.tidy(() => teacherTask(vlm, data, { groundAttention: 1 }).loss(idx, 0).parts.loss_ground.dataSync()[0]);
     const start = ungrounded(buildVlm(tiny(data.tokenizer.size), 4));
     const run = async (w: number) => {
       const vlm = buildVlm(tiny(data.tokenizer.size), 4);

@@ -7,7 +7,10 @@ import { Rng } from "../../src/util/rng.js";
 describe("training step", () => {
   it("has the reference parameter counts", async () => {
     await initEngine();
-    for (const [name, expected] of [["small", 920192], ["base", 3675392]] as const) {
+    for (const [name, expected] of [
+      ["small", 920192],
+      ["base", 3675392],
+    ] as const) {
       const lm = buildBenchLm(BENCH_CONFIGS[name]);
       expect(lm.store.count()).toBe(expected);
       lm.dispose();
@@ -42,7 +45,10 @@ describe("training step", () => {
     // every parameter must have been updated (a gradient keyed under the wrong name is silently skipped)
     for (const [name, v] of lm.store.vars) {
       const now = v.dataSync() as Float32Array;
-      expect(now.some((x, i) => x !== before.get(name)![i]), name).toBe(true);
+      expect(
+        now.some((x, i) => x !== before.get(name)![i]),
+        name,
+      ).toBe(true);
     }
     tf.dispose([all, inputs, targets]);
     lm.dispose();

@@ -26,7 +26,18 @@ const tiny = (vocab: number, latents = 0, teacherHidden = 24) => tinyConfig(voca
 describe("LaViT losses", () => {
   it("cosine loss matches a hand computation", () => {
     // rows: (1,0)·(1,0) -> cos 1; (1,0)·(0,2) -> cos 0; (3,4)·(-3,-4) -> cos -1. Mean of 1 - cos = (0 + 1 + 2) / 3
-    const l = cosineLoss(tf.tensor2d([[1, 0], [1, 0], [3, 4]]), tf.tensor2d([[1, 0], [0, 2], [-3, -4]]));
+    const l = cosineLoss(
+      tf.tensor2d([
+        [1, 0],
+        [1, 0],
+        [3, 4],
+      ]),
+      tf.tensor2d([
+        [1, 0],
+        [0, 2],
+        [-3, -4],
+      ]),
+    );
     expect(l.dataSync()[0]).toBeCloseTo(1, 5);
   });
 
@@ -49,7 +60,8 @@ describe("LaViT losses", () => {
 
 describe("sensory gate", () => {
   it("follows its schedules at start, middle and end", () => {
-    const g = (schedule: "none" | "two-stage" | "linear" | "cosine", step: number) => gateValue({ schedule, openAt: 0.5, mode: "hard", gatePrompt: false }, step, 100);
+    const g = (schedule: "none" | "two-stage" | "linear" | "cosine", step: number) =>
+      gateValue({ schedule, openAt: 0.5, mode: "hard", gatePrompt: false }, step, 100);
     expect([g("none", 0), g("none", 50)]).toEqual([1, 1]);
     expect([g("two-stage", 0), g("two-stage", 49), g("two-stage", 50), g("two-stage", 99)]).toEqual([0, 0, 1, 1]);
     expect([g("linear", 0), g("linear", 25), g("linear", 50), g("linear", 99)]).toEqual([0, 0.5, 1, 1]);
@@ -100,13 +112,37 @@ describe("LaViT student training", () => {
   for (const trajSource of ["head", "attention"] as const) {
     it(`lowers CE, V_top and trajectory losses together (traj source ${trajSource})`, async () => {
       const signals = readSignals(sigDir, 4).samples;
-      const s: LavitSettings = { latents: 2, wVtop: 1, wTraj: 1, vtopTarget: "pooled", trajTopk: 4, trajSource, gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: true } };
+      const s: LavitSettings = {
+        latents: 2,
+        wVtop: 1,
+        wTraj: 1,
+        vtopTarget: "pooled",
+        trajTopk: 4,
+        trajSource,
+        gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: true },
+      };
       const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
       const out = mkdtempSync(join(tmpdir(), "lavit-st-out-"));
       const steps = 40;
-      await train(out, lavitTask(vlm, data, signals, s, steps, 0, {}), { steps, batchSize: 16, lr: 3e-3, warmup: 2, minLrRatio: 0.1, weightDecay: 0, clip: 1, seed: 0, logEvery: 1, checkpointEvery: 100, resume: false, quiet: true });
+      await train(out, lavitTask(vlm, data, signals, s, steps, 0, {}), {
+        steps,
+        batchSize: 16,
+        lr: 3e-3,
+        warmup: 2,
+        minLrRatio: 0.1,
+        weightDecay: 0,
+        clip: 1,
+        seed: 0,
+        logEvery: 1,
+        checkpointEvery: 100,
+        resume: false,
+        quiet: true,
+      });
       vlm.dispose();
-      const m = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const m = readFileSync(join(out, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       const avg = (key: string, from: number, to: number) => m.slice(from, to).reduce((a, r) => a + r[key], 0) / (to - from);
       for (const key of ["loss_ce", "loss_vtop", "loss_traj"]) expect(avg(key, steps - 5, steps), key).toBeLessThan(avg(key, 0, 5));
       expect(m[0].gate).toBe(0);
@@ -116,7 +152,15 @@ describe("LaViT student training", () => {
 
   it("with a frozen tower, cached image features give the live features' losses (LaViT and distill) and leak no tensors", () => {
     const signals = readSignals(sigDir, 4).samples;
-    const s: LavitSettings = { latents: 2, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 4, trajSource: "attention", gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const s: LavitSettings = {
+      latents: 2,
+      wVtop: 0.3,
+      wTraj: 0.3,
+      vtopTarget: "pooled",
+      trajTopk: 4,
+      trajSource: "attention",
+      gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
     const indices = [5, 0, 63, 17, 5];
     const tasks = [
@@ -140,9 +184,23 @@ describe("LaViT student training", () => {
   it("weighs the answer word with answerWeight (LaViT as distill)", () => {
     // The untrained teacher's texts rarely say "answer": give the samples their true targets.
     const signals = readSignals(sigDir, 4).samples.map((sig, i) => ({ ...sig, result: { ...sig.result, ground_truth_enriched: targetText(data.samples[i]) } }));
-    const s: LavitSettings = { latents: 2, wVtop: 0, wTraj: 0, vtopTarget: "pooled", trajTopk: 4, trajSource: "head", gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const s: LavitSettings = {
+      latents: 2,
+      wVtop: 0,
+      wTraj: 0,
+      vtopTarget: "pooled",
+      trajTopk: 4,
+      trajSource: "head",
+      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
-    const ce = (answerWeight: number) => tf.tidy(() => lavitTask(vlm, data, signals, { ...s, answerWeight }, 10, 0, {}).loss([1, 2, 3], 0).total.dataSync()[0]);
+    const ce = (answerWeight: number) =>
+      tf.tidy(
+        () =>
+          lavitTask(vlm, data, signals, { ...s, answerWeight }, 10, 0, {})
+            .loss([1, 2, 3], 0)
+            .total.dataSync()[0],
+      );
     const [one, five] = [ce(1), ce(5)];
     vlm.dispose();
     // A weighted mean: five times the weight on one token per sequence moves the loss, and an untrained model's answer word is no easier than the rest.
@@ -151,8 +209,29 @@ describe("LaViT student training", () => {
 
   it("resumes a LaViT run (gate, latents and all) to the same final loss, and answers with ask --json", async () => {
     const signals = readSignals(sigDir, 4).samples;
-    const s: LavitSettings = { latents: 2, wVtop: 0.3, wTraj: 0.3, vtopTarget: "pooled", trajTopk: 4, trajSource: "head", gate: { schedule: "cosine", openAt: 0.5, mode: "hard", gatePrompt: false } };
-    const o = { steps: 6, batchSize: 8, lr: 3e-3, warmup: 1, minLrRatio: 0.1, weightDecay: 0, clip: 1, seed: 4, logEvery: 1, checkpointEvery: 2, resume: false, quiet: true };
+    const s: LavitSettings = {
+      latents: 2,
+      wVtop: 0.3,
+      wTraj: 0.3,
+      vtopTarget: "pooled",
+      trajTopk: 4,
+      trajSource: "head",
+      gate: { schedule: "cosine", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
+    const o = {
+      steps: 6,
+      batchSize: 8,
+      lr: 3e-3,
+      warmup: 1,
+      minLrRatio: 0.1,
+      weightDecay: 0,
+      clip: 1,
+      seed: 4,
+      logEvery: 1,
+      checkpointEvery: 2,
+      resume: false,
+      quiet: true,
+    };
     const straightDir = mkdtempSync(join(tmpdir(), "lavit-st-r1-"));
     const a = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
     const straight = await train(straightDir, lavitTask(a, data, signals, s, o.steps, o.seed, {}), o);
@@ -185,13 +264,24 @@ describe("LaViT student training", () => {
 
   it("pools V_top with the step's attention, or takes the mean", () => {
     const sig = readSignals(sigDir, 4).samples[0];
-    const base: LavitSettings = { latents: 1, wVtop: 1, wTraj: 1, vtopTarget: "mean", trajTopk: 4, trajSource: "head", gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false } };
+    const base: LavitSettings = {
+      latents: 1,
+      wVtop: 1,
+      wTraj: 1,
+      vtopTarget: "mean",
+      trajTopk: 4,
+      trajSource: "head",
+      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
     const mean = latentTargets(sig, base).vtop;
     const { rows, dim, data: v } = sig.vTop;
     for (let j = 0; j < dim; j++) expect(mean[j]).toBeCloseTo(Array.from({ length: rows }, (_, r) => v[r * dim + j]).reduce((a, b) => a + b, 0) / rows, 4);
     const pooled = latentTargets(sig, { ...base, vtopTarget: "pooled" }).vtop;
     const p = sig.steps[0];
-    expect(pooled[0]).toBeCloseTo(Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0), 4);
+    expect(pooled[0]).toBeCloseTo(
+      Array.from({ length: rows }, (_, r) => p[r] * v[r * dim]).reduce((a, b) => a + b, 0),
+      4,
+    );
   });
 
   it("takes its size from the --init-from base, on a fresh start and on --resume; its encoder stays frozen unless --no-freeze-vision", () => {
@@ -201,7 +291,29 @@ describe("LaViT student training", () => {
     saveModel(baseDir, base.config, base.store, data.tokenizer, 0);
     base.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-st-sized-")), "s");
-    const args = ["train", "student", "--signals", sigDir, "--data", dataDir, "--init-from", baseDir, "--latents", "1", "--steps", "2", "--warmup", "0", "--batch-size", "4", "--checkpoint-every", "1", "--quiet", "--out", out];
+    const args = [
+      "train",
+      "student",
+      "--signals",
+      sigDir,
+      "--data",
+      dataDir,
+      "--init-from",
+      baseDir,
+      "--latents",
+      "1",
+      "--steps",
+      "2",
+      "--warmup",
+      "0",
+      "--batch-size",
+      "4",
+      "--checkpoint-every",
+      "1",
+      "--quiet",
+      "--out",
+      out,
+    ];
     const r = runCli([...args, "--no-freeze-vision"]);
     expect(r.status, r.stderr).toBe(0);
     const saved = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
@@ -222,8 +334,26 @@ describe("LaViT student training", () => {
     for (const name of visionNames) expect([...(after.get(name)!.data as Float32Array)], name).toEqual([...(before.get(name)!.data as Float32Array)]);
     expect([...(after.get("lm_head.weight")!.data as Float32Array)]).not.toEqual([...(before.get("lm_head.weight")!.data as Float32Array)]);
     const unfrozen = tensors(out);
-    expect([...(unfrozen.get("vision.post_layernorm.weight")!.data as Float32Array)]).not.toEqual([...(before.get("vision.post_layernorm.weight")!.data as Float32Array)]);
-    const scratch = runCli(["train", "student", "--signals", sigDir, "--data", dataDir, "--init-from", "none", "--steps", "2", "--warmup", "0", "--freeze-vision", "--out", join(frozenOut, "x")]);
+    expect([...(unfrozen.get("vision.post_layernorm.weight")!.data as Float32Array)]).not.toEqual([
+      ...(before.get("vision.post_layernorm.weight")!.data as Float32Array),
+    ]);
+    const scratch = runCli([
+      "train",
+      "student",
+      "--signals",
+      sigDir,
+      "--data",
+      dataDir,
+      "--init-from",
+      "none",
+      "--steps",
+      "2",
+      "--warmup",
+      "0",
+      "--freeze-vision",
+      "--out",
+      join(frozenOut, "x"),
+    ]);
     expect(scratch.status).toBe(2);
     expect(scratch.stderr).toMatch(/--freeze-vision needs --init-from/);
   });

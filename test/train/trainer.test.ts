@@ -13,7 +13,20 @@ import { runCli } from "../helpers/cli.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
 
-const opts: TrainOptions = { steps: 6, batchSize: 4, lr: 3e-3, warmup: 2, minLrRatio: 0.1, weightDecay: 0.05, clip: 1, seed: 3, logEvery: 1, checkpointEvery: 3, resume: false, quiet: true };
+const opts: TrainOptions = {
+  steps: 6,
+  batchSize: 4,
+  lr: 3e-3,
+  warmup: 2,
+  minLrRatio: 0.1,
+  weightDecay: 0.05,
+  clip: 1,
+  seed: 3,
+  logEvery: 1,
+  checkpointEvery: 3,
+  resume: false,
+  quiet: true,
+};
 
 describe("trainer", () => {
   let data: LoadedSplit;
@@ -66,7 +79,14 @@ describe("trainer", () => {
     expect(tf.memory().numTensors).toBe(before);
     c.dispose();
     expect(Math.abs(resumed.lastLoss - straight.lastLoss)).toBeLessThan(1e-4);
-    const strip = (f: string) => readFileSync(f, "utf8").trim().split("\n").map((l) => { const { elapsed_s: _e, ...rest } = JSON.parse(l); return rest; });
+    const strip = (f: string) =>
+      readFileSync(f, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const { elapsed_s: _e, ...rest } = JSON.parse(l);
+          return rest;
+        });
     const m1 = strip(join(straightDir, "metrics.jsonl"));
     const m2 = strip(join(crashDir, "metrics.jsonl"));
     expect(m2.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);

@@ -10,10 +10,16 @@ const fsError = (code: string, path: string, syscall = "open") => Object.assign(
 
 describe("error lines", () => {
   it("names the path and what to do, exit 2 for a path the user gave", () => {
-    expect(describeFsError(fsError("ENOENT", "/a/b.json"), ["eval", "--model", "/a"])).toEqual({ message: "/a/b.json: does not exist; check the path (open)", exitCode: 2 });
+    expect(describeFsError(fsError("ENOENT", "/a/b.json"), ["eval", "--model", "/a"])).toEqual({
+      message: "/a/b.json: does not exist; check the path (open)",
+      exitCode: 2,
+    });
     expect(describeFsError(fsError("EACCES", "/x/out"), ["--out=/x/out/sub"])?.exitCode).toBe(2);
     expect(describeFsError(fsError("EACCES", "/elsewhere/f"), ["--out", "/x"])?.exitCode).toBe(1);
-    expect(describeFsError(fsError("ENOSPC", "/x/out/m"), ["--out", "/x/out"])).toEqual({ message: "/x/out/m: no space left on the device; free some space or write to another disk (open)", exitCode: 1 });
+    expect(describeFsError(fsError("ENOSPC", "/x/out/m"), ["--out", "/x/out"])).toEqual({
+      message: "/x/out/m: no space left on the device; free some space or write to another disk (open)",
+      exitCode: 1,
+    });
     expect(describeFsError(fsError("EEXIST", "/dev/null", "mkdir"), ["--out", "/dev/null/x"])?.message).toMatch(/is a file where a folder is needed/);
     expect(describeFsError(new Error("plain"), [])).toBeNull();
     expect(describeAllocationError(new RangeError("Array buffer allocation failed"))?.message).toMatch(/more memory than this process can allocate/);

@@ -45,22 +45,26 @@ describe("readJson", () => {
   it("never quotes the file's contents, whatever the bad text or bad values", () => {
     const secret = fc.stringMatching(/^[a-z]{12,40}$/);
     fc.assert(
-      fc.property(secret, fc.constantFrom("{\"name\": SECRET}", "SECRET", "[1, SECRET]", "{\"name\": \"x\", \"layers\": [], \"SECRET\": 1}", "{\"name\": 5, \"layers\": [{\"size\": \"SECRET\"}]}"), (s, shape) => {
-        const file = join(dir, "s.json");
-        writeFileSync(file, shape.replace("SECRET", s));
-        const e = thrown(() => readJson(file, schema));
-        expect(e).toBeInstanceOf(UserError);
-        const unrecognisedKey = shape.includes("\"SECRET\": 1");
-        // A key the schema does not know is named (it is a field, not a value).
-        if (!unrecognisedKey) expect(e.message).not.toContain(s);
-        expect(e.message.startsWith(`${file}: `)).toBe(true);
-      }),
+      fc.property(
+        secret,
+        fc.constantFrom('{"name": SECRET}', "SECRET", "[1, SECRET]", '{"name": "x", "layers": [], "SECRET": 1}', '{"name": 5, "layers": [{"size": "SECRET"}]}'),
+        (s, shape) => {
+          const file = join(dir, "s.json");
+          writeFileSync(file, shape.replace("SECRET", s));
+          const e = thrown(() => readJson(file, schema));
+          expect(e).toBeInstanceOf(UserError);
+          const unrecognisedKey = shape.includes('"SECRET": 1');
+          // A key the schema does not know is named (it is a field, not a value).
+          if (!unrecognisedKey) expect(e.message).not.toContain(s);
+          expect(e.message.startsWith(`${file}: `)).toBe(true);
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it("parseJsonText names the place and says why, without the text", () => {
-    const e = thrown(() => parseJsonText("{\"a\": hello world}", "m.jsonl:3"));
+    const e = thrown(() => parseJsonText('{"a": hello world}', "m.jsonl:3"));
     expect(e).toBeInstanceOf(UserError);
     expect(e.message).toMatch(/^m\.jsonl:3: not valid JSON \(/);
     expect(e.message).not.toContain("hello");

@@ -24,6 +24,8 @@ describe("size limits", () => {
     }
     const big = tinyConfig(50);
     big.decoder.hidden_size = 1e9;
-    expect(() => checkModelFits(big, { training: true, batch: 32 }, "config.json")).toThrow(/config\.json: a model of .* parameters, trained in batches of 32,: would need about/);
+    expect(() => checkModelFits(big, { training: true, batch: 32 }, "config.json")).toThrow(
+      /config\.json: a model of .* parameters, trained in batches of 32,: would need about/,
+    );
   });
 });

@@ -19,8 +19,15 @@ describe("outputs apart from inputs", () => {
     expect(() => assertOutputApart(join(data, "train"), [{ flag: "--data", path: data }])).toThrow(/lies inside --data/);
     expect(() => assertOutputApart(root, [{ flag: "--teacher", path: join(root, "data", "t") }])).toThrow(/contains --teacher/);
     expect(() => assertOutputApart(join(root, "link"), [{ flag: "--data", path: data }])).toThrow(/is the same folder as --data/);
-    expect(() => assertOutputApart({ flag: "--out", path: join(root, "link", "new") }, [{ flag: "--init-from", path: data }])).toThrow(/lies inside --init-from/);
-    expect(() => assertOutputApart(join(root, "datax"), [{ flag: "--data", path: data }, { flag: "--signals", path: undefined }])).not.toThrow();
+    expect(() => assertOutputApart({ flag: "--out", path: join(root, "link", "new") }, [{ flag: "--init-from", path: data }])).toThrow(
+      /lies inside --init-from/,
+    );
+    expect(() =>
+      assertOutputApart(join(root, "datax"), [
+        { flag: "--data", path: data },
+        { flag: "--signals", path: undefined },
+      ]),
+    ).not.toThrow();
   });
 
   it("keeps reads inside their root unless allowed, without quoting contents", () => {
@@ -31,7 +38,9 @@ describe("outputs apart from inputs", () => {
     symlinkSync(join(root, "secret.txt"), join(ds, "train", "escape.png"));
     expect(assertInsideRoot(ds, "train/a.png", "img")).toBe(join(ds, "train", "a.png"));
     expect(assertInsideRoot(ds, join(ds, "train", "a.png"), "img")).toBe(join(ds, "train", "a.png"));
-    expect(() => assertInsideRoot(ds, "../secret.txt", "m.jsonl: image")).toThrow(/m\.jsonl: image: path "\.\.\/secret\.txt" leads outside .*--allow-outside-root/);
+    expect(() => assertInsideRoot(ds, "../secret.txt", "m.jsonl: image")).toThrow(
+      /m\.jsonl: image: path "\.\.\/secret\.txt" leads outside .*--allow-outside-root/,
+    );
     expect(() => assertInsideRoot(ds, "/etc/passwd", "img")).toThrow(/leads outside/);
     expect(() => assertInsideRoot(ds, "train/escape.png", "img")).toThrow(/leads outside/);
     try {

@@ -10,7 +10,13 @@ export function without<T>(all: readonly T[], ...exclude: T[]): T[] {
 }
 
 /** Scenes never hold two objects of the same colour and shape, so "colour shape" names one object. */
-export function freshKind(rng: Rng, objects: readonly SceneObject[], shapes: readonly Shape[], colours: readonly Colour[], size?: SizeClass): { shape: Shape; colour: Colour; size: SizeClass } | null {
+export function freshKind(
+  rng: Rng,
+  objects: readonly SceneObject[],
+  shapes: readonly Shape[],
+  colours: readonly Colour[],
+  size?: SizeClass,
+): { shape: Shape; colour: Colour; size: SizeClass } | null {
   const options: [Shape, Colour][] = [];
   for (const s of shapes) for (const c of colours) if (!objects.some((o) => o.shape === s && o.colour === c)) options.push([s, c]);
   if (!options.length) return null;
@@ -19,7 +25,15 @@ export function freshKind(rng: Rng, objects: readonly SceneObject[], shapes: rea
 }
 
 /** Adds one object of a fresh kind, placed apart from the rest; its index, or -1. */
-export function addObject(rng: Rng, ctx: SceneContext, objects: SceneObject[], shapes: readonly Shape[], colours: readonly Colour[], range: CentreRange = {}, size?: SizeClass): number {
+export function addObject(
+  rng: Rng,
+  ctx: SceneContext,
+  objects: SceneObject[],
+  shapes: readonly Shape[],
+  colours: readonly Colour[],
+  range: CentreRange = {},
+  size?: SizeClass,
+): number {
   const kind = freshKind(rng, objects, shapes, colours, size);
   if (!kind) return -1;
   const o = makeObject(ctx, kind);
@@ -29,7 +43,14 @@ export function addObject(rng: Rng, ctx: SceneContext, objects: SceneObject[], s
 }
 
 /** Distractors up to a random total of 3..6 (at least `min`), never of the excluded shapes/colours. */
-export function fill(rng: Rng, ctx: SceneContext, objects: SceneObject[], min: number, notShapes: readonly Shape[] = [], notColours: readonly Colour[] = []): void {
+export function fill(
+  rng: Rng,
+  ctx: SceneContext,
+  objects: SceneObject[],
+  min: number,
+  notShapes: readonly Shape[] = [],
+  notColours: readonly Colour[] = [],
+): void {
   const total = Math.max(min, rng.int(3, 6));
   const shapes = without(SHAPES, ...notShapes);
   const colours = without(COLOURS, ...notColours);

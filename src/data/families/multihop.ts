@@ -11,7 +11,9 @@ import { OPPOSITE_RELATION, RELATION_PHRASE, relationHolds, relationRange, type 
  */
 export const multihop: Family = {
   name: "multihop",
-  templates: (["left", "above"] as const).flatMap((r) => SHAPES.map((s): Template => ({ key: `multihop_color/${r}/${s}`, family: "multihop", choices: COLOURS }))),
+  templates: (["left", "above"] as const).flatMap((r) =>
+    SHAPES.map((s): Template => ({ key: `multihop_color/${r}/${s}`, family: "multihop", choices: COLOURS })),
+  ),
 
   build(rng, ctx, t, answer) {
     const [, rel, shape] = t.key.split("/") as [string, Relation, Shape];

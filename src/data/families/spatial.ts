@@ -20,7 +20,13 @@ export const spatial: Family = {
     if (a < 0) return null;
     fill(rng, ctx, objects, 3);
     assignDepths(rng, objects);
-    return { template: t, question: `is the ${objectName(objects[a])} ${RELATION_PHRASE[rel]} the ${objectName(objects[b])} ?`, answer, objects, roles: { a, b } };
+    return {
+      template: t,
+      question: `is the ${objectName(objects[a])} ${RELATION_PHRASE[rel]} the ${objectName(objects[b])} ?`,
+      answer,
+      objects,
+      roles: { a, b },
+    };
   },
 
   answer(d, ctx) {

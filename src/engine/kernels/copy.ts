@@ -7,7 +7,15 @@ import { f32Values, sizeOf, stridesOf, type KernelOverrides } from "./registry.j
  * merge into one contiguous run, so a copy is a few `set` calls rather than tfjs's
  * element-by-element TensorBuffer walk (its Slice and Pad kernels for strided boxes).
  */
-export function copyBlock(src: Float32Array, srcShape: readonly number[], srcBegin: readonly number[], dst: Float32Array, dstShape: readonly number[], dstBegin: readonly number[], block: readonly number[]): void {
+export function copyBlock(
+  src: Float32Array,
+  srcShape: readonly number[],
+  srcBegin: readonly number[],
+  dst: Float32Array,
+  dstShape: readonly number[],
+  dstBegin: readonly number[],
+  block: readonly number[],
+): void {
   const rank = block.length;
   if (sizeOf(block) === 0) return;
   if (rank === 0) {
@@ -61,7 +69,15 @@ export function installCopyKernels(reg: KernelOverrides): void {
     const out = new Float32Array(sizeOf(outShape));
     const fill = attrs.constantValue as number;
     if (fill !== 0) out.fill(fill);
-    copyBlock(xv, x.shape, new Array<number>(x.shape.length).fill(0), out, outShape, paddings.map((p) => p[0]), x.shape);
+    copyBlock(
+      xv,
+      x.shape,
+      new Array<number>(x.shape.length).fill(0),
+      out,
+      outShape,
+      paddings.map((p) => p[0]),
+      x.shape,
+    );
     return backend.makeTensorInfo(outShape, "float32", out);
   });
 

@@ -8,7 +8,10 @@ import { f32Values, sizeOf, stridesOf, type KernelOverrides } from "./registry.j
  * output index space (0 on broadcast axes), with size-1 axes dropped and axes that are
  * contiguous in both inputs merged, so the C++ inner loop is as long as possible.
  */
-export function broadcastGeometry(aShape: readonly number[], bShape: readonly number[]): { outShape: number[]; shape: Int32Array; sa: Int32Array; sb: Int32Array } {
+export function broadcastGeometry(
+  aShape: readonly number[],
+  bShape: readonly number[],
+): { outShape: number[]; shape: Int32Array; sa: Int32Array; sb: Int32Array } {
   const outShape = tf.backend_util.assertAndGetBroadcastShape(aShape as number[], bShape as number[]);
   const rank = outShape.length;
   const strideFor = (s: readonly number[]) => {

@@ -6,11 +6,24 @@ import { broadcastGeometry } from "./elementwise.js";
 import { f32Values, sizeOf, type CpuBackend, type KernelOverrides } from "./registry.js";
 
 /** _FusedMatMul's activations the addon's unary kernel serves; linear is none at all. */
-const FUSED_ACTIVATIONS: Record<string, UnaryKernel | null> = { linear: null, relu: "Relu", relu6: "Relu6", sigmoid: "Sigmoid", elu: "Elu", leakyrelu: "LeakyRelu" };
+const FUSED_ACTIVATIONS: Record<string, UnaryKernel | null> = {
+  linear: null,
+  relu: "Relu",
+  relu6: "Relu6",
+  sigmoid: "Sigmoid",
+  elu: "Elu",
+  leakyrelu: "LeakyRelu",
+};
 
 /** BatchMatMul and _FusedMatMul (bias and activation applied in place after the product) on the addon's GEMM. */
 export function installMatmulKernels(reg: KernelOverrides, addon: NativeAddon): void {
-  const matmul = (backend: CpuBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): { out: Float32Array; shape: number[] } | null => {
+  const matmul = (
+    backend: CpuBackend,
+    a: TensorInfo,
+    b: TensorInfo,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): { out: Float32Array; shape: number[] } | null => {
     const av = f32Values(backend, a);
     const bv = f32Values(backend, b);
     if (!av || !bv) return null;

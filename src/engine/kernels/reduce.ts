@@ -59,6 +59,10 @@ export function installReduceKernels(reg: KernelOverrides, addon: NativeAddon): 
     const xv = f32Values(backend, x);
     if (!xv || x.shape.length === 0) return null;
     const perm = attrs.perm as number[];
-    return backend.makeTensorInfo(perm.map((p) => x.shape[p]), "float32", transposeValues(xv, x.shape, perm));
+    return backend.makeTensorInfo(
+      perm.map((p) => x.shape[p]),
+      "float32",
+      transposeValues(xv, x.shape, perm),
+    );
   });
 }
