@@ -141,13 +141,11 @@ describe("lavit gap on lavit models", () => {
     const meta = JSON.parse(readFileSync(join(dumpT, "metadata.json"), "utf8"));
     writeRun(
       partial,
-      meta.results
-        .slice(1)
-        .map((r: { id: string; image_relative_path: string; attention_path_abs: string }) => ({
-          id: r.id,
-          image: join("..", "teacher", r.image_relative_path),
-          steps: JSON.parse(readFileSync(join(dumpT, r.attention_path_abs), "utf8")).steps.map((s: { p_t: number[] }) => s.p_t),
-        })),
+      meta.results.slice(1).map((r: { id: string; image_relative_path: string; attention_path_abs: string }) => ({
+        id: r.id,
+        image: join("..", "teacher", r.image_relative_path),
+        steps: JSON.parse(readFileSync(join(dumpT, r.attention_path_abs), "utf8")).steps.map((s: { p_t: number[] }) => s.p_t),
+      })),
     );
     const report = await gap({ teacher: dumpT, compare: [partial], out: join(root, "gap2"), quiet: true });
     expect(report.compared).toBe(5);
