@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { METADATA_FILE, readSignals, resolveIn } from "./layout.js";
+import { detectLayout, METADATA_FILE, readSignals, resolveIn } from "./layout.js";
+import { readOfficialSignals } from "./official-layout.js";
 import type { Grid } from "./maps.js";
 
 /** One sample of a run's gaze: where the model looked at each rationale step. */
@@ -25,7 +26,10 @@ export interface GazeRunOptions {
  * Ids are the metadata's `id`, else its `question_id`.
  */
 export function readGazeRun(dir: string, o: GazeRunOptions = {}): GazeSample[] {
-  const { samples } = readSignals(dir, undefined, { vTop: false });
+  // The official builder's folders keep their images under data/images/ and may hold
+  // non-square grids: read them on the teacher's own grid, as their reader gives it.
+  const official = detectLayout(dir) === "official" ? readOfficialSignals(dir, null) : null;
+  const { samples } = official ?? readSignals(dir, undefined, { vTop: false });
   const seen = new Set<string>();
   return samples.map((s, i) => {
     const raw = s.result.id ?? (s.result as { question_id?: unknown }).question_id;
@@ -34,6 +38,8 @@ export function readGazeRun(dir: string, o: GazeRunOptions = {}): GazeSample[] {
     if (seen.has(id)) throw new UserError(`${resolve(dir, METADATA_FILE)}: results.${i}: sample ${id} appears twice`);
     seen.add(id);
     const side = Math.round(Math.sqrt(s.steps[0].length));
-    return { id, image: resolveIn(o.images ?? dir, s.result.image_relative_path), grid: { rows: side, cols: side }, steps: s.steps };
+    const grid = official ? { rows: official.info[i].grid.h, cols: official.info[i].grid.w } : { rows: side, cols: side };
+    const imagesRoot = o.images ?? (official ? resolve(dir, "data", "images") : dir);
+    return { id, image: resolveIn(imagesRoot, s.result.image_relative_path), grid, steps: s.steps };
   });
 }

@@ -3,6 +3,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
+import { gap } from "../../src/stages/gap.js";
+import { readPng } from "../../src/data/png.js";
 import { readOfficialSignals, joinIndex, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
 import { officialWriter } from "../../src/signals/official-writer.js";
 import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js";
@@ -131,6 +133,18 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
 
   it("is detected as the official layout", () => {
     expect(detectLayout(root)).toBe("official");
+  });
+
+  it("lavit gap compares it on the teacher's own grids and draws its JPEG images", async () => {
+    const out = join(tmp(), "gap");
+    const report = await gap({ teacher: root, compare: [root], out, quiet: true });
+    const json = JSON.parse(readFileSync(join(out, "gap.json"), "utf8"));
+    expect(Object.values(json.models as Record<string, { js_to_teacher: number; samples: number }>)[0]).toMatchObject({ js_to_teacher: 0, samples: 3 });
+    expect(json.uniform.js_to_teacher).toBeGreaterThan(0);
+    expect(report.heatmaps.length).toBeGreaterThan(0);
+    // 4203's image is 48 x 24 on a 2 x 4 grid: its panel keeps that aspect.
+    const panel = readPng(join(out, report.heatmaps.find((h) => h.id === "4203")!.file));
+    expect(panel.width).toBeGreaterThan(panel.height);
   });
 
   it("reads every value as torch holds it, on the teacher's own grid", () => {
