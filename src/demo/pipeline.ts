@@ -79,7 +79,7 @@ async function timed<T>(timings: Timings, key: string, fn: () => Promise<T> | T)
 /** Checks the models and the output folder before any work, and records the run's settings. */
 function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   const out = resolve(o.out);
-  for (const v of variants(o.full, o.latents)) if (v.options.latents !== undefined) checkLatents(v.options.latents, MAX_LATENTS);
+  for (const v of variants(o.full, o.latents, o.preset)) if (v.options.latents !== undefined) checkLatents(v.options.latents, MAX_LATENTS);
   if (!existsSync(join(o.teacher, "model.safetensors")))
     throw new UserError(
       `no teacher at ${o.teacher}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train teacher --data runs/teacher-data --out ${o.teacher}`,
@@ -143,7 +143,7 @@ async function seedData(o: Resolved, seed: number, dataDir: string, timings: Tim
 async function seedStudents(o: Resolved, seed: number, root: string, dataDir: string, sigDir: string, threads: number, timings: Timings): Promise<void> {
   const sizes = demoSizes(o.quick);
   const pending: StudentJob[] = [];
-  for (const v of variants(o.full, o.latents)) {
+  for (const v of variants(o.full, o.latents, o.preset)) {
     const dir = join(root, "students", v.name);
     if (done(dir)) {
       // A finished student is skipped, so the trainer's own settings check never sees it.

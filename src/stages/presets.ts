@@ -73,7 +73,9 @@ export function withPreset<T extends object>(preset: Preset | undefined, table: 
     const g = (given as Record<string, unknown>)[k];
     if (g !== undefined && g !== v) throw new UserError(`${shown(k, g)} contradicts --preset ${preset} (which sets ${shown(k, v)}); drop one of them`);
   }
-  return { ...table, ...given };
+  // A key given as undefined is not given: it must not hide the preset's value.
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  return { ...table, ...defined } as T;
 }
 
 /** The extraction settings a student with this preset was designed for (undefined: any). */

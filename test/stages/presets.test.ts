@@ -144,4 +144,9 @@ describe("stages with the preset", () => {
     );
     await expect(trainStudent({ data: dataDir, signals: sig, out, stage2LrRatio: 0.5 })).rejects.toThrow(/--stage2-lr-ratio needs --gate-schedule two-stage/);
   });
+
+  it("takes a key given as undefined as not given (the demo passes its options on as they come)", () => {
+    expect(withPreset("official", { latents: 4 }, { latents: undefined as number | undefined }).latents).toBe(4);
+    expect(variants(false, 4, "official").map((v) => v.name)).toEqual(["distill", "lavit"]);
+  });
 });
