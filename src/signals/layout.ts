@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { normalise } from "./maps.js";
 import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -97,14 +98,6 @@ export function resizeSquare(map: ArrayLike<number>, from: number, to: number): 
     }
   }
   return out;
-}
-
-function normalise(p: Float32Array): Float32Array {
-  let s = 0;
-  for (const v of p) s += v;
-  if (s <= 0) return p.fill(1 / p.length);
-  for (let i = 0; i < p.length; i++) p[i] /= s;
-  return p;
 }
 
 export type SignalsLayout = "lavit" | "official";

@@ -99,3 +99,12 @@ export function toDistribution(p: ArrayLike<number>): Float32Array {
   for (let i = 0; i < p.length; i++) out[i] = s > 0 ? p[i] / s : 1 / p.length;
   return out;
 }
+
+/** Scales a map to sum 1 in place (an all-zero map becomes even). */
+export function normalise(p: Float32Array): Float32Array {
+  let s = 0;
+  for (const v of p) s += v;
+  if (s <= 0) return p.fill(1 / p.length);
+  for (let i = 0; i < p.length; i++) p[i] /= s;
+  return p;
+}

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { normalise } from "./maps.js";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { readPth, type PthDtype } from "../io/pth.js";
@@ -116,14 +117,6 @@ function parseTrajectory(file: string, name: string): OfficialStep[] {
       throw new UserError(`${at}.method must be "attention_based" or "grad_<aggregation>"`);
     return { p_t: p_t as number[], p_topk_idx: p_topk_idx as number[], method };
   });
-}
-
-function normalise(p: Float32Array): Float32Array {
-  let s = 0;
-  for (const v of p) s += v;
-  if (s <= 0) return p.fill(1 / p.length);
-  for (let i = 0; i < p.length; i++) p[i] /= s;
-  return p;
 }
 
 const str = (r: Json, k: string, name: string, file: string): string => {
