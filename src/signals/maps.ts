@@ -1,4 +1,5 @@
 import type { Sample } from "../data/manifest.js";
+import { resizeGrid } from "./grid.js";
 
 // Per-step maps over the image patches (a teacher's signals, a model's gaze): normalisations,
 // top-k, and grounding mass.
@@ -64,31 +65,9 @@ export interface Grid {
   cols: number;
 }
 
-/**
- * Bilinear resize of a rows x cols map to another grid (align_corners = false, as torch's
- * interpolate), for comparing maps read on different patch grids.
- */
-export function resizeGrid(map: ArrayLike<number>, from: Grid, to: Grid): Float32Array {
-  const out = new Float32Array(to.rows * to.cols);
-  if (from.rows === to.rows && from.cols === to.cols) {
-    for (let i = 0; i < out.length; i++) out[i] = map[i];
-    return out;
-  }
-  const axis = (n: number, size: number, target: number) => {
-    const s = Math.min(Math.max((n + 0.5) * (size / target) - 0.5, 0), size - 1);
-    const lo = Math.floor(s);
-    return { lo, hi: Math.min(lo + 1, size - 1), w: s - lo };
-  };
-  for (let y = 0; y < to.rows; y++) {
-    const ay = axis(y, from.rows, to.rows);
-    for (let x = 0; x < to.cols; x++) {
-      const ax = axis(x, from.cols, to.cols);
-      const at = (r: number, c: number) => map[r * from.cols + c];
-      out[y * to.cols + x] =
-        (1 - ay.w) * ((1 - ax.w) * at(ay.lo, ax.lo) + ax.w * at(ay.lo, ax.hi)) + ay.w * ((1 - ax.w) * at(ay.hi, ax.lo) + ax.w * at(ay.hi, ax.hi));
-    }
-  }
-  return out;
+/** Bilinear resize of a rows x cols map to another grid (torch's interpolate, align_corners = false). */
+export function resizeMap(map: ArrayLike<number>, from: Grid, to: Grid): Float32Array {
+  return resizeGrid(map, from.rows, from.cols, to.rows, to.cols);
 }
 
 /** Sum-normalised copy (an all-zero map becomes even). */

@@ -7,7 +7,7 @@ import { mapGaze, meanGap, uniformGap, type GapMetrics, type StepRegions } from 
 import { gapHtml, gapMarkdown, type GapHeatmap, type GapReport, type GapSampleRow } from "../report/gap-report.js";
 import { overlayPanel, tileRasters, type Raster } from "../report/overlay.js";
 import { readGazeRun, type GazeSample } from "../signals/gaze-run.js";
-import { resizeGrid, toDistribution, type Grid } from "../signals/maps.js";
+import { resizeMap, toDistribution, type Grid } from "../signals/maps.js";
 import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
@@ -124,7 +124,7 @@ export async function gap(options: GapOptions): Promise<GapReport> {
     const reg = rb ? regionsFor(rb, regionSize!(t), t.grid) : undefined;
     const maps = runs.map((r) => {
       const s = r.get(t.id)!;
-      return s.grid.rows === t.grid.rows && s.grid.cols === t.grid.cols ? s.steps : s.steps.map((p) => toDistribution(resizeGrid(p, s.grid, t.grid)));
+      return s.grid.rows === t.grid.rows && s.grid.cols === t.grid.cols ? s.steps : s.steps.map((p) => toDistribution(resizeMap(p, s.grid, t.grid)));
     });
     const all = [t.steps, ...maps];
     let disagreement = 0;

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { boxesToPatches, patchesToBoxes, readBoxes } from "../../src/signals/regions.js";
-import { resizeGrid } from "../../src/signals/maps.js";
+import { resizeMap } from "../../src/signals/maps.js";
 import { resizeSquare } from "../../src/signals/layout.js";
 import { readImageAny, imageSize } from "../../src/data/read-image.js";
 import { encodePng } from "../../src/data/png.js";
@@ -75,13 +75,13 @@ describe("ground-truth regions", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 1000 }), (from, to, seed) => {
         const map = Array.from({ length: from * from }, (_, i) => ((i * 7919 + seed) % 101) / 101);
-        const a = resizeGrid(map, { rows: from, cols: from }, { rows: to, cols: to });
+        const a = resizeMap(map, { rows: from, cols: from }, { rows: to, cols: to });
         const b = resizeSquare(map, from, to);
         for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
       }),
     );
     // a 1 x 2 map stretched to 2 x 4: columns interpolate, rows repeat
-    expect(Array.from(resizeGrid([0, 1], { rows: 1, cols: 2 }, { rows: 2, cols: 4 }))).toEqual([0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1]);
+    expect(Array.from(resizeMap([0, 1], { rows: 1, cols: 2 }, { rows: 2, cols: 4 }))).toEqual([0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1]);
   });
 });
 
