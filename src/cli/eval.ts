@@ -3,7 +3,7 @@ import type { EvalResult } from "../eval/evaluate.js";
 import type { ForcedAccuracy, ForcedResult } from "../eval/forced.js";
 import type { VisionHeadsResult } from "../eval/vision-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import { evaluate, evaluateTeacherForced, evaluateVisionTower } from "../stages/evaluate.js";
+import { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions } from "../stages/evaluate.js";
 import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
@@ -19,22 +19,8 @@ function formatResult(r: EvalResult & GazeMetrics): string {
   return lines.join("\n");
 }
 
-interface EvalFlags {
-  model: string;
-  data: string;
-  split: string;
-  teacher?: string;
-  limit?: number;
-  predictions?: string;
-  dumpAttention?: string;
-  json?: boolean;
-  quiet?: boolean;
-  maskLatents?: boolean;
-  imageForAnswer: boolean;
-  teacherForced?: boolean;
-  visionHeads?: boolean;
-  allowOutsideRoot?: boolean;
-}
+/** The stage's options as commander gives them: the image probe is a --no- flag, plus the CLI's own. */
+type EvalFlags = Omit<EvaluateOptions, "noImageForAnswer"> & { imageForAnswer: boolean; json?: boolean; teacherForced?: boolean; visionHeads?: boolean };
 
 function formatVisionHeads(r: VisionHeadsResult): string {
   const pct = (x: number) => x.toFixed(3);

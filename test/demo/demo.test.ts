@@ -12,27 +12,13 @@ import { runDemo } from "../../src/demo/pipeline.js";
 import { DEMO_DEFAULTS } from "../../src/demo/recipe.js";
 import { STUDENT_DEFAULTS } from "../../src/stages/train-student.js";
 import { runCli } from "../helpers/cli.js";
+import { inChromium } from "../helpers/chromium.js";
 import { planJobs } from "../../src/demo/parallel.js";
 import { readPng } from "../../src/data/png.js";
-import { pathToFileURL } from "node:url";
 
-const CHROMIUM = process.env.LAVIT_CHROMIUM ?? "/usr/bin/chromium";
-
-/**
- * Opens the report in headless Chromium (Debian's package, driven by playwright-core) and checks
- * what a reader sees: the verdict, every results row, and heatmap images that actually loaded.
- * CI installs Chromium and sets LAVIT_EXPECT_CHROMIUM=1, so there the check cannot be skipped.
- */
+/** Opens the report in headless Chromium and checks what a reader sees: the verdict, every results row, and heatmap images that actually loaded. */
 async function screenshotReport(html: string, png: string): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.LAVIT_EXPECT_CHROMIUM === "1") throw new Error(`Chromium not found at ${CHROMIUM}`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    await page.goto(pathToFileURL(html).href);
+  await inChromium(html, { width: 1200, height: 900 }, async (page) => {
     expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
     // three models and the uniform-gaze scale row, on three splits each
     expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(12);
@@ -41,9 +27,7 @@ async function screenshotReport(html: string, png: string): Promise<void> {
     expect(widths.every((w) => w > 0)).toBe(true);
     await page.screenshot({ path: png, fullPage: true });
     expect(readPng(png).width).toBe(1200);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 describe("lavit demo --quick", () => {

@@ -3,19 +3,9 @@ import fc from "fast-check";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UserError } from "../../src/errors.js";
+import { acceptOrRefuse } from "../helpers/fuzz.js";
 import { readSignals } from "../../src/signals/layout.js";
 import { writeSafetensors } from "../../src/io/safetensors.js";
-
-/** Reads or refuses with a UserError; a TypeError, RangeError or a hang fails the test. */
-function acceptOrRefuse(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    expect(e.message.length).toBeLessThan(2000);
-  }
-}
 
 const anyJson = fc.jsonValue({ maxDepth: 3 });
 
