@@ -19,22 +19,26 @@ export async function writeAttentionDump(
   o: { model: string; topk?: number },
 ): Promise<void> {
   const finalDir = resolve(dir);
-  await buildDirAtomic(finalDir, (tmp) => {
-    mkdirSync(join(tmp, "trajectories"), { recursive: true });
-    const results: SignalResult[] = data.samples.map((sample, i) => {
-      const grid = Math.round(Math.sqrt(maps[i][0]?.length ?? 0));
-      const steps = maps[i].map((p) => ({ p_t: Array.from(p), p_topk_idx: topkIndices(p, o.topk ?? 8), method: "student_attention" as const }));
-      const trajRel = `trajectories/${sample.id}.json`;
-      writeFileSync(join(tmp, trajRel), JSON.stringify({ id: sample.id, grid, steps }) + "\n");
-      return {
-        id: sample.id,
-        question: sample.question,
-        image_relative_path: relative(finalDir, resolve(data.dir, data.split, sample.image)),
-        ground_truth_enriched: generated[i].replace(/\s*<eos>\s*$/, ""),
-        answer: sample.answer,
-        attention_path_abs: trajRel,
-      };
-    });
-    writeFileSync(join(tmp, METADATA_FILE), JSON.stringify({ results, model: o.model, split: data.split, method: "student_attention" }, null, 1) + "\n");
-  });
+  await buildDirAtomic(
+    finalDir,
+    (tmp) => {
+      mkdirSync(join(tmp, "trajectories"), { recursive: true });
+      const results: SignalResult[] = data.samples.map((sample, i) => {
+        const grid = Math.round(Math.sqrt(maps[i][0]?.length ?? 0));
+        const steps = maps[i].map((p) => ({ p_t: Array.from(p), p_topk_idx: topkIndices(p, o.topk ?? 8), method: "student_attention" as const }));
+        const trajRel = `trajectories/${sample.id}.json`;
+        writeFileSync(join(tmp, trajRel), JSON.stringify({ id: sample.id, grid, steps }) + "\n");
+        return {
+          id: sample.id,
+          question: sample.question,
+          image_relative_path: relative(finalDir, resolve(data.dir, data.split, sample.image)),
+          ground_truth_enriched: generated[i].replace(/\s*<eos>\s*$/, ""),
+          answer: sample.answer,
+          attention_path_abs: trajRel,
+        };
+      });
+      writeFileSync(join(tmp, METADATA_FILE), JSON.stringify({ results, model: o.model, split: data.split, method: "student_attention" }, null, 1) + "\n");
+    },
+    "signals",
+  );
 }

@@ -7,7 +7,9 @@ import type { GazeMetrics } from "../eval/gap.js";
 import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
 import { loadModelFor, withModel } from "../model/load.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { assertFileOutput } from "../util/paths.js";
+import { assertFileOutput, assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { checkReplaceable } from "../util/marker.js";
+import { resolve } from "node:path";
 import { writeAttentionDump } from "../signals/dump.js";
 
 export interface EvaluateOptions {
@@ -42,6 +44,16 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
     { flag: "--data", path: o.data },
     { flag: "--teacher", path: o.teacher },
   ]);
+  if (o.dumpAttention) {
+    // The same guards as every output folder: apart from the inputs, never over a folder lavit did not make.
+    assertOutputLocation(o.dumpAttention, "--dump-attention");
+    assertOutputApart({ flag: "--dump-attention", path: o.dumpAttention }, [
+      { flag: "--model", path: o.model },
+      { flag: "--data", path: o.data },
+      { flag: "--teacher", path: o.teacher },
+    ]);
+    checkReplaceable(resolve(o.dumpAttention), "signals", false, "--dump-attention");
+  }
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
   let teacherMaps: Float32Array[][] | undefined;

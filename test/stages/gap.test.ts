@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { initEngine } from "../../src/engine/index.js";
 import { loadSplit } from "../../src/data/dataset.js";
 import { encodePng, readPng } from "../../src/data/png.js";
@@ -15,29 +14,18 @@ import { readSignals } from "../../src/signals/layout.js";
 import { isUserError } from "../../src/errors.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
+import { inChromium } from "../helpers/chromium.js";
 
-const CHROMIUM = process.env.LAVIT_CHROMIUM ?? "/usr/bin/chromium";
-
-/** Opens gap.html in headless Chromium and checks what a reader sees (skipped without Chromium unless CI expects it). */
+/** Opens gap.html in headless Chromium and checks what a reader sees. */
 async function checkInChromium(html: string, rows: number): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.LAVIT_EXPECT_CHROMIUM === "1") throw new Error(`Chromium not found at ${CHROMIUM}`);
-    return;
-  }
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    await page.goto(pathToFileURL(html).href);
+  await inChromium(html, { width: 1000, height: 800 }, async (page) => {
     expect(await page.$$eval("#models tbody tr", (r) => r.length)).toBe(rows);
     const imgs = await page.$$eval("#heatmaps img", (list) =>
       list.map((i) => ({ w: (i as unknown as { naturalWidth: number }).naturalWidth, h: (i as unknown as { naturalHeight: number }).naturalHeight })),
     );
     expect(imgs.length).toBeGreaterThan(0);
     expect(imgs.every((i) => i.w > 0 && i.h > 0)).toBe(true);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 /** A trajectory folder written by hand: ids, per-sample step maps, image paths (relative to the folder). */
@@ -91,6 +79,10 @@ describe("lavit gap on lavit models", () => {
     const split = "test-id";
     await evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpAttention: dumpT, quiet: true });
     const ev = await evaluate({ model: join(root, "student"), teacher: join(root, "teacher"), data: dataDir, split, dumpAttention: dumpS, quiet: true });
+    // A second dump into the same folder is refused, as every output folder is without --force.
+    await expect(evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpAttention: dumpT, quiet: true })).rejects.toThrow(
+      /--dump-attention .* already exists/,
+    );
     const meta = JSON.parse(readFileSync(join(dumpS, "metadata.json"), "utf8"));
     expect(meta.results).toHaveLength(6);
     expect(JSON.parse(readFileSync(join(dumpS, meta.results[0].attention_path_abs), "utf8")).steps[0].method).toBe("student_attention");
