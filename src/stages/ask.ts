@@ -1,4 +1,5 @@
 import { initEngine, scoped, tf } from "../engine/index.js";
+import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { encodePng } from "../data/png.js";
 import { readSizedImage } from "../data/images.js";
@@ -39,7 +40,7 @@ export interface AskResult {
 
 /** Answers one question about one image, with where each latent thought looks. */
 export async function ask(opts: AskOptions): Promise<AskResult> {
-  const o = { ...ASK_DEFAULTS, ...opts };
+  const o = withDefaults(ASK_DEFAULTS, opts);
   if (!o.question.trim()) throw new UserError("the question is empty");
   assertFileOutput(o.heatmap, "--heatmap", [
     { flag: "--model", path: o.model },

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { withDefaults } from "./defaults.js";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit } from "../data/dataset.js";
@@ -65,7 +66,7 @@ export interface ExtractStageOptions {
 /** Runs the teacher on a split and writes its white-box signals (trajectories + V_top). */
 export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary> {
   const given = withPreset(opts.preset, OFFICIAL_EXTRACT, opts);
-  const o = { ...EXTRACT_DEFAULTS, ...given };
+  const o = withDefaults(EXTRACT_DEFAULTS, given);
   const method = o.method;
   if (method === "gradient" && (opts.layers !== undefined || opts.queries !== undefined))
     throw new UserError(`${opts.layers !== undefined ? "--layers" : "--queries"} chooses attention rows and has no meaning with --method gradient`);

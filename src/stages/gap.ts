@@ -1,4 +1,5 @@
 import { basename, join, resolve } from "node:path";
+import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { readDatasetInfo, readManifest, checkSplit } from "../data/manifest.js";
 import { encodePng } from "../data/png.js";
@@ -81,7 +82,7 @@ function divergence(a: readonly Float32Array[], b: readonly Float32Array[]): num
  * even-gaze reference; written as gap.json, gap.md and gap.html (heatmaps over the images).
  */
 export async function gap(options: GapOptions): Promise<GapReport> {
-  const o = { ...GAP_DEFAULTS, ...options };
+  const o = withDefaults(GAP_DEFAULTS, options);
   if (!o.compare.length) throw new UserError("--compare: give at least one folder to compare with the teacher");
   if ((o.data === undefined) !== (o.split === undefined))
     throw new UserError("--data and --split go together (the dataset whose rationale patches are the ground truth)");

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { generateDataset, type GenerateOptions as DataOptions } from "../data/generate.js";
 import type { DatasetInfo } from "../data/manifest.js";
@@ -34,7 +35,7 @@ export function checkGeometry(size: number, patch: number): void {
 
 /** Generates the benchmark (all five splits) into `out`; resolves to the dataset's info. */
 export async function generate(opts: GenerateOptions): Promise<DatasetInfo> {
-  const o = { ...GENERATE_DEFAULTS, ...opts };
+  const o = withDefaults(GENERATE_DEFAULTS, opts);
   checkGeometry(o.size, o.patch);
   checkImageSize(o.size, o.patch);
   assertOutputLocation(o.out);

@@ -1,4 +1,5 @@
 import { UserError } from "../errors.js";
+import { withDefaults } from "./defaults.js";
 import { OFFICIAL_GRADIENT_TAU } from "../signals/gradient.js";
 import { LAVIT_EXTRACTION, type ExtractionSettings } from "../signals/extract.js";
 
@@ -73,9 +74,7 @@ export function withPreset<T extends object>(preset: Preset | undefined, table: 
     const g = (given as Record<string, unknown>)[k];
     if (g !== undefined && g !== v) throw new UserError(`${shown(k, g)} contradicts --preset ${preset} (which sets ${shown(k, v)}); drop one of them`);
   }
-  // A key given as undefined is not given: it must not hide the preset's value.
-  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  return { ...table, ...defined } as T;
+  return withDefaults(table, given) as T;
 }
 
 /** The extraction settings a student with this preset was designed for (undefined: any). */

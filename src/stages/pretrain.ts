@@ -1,4 +1,5 @@
 import { initEngine } from "../engine/index.js";
+import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { captionText } from "../data/caption.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
@@ -77,7 +78,7 @@ export async function trainToFolder(out: string, task: TrainTask, options: Train
 
 /** Trains the teacher VLM on the teacher-train split (rationale + answer). */
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
-  const o = { ...TEACHER_DEFAULTS, ...opts };
+  const o = withDefaults(TEACHER_DEFAULTS, opts);
   const options = trainerOptions(o, o.steps);
   assertOutputApart(o.out, inputsOf(o));
   await initEngine();
@@ -113,7 +114,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
 
 /** Pretrains the student base on scene descriptions of the teacher-train images (no questions). */
 export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
-  const o = { ...BASE_DEFAULTS, ...opts };
+  const o = withDefaults(BASE_DEFAULTS, opts);
   if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
   const options = trainerOptions(o, o.steps);
   assertOutputApart(o.out, [...inputsOf(o), { flag: "--vision-from", path: o.visionFrom }]);

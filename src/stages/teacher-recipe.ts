@@ -33,21 +33,22 @@ const dataSpec = z
 
 const familyWeights = z.object(Object.fromEntries(FAMILIES.map((f) => [f, num(0, 100).optional()]))).strict();
 
+// Unset fields take the teacher stage's defaults (TEACHER_DEFAULTS, TRAINER_DEFAULTS): one home for each.
 const trainSpec = z
   .object({
     steps: count,
-    batch_size: count.default(32),
-    lr: num(0, 1).default(1e-3),
-    warmup: z.number().int().nonnegative().default(100),
-    min_lr_ratio: num(0, 1).default(0.1),
-    weight_decay: num(0, 1).default(0.05),
-    clip: num(0, 1e6).default(1),
-    seed: z.number().int().nonnegative().default(0),
-    log_every: count.default(10),
-    checkpoint_every: count.default(200),
-    aux_patch: num(0, 100).default(1),
-    answer_weight: num(0, 100).default(1),
-    ground_attention: num(0, 100).default(0),
+    batch_size: count.optional(),
+    lr: num(0, 1).optional(),
+    warmup: z.number().int().nonnegative().optional(),
+    min_lr_ratio: num(0, 1).optional(),
+    weight_decay: num(0, 1).optional(),
+    clip: num(0, 1e6).optional(),
+    seed: z.number().int().nonnegative().optional(),
+    log_every: count.optional(),
+    checkpoint_every: count.optional(),
+    aux_patch: num(0, 100).optional(),
+    answer_weight: num(0, 100).optional(),
+    ground_attention: num(0, 100).optional(),
     family_weight: familyWeights.optional(),
     /** Model config file (default: the built-in teacher size). */
     config: z.string().optional(),
@@ -199,7 +200,8 @@ export async function runRecipe(file: string, out: string, opts: RecipeRunOption
     if (done >= t.steps) {
       log(`phase ${phase.name}: finished (step ${done}), skipped`);
     } else {
-      if (t.warmup >= t.steps) throw new UserError(`${file}: phases[${i}].train.warmup ${t.warmup} must be smaller than steps ${t.steps}`);
+      if (t.warmup !== undefined && t.warmup >= t.steps)
+        throw new UserError(`${file}: phases[${i}].train.warmup ${t.warmup} must be smaller than steps ${t.steps}`);
       log(
         `phase ${phase.name}: ${done > 0 ? `resuming at step ${done}` : "starting"} (data seed ${phase.data.seed}, ${t.steps} steps${from ? `, from ${from}` : ""})`,
       );

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { withDefaults } from "./defaults.js";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
@@ -176,7 +177,7 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
     : OFFICIAL_STUDENT;
   const opts = withPreset(given.preset, table, given);
   const two = (opts.gateSchedule ?? STUDENT_DEFAULTS.gateSchedule) === "two-stage" ? STUDENT_DEFAULTS.twoStage : {};
-  const o = { ...STUDENT_DEFAULTS, ...two, ...opts };
+  const o = withDefaults(withDefaults(STUDENT_DEFAULTS, two), opts);
   const schedule = o.gate ? o.gateSchedule : "none";
   for (const k of ["stage2LrRatio", "stage2ResetOptimizer"] as const)
     if (opts[k] !== undefined && !isTwoStage(schedule))
