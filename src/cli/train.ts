@@ -50,6 +50,12 @@ export function register(program: Command): void {
       TEACHER_DEFAULTS.groundAttention,
     )
     .option(
+      "--ground-target <mass>",
+      "the grounding term's hinge: a step that already puts this much of its image attention on its patches costs nothing (1 = always pulled further)",
+      parseNumberIn("--ground-target", 1e-6, 1),
+      TEACHER_DEFAULTS.groundTarget,
+    )
+    .option(
       "--recipe <file>",
       "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues",
     )

@@ -1,14 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
-import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import { loadSplit } from "../data/dataset.js";
 import { readDatasetInfo } from "../data/manifest.js";
-import { encodePng } from "../data/png.js";
 import type { EvalResult } from "../eval/evaluate.js";
 import { uniformGaze, type GazeMetrics } from "../eval/gap.js";
 import { readVlmConfig } from "../model/config.js";
-import { heatmapPanel, tile } from "../report/heatmap.js";
 import { extract } from "../stages/extract.js";
 import { generate } from "../stages/generate.js";
 import { trainStudent, type StudentOptions } from "../stages/train-student.js";
@@ -19,6 +17,7 @@ import { acquireLock } from "../util/lock.js";
 import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
 import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { cachedEvaluation } from "./eval-cache.js";
+import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
 import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
 import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
@@ -223,7 +222,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   const timings: Timings = {};
   const perSeed: Record<string, Record<string, EvalResult & GazeMetrics>>[] = [];
   const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
-  const heatmaps: { file: string; caption: string }[] = [];
+  const heatmaps: HeatmapFigure[] = [];
 
   for (const seed of seeds) {
     const root = join(out, `seed-${seed}`);
@@ -254,7 +253,8 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
         (results[m.name] ??= {})[split] = ev.result;
       }
       reference[split] = uniformGaze(data.samples, teacherMaps!);
-      if (seed === seeds[0] && split === "test-ood") heatmaps.push(...writeHeatmaps(out, data, mapsByModel, ["teacher", "distill", "lavit"]));
+      if (seed === seeds[0] && split === "test-ood")
+        heatmaps.push(...writeHeatmaps(out, data, mapsByModel, ["teacher", "distill", "lavit"], { contrast: ["distill", "lavit"], seed }));
     }
     perSeed.push(results);
     referencePerSeed.push({ "uniform-gaze": reference });
@@ -293,7 +293,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   );
   recordDemoSettings(out, settings);
   writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
-  writeFileAtomic(join(out, "report.md"), markdownReport(report));
+  writeFileAtomic(join(out, "report.md"), markdownReport(report, heatmaps));
   writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));
   if (!o.quiet) process.stdout.write(markdownTable(results, reference) + "\n\n" + report.verdict.statement + `\nreport: ${join(o.out, "report.html")}\n`);
   return report;
@@ -308,39 +308,4 @@ function readMetrics(file: string, key: string): { step: number; value: number }
     .map((l) => JSON.parse(l) as Record<string, number>)
     .filter((r) => typeof r[key] === "number")
     .map((r) => ({ step: r.step, value: r[key] }));
-}
-
-/** One PNG per example: rows = rationale steps, columns = image + ground truth, then each model's gaze. */
-function writeHeatmaps(
-  out: string,
-  data: LoadedSplit,
-  maps: Record<string, Float32Array[][]>,
-  models: string[],
-  count = 4,
-): { file: string; caption: string }[] {
-  const dir = join(out, "heatmaps");
-  mkdirSync(dir, { recursive: true });
-  const grid = data.info.size / data.info.patch;
-  const picks = data.samples
-    .map((s, i) => ({ s, i }))
-    .filter(({ s }) => s.rationale.length >= 2)
-    .slice(0, count);
-  return picks.map(({ s, i }) => {
-    const steps = Math.min(2, s.rationale.length);
-    const panels = [];
-    for (let t = 0; t < steps; t++) {
-      panels.push(heatmapPanel(data.images[i], data.info.size, grid, null, s.rationale[t].patches));
-      for (const m of models) panels.push(heatmapPanel(data.images[i], data.info.size, grid, maps[m]?.[i]?.[t] ?? null, s.rationale[t].patches));
-    }
-    const img = tile(panels, models.length + 1);
-    const file = `heatmaps/${data.split}-${s.id}.png`;
-    writeFileSync(join(out, file), encodePng(img.rgb, img.width, img.height));
-    return {
-      file,
-      caption: `${s.id}: "${s.question}" (answer ${s.answer}). Columns: image, ${models.join(", ")}; rows: rationale steps ${s.rationale
-        .slice(0, steps)
-        .map((r) => `"${r.text}"`)
-        .join(", ")}.`,
-    };
-  });
 }

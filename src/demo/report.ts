@@ -1,3 +1,5 @@
+import type { HeatmapFigure } from "./heatmaps.js";
+
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
 export type ReportMetric = (typeof REPORT_METRICS)[number];
 export type SplitReport = Partial<Record<ReportMetric | `${ReportMetric}_std`, number>>;
@@ -96,7 +98,26 @@ export function markdownTable(results: DemoReport["results"], reference?: DemoRe
   return lines.join("\n");
 }
 
-export function markdownReport(rep: DemoReport): string {
+function markdownHeatmaps(figures: readonly HeatmapFigure[]): string[] {
+  if (!figures.length) return [];
+  const out = [
+    "## Where the models look",
+    "",
+    "Rows: rationale steps; under each panel its grounding mass on the step's ground truth (cyan) and its JS divergence to the teacher's map.",
+    "",
+  ];
+  for (const f of figures) {
+    out.push(`### ${f.id}: "${f.question}" (answer ${f.answer})`, "", `Shown because ${f.why}.`, "");
+    for (const step of f.steps) {
+      out.push(`| ${step.panels.map((p) => p.label).join(" | ")} |`, `|${step.panels.map(() => "---").join("|")}|`);
+      out.push(`| ${step.panels.map((p) => `![${p.label}](${p.file})`).join(" | ")} |`, `| ${step.panels.map((p) => p.caption).join(" | ")} |`, "");
+      out.push(`Step "${step.text}".`, "");
+    }
+  }
+  return out;
+}
+
+export function markdownReport(rep: DemoReport, heatmaps: readonly HeatmapFigure[] = []): string {
   return [
     "# lavit demo report",
     "",
@@ -122,6 +143,7 @@ export function markdownReport(rep: DemoReport): string {
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
       .join(", ")}`,
     "",
+    ...markdownHeatmaps(heatmaps),
   ].join("\n");
 }
 
@@ -149,13 +171,21 @@ export function svgCurves(series: Record<string, { step: number; value: number }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(title)}"><text x="${pad}" y="16" font-size="12">${esc(title)}</text><line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/><text x="${pad}" y="${h - 8}" font-size="10">step 0</text><text x="${w - pad - 40}" y="${h - 8}" font-size="10">step ${maxStep}</text><text x="2" y="${pad}" font-size="10">${maxV.toFixed(2)}</text><text x="2" y="${h - pad}" font-size="10">${minV.toFixed(2)}</text>${lines.join("")}</svg>`;
 }
 
-export function htmlReport(rep: DemoReport, curves: string[], heatmaps: { file: string; caption: string }[]): string {
+function htmlFigure(f: HeatmapFigure): string {
+  const rows = f.steps.map(
+    (step) =>
+      `<tr><th>${esc(step.text)}</th>${step.panels.map((p) => `<td><img src="${esc(p.file)}" alt="${esc(`${p.label}, ${step.text}`)}"><div class="cap">${esc(p.caption)}</div></td>`).join("")}</tr>`,
+  );
+  return `<figure><table class="panels">${rows.join("")}</table><figcaption>${esc(`${f.id}: "${f.question}" (answer ${f.answer}). Shown because ${f.why}.`)}</figcaption></figure>`;
+}
+
+export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly HeatmapFigure[]): string {
   const rows = tableRows(rep.results, rep.reference).map(
     ({ model, split, r }) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`,
   );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
 </head><body>
 <h1>lavit demo report</h1>
 <p>Seeds: ${rep.seeds.join(", ")}; shortcut prior ${esc(String(rep.config.prior))}.</p>
@@ -168,9 +198,9 @@ ${rows.join("\n")}
 <h2>Training curves</h2>
 ${curves.join("\n")}
 <h2>Where the models look</h2>
-<p>Each row: the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that rationale step (brighter = more attention).</p>
+<p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
 <div id="heatmaps">
-${heatmaps.map((h) => `<figure><img src="${esc(h.file)}" alt="${esc(h.caption)}"><figcaption>${esc(h.caption)}</figcaption></figure>`).join("\n")}
+${heatmaps.map(htmlFigure).join("\n")}
 </div>
 </body></html>
 `;

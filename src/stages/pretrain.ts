@@ -34,6 +34,8 @@ export interface TeacherOptions extends PretrainOptions {
   familyWeight?: FamilyWeights;
   /** Weight of the grounding term: each rationale step's attention to the image pulled onto the step's ground-truth patches (0 = off). */
   groundAttention?: number;
+  /** The grounding term's hinge: a step with at least this mass on its patches costs nothing (1 = always pulled further). */
+  groundTarget?: number;
 }
 
 export interface BaseOptions extends PretrainOptions {
@@ -42,7 +44,7 @@ export interface BaseOptions extends PretrainOptions {
 }
 
 const PRETRAIN_DEFAULTS = { split: "teacher-train", auxPatch: 1 } as const;
-export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1, groundAttention: 0 } as const;
+export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1, groundAttention: 0, groundTarget: 1 } as const;
 export const BASE_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 1500 } as const;
 
 /** The folders a pretraining run reads, which its --out must stay apart from. */
@@ -90,7 +92,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // The task adds the auxiliary heads to the store, so build it before loading weights.
-  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight, groundAttention: o.groundAttention });
+  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight, groundAttention: o.groundAttention, groundTarget: o.groundTarget });
   if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
   const perFamily = familyCounts(data);
   if (!o.quiet)
@@ -107,7 +109,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
     answer_weight: o.answerWeight,
     init_from: o.initFrom ?? null,
     family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null,
-    ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention } : {}),
+    ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention, ground_target: o.groundTarget } : {}),
   };
   return trainToFolder(o.out, task, options, vlm);
 }

@@ -49,6 +49,7 @@ const trainSpec = z
     aux_patch: num(0, 100).optional(),
     answer_weight: num(0, 100).optional(),
     ground_attention: num(0, 100).optional(),
+    ground_target: z.number().gt(0).max(1).optional(),
     family_weight: familyWeights.optional(),
     /** Model config file (default: the built-in teacher size). */
     config: z.string().optional(),
@@ -216,6 +217,7 @@ export async function runRecipe(file: string, out: string, opts: RecipeRunOption
         auxPatch: t.aux_patch,
         answerWeight: t.answer_weight,
         groundAttention: t.ground_attention,
+        groundTarget: t.ground_target,
         familyWeight: t.family_weight && (Object.fromEntries(Object.entries(t.family_weight).filter(([, w]) => w !== undefined)) as FamilyWeights),
         steps: t.steps,
         batchSize: t.batch_size,

@@ -7,7 +7,9 @@ import { IMAGE_START } from "../model/vlm.js";
  * extraction reads it (the query rows that produce the step's words, averaged over layers and
  * heads, averaged over the step's words), renormalised over the image tokens, should fall on
  * the step's ground-truth patches. The loss is -log of the mass it puts there, averaged over
- * steps: zero when every step looks only at its objects.
+ * steps: zero when every step looks only at its objects. With a target mass below 1 the term is a
+ * hinge, -log(mass / target) where the mass falls short and zero above it, so a teacher whose gaze
+ * is already grounded enough keeps the rest of its attention for whatever else the answer needs.
  */
 
 /** One rationale step of a teacher-forced sequence: where its words are predicted from, and where its objects are. */
@@ -66,10 +68,10 @@ export function stepImageMaps(probs: readonly tf.Tensor4D[], select: tf.Tensor3D
   return tf.div(rows, tf.maximum(tf.sum(rows, -1, true), 1e-12)) as tf.Tensor3D;
 }
 
-/** Mean over weighted steps of -log(mass on the step's patches). */
-export function groundingLoss(probs: readonly tf.Tensor4D[], batch: GroundBatch, n: number): tf.Scalar {
+/** Mean over weighted steps of max(0, -log(mass on the step's patches / target)). */
+export function groundingLoss(probs: readonly tf.Tensor4D[], batch: GroundBatch, n: number, target = 1): tf.Scalar {
   const maps = stepImageMaps(probs, batch.select, n);
   const mass = tf.sum(tf.mul(maps, batch.mask), -1); // [B, S]
-  const nll = tf.neg(tf.log(tf.maximum(mass, 1e-6)));
+  const nll = tf.relu(tf.sub(Math.log(target), tf.log(tf.maximum(mass, 1e-6))));
   return tf.div(tf.sum(tf.mul(nll, batch.weights)), tf.maximum(tf.sum(batch.weights), 1)) as tf.Scalar;
 }

@@ -39,12 +39,14 @@ export interface TeacherTaskOptions {
    * extraction reads it, pulled onto the step's ground-truth patches (see grounding.ts).
    */
   groundAttention?: number;
+  /** The grounding term's hinge: steps putting at least this mass on their patches cost nothing (1 = plain -log mass). */
+  groundTarget?: number;
   /** Keep the vision tower as it is (a student started from a base): no gradient, and its features cached. */
   frozenVision?: boolean;
 }
 
 export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
-  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false, groundAttention = 0 } = options;
+  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false, groundAttention = 0, groundTarget = 1 } = options;
   if (groundAttention > 0 && (targets || !askQuestion)) throw new Error("the grounding term needs the rationale targets and the question prompt");
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
@@ -84,6 +86,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
             n,
           ),
           n,
+          groundTarget,
         );
       } else {
         logits3 = forwardText(vlm, ids, features);

@@ -25,6 +25,9 @@ async function screenshotReport(html: string, png: string): Promise<void> {
     const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.length).toBeGreaterThan(0);
     expect(widths.every((w) => w > 0)).toBe(true);
+    // under every student panel: its grounding mass and its JS divergence to the teacher
+    const captions = await page.$$eval("#heatmaps .cap", (cells) => cells.map((c) => c.textContent ?? ""));
+    expect(captions.filter((c) => /^(distill|lavit): mass \d\.\d\d, JS \d\.\d{3}$/.test(c)).length).toBeGreaterThan(0);
     await page.screenshot({ path: png, fullPage: true });
     expect(readPng(png).width).toBe(1200);
   });
