@@ -7,12 +7,17 @@ import { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOpti
 import { UserError } from "../errors.js";
 import { parsePositiveInt } from "./parse.js";
 
-function formatResult(r: EvalResult & GazeMetrics): string {
-  const gap = [`grounding_mass ${r.grounding_mass.toFixed(3)}`, `entropy ${r.entropy.toFixed(3)}`];
-  if (r.js_to_teacher !== undefined) gap.push(`js_to_teacher ${r.js_to_teacher.toFixed(3)}`, `topk_iou ${r.topk_iou!.toFixed(3)}`);
+function gazeLine(g: GazeMetrics): string {
+  const gap = [`grounding_mass ${g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
+  if (g.js_to_teacher !== undefined) gap.push(`js_to_teacher ${g.js_to_teacher.toFixed(3)}`, `topk_iou ${g.topk_iou!.toFixed(3)}`);
+  return gap.join(", ");
+}
+
+function formatResult(r: EvalResult & GazeMetrics & { thoughts?: GazeMetrics }): string {
   const lines = [
     `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`,
-    `  gaze: ${gap.join(", ")}`,
+    `  gaze while writing: ${gazeLine(r)}`,
+    ...(r.thoughts ? [`  gaze of the latent thoughts: ${gazeLine(r.thoughts)}`] : []),
   ];
   for (const [f, g] of Object.entries(r.families))
     lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);

@@ -7,8 +7,10 @@ import { loadModelFor, withModel } from "../model/load.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
 export interface CachedEval {
-  result: EvalResult & GazeMetrics;
+  result: EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
   maps: Float32Array[][];
+  /** A model with latent thoughts: per sample, per step, where its latents look. */
+  thoughtMaps?: Float32Array[][];
   /** Time spent evaluating (0 when the cache had it). */
   seconds: number;
 }
@@ -30,8 +32,12 @@ export function cachedEvaluation(
   const resultFile = join(evalDir, `${split}.json`);
   const mapsFile = join(evalDir, `${split}.maps.json`);
   const predictionsFile = join(evalDir, `${split}.predictions.jsonl`);
+  const thoughtsFile = join(evalDir, `${split}.thoughts.json`);
+  const readMaps = (file: string) => (JSON.parse(readFileSync(file, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
+  const writeMaps = (file: string, maps: readonly Float32Array[][]) =>
+    writeFileAtomic(file, JSON.stringify(maps.map((s) => s.map((x) => Array.from(x, (v) => +v.toFixed(5))))));
   if (existsSync(resultFile) && existsSync(mapsFile)) {
-    let result = JSON.parse(readFileSync(resultFile, "utf8")) as EvalResult & GazeMetrics;
+    let result = JSON.parse(readFileSync(resultFile, "utf8")) as CachedEval["result"];
     if (existsSync(predictionsFile))
       result = {
         ...result,
@@ -43,8 +49,7 @@ export function cachedEvaluation(
             .map((l) => JSON.parse(l) as Prediction),
         ),
       };
-    const maps = (JSON.parse(readFileSync(mapsFile, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
-    return { result, maps, seconds: 0 };
+    return { result, maps: readMaps(mapsFile), ...(existsSync(thoughtsFile) ? { thoughtMaps: readMaps(thoughtsFile) } : {}), seconds: 0 };
   }
   onEvaluate();
   const t0 = performance.now();
@@ -54,7 +59,8 @@ export function cachedEvaluation(
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(evalDir, { recursive: true });
   writeFileAtomic(predictionsFile, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
-  writeFileAtomic(mapsFile, JSON.stringify(ev.maps.map((s) => s.map((x) => Array.from(x, (v) => +v.toFixed(5))))));
+  writeMaps(mapsFile, ev.maps);
+  if (ev.thoughtMaps) writeMaps(thoughtsFile, ev.thoughtMaps);
   writeFileAtomic(resultFile, JSON.stringify(ev.result, null, 2) + "\n");
-  return { result: ev.result, maps: ev.maps, seconds };
+  return { result: ev.result, maps: ev.maps, ...(ev.thoughtMaps ? { thoughtMaps: ev.thoughtMaps } : {}), seconds };
 }

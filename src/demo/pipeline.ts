@@ -20,7 +20,7 @@ import { cachedEvaluation } from "./eval-cache.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
 import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
 import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
-import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, verdict, type DemoReport } from "./report.js";
+import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
 import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
@@ -220,7 +220,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i);
   const students = variants(o.full, o.latents, o.preset);
   const timings: Timings = {};
-  const perSeed: Record<string, Record<string, EvalResult & GazeMetrics>>[] = [];
+  const perSeed: Record<string, Record<string, Partial<EvalResult> & GazeMetrics>>[] = [];
   const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
   const heatmaps: HeatmapFigure[] = [];
 
@@ -236,7 +236,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
       );
     }
     await seedStudents(o, seed, root, dataDir, sigDir, threads, timings);
-    const results: Record<string, Record<string, EvalResult & GazeMetrics>> = {};
+    const results: Record<string, Record<string, Partial<EvalResult> & GazeMetrics>> = {};
     const reference: Record<string, GazeMetrics> = {};
     const models = [{ name: "teacher", dir: o.teacher }, ...students.map((v) => ({ name: v.name, dir: join(root, "students", v.name) }))];
     for (const split of SPLITS) {
@@ -250,11 +250,23 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
         timings.eval = (timings.eval ?? 0) + ev.seconds;
         mapsByModel[m.name] = ev.maps;
         if (m.name === "teacher") teacherMaps = ev.maps;
-        (results[m.name] ??= {})[split] = ev.result;
+        const { thoughts, ...said } = ev.result;
+        (results[m.name] ??= {})[split] = said;
+        // A student with latent thoughts gets a second gaze row: where its thoughts look, not its words.
+        if (thoughts) (results[thoughtsRow(m.name)] ??= {})[split] = thoughts;
+        if (ev.thoughtMaps) mapsByModel[thoughtsRow(m.name)] = ev.thoughtMaps;
       }
       reference[split] = uniformGaze(data.samples, teacherMaps!);
       if (seed === seeds[0] && split === "test-ood")
-        heatmaps.push(...writeHeatmaps(out, data, mapsByModel, ["teacher", "distill", "lavit"], { contrast: ["distill", "lavit"], seed }));
+        heatmaps.push(
+          ...writeHeatmaps(
+            out,
+            data,
+            mapsByModel,
+            ["teacher", "distill", "lavit", thoughtsRow("lavit")].filter((m) => mapsByModel[m]),
+            { contrast: ["distill", mapsByModel[thoughtsRow("lavit")] ? thoughtsRow("lavit") : "lavit"], seed },
+          ),
+        );
     }
     perSeed.push(results);
     referencePerSeed.push({ "uniform-gaze": reference });

@@ -17,7 +17,11 @@ export interface DemoReport {
 export interface Verdict {
   ood_gain_points: number;
   pair_gain_points: number | null;
+  /** Of LaViT's latent thoughts when it has them, else of its gaze while writing; against distill's gaze while writing. */
   js_reduction: number | null;
+  grounding_mass_gain: number | null;
+  /** Even gaze's js_to_teacher over LaViT's: how far a constant is from the teacher compared with LaViT. */
+  even_gaze_ratio: number | null;
   lavit_wins: boolean;
   statement: string;
 }
@@ -45,6 +49,11 @@ export function aggregate(
   return out;
 }
 
+/** The results row of where a student's latent thoughts look (its trajectory head's maps, step by step). */
+export function thoughtsRow(model: string): string {
+  return `${model} thoughts`;
+}
+
 /** What the numbers say about LaViT vs the distill baseline, stated plainly either way. */
 export function verdict(results: DemoReport["results"], reference?: DemoReport["reference"]): Verdict {
   const l = results.lavit?.["test-ood"];
@@ -53,12 +62,20 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   const dp = results.distill?.["test-pairs"];
   const gain = 100 * ((l?.accuracy ?? 0) - (d?.accuracy ?? 0));
   const pairGain = lp?.pair_accuracy !== undefined && dp?.pair_accuracy !== undefined ? 100 * (lp.pair_accuracy - dp.pair_accuracy) : null;
-  const js = l?.js_to_teacher !== undefined && d?.js_to_teacher ? 1 - l.js_to_teacher / d.js_to_teacher : null;
-  const wins = gain >= 10 && (pairGain ?? 0) > 0 && (js ?? 0) >= 0.3;
+  // LaViT's gaze is where its latent thoughts look (the method's claim); distill has no thoughts, only its gaze while writing.
+  const thoughts = results[thoughtsRow("lavit")]?.["test-ood"];
+  const g = thoughts ?? l;
+  const gazeName = thoughts ? "LaViT's latent thoughts" : "LaViT";
+  const js = g?.js_to_teacher !== undefined && d?.js_to_teacher ? 1 - g.js_to_teacher / d.js_to_teacher : null;
+  const massGain = g?.grounding_mass !== undefined && d?.grounding_mass !== undefined ? g.grounding_mass - d.grounding_mass : null;
+  const wins = gain >= 10 && (pairGain ?? 0) > 0 && (js ?? 0) >= 0.3 && (massGain ?? 0) > 0;
   const parts = [
     `On test-ood, LaViT ${gain >= 0 ? "beats" : "trails"} the distill baseline by ${Math.abs(gain).toFixed(1)} points`,
     pairGain !== null ? `pair accuracy ${pairGain >= 0 ? "+" : ""}${pairGain.toFixed(1)} points` : "",
-    js !== null ? `js_to_teacher ${js >= 0 ? `${(100 * js).toFixed(0)}% lower` : `${(-100 * js).toFixed(0)}% higher`}` : "",
+    js !== null
+      ? `js_to_teacher of ${gazeName} ${js >= 0 ? `${(100 * js).toFixed(0)}% lower` : `${(-100 * js).toFixed(0)}% higher`} than distill's gaze while writing`
+      : "",
+    massGain !== null ? `grounding mass ${g!.grounding_mass!.toFixed(3)} vs distill's ${d!.grounding_mass!.toFixed(3)}` : "",
   ].filter(Boolean);
   // Accuracy on a split whose yes/no answers lean one way rewards a model that leans the same way.
   const bias =
@@ -68,11 +85,20 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   // A teacher whose maps are near-uniform makes js_to_teacher reward diffuse attention: say where even gaze would score.
   const even = reference?.["test-ood"]?.js_to_teacher;
   const scale =
-    even !== undefined && l?.js_to_teacher !== undefined
-      ? ` For scale, attention spread evenly over the image scores js_to_teacher ${even.toFixed(4)} on test-ood (LaViT ${l.js_to_teacher.toFixed(4)}, distill ${(d?.js_to_teacher ?? NaN).toFixed(4)}).`
+    even !== undefined && g?.js_to_teacher !== undefined
+      ? ` For scale, attention spread evenly over the image scores js_to_teacher ${even.toFixed(4)} on test-ood (${thoughts ? `LaViT's thoughts ${g.js_to_teacher.toFixed(4)}, LaViT while writing ${(l?.js_to_teacher ?? NaN).toFixed(4)}` : `LaViT ${g.js_to_teacher.toFixed(4)}`}, distill ${(d?.js_to_teacher ?? NaN).toFixed(4)}).`
       : "";
-  const statement = `${parts.join("; ")}.${bias}${scale} ${wins ? "This meets the project's bar (>= +10 points on test-ood, better pairs, >= 30% lower js_to_teacher)." : "This does NOT meet the project's bar (>= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher)."}`;
-  return { ood_gain_points: gain, pair_gain_points: pairGain, js_reduction: js, lavit_wins: wins, statement };
+  const bar = ">= +10 points on test-ood, better pair accuracy, >= 30% lower js_to_teacher and higher grounding mass";
+  const statement = `${parts.join("; ")}.${bias}${scale} ${wins ? `This meets the project's bar (${bar}).` : `This does NOT meet the project's bar (${bar}).`}`;
+  return {
+    ood_gain_points: gain,
+    pair_gain_points: pairGain,
+    js_reduction: js,
+    grounding_mass_gain: massGain,
+    even_gaze_ratio: even !== undefined && g?.js_to_teacher ? even / g.js_to_teacher : null,
+    lavit_wins: wins,
+    statement,
+  };
 }
 
 function fmt(r: SplitReport, m: ReportMetric): string {
@@ -131,7 +157,7 @@ export function markdownReport(rep: DemoReport, heatmaps: readonly HeatmapFigure
     "",
     markdownTable(rep.results, rep.reference),
     "",
-    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); (uniform gaze): attention spread evenly over the image, scored against the same teacher maps, the scale for the gaze metrics; said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
+    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); 'lavit thoughts' (and likewise for other students with latents): where the student's latent visual thoughts look, step t being the mean of its trajectory head's maps over the latents trained on step t (the distill student has no thoughts, only its gaze while writing); (uniform gaze): attention spread evenly over the image, scored against the same teacher maps, the scale for the gaze metrics; said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
     "",
     "## Set-up",
     "",
@@ -198,7 +224,7 @@ ${rows.join("\n")}
 <h2>Training curves</h2>
 ${curves.join("\n")}
 <h2>Where the models look</h2>
-<p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
+<p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step, and where LaViT's latent thoughts for that step look (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
 <div id="heatmaps">
 ${heatmaps.map(htmlFigure).join("\n")}
 </div>

@@ -7,6 +7,7 @@ import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
 import { gazeMaps } from "./gaze.js";
+import { stepForLatent } from "../train/losses.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 
 export interface Prediction {
@@ -49,6 +50,8 @@ export interface PredictionsWithReadout {
   tokenAttention: Float32Array[][];
   /** Per sample, [n * d] last-layer hidden states at the image positions. */
   imageHidden: Float32Array[];
+  /** A model with latent thoughts: per sample, per latent, its trajectory head's map over the image. */
+  latentMaps?: Float32Array[][];
 }
 
 /** Greedy answers plus where each generated token looked, read in the same decoding pass. */
@@ -60,6 +63,8 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const generated: number[][] = new Array(data.samples.length);
   const tokenAttention: Float32Array[][] = new Array(data.samples.length);
   const imageHidden: Float32Array[] = new Array(data.samples.length);
+  const latentMaps: Float32Array[][] = new Array(data.samples.length);
+  const latents = readAttention ? (opts.latents ?? 0) : 0;
   const batchSize = opts.batchSize ?? 64;
   const bar = progress(`eval ${data.split}`, data.samples.length, { quiet: opts.quiet });
   for (const idx of [...byLength.values()]) {
@@ -80,6 +85,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
           biasFor: probeBias(prompts[chunk[0]].length, opts.latents ?? 0, n, opts.probes ?? {}),
           readImage: true,
           readAttention,
+          latents,
         },
       );
       patches.dispose();
@@ -87,6 +93,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
         generated[i] = g.tokens[k];
         tokenAttention[i] = g.imageAttention![k];
         imageHidden[i] = g.imageHidden![k];
+        if (g.latentMaps) latentMaps[i] = g.latentMaps[k];
       });
       bar.tick(chunk.length);
     }
@@ -106,7 +113,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
       generated: text,
     };
   });
-  return { predictions, tokenAttention, imageHidden };
+  return { predictions, tokenAttention, imageHidden, ...(latents > 0 ? { latentMaps } : {}) };
 }
 
 function group(preds: readonly Prediction[]): GroupAccuracy {
@@ -136,10 +143,29 @@ export interface GazedPrediction extends Prediction {
 }
 
 export interface FullEval {
-  result: EvalResult & GazeMetrics;
+  result: EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
   predictions: GazedPrediction[];
   /** Per sample, per step gaze maps (to compare other models against this one). */
   maps: Float32Array[][];
+  /** A model with latent thoughts: per sample, per step, where the latents that stand for that step look. */
+  thoughtMaps?: Float32Array[][];
+}
+
+/**
+ * Where a model's latent thoughts look, step by step: step t of the T it wrote is the mean map
+ * of the latents the trajectory loss assigns to step t (stepForLatent), or of the nearest latent
+ * when the model wrote more steps than it has latents.
+ */
+export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number): Float32Array[] {
+  const K = latentMaps.length;
+  return Array.from({ length: steps }, (_, t) => {
+    const mine = latentMaps.filter((_, k) => stepForLatent(k, K, steps) === t);
+    const use = mine.length ? mine : [latentMaps[Math.min(K - 1, Math.floor((t * K) / steps))]];
+    const n = use[0].length;
+    const m = new Float32Array(n);
+    for (const p of use) for (let j = 0; j < n; j++) m[j] += p[j] / use.length;
+    return m;
+  });
 }
 
 /**
@@ -148,9 +174,13 @@ export interface FullEval {
  * (the teacher's maps on the same samples) the teacher-relative metrics are added.
  */
 export function evaluateModel(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {}): FullEval {
-  const { predictions: preds, tokenAttention } = predictWithReadout(vlm, tok, data, opts);
+  const { predictions: preds, tokenAttention, latentMaps } = predictWithReadout(vlm, tok, data, opts);
   const n = numPatches(vlm.config.vision);
   const maps = preds.map((p, i) => gazeMaps(p.generated, tokenAttention[i], n));
   const predictions = preds.map((p, i) => ({ ...p, gaze: sampleGaze(data.samples[i], maps[i], opts.teacherMaps?.[i]) }));
-  return { result: { ...summarise(data.split, preds), ...meanGaze(predictions.map((p) => p.gaze)) }, predictions, maps };
+  const result = { ...summarise(data.split, preds), ...meanGaze(predictions.map((p) => p.gaze)) };
+  if (!latentMaps) return { result, predictions, maps };
+  const thoughtMaps = maps.map((steps, i) => thoughtGaze(latentMaps[i], steps.length));
+  const thoughts = meanGaze(thoughtMaps.map((m, i) => sampleGaze(data.samples[i], m, opts.teacherMaps?.[i])));
+  return { result: { ...result, thoughts }, predictions, maps, thoughtMaps };
 }

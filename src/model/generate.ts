@@ -1,7 +1,7 @@
 import { tf } from "../engine/index.js";
 import { imageRowsAttention } from "./readout.js";
 import { checkPositions } from "./config.js";
-import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, visionForward, type KvCache, type Vlm } from "./vlm.js";
+import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, visionForward, type KvCache, type Vlm } from "./vlm.js";
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -18,6 +18,11 @@ export interface GenerateOptions {
   readImage?: boolean;
   /** With readImage: false reads only the hidden states (gradient saliency needs no attention). */
   readAttention?: boolean;
+  /**
+   * With readImage: the prompt ends with this many latent thought tokens; read where each one
+   * looks, as its trajectory head scores the image (the distribution the trajectory loss trains).
+   */
+  latents?: number;
 }
 
 export interface Generation {
@@ -27,6 +32,8 @@ export interface Generation {
   imageAttention?: Float32Array[][];
   /** With readImage: per row, [n * d] last-layer hidden states at the image positions. */
   imageHidden?: Float32Array[];
+  /** With readImage and latents: per row, per latent, its trajectory head's distribution over the n image tokens. */
+  latentMaps?: Float32Array[][];
 }
 
 /** Keeps a cache layer's tensors alive past the tidy scope that made them. */
@@ -71,6 +78,8 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
   const readAtt = read && (opts.readAttention ?? true);
   const attention: Float32Array[][] = prompts.map(() => []);
   let imageHidden: Float32Array[] | undefined;
+  let latentMaps: Float32Array[][] | undefined;
+  const K = read ? (opts.latents ?? 0) : 0;
   /** Reads the attention row that produced `next` (before `next` is pushed). */
   const takeAttention = (a: tf.Tensor2D | undefined) => {
     if (!a) return null;
@@ -94,6 +103,16 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
           layers: useCache ? dec.cache.layers : [],
           att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
           hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined,
+          latent:
+            K > 0
+              ? tf.exp(
+                  trajHeadLogits(
+                    vlm,
+                    tf.slice(dec.hidden, [0, t0 - K, 0], [b, K, -1]) as tf.Tensor3D,
+                    tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) as tf.Tensor3D,
+                  ),
+                )
+              : undefined,
         };
       });
       next = argmaxRows(r.logits);
@@ -104,6 +123,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const all = r.hidden.dataSync() as Float32Array;
         imageHidden = prompts.map((_, i) => all.slice(i * n * d, (i + 1) * n * d));
         r.hidden.dispose();
+      }
+      if (r.latent) {
+        const all = r.latent.dataSync() as Float32Array;
+        latentMaps = prompts.map((_, i) => Array.from({ length: K }, (_, k) => all.slice((i * K + k) * n, (i * K + k + 1) * n)));
+        r.latent.dispose();
       }
       if (useCache) cache = { layers: r.layers, length: t0 };
     }
@@ -152,5 +176,5 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
     image.dispose();
     if (cache) for (const l of cache.layers) tf.dispose([l.k, l.v]);
   }
-  return read ? { tokens: out, imageAttention: attention, imageHidden } : { tokens: out };
+  return read ? { tokens: out, imageAttention: attention, imageHidden, ...(latentMaps ? { latentMaps } : {}) } : { tokens: out };
 }

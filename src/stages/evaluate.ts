@@ -35,7 +35,7 @@ export interface EvaluateOptions {
   dumpAttention?: string;
 }
 
-export type Evaluation = EvalResult & GazeMetrics;
+export type Evaluation = EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {

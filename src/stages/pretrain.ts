@@ -92,7 +92,12 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
   const vlm = buildVlm(config, options.seed);
   // The task adds the auxiliary heads to the store, so build it before loading weights.
-  const task = teacherTask(vlm, data, { auxPatchWeight: o.auxPatch, answerWeight: o.answerWeight, groundAttention: o.groundAttention, groundTarget: o.groundTarget });
+  const task = teacherTask(vlm, data, {
+    auxPatchWeight: o.auxPatch,
+    answerWeight: o.answerWeight,
+    groundAttention: o.groundAttention,
+    groundTarget: o.groundTarget,
+  });
   if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
   const perFamily = familyCounts(data);
   if (!o.quiet)

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { generateDataset } from "../data/generate.js";
 import { GENERATE_DEFAULTS } from "./generate.js";
@@ -61,7 +61,7 @@ const phaseSpec = z
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: "a phase name is lower-case letters, digits and dashes (it names the phase's folder)" }),
     data: dataSpec,
     train: trainSpec,
-    /** A model folder, or { "phase": name } of an earlier phase (default: the previous phase; the first: from scratch). */
+    /** A model folder (relative to the recipe file), or { "phase": name } of an earlier phase (default: the previous phase; the first: from scratch). */
     init_from: z.union([z.string(), z.object({ phase: z.string() }).strict()]).optional(),
   })
   .strict();
@@ -69,7 +69,7 @@ const phaseSpec = z
 const recipeSchema = z
   .object({
     description: z.string().optional(),
-    /** Model folder the first phase starts from (default: from scratch). */
+    /** Model folder the first phase starts from, relative to the recipe file (default: from scratch). */
     init_from: z.string().optional(),
     phases: z.array(phaseSpec).min(1),
   })
@@ -184,17 +184,19 @@ export async function runRecipe(file: string, out: string, opts: RecipeRunOption
     writeFileAtomic(copy, text);
   }
   const names = new Map<string, string>();
-  let previous: string | undefined = recipe.init_from;
+  // A recipe's model folders are where the recipe is, not where it is run from.
+  const here = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(dirname(resolve(file)), p));
+  let previous: string | undefined = here(recipe.init_from);
   let seconds = 0;
   for (const [i, phase] of recipe.phases.entries()) {
     const dirs = phaseDirs(out, phase);
     const from =
       phase.init_from === undefined
         ? i === 0
-          ? recipe.init_from
+          ? here(recipe.init_from)
           : previous
         : typeof phase.init_from === "string"
-          ? phase.init_from
+          ? here(phase.init_from)
           : names.get(phase.init_from.phase);
     const t = phase.train;
     const done = phaseStep(dirs.run);

@@ -46,7 +46,16 @@ export interface TeacherTaskOptions {
 }
 
 export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
-  const { kind = "teacher", targets, askQuestion = true, auxPatchWeight = 0, answerWeight = 1, frozenVision = false, groundAttention = 0, groundTarget = 1 } = options;
+  const {
+    kind = "teacher",
+    targets,
+    askQuestion = true,
+    auxPatchWeight = 0,
+    answerWeight = 1,
+    frozenVision = false,
+    groundAttention = 0,
+    groundTarget = 1,
+  } = options;
   if (groundAttention > 0 && (targets || !askQuestion)) throw new Error("the grounding term needs the rationale targets and the question prompt");
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;

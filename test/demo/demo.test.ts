@@ -20,8 +20,8 @@ import { readPng } from "../../src/data/png.js";
 async function screenshotReport(html: string, png: string): Promise<void> {
   await inChromium(html, { width: 1200, height: 900 }, async (page) => {
     expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
-    // three models and the uniform-gaze scale row, on three splits each
-    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(12);
+    // three models, LaViT's thoughts and the uniform-gaze scale row, on three splits each
+    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(15);
     const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.length).toBeGreaterThan(0);
     expect(widths.every((w) => w > 0)).toBe(true);
@@ -58,7 +58,13 @@ describe("lavit demo --quick", () => {
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
     const report = await runDemo({ out, quick: true, teacher: teacherDir, studentBase: baseDir, jobs: 2, quiet: true });
-    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit"]);
+    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit", "lavit thoughts"]);
+    // The latent thoughts' row is gaze alone, read from the trajectory head's maps kept beside the predictions.
+    expect(report.results["lavit thoughts"]["test-ood"]).not.toHaveProperty("accuracy");
+    expect(report.results["lavit thoughts"]["test-ood"].js_to_teacher).toBeGreaterThan(0);
+    expect(existsSync(join(out, "seed-101", "eval", "lavit", "test-ood.thoughts.json"))).toBe(true);
+    expect(existsSync(join(out, "seed-101", "eval", "distill", "test-ood.thoughts.json"))).toBe(false);
+    expect(report.verdict.statement).toMatch(/LaViT's latent thoughts/);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     expect(json.seeds).toEqual([101]);

@@ -44,6 +44,13 @@ describe("teacher recipe", () => {
     writeFileSync(cfg, JSON.stringify(tinyConfig(Tokenizer.forGrammar().size, { hidden: 16, layers: 1, maxPositions: 64 })));
   });
 
+  it("reads init_from relative to the recipe file, wherever lavit runs from", () => {
+    const file = recipe(root, { init_from: "no-such-start", phases: [phase("a")] });
+    const r = runCli(["train", "teacher", "--recipe", file, "--out", join(root, "rel")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(join(root, "no-such-start"));
+  });
+
   it("an unknown key names the file and the key, exit 2", () => {
     const good = { phases: [phase("a")] };
     const bad = structuredClone(good) as { phases: { train: Record<string, unknown> }[] };
