@@ -211,7 +211,7 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly
   );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.panels img{width:160px;image-rendering:pixelated}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
 </head><body>
 <h1>lavit demo report</h1>
 <p>Seeds: ${rep.seeds.join(", ")}; shortcut prior ${esc(String(rep.config.prior))}.</p>
