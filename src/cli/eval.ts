@@ -55,6 +55,7 @@ export function register(program: Command): void {
     .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
     .option("--dump-attention <dir>", "write the model's own per-step gaze maps to this folder, in the trajectory layout `lavit gap` reads")
+    .option("--dump-thoughts <dir>", "likewise, where the model's latent thoughts look at each step (students with latents)")
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
@@ -66,17 +67,19 @@ export function register(program: Command): void {
       const quiet = f.quiet || f.json;
       const base = { model: f.model, data: f.data, split: f.split, limit: f.limit, quiet };
       if (f.visionHeads) {
-        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer)
+        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer)
           throw new UserError(
-            "--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer",
+            "--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer",
           );
         const r = await evaluateVisionTower(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
-        if (f.teacher || f.predictions || f.dumpAttention || f.maskLatents || !f.imageForAnswer)
-          throw new UserError("--teacher-forced takes none of --teacher, --predictions, --dump-attention, --mask-latents, --no-image-for-answer");
+        if (f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer)
+          throw new UserError(
+            "--teacher-forced takes none of --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer",
+          );
         const r = await evaluateTeacherForced(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
         return;
@@ -87,6 +90,7 @@ export function register(program: Command): void {
         teacher: f.teacher,
         predictions: f.predictions,
         dumpAttention: f.dumpAttention,
+        dumpThoughts: f.dumpThoughts,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
       });

@@ -33,6 +33,8 @@ export interface EvaluateOptions {
   quiet?: boolean;
   /** Write the model's own per-step gaze maps here, in the trajectory layout (`lavit gap` reads it). */
   dumpAttention?: string;
+  /** Write where the model's latent thoughts look, step by step, here, in the same layout (models with latents). */
+  dumpThoughts?: string;
 }
 
 export type Evaluation = EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
@@ -44,15 +46,21 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
     { flag: "--data", path: o.data },
     { flag: "--teacher", path: o.teacher },
   ]);
-  if (o.dumpAttention) {
-    // The same guards as every output folder: apart from the inputs, never over a folder lavit did not make.
-    assertOutputLocation(o.dumpAttention, "--dump-attention");
-    assertOutputApart({ flag: "--dump-attention", path: o.dumpAttention }, [
+  const dumps = [
+    { flag: "--dump-attention", path: o.dumpAttention },
+    { flag: "--dump-thoughts", path: o.dumpThoughts },
+  ];
+  for (const d of dumps) {
+    if (!d.path) continue;
+    // The same guards as every output folder: apart from the inputs and each other, never over a folder lavit did not make.
+    assertOutputLocation(d.path, d.flag);
+    assertOutputApart({ flag: d.flag, path: d.path }, [
       { flag: "--model", path: o.model },
       { flag: "--data", path: o.data },
       { flag: "--teacher", path: o.teacher },
+      ...dumps.filter((x) => x !== d),
     ]);
-    checkReplaceable(resolve(o.dumpAttention), "signals", false, "--dump-attention");
+    checkReplaceable(resolve(d.path), "signals", false, d.flag);
   }
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
@@ -74,6 +82,16 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
       ev.maps,
       { model: o.model },
     );
+  if (o.dumpThoughts) {
+    if (!ev.thoughtMaps) throw new UserError(`--dump-thoughts: ${o.model} has no latent thoughts (a model with latent tokens and a trajectory head has)`);
+    await writeAttentionDump(
+      o.dumpThoughts,
+      data,
+      ev.predictions.map((p) => p.generated),
+      ev.thoughtMaps,
+      { model: o.model },
+    );
+  }
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
   return { result: ev.result, predictions: ev.predictions };
 }

@@ -125,6 +125,21 @@ describe("lavit gap on lavit models", () => {
     await checkInChromium(join(out, "gap.html"), 3);
   });
 
+  it("`eval --dump-thoughts` dumps where the latent thoughts look, and gap on it gives eval's thoughts row; a model without latents is refused", async () => {
+    const split = "test-id";
+    const dumpT = join(root, "dumps-thoughts", "teacher");
+    const dumpL = join(root, "dumps-thoughts", "student-thoughts");
+    await evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpAttention: dumpT, quiet: true });
+    const ev = await evaluate({ model: join(root, "student"), teacher: join(root, "teacher"), data: dataDir, split, dumpThoughts: dumpL, quiet: true });
+    const report = await gap({ teacher: dumpT, compare: [dumpL], data: dataDir, split, out: join(root, "gap2"), quiet: true });
+    const m = report.models["student-thoughts"];
+    for (const key of ["js_to_teacher", "topk_iou", "grounding_mass", "entropy"] as const)
+      expect(Math.abs(m[key]! - ev.result.thoughts![key]!), key).toBeLessThan(1e-6);
+    await expect(
+      evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpThoughts: join(root, "dumps-thoughts", "none"), quiet: true }),
+    ).rejects.toThrow(/--dump-thoughts: .* has no latent thoughts/);
+  });
+
   it("compares the samples both folders hold, reports the rest, and fails on them with --strict", async () => {
     const split = "test-id";
     const dumpT = join(root, "dumps2", "teacher");
