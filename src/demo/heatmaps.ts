@@ -52,7 +52,7 @@ export function pickSamples(maps: Record<string, readonly (readonly Float32Array
   const random = o.random ?? 2;
   const scored = Array.from({ length: count }, (_, i) => ({ i, d: disagreement(maps[x]?.[i], maps[y]?.[i]) })).filter((s) => s.d >= 0);
   const order = [...scored].sort((a, b) => b.d - a.d || a.i - b.i);
-  const top = order.slice(0, show).map((s) => ({ index: s.i, why: `the ${x} and ${y} students' gaze differs most here (mean JS ${s.d.toFixed(3)})` }));
+  const top = order.slice(0, show).map((s) => ({ index: s.i, why: `${x}'s and ${y}'s gaze differ most here (mean JS between them ${s.d.toFixed(3)})` }));
   const rest = new Rng(o.seed).shuffle(order.slice(show)).slice(0, random);
   return [...top, ...rest.map((s) => ({ index: s.i, why: `picked at random (mean JS between ${x} and ${y} ${s.d.toFixed(3)})` }))];
 }

@@ -18,7 +18,7 @@ describe("pickSamples", () => {
   it("shows first the samples where the two students' gaze differs most, then random others", () => {
     const picks = pickSamples(maps, 10, { contrast: ["distill", "lavit"], show: 2, random: 3, seed: 1 });
     expect(picks.slice(0, 2).map((p) => p.index)).toEqual([3, 7]);
-    expect(picks[0].why).toMatch(/differs most/);
+    expect(picks[0].why).toMatch(/differ most/);
     expect(picks).toHaveLength(5);
     const rest = picks.slice(2).map((p) => p.index);
     expect(new Set(rest).size).toBe(3);
