@@ -116,6 +116,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitReduce(env, exports);
   InitFused(env, exports);
+  InitAttention(env, exports);
   return exports;
 }
 

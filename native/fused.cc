@@ -158,8 +158,8 @@ static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// rotary(x, cos, sin, out, T, hd, backward): rotate-half rotary positions on rows of hd
-// (row r is position r % T). Forward: out = x*cos + rot(x)*sin with rot(x) = cat(-x2, x1).
+// rotary(x, cos, sin, out, T, hd, backward, group): rotate-half rotary positions on rows of hd
+// (row r is position (r / group) % T: group 1 for [B, H, T, hd], H for token-major [B, T, H, hd]). Forward: out = x*cos + rot(x)*sin with rot(x) = cat(-x2, x1).
 // Backward (the transpose): out = x*cos + cat(x2*sin2, -x1*sin1).
 static Napi::Value Rotary(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
@@ -169,13 +169,15 @@ static Napi::Value Rotary(const Napi::CallbackInfo& info) {
   const int64_t T = static_cast<int64_t>(dbl(info[4]));
   const int64_t hd = static_cast<int64_t>(dbl(info[5]));
   const bool backward = info[6].As<Napi::Boolean>().Value();
+  const int64_t group = info.Length() > 7 ? static_cast<int64_t>(dbl(info[7])) : 1;
   const int64_t h = hd / 2;
   const int64_t rows = static_cast<int64_t>(f32len(info[0])) / hd;
   Pool::get().parallel_for(rows, 256, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       const float* xr = x + r * hd;
-      const float* c = cs + (r % T) * hd;
-      const float* s = sn + (r % T) * hd;
+      const int64_t pos = (r / group) % T;
+      const float* c = cs + pos * hd;
+      const float* s = sn + pos * hd;
       float* o = out + r * hd;
       if (!backward) {
         for (int64_t j = 0; j < h; j++) o[j] = xr[j] * c[j] - xr[j + h] * s[j];

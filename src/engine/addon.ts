@@ -47,7 +47,32 @@ export interface NativeAddon {
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
   gelu(x: Float32Array, out: Float32Array): void;
-  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean): void;
+  /** `group` rows of hd share a position: 1 for [B, H, T, hd], H for token-major [B, T, H, hd]. */
+  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean, group?: number): void;
+  /** dims: [B, T, Tk, H, Hkv, hd]; q [B, T, H, hd], k and v [B, Tk, Hkv, hd]; out [B, T, H*hd]; probs [B, H, T, Tk]. */
+  attention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    bias: Float32Array | null,
+    biasStrides: Int32Array,
+    out: Float32Array,
+    probs: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  attentionGrad(
+    dout: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    probs: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
   swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;

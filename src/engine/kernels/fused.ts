@@ -71,12 +71,16 @@ export function fusedSwigluAct(addon: NativeAddon, g: tf.Tensor, u: tf.Tensor): 
   return op(g, u);
 }
 
-/** Rotary positions on x [B, H, T, hd] with tables [T, hd]; the backward pass is the transposed rotation. */
-export function fusedRotary(addon: NativeAddon, x: tf.Tensor4D, cos: Float32Array, sin: Float32Array): tf.Tensor4D {
-  const [, , t, hd] = x.shape;
+/**
+ * Rotary positions on x [B, H, T, hd], or token-major [B, T, H, hd], with tables [T, hd]; the
+ * backward pass is the transposed rotation.
+ */
+export function fusedRotary(addon: NativeAddon, x: tf.Tensor4D, cos: Float32Array, sin: Float32Array, tokenMajor = false): tf.Tensor4D {
+  const [, a1, a2, hd] = x.shape;
+  const [t, group] = tokenMajor ? [a1, a2] : [a2, 1];
   const apply = (v: Float32Array, backward: boolean) => {
     const out = new Float32Array(v.length);
-    addon.rotary(v, cos, sin, out, t, hd, backward);
+    addon.rotary(v, cos, sin, out, t, hd, backward, group);
     return out;
   };
   const op = tf.customGrad(((xs: tf.Tensor) => ({
