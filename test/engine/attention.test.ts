@@ -27,7 +27,7 @@ function inputs(dims: (typeof CASES)[number]["dims"], kind: (typeof CASES)[numbe
   if (kind === "causal") bias = causalBias(t, tk - t);
   if (kind === "batch") {
     // a causal mask plus a gate that hides some keys from some rows, per batch item
-    const gate = tf.randomUniform([b, 1, t, tk], 0, 1, "float32", seed + 4).greater(0.7);
+    const gate = tf.greater(tf.randomUniform([b, 1, t, tk], 0, 1, "float32", seed + 4), 0.7);
     bias = tf.add(causalBias(t, tk - t), tf.mul(tf.cast(gate, "float32"), NEG_INF));
   }
   if (kind === "head") bias = tf.randomNormal([1, h, t, tk], 0, 2, "float32", seed + 5);
