@@ -1,11 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NativeAddon } from "../addon.js";
+import { allocF32, storageOf } from "./buffers.js";
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
-
-function f32(t: tf.Tensor): Float32Array {
-  return t.dataSync() as Float32Array;
-}
 
 /**
  * Element strides of a bias broadcastable to [B, H, T, Tk], one per axis (0 where it
@@ -36,20 +33,20 @@ export function fusedAttention(addon: NativeAddon, q: tf.Tensor4D, k: tf.Tensor4
   const dims = Int32Array.from([b, t, tk, h, hkv, hd]);
   const strides = bias ? biasStrides(bias.shape, [b, h, t, tk]) : new Int32Array(4);
   if (!strides) throw new Error(`attention bias of shape [${bias!.shape.join(", ")}] does not broadcast to [${[b, h, t, tk].join(", ")}]`);
-  const biasValues = bias ? f32(bias) : null;
+  const biasValues = bias ? storageOf(bias) : null;
   const op = tf.customGrad(((qs: tf.Tensor, ks: tf.Tensor, vs: tf.Tensor, save: tf.GradSaveFunc) => {
-    const out = new Float32Array(b * t * h * hd);
-    const probs = new Float32Array(b * h * t * tk);
-    addon.attention(f32(qs), f32(ks), f32(vs), biasValues, strides, out, probs, dims, scale);
+    const out = allocF32(b * t * h * hd);
+    const probs = allocF32(b * h * t * tk);
+    addon.attention(storageOf(qs), storageOf(ks), storageOf(vs), biasValues, strides, out, probs, dims, scale);
     save([qs, ks, vs, tf.tensor(probs, [b, h, t, tk])]);
     return {
       value: tf.tensor(out, [b, t, h * hd]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sq, sk, sv, sp] = saved;
-        const dq = new Float32Array(sq.size);
-        const dk = new Float32Array(sk.size);
-        const dv = new Float32Array(sv.size);
-        addon.attentionGrad(f32(dy), f32(sq), f32(sk), f32(sv), f32(sp), dq, dk, dv, dims, scale);
+        const dq = allocF32(sq.size);
+        const dk = allocF32(sk.size);
+        const dv = allocF32(sv.size);
+        addon.attentionGrad(storageOf(dy), storageOf(sq), storageOf(sk), storageOf(sv), storageOf(sp), dq, dk, dv, dims, scale);
         return [tf.tensor(dq, sq.shape), tf.tensor(dk, sk.shape), tf.tensor(dv, sv.shape)];
       },
     };
