@@ -132,13 +132,19 @@ static Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// swiglu(g, u, out): silu(g) * u; swigluGrad(dy, g, u, dg, du).
+// swiglu(g, u, out, sig): silu(g) * u, and sigmoid(g) into sig for the backward pass, so that
+// swigluGrad(dy, g, u, sig, dg, du) needs no second exp (the same exp, so the same bits).
 static Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const float* g = f32(info[0]);
   const float* u = f32(info[1]);
   float* out = f32(info[2]);
+  float* sig = f32(info[3]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  for_each_element(n, [&](int64_t i) { out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i]; });
+  for_each_element(n, [&](int64_t i) {
+    const float e = std::exp(-g[i]);
+    out[i] = g[i] / (1.f + e) * u[i];
+    sig[i] = 1.f / (1.f + e);
+  });
   return info.Env().Undefined();
 }
 
@@ -146,11 +152,12 @@ static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
   const float* dy = f32(info[0]);
   const float* g = f32(info[1]);
   const float* u = f32(info[2]);
-  float* dg = f32(info[3]);
-  float* du = f32(info[4]);
+  const float* sig = f32(info[3]);
+  float* dg = f32(info[4]);
+  float* du = f32(info[5]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
   for_each_element(n, [&](int64_t i) {
-    const float s = 1.f / (1.f + std::exp(-g[i]));
+    const float s = sig[i];
     const float silu = g[i] * s;
     du[i] = dy[i] * silu;
     dg[i] = dy[i] * u[i] * (s + silu * (1.f - s));

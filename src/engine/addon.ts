@@ -74,8 +74,9 @@ export interface NativeAddon {
     scale: number,
   ): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
-  swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
-  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;
+  /** sig receives sigmoid(g), which swigluGrad reads back. */
+  swiglu(g: Float32Array, u: Float32Array, out: Float32Array, sig: Float32Array): void;
+  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, sig: Float32Array, dg: Float32Array, du: Float32Array): void;
 }
 
 export type LoadResult = { addon: NativeAddon; path: string } | { addon: null; reason: string };

@@ -53,14 +53,15 @@ export function fusedGelu(addon: NativeAddon, x: tf.Tensor): tf.Tensor {
 export function fusedSwigluAct(addon: NativeAddon, g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   const op = tf.customGrad(((gs: tf.Tensor, us: tf.Tensor, save: tf.GradSaveFunc) => {
     const out = allocF32(gs.size);
-    addon.swiglu(storageOf(gs), storageOf(us), out);
-    save([gs, us]);
+    const sig = allocF32(gs.size);
+    addon.swiglu(storageOf(gs), storageOf(us), out, sig);
+    save([gs, us, tf.tensor(sig, gs.shape)]);
     return {
       value: tf.tensor(out, gs.shape),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const dg = allocF32(saved[0].size);
         const du = allocF32(saved[0].size);
-        addon.swigluGrad(storageOf(dy), storageOf(saved[0]), storageOf(saved[1]), dg, du);
+        addon.swigluGrad(storageOf(dy), storageOf(saved[0]), storageOf(saved[1]), storageOf(saved[2]), dg, du);
         return [tf.tensor(dg, saved[0].shape), tf.tensor(du, saved[1].shape)];
       },
     };
