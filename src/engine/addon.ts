@@ -27,6 +27,8 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, stridesA: Int32Array, stridesB: Int32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
   reduceInner(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
+  /** Sum or Mean over the leading axis of x viewed as [outer, inner]; the same bits as reduceInner on the transpose. */
+  reduceOuter(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number, log?: boolean): void;
   transpose(x: Float32Array, out: Float32Array, inShape: Int32Array, perm: Int32Array): void;
   adamw(

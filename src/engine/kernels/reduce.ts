@@ -24,6 +24,16 @@ export function installReduceKernels(reg: KernelOverrides, addon: NativeAddon): 
       if (!xv) return null;
       const rank = x.shape.length;
       const origAxes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
+      const finalShape = (outShape: number[]) => (attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, origAxes) : outShape);
+      // Sum or Mean over leading axes (a bias gradient): column sums, with no transpose first.
+      const sorted = [...origAxes].sort((p, q) => p - q);
+      if ((name === "Sum" || name === "Mean") && sorted.length > 0 && sorted.length < rank && sorted.every((a, i) => a === i)) {
+        const outShape = x.shape.slice(sorted.length);
+        const inner = sizeOf(outShape);
+        const out = allocF32(inner);
+        addon.reduceOuter(op, xv, out, sizeOf(x.shape.slice(0, sorted.length)), inner);
+        return backend.makeTensorInfo(finalShape(outShape), "float32", out);
+      }
       let axes = origAxes;
       let data = xv;
       let shape = x.shape;
@@ -38,8 +48,7 @@ export function installReduceKernels(reg: KernelOverrides, addon: NativeAddon): 
       const outer = sizeOf(outShape);
       const out = allocF32(outer);
       addon.reduceInner(op, data, out, outer, inner);
-      const finalShape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, origAxes) : outShape;
-      return backend.makeTensorInfo(finalShape, "float32", out);
+      return backend.makeTensorInfo(finalShape(outShape), "float32", out);
     });
   }
 
