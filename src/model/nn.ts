@@ -194,7 +194,7 @@ export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
   const [b, t] = ids.shape;
   const [vocab, d] = table.shape;
   if (vocab <= 4096) {
-    const oh = tf.cast(tf.oneHot(tf.reshape(ids, [b * t]) as tf.Tensor1D, vocab), "float32") as tf.Tensor2D;
+    const oh = tf.oneHot(tf.reshape(ids, [b * t]) as tf.Tensor1D, vocab, 1, 0, "float32") as tf.Tensor2D;
     return tf.reshape(tf.matMul(oh, table), [b, t, d]);
   }
   return tf.reshape(tf.gather(table, tf.reshape(ids, [b * t])), [b, t, d]);
@@ -204,7 +204,7 @@ export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights?: tf.Tensor1D): tf.Scalar {
   const vocab = logits.shape[1];
   const logp = tf.logSoftmax(logits);
-  const oh = tf.cast(tf.oneHot(targets, vocab), "float32");
+  const oh = tf.oneHot(targets, vocab, 1, 0, "float32");
   const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1));
   if (!weights) return tf.mean(nll) as tf.Scalar;
   return tf.div(tf.sum(tf.mul(nll, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
