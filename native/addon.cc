@@ -133,6 +133,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitReduce(env, exports);
   InitFused(env, exports);
   InitAttention(env, exports);
+  InitLoss(env, exports);
   return exports;
 }
 

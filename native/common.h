@@ -58,5 +58,6 @@ void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
 void InitFused(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
+void InitLoss(Napi::Env env, Napi::Object exports);
 
 }  // namespace lavit

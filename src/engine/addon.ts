@@ -63,6 +63,9 @@ export interface NativeAddon {
     dims: Int32Array,
     scale: number,
   ): void;
+  /** logp [N, V] receives the log-softmax, out [N] -logp at each target (0 for a target outside [0, V)). */
+  nll(logits: Float32Array, targets: Int32Array, logp: Float32Array, out: Float32Array, n: number, v: number): void;
+  nllGrad(dy: Float32Array, targets: Int32Array, logp: Float32Array, dx: Float32Array, n: number, v: number): void;
   attentionGrad(
     dout: Float32Array,
     q: Float32Array,

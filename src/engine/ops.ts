@@ -2,6 +2,7 @@ import { tf } from "./index.js";
 import { activeAddon } from "./addon.js";
 import { biasStrides, fusedAttention } from "./kernels/attention.js";
 import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "./kernels/fused.js";
+import { fusedNll, int32Values } from "./kernels/loss.js";
 
 /**
  * The engine's fused operations. Each picks the native kernel when initEngine() has loaded
@@ -108,6 +109,22 @@ function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
   if (groups === 1) return x;
   const [b, h, t, hd] = x.shape;
   return tf.reshape(tf.tile(tf.reshape(x, [b, h, 1, t * hd]), [1, 1, groups, 1]), [b, h * groups, t, hd]) as tf.Tensor4D;
+}
+
+/**
+ * Negative log-likelihood of integer targets [N] under logits [N, V], per row: -log_softmax(logits)[i, targets[i]]
+ * (0 for a target outside [0, V)). The gradient goes to the logits.
+ */
+export function nll(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const addon = activeAddon();
+  const ids = addon && logits.dtype === "float32" ? int32Values(targets) : null;
+  return addon && ids ? fusedNll(addon, logits, ids) : nllOps(logits, targets);
+}
+
+export function nllOps(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const logp = tf.logSoftmax(logits);
+  const oh = tf.oneHot(targets, logits.shape[1], 1, 0, "float32");
+  return tf.neg(tf.sum(tf.mul(logp, oh), -1)) as tf.Tensor1D;
 }
 
 /** One AdamW step's hyper-parameters, bias corrections included (see train/optim.ts). */

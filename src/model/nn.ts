@@ -1,5 +1,5 @@
 import { tf } from "../engine/index.js";
-import { attention, attentionHeads, gelu, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
+import { attention, attentionHeads, gelu, nll, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
 import type { ParamStore } from "./params.js";
 
 /**
@@ -202,10 +202,7 @@ export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
 
 /** Mean token cross-entropy of logits [N, V] against integer targets [N]; weights [N] optional. */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights?: tf.Tensor1D): tf.Scalar {
-  const vocab = logits.shape[1];
-  const logp = tf.logSoftmax(logits);
-  const oh = tf.oneHot(targets, vocab, 1, 0, "float32");
-  const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1));
-  if (!weights) return tf.mean(nll) as tf.Scalar;
-  return tf.div(tf.sum(tf.mul(nll, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+  const losses = nll(logits, targets);
+  if (!weights) return tf.mean(losses) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(losses, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
 }
