@@ -67,11 +67,6 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
   return { cos, sin };
 }
 
-/** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
-export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
-  return rotary(x, rot.cos, rot.sin);
-}
-
 /** Additive causal bias [T, T]: 0 on and below the diagonal, a large negative number above. */
 export function causalBias(t: number, pastLength = 0): tf.Tensor2D {
   const total = t + pastLength;

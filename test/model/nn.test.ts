@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { tf, initEngine } from "../../src/engine/index.js";
 import { ParamStore } from "../../src/model/params.js";
-import { applyRotary, causalBias, initAttention, makeRotary, rmsNorm, selfAttention, NEG_INF } from "../../src/model/nn.js";
+import { rotary } from "../../src/engine/ops.js";
+import { causalBias, initAttention, makeRotary, rmsNorm, selfAttention, NEG_INF } from "../../src/model/nn.js";
 import { AdamW, clipScale, globalNorm } from "../../src/train/optim.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -23,7 +24,7 @@ describe("layers", () => {
     const rot = makeRotary(3, hd);
     const xv = [0.3, -1.2, 0.7, 2.0];
     const x = tf.tensor4d([...xv, ...xv, ...xv], [1, 1, 3, hd]);
-    const y = applyRotary(x as tf.Tensor4D, rot).dataSync();
+    const y = rotary(x as tf.Tensor4D, rot.cos, rot.sin).dataSync();
     for (let p = 0; p < 3; p++) {
       for (let i = 0; i < hd; i++) {
         const freq = 1 / Math.pow(10000, (2 * (i % 2)) / hd);
