@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Training-step benchmark, both configs. With --torch, runs ../shared/bench/torch_reference.py
-// (or $LAVIT_TORCH_REFERENCE) right after each of ours, so the ratio is measured in one sitting.
+// Training-step benchmark, both configs, after the sgemm peak (`lavit bench gemm`) each step's
+// GFLOP/s is set against. With --torch, runs ../shared/bench/torch_reference.py (or
+// $LAVIT_TORCH_REFERENCE) right after each of ours, so the ratio is measured in one sitting.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -20,14 +21,17 @@ function lastJsonLine(out) {
   return lines.length ? JSON.parse(lines[lines.length - 1]) : null;
 }
 
+function lavit(args) {
+  const r = spawnSync(process.execPath, [path.join(root, "bin/lavit.js"), "bench", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+  return lastJsonLine(r.stdout);
+}
+
+const peak = lavit(["gemm"]);
+console.log(JSON.stringify(peak));
 for (const config of ["small", "base"]) {
-  const ours = spawnSync(process.execPath, [path.join(root, "bin/lavit.js"), "bench", "step", "--config", config, "--steps", steps, "--json"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  if (ours.status !== 0) process.exit(ours.status ?? 1);
-  const a = lastJsonLine(ours.stdout);
-  console.log(JSON.stringify(a));
+  const a = lavit(["step", "--config", config, "--steps", steps, "--json"]);
+  console.log(JSON.stringify({ ...a, gemm_peak_fraction: +(a.gflops / peak.gflops_best).toFixed(3) }));
   if (!withTorch) continue;
   if (!existsSync(reference)) {
     console.error(`torch reference not found at ${reference} (set LAVIT_TORCH_REFERENCE)`);

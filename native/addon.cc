@@ -1,5 +1,8 @@
 #include "common.h"
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #ifdef LAVIT_OPENBLAS
 #include <cblas.h>
 #endif
@@ -103,7 +106,20 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Every tfjs kernel output is a fresh Float32Array (calloc). With glibc's default, large ones
+// are mmapped and the heap top is trimmed as a step frees them, so the next step's buffers
+// fault their pages in again: for a cheap kernel such as an Add, several times its own cost.
+// Keeping buffers up to 32 MB on the heap, and freed heap memory in the process, lets them
+// be reused.
+static void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  keep_freed_memory();
   int n = default_threads();
   Pool::get().set_threads(n);
 #ifdef LAVIT_OPENBLAS
@@ -116,6 +132,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitReduce(env, exports);
   InitFused(env, exports);
+  InitAttention(env, exports);
+  InitLoss(env, exports);
   return exports;
 }
 

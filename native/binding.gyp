@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "lavit_native",
-      "sources": ["addon.cc", "gemm.cc", "elementwise.cc", "reduce.cc", "fused.cc"],
+      "sources": ["addon.cc", "gemm.cc", "elementwise.cc", "reduce.cc", "fused.cc", "attention.cc", "loss.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

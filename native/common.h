@@ -49,9 +49,15 @@ class Pool {
   bool stopping_ = false;
 };
 
+// C[M,N] = op(A) op(B) on the calling thread, with leading dimensions (gemm.cc).
+void gemm_block(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                int64_t ldc);
+
 void InitGemm(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
 void InitFused(Napi::Env env, Napi::Object exports);
+void InitAttention(Napi::Env env, Napi::Object exports);
+void InitLoss(Napi::Env env, Napi::Object exports);
 
 }  // namespace lavit

@@ -25,13 +25,22 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   const float gscale = info.Length() > 11 ? static_cast<float>(dbl(info[11])) : 1.f;
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
   const float step = lr / bc1, sbc2 = std::sqrt(bc2);
-  for_each_element(n, [&](int64_t i) {
-    const float gi = g[i] * gscale;
-    const float mi = b1 * m[i] + (1.f - b1) * gi;
-    const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * (1.f - lr * wd) - step * mi / (std::sqrt(vi) / sbc2 + eps);
+  // The four arrays never overlap; saying so lets the compiler vectorise the loop (lane by
+  // lane the same IEEE operations, so the same bits).
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    float* __restrict pp = p;
+    const float* __restrict gg = g;
+    float* __restrict mm = m;
+    float* __restrict vv = v;
+    const float scale = gscale, beta1 = b1, beta2 = b2, decay = 1.f - lr * wd, st = step, sb = sbc2, ep = eps;
+    for (int64_t i = b; i < e; i++) {
+      const float gi = gg[i] * scale;
+      const float mi = beta1 * mm[i] + (1.f - beta1) * gi;
+      const float vi = beta2 * vv[i] + (1.f - beta2) * gi * gi;
+      mm[i] = mi;
+      vv[i] = vi;
+      pp[i] = pp[i] * decay - st * mi / (std::sqrt(vi) / sb + ep);
+    }
   });
   return info.Env().Undefined();
 }
@@ -132,13 +141,27 @@ static Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// swiglu(g, u, out): silu(g) * u; swigluGrad(dy, g, u, dg, du).
+// swiglu(g, u, out, sig): silu(g) * u, and sigmoid(g) into sig for the backward pass, so that
+// swigluGrad(dy, g, u, sig, dg, du) needs no second exp (the same exp, so the same bits).
 static Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const float* g = f32(info[0]);
   const float* u = f32(info[1]);
   float* out = f32(info[2]);
+  float* sig = f32(info[3]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  for_each_element(n, [&](int64_t i) { out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i]; });
+  // exp first (a library call per element), then the divisions in a loop the compiler vectorises.
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    const float* __restrict gg = g;
+    const float* __restrict uu = u;
+    float* __restrict o = out;
+    float* __restrict sg = sig;
+    for (int64_t i = b; i < e; i++) sg[i] = std::exp(-gg[i]);
+    for (int64_t i = b; i < e; i++) {
+      const float d = 1.f + sg[i];
+      o[i] = gg[i] / d * uu[i];
+      sg[i] = 1.f / d;
+    }
+  });
   return info.Env().Undefined();
 }
 
@@ -146,20 +169,26 @@ static Napi::Value SwigluGrad(const Napi::CallbackInfo& info) {
   const float* dy = f32(info[0]);
   const float* g = f32(info[1]);
   const float* u = f32(info[2]);
-  float* dg = f32(info[3]);
-  float* du = f32(info[4]);
+  const float* sig = f32(info[3]);
+  float* dg = f32(info[4]);
+  float* du = f32(info[5]);
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
-  for_each_element(n, [&](int64_t i) {
-    const float s = 1.f / (1.f + std::exp(-g[i]));
-    const float silu = g[i] * s;
-    du[i] = dy[i] * silu;
-    dg[i] = dy[i] * u[i] * (s + silu * (1.f - s));
+  Pool::get().parallel_for(n, 16384, [&](int64_t b, int64_t e) {
+    const float* __restrict y = dy;
+    float* __restrict gout = dg;
+    float* __restrict uout = du;
+    for (int64_t i = b; i < e; i++) {
+      const float s = sig[i];
+      const float silu = g[i] * s;
+      uout[i] = y[i] * silu;
+      gout[i] = y[i] * u[i] * (s + silu * (1.f - s));
+    }
   });
   return info.Env().Undefined();
 }
 
-// rotary(x, cos, sin, out, T, hd, backward): rotate-half rotary positions on rows of hd
-// (row r is position r % T). Forward: out = x*cos + rot(x)*sin with rot(x) = cat(-x2, x1).
+// rotary(x, cos, sin, out, T, hd, backward, group): rotate-half rotary positions on rows of hd
+// (row r is position (r / group) % T: group 1 for [B, H, T, hd], H for token-major [B, T, H, hd]). Forward: out = x*cos + rot(x)*sin with rot(x) = cat(-x2, x1).
 // Backward (the transpose): out = x*cos + cat(x2*sin2, -x1*sin1).
 static Napi::Value Rotary(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
@@ -169,13 +198,15 @@ static Napi::Value Rotary(const Napi::CallbackInfo& info) {
   const int64_t T = static_cast<int64_t>(dbl(info[4]));
   const int64_t hd = static_cast<int64_t>(dbl(info[5]));
   const bool backward = info[6].As<Napi::Boolean>().Value();
+  const int64_t group = info.Length() > 7 ? static_cast<int64_t>(dbl(info[7])) : 1;
   const int64_t h = hd / 2;
   const int64_t rows = static_cast<int64_t>(f32len(info[0])) / hd;
   Pool::get().parallel_for(rows, 256, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       const float* xr = x + r * hd;
-      const float* c = cs + (r % T) * hd;
-      const float* s = sn + (r % T) * hd;
+      const int64_t pos = (r / group) % T;
+      const float* c = cs + pos * hd;
+      const float* s = sn + pos * hd;
       float* o = out + r * hd;
       if (!backward) {
         for (int64_t j = 0; j < h; j++) o[j] = xr[j] * c[j] - xr[j + h] * s[j];

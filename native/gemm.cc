@@ -48,8 +48,8 @@ static void gemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
 #endif
 
 // One product C[M,N] = op(A) op(B), with explicit leading dimensions so a caller can hand it
-// a row or column block of a larger product.
-static void gemm_block(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+// a row or column block of a larger product (or one head of a token-major tensor).
+void gemm_block(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                        int64_t ldb, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) {

@@ -1,6 +1,7 @@
 // Reductions over the innermost axis, softmax, and general transposes.
 #include "common.h"
 #include "op_codes.h"
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -56,6 +57,43 @@ static Napi::Value ReduceInner(const Napi::CallbackInfo& info) {
         default: acc = 0.f;
       }
       out[o] = acc;
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// reduceOuter(op, x, out, outer, inner): out[i] = sum (or mean) of x[0..outer)[i], a column sum
+// of x viewed as [outer, inner] without transposing it first. Each column gets exactly
+// ReduceInner's arithmetic (eight partial sums over the rows, then the tail), so the result is
+// the same as transposing and reducing innermost; the eight partial sums of a block of
+// columns are kept side by side so the inner loop runs along a row.
+static Napi::Value ReduceOuter(const Napi::CallbackInfo& info) {
+  const int op = static_cast<int>(num(info[0]));
+  const float* x = f32(info[1]);
+  float* out = f32(info[2]);
+  const int64_t outer = num(info[3]), inner = num(info[4]);
+  constexpr int64_t CB = 256;
+  Pool::get().parallel_for(inner, std::max<int64_t>(CB, 16384 / std::max<int64_t>(outer, 1)), [&](int64_t c0, int64_t c1) {
+    float s[8][CB], tail[CB];
+    for (int64_t cb = c0; cb < c1; cb += CB) {
+      const int64_t w = std::min<int64_t>(CB, c1 - cb);
+      for (int t = 0; t < 8; t++) std::fill(s[t], s[t] + w, 0.f);
+      std::fill(tail, tail + w, 0.f);
+      int64_t j = 0;
+      for (; j + 8 <= outer; j += 8)
+        for (int t = 0; t < 8; t++) {
+          const float* row = x + (j + t) * inner + cb;
+          for (int64_t c = 0; c < w; c++) s[t][c] += row[c];
+        }
+      for (; j < outer; j++) {
+        const float* row = x + j * inner + cb;
+        for (int64_t c = 0; c < w; c++) tail[c] += row[c];
+      }
+      for (int64_t c = 0; c < w; c++) {
+        float acc = ((s[0][c] + s[1][c]) + (s[2][c] + s[3][c])) + ((s[4][c] + s[5][c]) + (s[6][c] + s[7][c])) + tail[c];
+        if (op == RMEAN) acc = outer > 0 ? acc / static_cast<float>(outer) : 0.f;
+        out[cb + c] = acc;
+      }
     }
   });
   return info.Env().Undefined();
@@ -143,6 +181,7 @@ static Napi::Value Transpose(const Napi::CallbackInfo& info) {
 
 void InitReduce(Napi::Env env, Napi::Object exports) {
   exports.Set("reduceInner", Napi::Function::New(env, ReduceInner));
+  exports.Set("reduceOuter", Napi::Function::New(env, ReduceOuter));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
 }

@@ -13,6 +13,19 @@ export const BENCH_CONFIGS = {
 export type BenchConfigName = keyof typeof BENCH_CONFIGS;
 export type BenchConfig = (typeof BENCH_CONFIGS)[BenchConfigName];
 
+/**
+ * Floating-point operations of one training step, as the benchmark counts them: the matrix
+ * products of the forward pass (every linear layer, the LM head, and attention's two products
+ * over the full T x T scores), times three for forward plus backward. The embedding (a
+ * lookup in the reference) is left out.
+ */
+export function stepFlops(c: BenchConfig): number {
+  const tokens = c.batch * c.seq;
+  const weights = c.layers * (4 * c.d * c.d + 3 * c.d * c.ffn) + c.d * c.vocab;
+  const attention = c.layers * 2 * 2 * c.batch * c.seq * c.seq * c.d;
+  return 3 * (2 * weights * tokens + attention);
+}
+
 export interface BenchLm {
   store: ParamStore;
   config: BenchConfig;
@@ -58,6 +71,8 @@ export interface BenchResult {
   threads: number;
   ms_per_step_median: number;
   ms_per_step_min: number;
+  /** stepFlops / the median step time. */
+  gflops: number;
   loss_first: number;
   loss_last: number;
 }
@@ -99,6 +114,7 @@ export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3
     threads: engine.info.threads,
     ms_per_step_median: Math.round(median * 100) / 100,
     ms_per_step_min: Math.round(sorted[0] * 100) / 100,
+    gflops: Math.round(stepFlops(config) / (median * 1e5)) / 10,
     loss_first: first,
     loss_last: last,
   };

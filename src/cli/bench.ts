@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { runGemmBench } from "../bench/gemm.js";
 import { BENCH_CONFIGS, runStepBench, type BenchConfigName } from "../bench/step.js";
 import { formatKernelTable, withKernelProfile } from "../engine/profile.js";
 import { initEngine } from "../engine/index.js";
@@ -30,5 +31,13 @@ export function register(program: Command): void {
       }
       const { loss_first: _f, loss_last: _l, ...line } = result;
       process.stdout.write(JSON.stringify(line) + "\n");
+    });
+  bench
+    .command("gemm")
+    .description("the matrix-product peak the step benchmark is measured against (square sgemm on the engine's threads)")
+    .option("--size <n>", "matrix size", parsePositiveInt("--size", false, 8192), 1024)
+    .option("--reps <n>", "timed products", parsePositiveInt("--reps"), 10)
+    .action(async (opts: { size: number; reps: number }) => {
+      process.stdout.write(JSON.stringify(await runGemmBench(opts.size, opts.reps)) + "\n");
     });
 }

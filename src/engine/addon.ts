@@ -27,6 +27,8 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, stridesA: Int32Array, stridesB: Int32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
   reduceInner(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
+  /** Sum or Mean over the leading axis of x viewed as [outer, inner]; the same bits as reduceInner on the transpose. */
+  reduceOuter(op: number, x: Float32Array, out: Float32Array, outer: number, inner: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number, log?: boolean): void;
   transpose(x: Float32Array, out: Float32Array, inShape: Int32Array, perm: Int32Array): void;
   adamw(
@@ -47,10 +49,39 @@ export interface NativeAddon {
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
   gelu(x: Float32Array, out: Float32Array): void;
-  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean): void;
+  /** `group` rows of hd share a position: 1 for [B, H, T, hd], H for token-major [B, T, H, hd]. */
+  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean, group?: number): void;
+  /** dims: [B, T, Tk, H, Hkv, hd]; q [B, T, H, hd], k and v [B, Tk, Hkv, hd]; out [B, T, H*hd]; probs [B, H, T, Tk]. */
+  attention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    bias: Float32Array | null,
+    biasStrides: Int32Array,
+    out: Float32Array,
+    probs: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  /** logp [N, V] receives the log-softmax, out [N] -logp at each target (0 for a target outside [0, V)). */
+  nll(logits: Float32Array, targets: Int32Array, logp: Float32Array, out: Float32Array, n: number, v: number): void;
+  nllGrad(dy: Float32Array, targets: Int32Array, logp: Float32Array, dx: Float32Array, n: number, v: number): void;
+  attentionGrad(
+    dout: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    probs: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
-  swiglu(g: Float32Array, u: Float32Array, out: Float32Array): void;
-  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, dg: Float32Array, du: Float32Array): void;
+  /** sig receives sigmoid(g), which swigluGrad reads back. */
+  swiglu(g: Float32Array, u: Float32Array, out: Float32Array, sig: Float32Array): void;
+  swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, sig: Float32Array, dg: Float32Array, du: Float32Array): void;
 }
 
 export type LoadResult = { addon: NativeAddon; path: string } | { addon: null; reason: string };

@@ -1,6 +1,8 @@
 import { tf } from "./index.js";
 import { activeAddon } from "./addon.js";
+import { biasStrides, fusedAttention } from "./kernels/attention.js";
 import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "./kernels/fused.js";
+import { fusedNll, int32Values } from "./kernels/loss.js";
 
 /**
  * The engine's fused operations. Each picks the native kernel when initEngine() has loaded
@@ -43,21 +45,86 @@ export function swigluAct(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Rotate-half rotary positions on x [B, H, T, hd] with cos and sin tables [T, hd] (row-major
- * plain arrays: the fused kernel reads them directly, the tfjs path makes its tensors in the
- * caller's scope).
+ * Rotate-half rotary positions with cos and sin tables [T, hd] (row-major plain arrays: the
+ * fused kernel reads them directly, the tfjs path makes its tensors in the caller's scope) on
+ * x [B, H, T, hd], or on token-major x [B, T, H, hd] when `tokenMajor`.
  */
-export function rotary(x: tf.Tensor4D, cos: Float32Array, sin: Float32Array): tf.Tensor4D {
+export function rotary(x: tf.Tensor4D, cos: Float32Array, sin: Float32Array, tokenMajor = false): tf.Tensor4D {
   const addon = activeAddon();
-  if (addon && x.dtype === "float32" && x.shape[2] === cos.length / x.shape[3]) return fusedRotary(addon, x, cos, sin);
-  return rotaryOps(x, cos, sin);
+  const t = tokenMajor ? x.shape[1] : x.shape[2];
+  if (addon && x.dtype === "float32" && t === cos.length / x.shape[3]) return fusedRotary(addon, x, cos, sin, tokenMajor);
+  return rotaryOps(x, cos, sin, tokenMajor);
 }
 
-export function rotaryOps(x: tf.Tensor4D, cos: Float32Array, sin: Float32Array): tf.Tensor4D {
-  const [, , t, hd] = x.shape;
+export function rotaryOps(x: tf.Tensor4D, cos: Float32Array, sin: Float32Array, tokenMajor = false): tf.Tensor4D {
+  const hd = x.shape[3];
+  const t = cos.length / hd;
+  const table = (v: Float32Array) => (tokenMajor ? tf.tensor3d(v, [t, 1, hd]) : tf.tensor2d(v, [t, hd]));
   const [x1, x2] = tf.split(x, 2, 3);
   const rotated = tf.concat([tf.neg(x2), x1], 3);
-  return tf.add(tf.mul(x, tf.tensor2d(cos, [t, hd])), tf.mul(rotated, tf.tensor2d(sin, [t, hd]))) as tf.Tensor4D;
+  return tf.add(tf.mul(x, table(cos)), tf.mul(rotated, table(sin))) as tf.Tensor4D;
+}
+
+/**
+ * Scaled-dot-product attention, softmax(q k^T / sqrt(hd) + bias) v, on token-major q
+ * [B, T, H, hd] and k, v [B, Tk, Hkv, hd] (H a multiple of Hkv: grouped-query heads share
+ * keys and values), to [B, T, H*hd]. `bias` broadcasts to [B, H, T, Tk] and is a constant
+ * (causal, padding and gating masks; it gets no gradient).
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): tf.Tensor3D {
+  const addon = activeAddon();
+  const [b, t, h, hd] = q.shape;
+  const fits = !bias || (bias.dtype === "float32" && biasStrides(bias.shape, [b, h, t, k.shape[1]]) !== null);
+  if (addon && q.dtype === "float32" && fits) return fusedAttention(addon, q, k, v, bias, attentionScale(hd));
+  const ctx = attentionHeads(headMajor(q), headMajor(k), headMajor(v), bias).ctx;
+  return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, h * hd]) as tf.Tensor3D;
+}
+
+/** 1/sqrt(hd), the attention scale. */
+export function attentionScale(headDim: number): number {
+  return 1 / Math.sqrt(headDim);
+}
+
+function headMajor(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(x, [0, 2, 1, 3]);
+}
+
+/**
+ * The tfjs formulation of attention on head-major q [B, H, T, hd] and k, v [B, Hkv, Tk, hd]:
+ * the context [B, H, T, hd] and the probabilities [B, H, T, Tk]. The fused kernel is tested
+ * against it, and the layers that need the probabilities or a KV cache run it.
+ */
+export function attentionHeads(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): { ctx: tf.Tensor4D; probs: tf.Tensor4D } {
+  const groups = q.shape[1] / k.shape[1];
+  // Scale q rather than the scores: T*hd multiplies instead of T*T.
+  const qs = tf.mul(q, attentionScale(q.shape[3]));
+  let scores = tf.matMul(qs, repeatKv(k, groups), false, true);
+  if (bias) scores = tf.add(scores, bias);
+  const probs = tf.softmax(scores) as tf.Tensor4D;
+  return { ctx: tf.matMul(probs, repeatKv(v, groups)), probs };
+}
+
+/** Each kv head repeated for the `groups` query heads that share it (a rank-4 tile: tfjs has no rank-5 tile gradient). */
+function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  const [b, h, t, hd] = x.shape;
+  return tf.reshape(tf.tile(tf.reshape(x, [b, h, 1, t * hd]), [1, 1, groups, 1]), [b, h * groups, t, hd]) as tf.Tensor4D;
+}
+
+/**
+ * Negative log-likelihood of integer targets [N] under logits [N, V], per row: -log_softmax(logits)[i, targets[i]]
+ * (0 for a target outside [0, V)). The gradient goes to the logits.
+ */
+export function nll(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const addon = activeAddon();
+  const ids = addon && logits.dtype === "float32" ? int32Values(targets) : null;
+  return addon && ids ? fusedNll(addon, logits, ids) : nllOps(logits, targets);
+}
+
+export function nllOps(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const logp = tf.logSoftmax(logits);
+  const oh = tf.oneHot(targets, logits.shape[1], 1, 0, "float32");
+  return tf.neg(tf.sum(tf.mul(logp, oh), -1)) as tf.Tensor1D;
 }
 
 /** One AdamW step's hyper-parameters, bias corrections included (see train/optim.ts). */

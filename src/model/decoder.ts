@@ -33,6 +33,8 @@ export interface DecoderOptions {
   /** Return every layer's output hidden states (before the final norm). */
   returnLayerHidden?: boolean;
   past?: KvCache;
+  /** Build the KV cache for later decoding steps (implied by `past`). */
+  cache?: boolean;
 }
 
 export interface DecoderOutput {
@@ -41,7 +43,8 @@ export interface DecoderOutput {
   /** Per layer [B, H, T, Tk], when asked. */
   probs?: tf.Tensor4D[];
   layerHidden?: tf.Tensor3D[];
-  cache: KvCache;
+  /** When asked for with `cache`, or given a `past`. */
+  cache?: KvCache;
 }
 
 /** Runs the decoder blocks and the final norm over input embeddings [B, T, D], causally, after any cached positions. */
@@ -55,6 +58,7 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
   const probs: tf.Tensor4D[] = [];
   const layerHidden: tf.Tensor3D[] = [];
   const layers: KvCache["layers"] = [];
+  const cache = opts.cache || !!opts.past;
   for (let i = 0; i < d.num_layers; i++) {
     const r: AttentionResult = decoderBlock(x, store, `model.layers.${i}`, {
       numHeads: d.num_heads,
@@ -63,18 +67,19 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
       bias,
       returnProbs: opts.returnProbs,
       past: opts.past?.layers[i],
+      cache,
       eps: d.rms_eps,
     });
     x = r.out;
     if (r.probs) probs.push(r.probs);
     if (opts.returnLayerHidden) layerHidden.push(x);
-    layers.push(r.present);
+    if (r.present) layers.push(r.present);
   }
   const hidden = rmsNorm(x, store.get("model.norm.weight"), d.rms_eps) as tf.Tensor3D;
   return {
     hidden,
     probs: opts.returnProbs ? probs : undefined,
     layerHidden: opts.returnLayerHidden ? layerHidden : undefined,
-    cache: { layers, length: pastLength + t },
+    cache: cache ? { layers, length: pastLength + t } : undefined,
   };
 }

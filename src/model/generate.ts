@@ -94,13 +94,14 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
     {
       const r = tf.tidy(() => {
         const ids = tf.tensor2d(prompts.flat(), [b, t0], "int32");
-        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: readAtt });
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: readAtt, cache: useCache });
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
-        if (useCache) for (const l of dec.cache.layers) keepLayer(l);
+        const layers = dec.cache?.layers ?? [];
+        for (const l of layers) keepLayer(l);
         return {
           logits,
-          layers: useCache ? dec.cache.layers : [],
+          layers,
           att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
           hidden: read ? tf.slice(dec.hidden, [0, IMAGE_START, 0], [b, n, -1]) : undefined,
           latent:
@@ -145,10 +146,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const r = tf.tidy(() => {
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
           const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt });
-          for (const l of dec.cache.layers) keepLayer(l);
+          const layers = dec.cache!.layers;
+          for (const l of layers) keepLayer(l);
           return {
             logits: lmLogits(vlm, tf.reshape(dec.hidden, [b, -1])) as tf.Tensor2D,
-            layers: dec.cache.layers,
+            layers,
             att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,
           };
         });

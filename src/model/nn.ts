@@ -1,5 +1,5 @@
 import { tf } from "../engine/index.js";
-import { gelu, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
+import { attention, attentionHeads, gelu, nll, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
 import type { ParamStore } from "./params.js";
 
 /**
@@ -67,11 +67,6 @@ export function makeRotary(length: number, headDim: number, base = 10000, offset
   return { cos, sin };
 }
 
-/** Applies rotary positions to x [B, H, T, hd] with tables whose first axis is T. */
-export function applyRotary(x: tf.Tensor4D, rot: Rotary): tf.Tensor4D {
-  return rotary(x, rot.cos, rot.sin);
-}
-
 /** Additive causal bias [T, T]: 0 on and below the diagonal, a large negative number above. */
 export function causalBias(t: number, pastLength = 0): tf.Tensor2D {
   const total = t + pastLength;
@@ -86,62 +81,55 @@ export const NEG_INF = -1e9;
 export interface AttentionOptions {
   numHeads: number;
   numKvHeads?: number;
-  /** Additive bias broadcastable to [B, H, Tq, Tk] (causal, padding and gating masks). */
+  /** Additive bias broadcastable to [B, H, Tq, Tk] (causal, padding and gating masks); a constant, it gets no gradient. */
   bias?: tf.Tensor;
   rotary?: Rotary;
   /** Return the attention probabilities [B, H, Tq, Tk]. */
   returnProbs?: boolean;
   /** Keys/values of earlier positions [B, Hkv, Tpast, hd], for cached decoding. */
   past?: { k: tf.Tensor4D; v: tf.Tensor4D };
+  /** Return this call's keys/values (`present`) for later decoding steps. */
+  cache?: boolean;
 }
 
 export interface AttentionResult {
   out: tf.Tensor3D;
   probs?: tf.Tensor4D;
-  /** Keys/values including this call's positions, for the next decoding step. */
-  present: { k: tf.Tensor4D; v: tf.Tensor4D };
+  /** Keys/values including this call's positions, for the next decoding step (when asked for, or given a past). */
+  present?: { k: tf.Tensor4D; v: tf.Tensor4D };
 }
 
-function splitHeads(x: tf.Tensor3D, heads: number): tf.Tensor4D {
-  const [b, t, d] = x.shape;
-  return tf.transpose(tf.reshape(x, [b, t, heads, d / heads]), [0, 2, 1, 3]) as tf.Tensor4D;
-}
-
-function repeatKv(x: tf.Tensor4D, groups: number): tf.Tensor4D {
-  if (groups === 1) return x;
-  const [b, h, t, hd] = x.shape;
-  return tf.reshape(tf.tile(tf.reshape(x, [b, h, 1, t, hd]), [1, 1, groups, 1, 1]), [b, h * groups, t, hd]) as tf.Tensor4D;
+function headMajor(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(x, [0, 2, 1, 3]);
 }
 
 /**
  * Multi-head self-attention (grouped-query when numKvHeads < numHeads) on x [B, T, D] with
- * projections `${prefix}.{q,k,v,o}_proj`.
+ * projections `${prefix}.{q,k,v,o}_proj`. Heads stay token-major ([B, T, H, hd], as the
+ * projections write them): the engine's attention reads them in place. Only a caller that
+ * wants the probabilities or a KV cache gets the head-major formulation.
  */
 export function selfAttention(x: tf.Tensor3D, store: ParamStore, prefix: string, opts: AttentionOptions): AttentionResult {
   const [b, t, d] = x.shape;
   const heads = opts.numHeads;
   const kvHeads = opts.numKvHeads ?? heads;
   const hd = d / heads;
-  let q = splitHeads(linear(x, store, `${prefix}.q_proj`) as tf.Tensor3D, heads);
-  let k = splitHeads(linear(x, store, `${prefix}.k_proj`) as tf.Tensor3D, kvHeads);
-  const v0 = splitHeads(linear(x, store, `${prefix}.v_proj`) as tf.Tensor3D, kvHeads);
+  const project = (name: string, n: number) => tf.reshape(linear(x, store, `${prefix}.${name}`), [b, t, n, hd]) as tf.Tensor4D;
+  let q = project("q_proj", heads);
+  let k = project("k_proj", kvHeads);
+  const v = project("v_proj", kvHeads);
   if (opts.rotary) {
-    q = applyRotary(q, opts.rotary);
-    k = applyRotary(k, opts.rotary);
+    q = rotary(q, opts.rotary.cos, opts.rotary.sin, true);
+    k = rotary(k, opts.rotary.cos, opts.rotary.sin, true);
   }
-  let kAll = k;
-  let vAll = v0;
+  if (!opts.past && !opts.returnProbs && !opts.cache) return { out: linear(attention(q, k, v, opts.bias), store, `${prefix}.o_proj`) as tf.Tensor3D };
+  let kAll = headMajor(k);
+  let vAll = headMajor(v);
   if (opts.past) {
-    kAll = tf.concat([opts.past.k, k], 2) as tf.Tensor4D;
-    vAll = tf.concat([opts.past.v, v0], 2) as tf.Tensor4D;
+    kAll = tf.concat([opts.past.k, kAll], 2) as tf.Tensor4D;
+    vAll = tf.concat([opts.past.v, vAll], 2) as tf.Tensor4D;
   }
-  const groups = heads / kvHeads;
-  // Scale q rather than the scores: T*hd multiplies instead of T*T.
-  const qs = tf.mul(q, 1 / Math.sqrt(hd));
-  let scores = tf.matMul(qs, repeatKv(kAll, groups), false, true);
-  if (opts.bias) scores = tf.add(scores, opts.bias);
-  const probs = tf.softmax(scores) as tf.Tensor4D;
-  const ctx = tf.matMul(probs, repeatKv(vAll, groups));
+  const { ctx, probs } = attentionHeads(headMajor(q), kAll, vAll, opts.bias);
   const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, d]) as tf.Tensor3D;
   const out = linear(merged, store, `${prefix}.o_proj`) as tf.Tensor3D;
   return { out, probs: opts.returnProbs ? probs : undefined, present: { k: kAll, v: vAll } };
@@ -201,7 +189,7 @@ export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
   const [b, t] = ids.shape;
   const [vocab, d] = table.shape;
   if (vocab <= 4096) {
-    const oh = tf.cast(tf.oneHot(tf.reshape(ids, [b * t]) as tf.Tensor1D, vocab), "float32") as tf.Tensor2D;
+    const oh = tf.oneHot(tf.reshape(ids, [b * t]) as tf.Tensor1D, vocab, 1, 0, "float32") as tf.Tensor2D;
     return tf.reshape(tf.matMul(oh, table), [b, t, d]);
   }
   return tf.reshape(tf.gather(table, tf.reshape(ids, [b * t])), [b, t, d]);
@@ -209,10 +197,7 @@ export function embed(ids: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor3D {
 
 /** Mean token cross-entropy of logits [N, V] against integer targets [N]; weights [N] optional. */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights?: tf.Tensor1D): tf.Scalar {
-  const vocab = logits.shape[1];
-  const logp = tf.logSoftmax(logits);
-  const oh = tf.cast(tf.oneHot(targets, vocab), "float32");
-  const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1));
-  if (!weights) return tf.mean(nll) as tf.Scalar;
-  return tf.div(tf.sum(tf.mul(nll, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+  const losses = nll(logits, targets);
+  if (!weights) return tf.mean(losses) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(losses, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
 }

@@ -64,6 +64,20 @@ describe("fused layers match their tfjs formulation", async () => {
     }
   });
 
+  run("rotary positions on token-major heads [B, T, H, hd], forward and gradient", () => {
+    const rot = makeRotary(9, 6, 10000, 3);
+    const x = tf.randomNormal([2, 9, 5, 6], 0, 1, "float32", 9) as tf.Tensor4D;
+    const dy = tf.randomNormal([2, 9, 5, 6], 0, 1, "float32", 10);
+    close(fusedRotary(addon!, x, rot.cos, rot.sin, true), rotaryOps(x, rot.cos, rot.sin, true));
+    // the same rotation as on head-major heads
+    const headMajor = (t: tf.Tensor) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D;
+    close(headMajor(fusedRotary(addon!, x, rot.cos, rot.sin, true)), rotaryOps(headMajor(x), rot.cos, rot.sin));
+    close(
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(fusedRotary(addon!, a as tf.Tensor4D, rot.cos, rot.sin, true), dy)))(x),
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(rotaryOps(a as tf.Tensor4D, rot.cos, rot.sin, true), dy)))(x),
+    );
+  });
+
   run("leaves no tensors behind in a gradient step", () => {
     const x = tf.randomNormal([2, 3, 8], 0, 1, "float32", 6);
     const w = tf.variable(tf.ones([8]));

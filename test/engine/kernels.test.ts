@@ -2,6 +2,7 @@ import { describe, expect, it, beforeAll } from "vitest";
 import { tf } from "../../src/engine/index.js";
 import type { NativeAddon } from "../../src/engine/addon.js";
 import { broadcastGeometry } from "../../src/engine/kernels/index.js";
+import { REDUCE_CODE } from "../../src/engine/op-codes.js";
 import { Rng } from "../../src/util/rng.js";
 import { expectNativeMatchesJs, loadAddonForTests, randn } from "./helpers.js";
 
@@ -189,6 +190,14 @@ describe("native kernels match the JS kernels", () => {
     [[1], 0],
     [[5, 0], 1],
     [[3, 1, 7], 1],
+    // leading axes (column sums: bias gradients), across the kernel's 256-column blocks and the thread split
+    [[37, 300], 0],
+    [
+      [3, 5, 7],
+      [0, 1],
+    ],
+    [[1030, 77], 0],
+    [[0, 4], 0],
   ];
   for (const [shape, axis] of reduceCases) {
     it(`reductions over ${JSON.stringify(axis)} of ${JSON.stringify(shape)}: forward and gradient`, () => {
@@ -209,6 +218,27 @@ describe("native kernels match the JS kernels", () => {
       x.dispose();
     });
   }
+
+  it("column sums give the bits of reducing the transpose innermost", () => {
+    if (!addon) return;
+    for (const [outer, inner] of [
+      [37, 300],
+      [1030, 77],
+      [8, 5],
+      [3, 600],
+    ]) {
+      const x = Float32Array.from({ length: outer * inner }, () => rng.normal() * 10);
+      const xt = new Float32Array(x.length);
+      for (let i = 0; i < outer; i++) for (let j = 0; j < inner; j++) xt[j * outer + i] = x[i * inner + j];
+      for (const op of [REDUCE_CODE.Sum, REDUCE_CODE.Mean]) {
+        const a = new Float32Array(inner);
+        const b = new Float32Array(inner);
+        addon.reduceOuter(op, x, a, outer, inner);
+        addon.reduceInner(op, xt, b, inner, outer);
+        expect(Array.from(a), `${outer}x${inner} op ${op}`).toEqual(Array.from(b));
+      }
+    }
+  });
 
   for (const shape of [
     [7, 33],

@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll } from "vitest";
 import { tf, initEngine } from "../../src/engine/index.js";
 import { ParamStore } from "../../src/model/params.js";
-import { applyRotary, causalBias, initAttention, makeRotary, rmsNorm, selfAttention, NEG_INF } from "../../src/model/nn.js";
+import { rotary } from "../../src/engine/ops.js";
+import { causalBias, initAttention, makeRotary, rmsNorm, selfAttention, NEG_INF } from "../../src/model/nn.js";
 import { AdamW, clipScale, globalNorm } from "../../src/train/optim.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -23,7 +24,7 @@ describe("layers", () => {
     const rot = makeRotary(3, hd);
     const xv = [0.3, -1.2, 0.7, 2.0];
     const x = tf.tensor4d([...xv, ...xv, ...xv], [1, 1, 3, hd]);
-    const y = applyRotary(x as tf.Tensor4D, rot).dataSync();
+    const y = rotary(x as tf.Tensor4D, rot.cos, rot.sin).dataSync();
     for (let p = 0; p < 3; p++) {
       for (let i = 0; i < hd; i++) {
         const freq = 1 / Math.pow(10000, (2 * (i % 2)) / hd);
@@ -66,7 +67,7 @@ describe("layers", () => {
     const x = tf.randomNormal([1, 6, 8], 0, 1, "float32", 4) as tf.Tensor3D;
     const full = selfAttention(x, store, "a", { numHeads: 2, numKvHeads: 1, rotary: makeRotary(6, 4), bias: causalBias(6) }).out;
     const prefix = tf.slice(x, [0, 0, 0], [1, 5, 8]) as tf.Tensor3D;
-    const first = selfAttention(prefix, store, "a", { numHeads: 2, numKvHeads: 1, rotary: makeRotary(5, 4), bias: causalBias(5) });
+    const first = selfAttention(prefix, store, "a", { numHeads: 2, numKvHeads: 1, rotary: makeRotary(5, 4), bias: causalBias(5), cache: true });
     const last = tf.slice(x, [0, 5, 0], [1, 1, 8]) as tf.Tensor3D;
     const step = selfAttention(last, store, "a", { numHeads: 2, numKvHeads: 1, rotary: makeRotary(1, 4, 10000, 5), past: first.present });
     const a = tf.slice(full, [0, 5, 0], [1, 1, 8]).dataSync();

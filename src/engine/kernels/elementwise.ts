@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NativeAddon } from "../addon.js";
+import { allocF32 } from "./buffers.js";
 import { BINARY_OPS, BINARY_CODE, UNARY_OPS, UNARY_CODE } from "../op-codes.js";
 import { f32Values, sizeOf, stridesOf, type KernelOverrides } from "./registry.js";
 
@@ -53,7 +54,7 @@ export function installElementwiseKernels(reg: KernelOverrides, addon: NativeAdd
       const bv = f32Values(backend, inputs.b);
       if (!av || !bv) return null;
       const g = broadcastGeometry(inputs.a.shape, inputs.b.shape);
-      const out = new Float32Array(sizeOf(g.outShape));
+      const out = allocF32(sizeOf(g.outShape));
       addon.binary(op, av, bv, out, g.shape, g.sa, g.sb);
       return backend.makeTensorInfo(g.outShape, "float32", out);
     });
@@ -64,7 +65,7 @@ export function installElementwiseKernels(reg: KernelOverrides, addon: NativeAdd
     reg.install(name, ({ inputs, backend, attrs }) => {
       const xv = f32Values(backend, inputs.x);
       if (!xv) return null;
-      const out = new Float32Array(xv.length);
+      const out = allocF32(xv.length);
       addon.unary(op, xv, out, (attrs?.alpha as number | undefined) ?? 0);
       return backend.makeTensorInfo(inputs.x.shape, "float32", out);
     });

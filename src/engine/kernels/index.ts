@@ -1,4 +1,5 @@
 import type { NativeAddon } from "../addon.js";
+import { installBufferRecycling } from "./buffers.js";
 import { installCopyKernels } from "./copy.js";
 import { installElementwiseKernels } from "./elementwise.js";
 import { installMatmulKernels } from "./matmul.js";
@@ -16,12 +17,13 @@ export function registerJsKernels(): KernelRegistration {
   return reg;
 }
 
-/** The native tier's kernels: the addon's families over tfjs-backend-cpu's, plus the block copies. */
+/** The native tier's kernels: the addon's families over tfjs-backend-cpu's, plus the block copies, with their output buffers recycled. */
 export function registerNativeKernels(addon: NativeAddon): KernelRegistration {
   const reg = new KernelOverrides();
   installMatmulKernels(reg, addon);
   installElementwiseKernels(reg, addon);
   installReduceKernels(reg, addon);
   installCopyKernels(reg);
+  installBufferRecycling(reg);
   return reg;
 }

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import type { NativeAddon } from "../addon.js";
+import { allocF32 } from "./buffers.js";
 import { BINARY_CODE, UNARY_CODE, type UnaryKernel } from "../op-codes.js";
 import { broadcastGeometry } from "./elementwise.js";
 import { f32Values, sizeOf, type CpuBackend, type KernelOverrides } from "./registry.js";
@@ -38,7 +39,7 @@ export function installMatmulKernels(reg: KernelOverrides, addon: NativeAddon): 
     const batchA = sizeOf(a.shape.slice(0, -2));
     const batchB = sizeOf(b.shape.slice(0, -2));
     const batch = Math.max(batchA, batchB);
-    const out = new Float32Array(batch * m * n);
+    const out = allocF32(batch * m * n);
     addon.matmul(av, bv, out, batch, batchA, batchB, m, n, k, transposeA, transposeB);
     return { out, shape: [...outer, m, n] };
   };
@@ -65,7 +66,7 @@ export function installMatmulKernels(reg: KernelOverrides, addon: NativeAddon): 
     const act = FUSED_ACTIVATIONS[activation];
     if (act !== null) {
       const alpha = activation === "leakyrelu" ? ((attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0;
-      const next = new Float32Array(out.length);
+      const next = allocF32(out.length);
       addon.unary(UNARY_CODE[act], out, next, alpha);
       out = next;
     }

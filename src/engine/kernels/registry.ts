@@ -30,6 +30,10 @@ export interface KernelRegistration {
 export class KernelOverrides implements KernelRegistration {
   private readonly originals = new Map<string, KernelConfig>();
   private readonly names: string[] = [];
+  private readonly wrapped: string[] = [];
+  private readonly undo: (() => void)[] = [];
+  /** Called with a call's inputs before an installed kernel hands it to tfjs's own. */
+  onFallback: ((inputs: Record<string, TensorInfo>) => void) | null = null;
 
   constructor() {
     for (const k of tf.getKernelsForBackend("cpu")) this.originals.set(k.kernelName, k);
@@ -43,18 +47,39 @@ export class KernelOverrides implements KernelRegistration {
     const original = this.originals.get(name);
     if (!original) return;
     const fallback = original.kernelFunc;
-    const kernelFunc = ((args: Parameters<KernelFunc>[0]) => body(args as unknown as KernelArgs, fallback) ?? fallback(args)) as KernelFunc;
+    const toTfjs = (args: Parameters<KernelFunc>[0]) => {
+      this.onFallback?.(args.inputs as Record<string, TensorInfo>);
+      return fallback(args);
+    };
+    const kernelFunc = ((args: Parameters<KernelFunc>[0]) => body(args as unknown as KernelArgs, toTfjs as KernelFunc) ?? toTfjs(args)) as KernelFunc;
     tf.unregisterKernel(name, "cpu");
     tf.registerKernel({ ...original, kernelFunc });
     if (!this.names.includes(name)) this.names.push(name);
   }
 
+  /** Replaces a tfjs kernel's function without counting it as lavit's (for bookkeeping around tfjs's own kernels). */
+  wrap(name: string, kernelFunc: KernelFunc): void {
+    const original = this.originals.get(name);
+    if (!original) return;
+    tf.unregisterKernel(name, "cpu");
+    tf.registerKernel({ ...original, kernelFunc });
+    if (!this.wrapped.includes(name)) this.wrapped.push(name);
+  }
+
+  /** Runs `fn` on restore(), after the kernels are back. */
+  onRestore(fn: () => void): void {
+    this.undo.push(fn);
+  }
+
   restore(): void {
-    for (const name of this.names) {
+    for (const name of [...this.names, ...this.wrapped]) {
       tf.unregisterKernel(name, "cpu");
       tf.registerKernel(this.originals.get(name)!);
     }
     this.names.length = 0;
+    this.wrapped.length = 0;
+    for (const fn of this.undo.splice(0).reverse()) fn();
+    this.onFallback = null;
   }
 }
 
