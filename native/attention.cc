@@ -7,6 +7,7 @@
 // and its gradient repeat the pack's Softmax, Mul, Sum and Sub in the same order: with
 // plain heads (Hkv == H) the results are the formulation's bit for bit.
 #include "common.h"
+#include "rows.h"
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -25,32 +26,6 @@ struct Dims {
 Dims dims_of(const Napi::Value& v) {
   const int32_t* d = i32(v);
   return {d[0], d[1], d[2], d[3], d[4], d[5]};
-}
-
-// The pack's Softmax on one row (reduce.cc), so the probabilities are the same bits.
-void softmax_row(float* q, int64_t cols) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < cols; j++) m = q[j] > m ? q[j] : m;
-  if (m == -std::numeric_limits<float>::infinity()) m = 0.f;
-  float s = 0.f;
-  for (int64_t j = 0; j < cols; j++) {
-    const float z = q[j] - m;
-    q[j] = z < -110.f ? 0.f : std::exp(z);
-    s += q[j];
-  }
-  const float inv = 1.f / s;
-  for (int64_t j = 0; j < cols; j++) q[j] *= inv;
-}
-
-// The pack's Sum over a row (reduce.cc: eight partial sums, then the tail).
-float sum_row(const float* p, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int t = 0; t < 8; t++) s[t] += p[j + t];
-  float tail = 0;
-  for (; j < n; j++) tail += p[j];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
 }
 
 // q of one head, scaled, into a dense [T, hd] block (the formulation scales q, not the scores).
@@ -93,7 +68,7 @@ static Napi::Value Attention(const Napi::CallbackInfo& info) {
           const float* br = bias + b * bs[0] + h * bs[1] + i * bs[2];
           for (int64_t j = 0; j < d.Tk; j++) row[j] = row[j] + br[j * bs[3]];
         }
-        softmax_row(row, d.Tk);
+        softmax_row(row, row, d.Tk);
       }
       gemm_block(false, false, d.T, d.hd, d.Tk, p, d.Tk, vb, ldk, out + d.at(b, 0, d.T, d.H, h), ldq);
     }
@@ -141,7 +116,7 @@ static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
           float* r = ds.data() + i * d.Tk;
           const float* pr = p + i * d.Tk;
           for (int64_t j = 0; j < d.Tk; j++) r[j] = r[j] * pr[j];
-          const float s = sum_row(r, d.Tk);
+          const float s = sum_row8(r, d.Tk);
           for (int64_t j = 0; j < d.Tk; j++) {
             const float sp = s * pr[j];
             r[j] = r[j] - sp;

@@ -5,6 +5,7 @@
 // of the targets, Mul, Sum, Neg) as the pack's kernels compute it, operation for operation,
 // so the values, and the gradient down to the sign of its zeros, are the same bits.
 #include "common.h"
+#include "rows.h"
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -12,27 +13,6 @@
 namespace lavit {
 
 namespace {
-
-// The pack's Max over a row (reduce.cc).
-float max_row(const float* p, int64_t n) {
-  float acc = n > 0 ? p[0] : -std::numeric_limits<float>::infinity();
-  for (int64_t j = 1; j < n; j++) {
-    if (std::isnan(p[j])) return NAN;
-    if (p[j] > acc) acc = p[j];
-  }
-  return acc;
-}
-
-// The pack's Sum over a row (reduce.cc).
-float sum_row8(const float* p, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int t = 0; t < 8; t++) s[t] += p[j + t];
-  float tail = 0;
-  for (; j < n; j++) tail += p[j];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
-}
 
 inline float one_hot(int64_t j, int32_t target) { return j == target ? 1.f : 0.f; }
 

@@ -1,5 +1,6 @@
 // Reductions over the innermost axis, softmax, and general transposes.
 #include "common.h"
+#include "rows.h"
 #include "op_codes.h"
 #include <algorithm>
 #include <cmath>
@@ -21,24 +22,13 @@ static Napi::Value ReduceInner(const Napi::CallbackInfo& info) {
       switch (op) {
         case RSUM:
         case RMEAN: {
-          // pairwise-ish: 8 partial sums keep float error close to tfjs's and vectorise
-          float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-          int64_t j = 0;
-          for (; j + 8 <= inner; j += 8)
-            for (int t = 0; t < 8; t++) s[t] += p[j + t];
-          float tail = 0;
-          for (; j < inner; j++) tail += p[j];
-          acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+          acc = sum_row8(p, inner);
           // an empty mean is 0 in tfjs (its kernel divides a zero sum by max(size, 1))
           if (op == RMEAN) acc = inner > 0 ? acc / static_cast<float>(inner) : 0.f;
           break;
         }
         case RMAX: {
-          acc = inner > 0 ? p[0] : -std::numeric_limits<float>::infinity();
-          for (int64_t j = 1; j < inner; j++) {
-            if (std::isnan(p[j])) { acc = NAN; break; }
-            if (p[j] > acc) acc = p[j];
-          }
+          acc = max_row(p, inner);
           break;
         }
         case RMIN: {
@@ -109,25 +99,17 @@ static Napi::Value Softmax(const Napi::CallbackInfo& info) {
     for (int64_t r = r0; r < r1; r++) {
       const float* p = x + r * cols;
       float* q = out + r * cols;
+      if (!logSoftmax) {
+        softmax_row(p, q, cols);
+        continue;
+      }
       float m = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < cols; j++) m = p[j] > m ? p[j] : m;
       if (m == -std::numeric_limits<float>::infinity()) m = 0.f;  // fully masked row
       float s = 0.f;
-      if (logSoftmax) {
-        for (int64_t j = 0; j < cols; j++) s += std::exp(p[j] - m);
-        const float ls = std::log(s) + m;
-        for (int64_t j = 0; j < cols; j++) q[j] = p[j] - ls;
-      } else {
-        for (int64_t j = 0; j < cols; j++) {
-          // Masked entries (bias -1e9: half of every causal row) would cost an exp to give an
-          // exact 0; expf is 0 for anything below about -104, so skipping them changes no bit.
-          const float z = p[j] - m;
-          q[j] = z < -110.f ? 0.f : std::exp(z);
-          s += q[j];
-        }
-        const float inv = 1.f / s;
-        for (int64_t j = 0; j < cols; j++) q[j] *= inv;
-      }
+      for (int64_t j = 0; j < cols; j++) s += std::exp(p[j] - m);
+      const float ls = std::log(s) + m;
+      for (int64_t j = 0; j < cols; j++) q[j] = p[j] - ls;
     }
   });
   return info.Env().Undefined();

@@ -74,24 +74,14 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
       probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer },
     }),
   );
-  if (o.dumpAttention)
-    await writeAttentionDump(
-      o.dumpAttention,
-      data,
-      ev.predictions.map((p) => p.generated),
-      ev.maps,
-      { model: o.model },
-    );
-  if (o.dumpThoughts) {
-    if (!ev.thoughtMaps) throw new UserError(`--dump-thoughts: ${o.model} has no latent thoughts (a model with latent tokens and a trajectory head has)`);
-    await writeAttentionDump(
-      o.dumpThoughts,
-      data,
-      ev.predictions.map((p) => p.generated),
-      ev.thoughtMaps,
-      { model: o.model },
-    );
-  }
+  if (o.dumpThoughts && !ev.thoughtMaps)
+    throw new UserError(`--dump-thoughts: ${o.model} has no latent thoughts (a model with latent tokens and a trajectory head has)`);
+  const generated = ev.predictions.map((p) => p.generated);
+  for (const [dir, maps] of [
+    [o.dumpAttention, ev.maps],
+    [o.dumpThoughts, ev.thoughtMaps],
+  ] as const)
+    if (dir && maps) await writeAttentionDump(dir, data, generated, maps, { model: o.model });
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
   return { result: ev.result, predictions: ev.predictions };
 }
