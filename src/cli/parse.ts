@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "commander";
 
-/** The largest seed: seeds feed 32-bit generators (and `| 0` arithmetic). */
-export const MAX_SEED = 0x7fffffff;
+import { MAX_SEED } from "../util/limits.js";
+
+export { MAX_SEED };
 
 /**
  * A strict decimal integer: digits only (no sign, spaces, hex, exponent or fraction, which

@@ -9,10 +9,11 @@ import * as demoCli from "./demo.js";
 import * as info from "./info.js";
 import * as signalsCli from "./signals.js";
 import * as gapCli from "./gap.js";
+import * as studyCli from "./study.js";
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every sub-command lives in its own file; add it here. */
-export const commandModules: CommandModule[] = [demoCli, info, data, trainCli, extractCli, evalCli, gapCli, askCli, signalsCli, bench];
+export const commandModules: CommandModule[] = [demoCli, info, data, trainCli, extractCli, evalCli, gapCli, askCli, signalsCli, studyCli, bench];

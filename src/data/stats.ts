@@ -52,7 +52,8 @@ function priorGuess(answerer: Map<string, string>, s: Sample): string {
   return t ? priorAnswer(t) : s.choices[0];
 }
 
-function group(samples: readonly Sample[], answerer: Map<string, string>, pairs: boolean): GroupStats {
+/** The prior-only answerer's and chance's accuracy on these samples (pairs: also both members of a pair). */
+export function baselineStats(samples: readonly Sample[], answerer: Map<string, string>, pairs: boolean): GroupStats {
   const n = samples.length;
   let correct = 0;
   let chance = 0;
@@ -88,9 +89,9 @@ export function computeStats(dir: string): DatasetStats {
     const families: Record<string, GroupStats> = {};
     for (const f of FAMILIES) {
       const members = samples.filter((s) => s.family === f);
-      if (members.length) families[f] = group(members, answerer, pairs);
+      if (members.length) families[f] = baselineStats(members, answerer, pairs);
     }
-    splits[split] = { ...group(samples, answerer, pairs), families };
+    splits[split] = { ...baselineStats(samples, answerer, pairs), families };
   }
   return { splits, prior_answers: Object.fromEntries(answerer) };
 }

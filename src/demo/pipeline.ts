@@ -16,9 +16,9 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { acquireLock } from "../util/lock.js";
 import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
 import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
-import { cachedEvaluation } from "./eval-cache.js";
+import { cachedEvaluation } from "../study/eval-cache.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
-import { planJobs, trainInProcesses, type StudentJob } from "./parallel.js";
+import { planJobs, runJobs } from "../study/pool.js";
 import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
@@ -141,7 +141,7 @@ async function seedData(o: Resolved, seed: number, dataDir: string, timings: Tim
 /** Trains the seed's students that are not done yet: side by side in worker processes, or here. */
 async function seedStudents(o: Resolved, seed: number, root: string, dataDir: string, sigDir: string, threads: number, timings: Timings): Promise<void> {
   const sizes = demoSizes(o.quick);
-  const pending: StudentJob[] = [];
+  const pending: { name: string; options: StudentOptions }[] = [];
   for (const v of variants(o.full, o.latents, o.preset)) {
     const dir = join(root, "students", v.name);
     if (done(dir)) {
@@ -176,13 +176,17 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
       `seed ${seed}: training ${pending.map((j) => j.name).join(", ")} (${sizes.steps} steps each), ${plan.jobs} at a time on ${plan.threadsPerJob} thread${plan.threadsPerJob > 1 ? "s" : ""} each`,
     );
     await timed(timings, "train (wall)", () =>
-      trainInProcesses(pending, plan, {
-        quiet: o.quiet,
-        onFinish: (name, seconds) => {
-          timings[`train ${name}`] = (timings[`train ${name}`] ?? 0) + seconds;
-          markDone(join(root, "students", name));
+      runJobs(
+        pending.map((j) => ({ name: j.name, task: { kind: "student" as const, options: j.options } })),
+        plan,
+        {
+          quiet: o.quiet,
+          onFinish: ({ name }, seconds) => {
+            timings[`train ${name}`] = (timings[`train ${name}`] ?? 0) + seconds;
+            markDone(join(root, "students", name));
+          },
         },
-      }),
+      ),
     );
     return;
   }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { weightsDigest } from "../study/weights.js";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -28,11 +28,7 @@ export type DemoSettings = z.infer<typeof DemoSettings>;
 
 export const DEMO_SETTINGS_FILE = "demo.json";
 
-export function weightsDigest(modelDir: string): string {
-  return createHash("sha256")
-    .update(readFileSync(join(modelDir, "model.safetensors")))
-    .digest("hex");
-}
+export { weightsDigest };
 
 /** How the command line says a setting, e.g. "with --prior 0.8" or "without --quick". */
 function asFlag(key: "quick" | "prior" | "latents" | "preset", value: DemoSettings[typeof key]): string {

@@ -8,6 +8,9 @@ import { UserError } from "../errors.js";
  */
 
 /** One typed array may not exceed this (V8's limit on 64-bit is about 4 GiB; tfjs copies). */
+/** The largest seed: seeds feed 32-bit generators (and `| 0` arithmetic). */
+export const MAX_SEED = 0x7fffffff;
+
 export const MAX_ARRAY_BYTES = 2 ** 31;
 
 /** What this machine can give one run: most of its memory. */

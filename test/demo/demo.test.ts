@@ -13,7 +13,7 @@ import { DEMO_DEFAULTS } from "../../src/demo/recipe.js";
 import { STUDENT_DEFAULTS } from "../../src/stages/train-student.js";
 import { runCli } from "../helpers/cli.js";
 import { inChromium } from "../helpers/chromium.js";
-import { planJobs } from "../../src/demo/parallel.js";
+import { planJobs } from "../../src/study/pool.js";
 import { readPng } from "../../src/data/png.js";
 
 /** Opens the report in headless Chromium and checks what a reader sees: the verdict, every results row, and heatmap images that actually loaded. */

@@ -2,18 +2,18 @@ import { fork, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
-import type { StudentOptions } from "../stages/train-student.js";
 import { UserError } from "../errors.js";
 import { formatPayload, progress, type Progress, type ProgressMessage } from "../util/progress.js";
-import type { WorkerReply } from "./student-worker.js";
+import type { WorkerReply, WorkerTask } from "./worker.js";
 
-export interface StudentJob {
+/** One piece of work for a worker process: a name for the display, and what to run. */
+export interface Job {
   name: string;
-  options: StudentOptions;
+  task: WorkerTask;
 }
 
 /**
- * How to share the machine between students: at most one job per thread, and each job gets
+ * How to share the machine between jobs (students, study cells): at most one job per thread, and each job gets
  * an equal share of the threads. Why processes: a training step keeps two threads only about
  * 70% busy (the JS between kernels is serial), so two one-thread students side by side finish
  * about a quarter sooner than the same two one after the other on two threads.
@@ -26,7 +26,7 @@ export function planJobs(pending: number, threads: number, requested?: number): 
 const here = fileURLToPath(import.meta.url);
 // From source (tests, tsx) the worker is TypeScript and needs tsx's loader; from dist it is plain JS.
 const fromSource = here.endsWith(".ts");
-const workerFile = join(dirname(here), fromSource ? "student-worker.ts" : "student-worker.js");
+const workerFile = join(dirname(here), fromSource ? "worker.ts" : "worker.js");
 
 interface Display {
   update(name: string, msg: ProgressMessage): void;
@@ -74,23 +74,24 @@ function display(quiet: boolean): Display {
 }
 
 /**
- * Trains students in child processes, `jobs` at a time, each with `threadsPerJob` native
- * threads (LAVIT_THREADS), reporting progress in one display. A student's result is what
- * `LAVIT_THREADS=<threadsPerJob> lavit train student` gives with the same flags. Resolves
- * once all have finished; the first failure stops the others (their checkpoints stay, so a
- * resume continues them) and is rethrown, as a UserError when it was one.
+ * Runs jobs in child processes, `jobs` at a time, each with `threadsPerJob` native threads
+ * (LAVIT_THREADS), reporting progress in one display. A job's result is what the same stage
+ * gives run alone with `LAVIT_THREADS=<threadsPerJob>`. `next` hands out the next job when a
+ * lane is free (null: none is ready yet; the lane waits for a running job to end; undefined:
+ * no more jobs). Resolves once all have finished; the first failure stops the others (their
+ * checkpoints stay, so a resume continues them) and is rethrown, as a UserError when it was one.
  */
-export async function trainInProcesses(
-  students: readonly StudentJob[],
+export async function runInProcesses(
+  next: () => Job | null | undefined,
   plan: { jobs: number; threadsPerJob: number },
-  opts: { quiet: boolean; onFinish?: (name: string, seconds: number) => void },
+  opts: { quiet: boolean; onFinish?: (job: Job, seconds: number) => void },
 ): Promise<void> {
   const view = display(opts.quiet);
   const running = new Set<ChildProcess>();
   const killAll = () => {
     for (const child of running) child.kill();
   };
-  // A parent stopped by a signal takes its students with it (their checkpoints stay for --resume).
+  // A parent stopped by a signal takes its workers with it (their checkpoints stay for --resume).
   const onSignal = (signal: NodeJS.Signals) => {
     killAll();
     process.removeListener("SIGINT", onSignal);
@@ -100,9 +101,14 @@ export async function trainInProcesses(
   process.once("exit", killAll);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const queue = [...students];
   let failure: Error | null = null;
-  const runOne = (job: StudentJob) =>
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    const w = waiting;
+    waiting = [];
+    for (const r of w) r();
+  };
+  const runOne = (job: Job) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
       const child = fork(workerFile, [], {
@@ -128,18 +134,29 @@ export async function trainInProcesses(
         running.delete(child);
         if (stderr.trim()) view.log(job.name, stderr);
         const r = reply as WorkerReply | null;
-        if (r?.type === "done" && code === 0) opts.onFinish?.(job.name, (performance.now() - t0) / 1000);
+        if (r?.type === "done" && code === 0) opts.onFinish?.(job, (performance.now() - t0) / 1000);
         else if (!failure) {
-          if (r?.type === "error") failure = r.user ? new UserError(r.message) : new Error(`training ${job.name}: ${r.message}`);
-          else failure = new Error(`training ${job.name}: the worker process ended (${signal ?? `exit code ${code}`}) without finishing`);
+          if (r?.type === "error") failure = r.user ? new UserError(r.message) : new Error(`${job.name}: ${r.message}`);
+          else failure = new Error(`${job.name}: the worker process ended (${signal ?? `exit code ${code}`}) without finishing`);
           killAll();
         }
         resolve();
+        wake();
       });
-      child.send(job.options);
+      child.send(job.task);
     });
   const lane = async () => {
-    for (let job = queue.shift(); job && !failure; job = queue.shift()) await runOne(job);
+    while (!failure) {
+      const job = next();
+      if (job === undefined) return;
+      if (job === null) {
+        // Nothing is ready until a running job ends; with none running, nothing ever will be.
+        if (!running.size) throw new Error("no job is ready and none is running (a job waits on one that was never scheduled)");
+        await new Promise<void>((r) => waiting.push(r));
+        continue;
+      }
+      await runOne(job);
+    }
   };
   try {
     await Promise.all(Array.from({ length: plan.jobs }, lane));
@@ -150,4 +167,14 @@ export async function trainInProcesses(
     process.removeListener("SIGTERM", onSignal);
   }
   if (failure) throw failure;
+}
+
+/** Runs a fixed list of jobs (see runInProcesses). */
+export function runJobs(
+  jobs: readonly Job[],
+  plan: { jobs: number; threadsPerJob: number },
+  opts: { quiet: boolean; onFinish?: (job: Job, seconds: number) => void },
+): Promise<void> {
+  const queue = [...jobs];
+  return runInProcesses(() => queue.shift(), plan, opts);
 }

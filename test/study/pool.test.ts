@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planJobs, trainInProcesses } from "../../src/demo/parallel.js";
+import { planJobs, runJobs } from "../../src/study/pool.js";
 import { UserError } from "../../src/errors.js";
 import type { StudentOptions } from "../../src/stages/train-student.js";
 
@@ -28,10 +28,10 @@ describe("students in processes", () => {
       seed: 1,
       quiet: true,
     };
-    const run = trainInProcesses(
+    const run = runJobs(
       [
-        { name: "distill", options },
-        { name: "other", options: { ...options, out: join(dir, "t") } },
+        { name: "distill", task: { kind: "student", options } },
+        { name: "other", task: { kind: "student", options: { ...options, out: join(dir, "t") } } },
       ],
       { jobs: 2, threadsPerJob: 1 },
       { quiet: true },

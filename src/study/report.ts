@@ -1,0 +1,456 @@
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { UserError } from "../errors.js";
+import { colourFor, esc, lineChart, type Series } from "../report/charts.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { readJson, readJsonValue } from "../util/json.js";
+import { withLock } from "../util/lock.js";
+import { checkReplaceable, writeMarker } from "../util/marker.js";
+import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { codeVersion, type CodeVersion } from "../util/version.js";
+import { expandCells } from "./cells.js";
+import { constantsFor } from "./metrics.js";
+import { RUN_RECORD } from "./run.js";
+import { checkStudy, type Level, type LoadedStudy } from "./spec.js";
+import { excludesZero, interval, type Interval } from "./stats.js";
+import { CELL_RECORD, REFERENCE_FILE, type CellRecord, type Reference } from "./tasks.js";
+import { z } from "zod";
+
+export interface StudyReportOptions {
+  /** Study run folders (whole runs or shards) of one study file. */
+  dirs: string[];
+  out: string;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export interface SummaryRow extends Interval {
+  split: string;
+  metric: string;
+  /** Factor levels (no seed), "stage.option" → level. */
+  levels: Record<string, Level>;
+  variant: string;
+  /** The constants this figure is read beside, means over the same seeds. */
+  constants: Record<string, number>;
+}
+
+export interface DifferenceRow extends Interval {
+  split: string;
+  metric: string;
+  levels: Record<string, Level>;
+  /** a minus b, paired by seed. */
+  a: string;
+  b: string;
+  excludes_zero: boolean;
+}
+
+export interface StudyReport {
+  study: { name: string; description?: string; file: string; sha256: string };
+  /** Which lavit ran the cells, and which made this report. */
+  cell_commits: string[];
+  report_by: CodeVersion;
+  cells_expected: number;
+  cells_found: number;
+  missing: string[];
+  /** Sum of the cells' own training and evaluation time. */
+  cell_seconds: number;
+  metrics: string[];
+  summary: SummaryRow[];
+  differences: DifferenceRow[];
+  records: CellRecord[];
+  references: Record<string, Reference>;
+}
+
+const runRecord = z.object({ study_file: z.string(), study_sha256: z.string(), spec: z.unknown() }).loose();
+
+interface RunFolder {
+  dir: string;
+  /** The study file as the run was given it. */
+  file: string;
+  study: LoadedStudy;
+}
+
+function readRun(dir: string): RunFolder {
+  const file = join(dir, RUN_RECORD);
+  if (!existsSync(file)) throw new UserError(`${dir} is not a study run folder (no ${RUN_RECORD}); give the --out of \`lavit study run\``);
+  const rec = readJson(file, runRecord, { what: "study run record" });
+  return { dir, file: rec.study_file, study: checkStudy(rec.spec, `${file} (spec)`, rec.study_sha256) };
+}
+
+function readRecords(dir: string): CellRecord[] {
+  const cells = join(dir, "cells");
+  if (!existsSync(cells)) return [];
+  return readdirSync(cells)
+    .sort()
+    .map((id) => join(cells, id, CELL_RECORD))
+    .filter((f) => existsSync(f))
+    .map((f) => readJsonValue(f, { what: "cell record" }) as CellRecord);
+}
+
+function levelsKey(levels: Record<string, Level>): string {
+  return JSON.stringify(levels);
+}
+
+export function levelsText(levels: Record<string, Level>): string {
+  const parts = Object.entries(levels).map(([k, v]) => `${k.replace(/^(data|extract|student)\./, "")}=${String(v)}`);
+  return parts.length ? parts.join(", ") : "(all)";
+}
+
+/** The merged figures of a study's runs and shards: every cell, means with 95% intervals over seeds, paired differences. */
+export function buildReport(runs: readonly RunFolder[]): StudyReport {
+  const first = runs[0];
+  for (const r of runs.slice(1))
+    if (r.study.sha256 !== first.study.sha256)
+      throw new UserError(
+        `${r.dir} ran another study file than ${first.dir}: ${r.file} (study ${r.study.spec.name}, sha256 ${r.study.sha256.slice(0, 12)}) and ${first.file} (study ${first.study.spec.name}, sha256 ${first.study.sha256.slice(0, 12)}); report each study on its own`,
+      );
+  const study = first.study;
+  const expected = expandCells(study);
+  const byId = new Map<string, CellRecord>();
+  const references: Record<string, Reference> = {};
+  for (const r of runs) {
+    for (const rec of readRecords(r.dir)) if (!byId.has(rec.id)) byId.set(rec.id, rec);
+    const refs = join(r.dir, "refs");
+    if (existsSync(refs))
+      for (const key of readdirSync(refs).sort()) {
+        const f = join(refs, key, REFERENCE_FILE);
+        if (!references[key] && existsSync(f)) references[key] = readJsonValue(f, { what: "reference record" }) as Reference;
+      }
+  }
+  const records = expected.map((c) => byId.get(c.id)).filter((r): r is CellRecord => !!r);
+  const missing = expected.filter((c) => !byId.has(c.id)).map((c) => c.id);
+  const metrics = study.metrics;
+  const splits = study.spec.eval.splits;
+  const variants = Object.keys(study.spec.variants);
+  const conditions = [...new Map(expected.map((c) => [levelsKey(c.levels), c.levels])).values()];
+  const summary: SummaryRow[] = [];
+  const differences: DifferenceRow[] = [];
+  for (const split of splits)
+    for (const metric of metrics)
+      for (const levels of conditions) {
+        const here = records.filter((r) => levelsKey(r.levels) === levelsKey(levels));
+        const hasMetric = here.some((r) => r.metrics[split]?.[metric] !== undefined);
+        if (!hasMetric) continue;
+        for (const variant of variants) {
+          const mine = here.filter((r) => r.variant === variant && r.metrics[split]?.[metric] !== undefined);
+          const constants: Record<string, number> = {};
+          for (const c of constantsFor(metric)) {
+            const vals = mine
+              .map((r) => (c.own ? r.metrics[split]?.[c.key] : references[r.dataKey]?.[split]?.[c.key]))
+              .filter((v): v is number => v !== undefined);
+            if (vals.length) constants[c.label] = vals.reduce((a, b) => a + b, 0) / vals.length;
+          }
+          summary.push({ split, metric, levels, variant, constants, ...interval(mine.map((r) => r.metrics[split][metric])) });
+        }
+        for (const [a, b] of study.spec.compare) {
+          const diffs: number[] = [];
+          for (const ra of here.filter((r) => r.variant === a)) {
+            const rb = here.find((r) => r.variant === b && r.seed === ra.seed);
+            const va = ra.metrics[split]?.[metric];
+            const vb = rb?.metrics[split]?.[metric];
+            if (va !== undefined && vb !== undefined) diffs.push(va - vb);
+          }
+          if (!diffs.length) continue;
+          const i = interval(diffs);
+          differences.push({ split, metric, levels, a, b, ...i, excludes_zero: excludesZero(i) });
+        }
+      }
+  return {
+    study: {
+      name: study.spec.name,
+      ...(study.spec.description ? { description: study.spec.description } : {}),
+      file: study.file.replace(/ \(spec\)$/, ""),
+      sha256: study.sha256,
+    },
+    cell_commits: [...new Set(records.map((r) => `${r.lavit.commit ?? "unknown"}${r.lavit.dirty ? " (with uncommitted changes)" : ""}`))],
+    report_by: codeVersion(),
+    cells_expected: expected.length,
+    cells_found: records.length,
+    missing,
+    cell_seconds: records.reduce((a, r) => a + r.seconds.train + r.seconds.eval, 0),
+    metrics,
+    summary,
+    differences,
+    records,
+    references,
+  };
+}
+
+function fmt(v: number | undefined, digits = 3): string {
+  return v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
+}
+
+function fmtInterval(i: Interval | undefined): string {
+  if (!i || !i.n) return "n/a";
+  return i.n > 1 ? `${fmt(i.mean)} [${fmt(i.lo)}, ${fmt(i.hi)}]` : `${fmt(i.mean)} (1 seed)`;
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+/** Per split and metric: one row per condition, one column per variant, then the constants. */
+function summaryTables(rep: StudyReport): { title: string; head: string[]; rows: string[][] }[] {
+  const out: { title: string; head: string[]; rows: string[][] }[] = [];
+  const variants = [...new Set(rep.summary.map((s) => s.variant))];
+  for (const split of [...new Set(rep.summary.map((s) => s.split))])
+    for (const metric of rep.metrics) {
+      const rows = rep.summary.filter((s) => s.split === split && s.metric === metric);
+      if (!rows.length) continue;
+      const labels = [...new Set(rows.flatMap((r) => Object.keys(r.constants)))];
+      const conds = [...new Map(rows.map((r) => [levelsKey(r.levels), r.levels])).values()];
+      out.push({
+        title: `${split}: ${metric}`,
+        head: ["condition", ...variants, ...labels.map((l) => `${l} (constant)`)],
+        rows: conds.map((levels) => {
+          const mine = rows.filter((r) => levelsKey(r.levels) === levelsKey(levels));
+          return [
+            levelsText(levels),
+            ...variants.map((v) => fmtInterval(mine.find((r) => r.variant === v))),
+            ...labels.map((l) => {
+              const v = mine.map((r) => r.constants[l]).filter((x) => x !== undefined);
+              return v.length ? fmt(v.reduce((a, b) => a + b, 0) / v.length) : "n/a";
+            }),
+          ];
+        }),
+      });
+    }
+  return out;
+}
+
+function differenceTable(rep: StudyReport): { head: string[]; rows: string[][] } {
+  return {
+    head: ["split", "metric", "condition", "difference", "mean [95% interval]", "seeds", "interval excludes 0"],
+    rows: rep.differences.map((d) => [d.split, d.metric, levelsText(d.levels), `${d.a} − ${d.b}`, fmtInterval(d), String(d.n), d.excludes_zero ? "yes" : "no"]),
+  };
+}
+
+function cellTable(rep: StudyReport): { head: string[]; rows: string[][] } {
+  const splits = [...new Set(rep.summary.map((s) => s.split))];
+  const shown = rep.metrics.slice(0, 4);
+  return {
+    head: ["cell", "seed", "variant", ...splits.flatMap((s) => shown.map((m) => `${s} ${m}`)), "train s", "eval s"],
+    rows: rep.records.map((r) => [
+      r.id,
+      String(r.seed),
+      r.variant,
+      ...splits.flatMap((s) => shown.map((m) => fmt(r.metrics[s]?.[m]))),
+      r.seconds.train.toFixed(0),
+      r.seconds.eval.toFixed(0),
+    ]),
+  };
+}
+
+export function markdownStudy(rep: StudyReport): string {
+  const lines = [
+    `# Study ${rep.study.name}`,
+    "",
+    ...(rep.study.description ? [rep.study.description, ""] : []),
+    `- Study file: \`${rep.study.file}\`, sha256 \`${rep.study.sha256}\``,
+    `- Cells: ${rep.cells_found} of ${rep.cells_expected}${rep.missing.length ? ` (**${rep.missing.length} missing**, listed at the end)` : ""}; cells ran on lavit ${rep.cell_commits.join(", ")}`,
+    `- Compute: ${(rep.cell_seconds / 60).toFixed(1)} min of cell training and evaluation (the cells' own time; data and signals are shared and not counted).`,
+    "- Values are means over seeds with 95% t-intervals (`mean [lo, hi]`); each figure is read beside its constants (the prior-only answerer and chance for accuracy, even gaze for gaze, the same probe with the latents masked for probes). A figure a constant beats is not evidence.",
+    "",
+  ];
+  for (const t of summaryTables(rep)) lines.push(`## ${t.title}`, "", mdTable(t.head, t.rows), "");
+  if (rep.differences.length) {
+    const d = differenceTable(rep);
+    lines.push("## Differences (paired by seed)", "", mdTable(d.head, d.rows), "");
+  }
+  const c = cellTable(rep);
+  lines.push("## Every cell", "", mdTable(c.head, c.rows), "");
+  if (rep.missing.length) lines.push("## Missing cells", "", ...rep.missing.map((m) => `- ${m}`), "");
+  return lines.join("\n");
+}
+
+function htmlTable(head: string[], rows: string[][], id?: string): string {
+  return `<table${id ? ` id="${id}"` : ""}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table>`;
+}
+
+/** Numeric factors with two or more levels: the x axes of the study's charts. */
+function numericFactors(rep: StudyReport): string[] {
+  const keys = [...new Set(rep.records.flatMap((r) => Object.keys(r.levels)))];
+  return keys.filter((k) => {
+    const levels = new Set(rep.records.map((r) => r.levels[k]));
+    return levels.size > 1 && [...levels].every((l) => typeof l === "number");
+  });
+}
+
+function others(levels: Record<string, Level>, factor: string): Record<string, Level> {
+  return Object.fromEntries(Object.entries(levels).filter(([k]) => k !== factor));
+}
+
+function studyCharts(rep: StudyReport): string[] {
+  const charts: string[] = [];
+  const factors = numericFactors(rep);
+  const splits = [...new Set(rep.summary.map((s) => s.split))];
+  let n = 0;
+  for (const factor of factors) {
+    const label = factor.replace(/^(data|extract|student)\./, "");
+    const groups = [...new Map(rep.summary.map((s) => [levelsKey(others(s.levels, factor)), others(s.levels, factor)])).values()];
+    for (const split of splits)
+      for (const metric of rep.metrics)
+        for (const rest of groups) {
+          const rows = rep.summary.filter((s) => s.split === split && s.metric === metric && levelsKey(others(s.levels, factor)) === levelsKey(rest));
+          if (!rows.length) continue;
+          const x = (s: SummaryRow) => s.levels[factor] as number;
+          const series: Series[] = [...new Set(rows.map((r) => r.variant))].map((v) => ({
+            name: v,
+            points: rows.filter((r) => r.variant === v && r.n).map((r) => ({ x: x(r), y: r.mean, lo: r.lo, hi: r.hi, note: `n = ${r.n}` })),
+          }));
+          for (const label of [...new Set(rows.flatMap((r) => Object.keys(r.constants)))]) {
+            const byX = new Map<number, number[]>();
+            for (const r of rows) if (r.constants[label] !== undefined) byX.set(x(r), [...(byX.get(x(r)) ?? []), r.constants[label]]);
+            series.push({ name: label, dashed: true, points: [...byX].map(([xv, vs]) => ({ x: xv, y: vs.reduce((a, b) => a + b, 0) / vs.length })) });
+          }
+          const suffix = Object.keys(rest).length ? ` (${levelsText(rest)})` : "";
+          charts.push(
+            lineChart({
+              id: `chart-${n++}`,
+              title: `${split}: ${metric} against ${label}${suffix}`,
+              xLabel: label,
+              yLabel: metric,
+              series,
+              xLog: label === "train",
+            }),
+          );
+          const diffs = rep.differences.filter((d) => d.split === split && d.metric === metric && levelsKey(others(d.levels, factor)) === levelsKey(rest));
+          const pairs = [...new Set(diffs.map((d) => `${d.a}|${d.b}`))];
+          if (pairs.length)
+            charts.push(
+              lineChart({
+                id: `chart-${n++}`,
+                title: `${split}: ${metric}, differences against ${label}${suffix}`,
+                xLabel: label,
+                yLabel: `difference in ${metric}`,
+                zeroLine: true,
+                xLog: label === "train",
+                series: pairs.map((p) => {
+                  const [a, b] = p.split("|");
+                  return {
+                    name: `${a} − ${b}`,
+                    colour: colourFor(b === "distill" ? a : b),
+                    points: diffs
+                      .filter((d) => d.a === a && d.b === b)
+                      .map((d) => ({ x: d.levels[factor] as number, y: d.mean, lo: d.lo, hi: d.hi, note: `n = ${d.n}` })),
+                  };
+                }),
+              }),
+            );
+        }
+  }
+  if (!factors.length) {
+    // No numeric factor: each metric per variant as points with intervals.
+    const variants = [...new Set(rep.summary.map((s) => s.variant))];
+    for (const split of splits)
+      for (const metric of rep.metrics) {
+        const rows = rep.summary.filter((s) => s.split === split && s.metric === metric);
+        if (!rows.length) continue;
+        const conds = [...new Map(rows.map((r) => [levelsKey(r.levels), r.levels])).values()];
+        charts.push(
+          lineChart({
+            id: `chart-${n++}`,
+            title: `${split}: ${metric}`,
+            xLabel: "condition",
+            yLabel: metric,
+            xCategories: conds.map(levelsText),
+            series: variants.map((v) => ({
+              name: v,
+              points: conds.flatMap((c, i) =>
+                rows.filter((r) => r.variant === v && levelsKey(r.levels) === levelsKey(c) && r.n).map((r) => ({ x: i, y: r.mean, lo: r.lo, hi: r.hi })),
+              ),
+            })),
+          }),
+        );
+      }
+  }
+  charts.push(...learningCurves(rep, n));
+  return charts;
+}
+
+/** Per condition: each variant's held-out accuracy during training, the mean over seeds at each step. */
+function learningCurves(rep: StudyReport, start: number): string[] {
+  const out: string[] = [];
+  const withCurves = rep.records.filter((r) => r.curve.length);
+  const conds = [...new Map(withCurves.map((r) => [levelsKey(r.levels), r.levels])).values()];
+  let n = start;
+  for (const levels of conds) {
+    const here = withCurves.filter((r) => levelsKey(r.levels) === levelsKey(levels));
+    const split = String(here[0].curve[0].split ?? "held-out");
+    const series: Series[] = [...new Set(here.map((r) => r.variant))].map((v) => {
+      const bySteps = new Map<number, number[]>();
+      for (const r of here.filter((x) => x.variant === v))
+        for (const p of r.curve)
+          if (typeof p.step === "number" && typeof p.accuracy === "number") bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p.accuracy]);
+      return { name: v, points: [...bySteps].map(([step, vs]) => ({ x: step, ...bandOf(vs) })) };
+    });
+    out.push(
+      lineChart({
+        id: `chart-${n++}`,
+        title: `Learning curves, ${split} accuracy (${levelsText(levels)})`,
+        xLabel: "training step",
+        yLabel: "accuracy",
+        series,
+      }),
+    );
+  }
+  return out;
+}
+
+function bandOf(vs: number[]): { y: number; lo?: number; hi?: number; note: string } {
+  const i = interval(vs);
+  return { y: i.mean, ...(i.n > 1 ? { lo: i.lo, hi: i.hi } : {}), note: `n = ${i.n}` };
+}
+
+export function htmlStudy(rep: StudyReport): string {
+  const tables = summaryTables(rep)
+    .map((t) => `<h3>${esc(t.title)}</h3>${htmlTable(t.head, t.rows)}`)
+    .join("\n");
+  const d = differenceTable(rep);
+  const c = cellTable(rep);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lavit study ${esc(rep.study.name)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}td:first-child{text-align:left}.charts svg{margin:6px;border:1px solid #eee}.note{color:#444;font-size:13px}</style>
+</head><body>
+<h1>Study ${esc(rep.study.name)}</h1>
+${rep.study.description ? `<p>${esc(rep.study.description)}</p>` : ""}
+<p class="note">Study file <code>${esc(rep.study.file)}</code>, sha256 <code>${esc(rep.study.sha256)}</code>. Cells: ${rep.cells_found} of ${rep.cells_expected}${rep.missing.length ? ` (${rep.missing.length} missing)` : ""}; run by lavit ${esc(rep.cell_commits.join(", "))}. ${(rep.cell_seconds / 60).toFixed(1)} min of cell compute. Means over seeds with 95% intervals as bands; dashed grey lines are the constants each figure is read beside.</p>
+<h2>Charts</h2>
+<div class="charts" id="charts">${studyCharts(rep).join("\n")}</div>
+<h2>Tables</h2>
+${tables}
+${rep.differences.length ? `<h2>Differences (paired by seed)</h2>${htmlTable(d.head, d.rows, "differences")}` : ""}
+<h2>Every cell</h2>
+${htmlTable(c.head, c.rows, "cells")}
+${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>` : ""}
+</body></html>
+`;
+}
+
+/** Merges study runs and shards into `out`: study.json, study.md, study.html. */
+export async function reportStudy(o: StudyReportOptions): Promise<StudyReport> {
+  if (!o.dirs.length) throw new UserError("give at least one study run folder");
+  const runs = o.dirs.map(readRun);
+  assertOutputLocation(o.out);
+  assertOutputApart(
+    o.out,
+    o.dirs.map((d) => ({ flag: "the run folder", path: d })),
+  );
+  const out = resolve(o.out);
+  checkReplaceable(out, "study-report", !!o.force);
+  return withLock(out, () => {
+    const rep = buildReport(runs);
+    mkdirSync(out, { recursive: true });
+    writeMarker(out, "study-report");
+    writeFileAtomic(join(out, "study.json"), JSON.stringify(rep, null, 2) + "\n");
+    writeFileAtomic(join(out, "study.md"), markdownStudy(rep));
+    writeFileAtomic(join(out, "study.html"), htmlStudy(rep));
+    if (!o.quiet)
+      process.stderr.write(
+        `study ${rep.study.name}: ${rep.cells_found} of ${rep.cells_expected} cells${rep.missing.length ? ` (${rep.missing.length} missing)` : ""}; wrote ${join(o.out, "study.{json,md,html}")}\n`,
+      );
+    return rep;
+  });
+}
