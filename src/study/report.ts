@@ -159,7 +159,7 @@ export function buildReport(runs: readonly RunFolder[]): StudyReport {
     study: {
       name: study.spec.name,
       ...(study.spec.description ? { description: study.spec.description } : {}),
-      file: study.file.replace(/ \(spec\)$/, ""),
+      file: first.file,
       sha256: study.sha256,
     },
     cell_commits: [...new Set(records.map((r) => `${r.lavit.commit ?? "unknown"}${r.lavit.dirty ? " (with uncommitted changes)" : ""}`))],
