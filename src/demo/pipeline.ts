@@ -1,24 +1,21 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit } from "../data/dataset.js";
-import { readDatasetInfo } from "../data/manifest.js";
 import type { EvalResult } from "../eval/evaluate.js";
 import { uniformGaze, type GazeMetrics } from "../eval/gap.js";
-import { readVlmConfig } from "../model/config.js";
-import { extract } from "../stages/extract.js";
-import { generate } from "../stages/generate.js";
-import { trainStudent, type StudentOptions } from "../stages/train-student.js";
+import type { Evaluation } from "../stages/evaluate.js";
 import { checkLatents } from "../util/limits.js";
 import { MAX_LATENTS } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { acquireLock } from "../util/lock.js";
 import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
 import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
-import { cachedEvaluation } from "../study/eval-cache.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
-import { planJobs, runJobs } from "../study/pool.js";
+import { RUN_RECORD, runLoadedStudy, studyPaths } from "../study/run.js";
+import { checkStudy, type LoadedStudy } from "../study/spec.js";
 import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
@@ -56,23 +53,8 @@ type Resolved = typeof DEMO_DEFAULTS & DemoOptions & { resume: boolean; force: b
 const SPLITS = ["test-id", "test-ood", "test-pairs"] as const;
 type Timings = Record<string, number>;
 
-function done(dir: string): boolean {
-  return existsSync(join(dir, ".done"));
-}
-
-function markDone(dir: string): void {
-  writeFileAtomic(join(dir, ".done"), new Date().toISOString() + "\n");
-}
-
 function log(opts: Resolved, msg: string): void {
   if (!opts.quiet) process.stderr.write(`demo: ${msg}\n`);
-}
-
-async function timed<T>(timings: Timings, key: string, fn: () => Promise<T> | T): Promise<T> {
-  const t0 = performance.now();
-  const r = await fn();
-  timings[key] = (timings[key] ?? 0) + (performance.now() - t0) / 1000;
-  return r;
 }
 
 /** Checks the models and the output folder before any work, and records the run's settings. */
@@ -102,7 +84,10 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   }
   if (existsSync(join(out, "report.json")) && !o.force && !o.resume)
     throw new UserError(`--out ${o.out} already holds a report (report.json); use --force to recompute it, or another --out`);
-  const ours = (name: string) => name.startsWith("seed-") || ["heatmaps", DEMO_SETTINGS_FILE, "report.json", "report.md", "report.html"].includes(name);
+  if (existsSync(out) && readdirSync(out).some((name) => name.startsWith("seed-")))
+    throw new UserError(`--out ${o.out} holds a demo from an older lavit (seed-* folders, before demos ran as studies); give another --out`);
+  const ours = (name: string) =>
+    ["data", "signals", "refs", "cells", "heatmaps", RUN_RECORD, DEMO_SETTINGS_FILE, "report.json", "report.md", "report.html"].includes(name);
   if (existsSync(out) && !o.resume && !o.force && readdirSync(out).some(ours))
     throw new UserError(`--out ${o.out} holds a previous, unfinished demo; use --resume to continue it or --force to start over`);
   mkdirSync(out, { recursive: true });
@@ -119,82 +104,40 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   };
   checkDemoSettings(out, o.out, settings);
   // A folder begun before the record existed gets one only at the end, once its per-stage checks (dataset prior, students' K) have passed.
-  if (!readdirSync(out).some((name) => name.startsWith("seed-"))) recordDemoSettings(out, settings);
+  if (!existsSync(join(out, "cells"))) recordDemoSettings(out, settings);
   return { out, settings };
 }
 
-/** The seed's dataset, made once (a resume checks it was made with the same prior). */
-async function seedData(o: Resolved, seed: number, dataDir: string, timings: Timings): Promise<void> {
-  if (existsSync(join(dataDir, "dataset.json"))) {
-    const made = readDatasetInfo(dataDir).prior;
-    if (made !== o.prior)
-      throw new UserError(
-        `${join(dataDir, "dataset.json")} was generated with prior ${made}, not ${o.prior}: resume with --prior ${made}, or give another --out`,
-      );
-    return;
-  }
-  log(o, `seed ${seed}: generating data`);
+/** The demo as a study: one cell per seed and student, the data, signals and teacher's evaluation shared per seed. */
+export function demoStudy(o: Resolved): LoadedStudy {
   const sizes = demoSizes(o.quick);
-  await timed(timings, "data", () => generate({ out: dataDir, seed, prior: o.prior, train: sizes.train, test: sizes.test, force: true, quiet: o.quiet }));
+  const students = variants(o.full, o.latents, o.preset);
+  const spec = {
+    name: "demo",
+    description: "lavit's demo: the distill baseline, LaViT, and LaViT without its alignment losses (no-align), on the built-in benchmark.",
+    seeds: Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i),
+    data: { prior: o.prior, train: sizes.train, test: sizes.test },
+    extract: o.preset ? { preset: o.preset } : {},
+    student: { steps: sizes.steps },
+    variants: Object.fromEntries(students.map((v) => [v.name, v.options])),
+    eval: { splits: [...SPLITS] },
+    compare: students.filter((v) => v.name !== "lavit" && ["distill", "no-align"].includes(v.name)).map((v) => ["lavit", v.name]),
+  };
+  const raw = JSON.stringify(spec);
+  const study = checkStudy(JSON.parse(raw), "the demo's built-in study", createHash("sha256").update(raw).digest("hex"));
+  return { ...study, teacher: o.teacher, studentBase: o.studentBase };
 }
 
-/** Trains the seed's students that are not done yet: side by side in worker processes, or here. */
-async function seedStudents(o: Resolved, seed: number, root: string, dataDir: string, sigDir: string, threads: number, timings: Timings): Promise<void> {
-  const sizes = demoSizes(o.quick);
-  const pending: { name: string; options: StudentOptions }[] = [];
-  for (const v of variants(o.full, o.latents, o.preset)) {
-    const dir = join(root, "students", v.name);
-    if (done(dir)) {
-      // A finished student is skipped, so the trainer's own settings check never sees it.
-      const k = v.options.latents;
-      const saved = k && readVlmConfig(join(dir, "config.json")).latent?.num_latents;
-      if (k && saved !== k)
-        throw new UserError(`${dir} was trained with ${saved} latent tokens, not ${k}: resume with --latents ${saved}, or give another --out`);
-      continue;
-    }
-    const resume = existsSync(join(dir, "trainer_state.json"));
-    // A start stopped before its first checkpoint left only metrics.jsonl: begin it again.
-    if (!resume) rmSync(join(dir, "metrics.jsonl"), { force: true });
-    const options: StudentOptions = {
-      data: dataDir,
-      out: dir,
-      signals: sigDir,
-      teacher: o.teacher,
-      initFrom: o.studentBase,
-      steps: sizes.steps,
-      seed,
-      resume,
-      quiet: o.quiet,
-      ...v.options,
-    };
-    pending.push({ name: v.name, options });
-  }
-  const plan = planJobs(pending.length, threads, o.jobs);
-  if (pending.length && plan.jobs > 1) {
-    log(
-      o,
-      `seed ${seed}: training ${pending.map((j) => j.name).join(", ")} (${sizes.steps} steps each), ${plan.jobs} at a time on ${plan.threadsPerJob} thread${plan.threadsPerJob > 1 ? "s" : ""} each`,
-    );
-    await timed(timings, "train (wall)", () =>
-      runJobs(
-        pending.map((j) => ({ name: j.name, task: { kind: "student" as const, options: j.options } })),
-        plan,
-        {
-          quiet: o.quiet,
-          onFinish: ({ name }, seconds) => {
-            timings[`train ${name}`] = (timings[`train ${name}`] ?? 0) + seconds;
-            markDone(join(root, "students", name));
-          },
-        },
-      ),
-    );
-    return;
-  }
-  for (const job of pending) {
-    log(o, `seed ${seed}: training ${job.name} (${sizes.steps} steps)`);
-    await timed(timings, `train ${job.name}`, () => trainStudent(job.options));
-    markDone(job.options.out);
-  }
+type Results = Record<string, Record<string, Partial<EvalResult> & GazeMetrics>>;
+
+function readEval(dir: string, split: string): { result: Evaluation; maps: Float32Array[][]; thoughtMaps?: Float32Array[][] } {
+  const readMaps = (file: string) => (JSON.parse(readFileSync(file, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
+  const thoughts = join(dir, `${split}.thoughts.json`);
+  return {
+    result: JSON.parse(readFileSync(join(dir, `${split}.json`), "utf8")) as Evaluation,
+    maps: readMaps(join(dir, `${split}.maps.json`)),
+    ...(existsSync(thoughts) ? { thoughtMaps: readMaps(thoughts) } : {}),
+  };
 }
 
 /** Runs the whole pipeline on the built-in benchmark: data, teacher signals, students, evaluation, report. */
@@ -209,58 +152,54 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     force: !!opts.force,
     quiet: !!opts.quiet,
   };
-  const engine = await initEngine();
+  await initEngine();
   const lock = acquireLock(resolve(o.out));
   try {
-    return await demoIn(o, engine.info.threads);
+    return await demoIn(o);
   } finally {
     lock.release();
   }
 }
 
-async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
+async function demoIn(o: Resolved): Promise<DemoReport> {
   const { out, settings } = prepareOut(o);
   const sizes = demoSizes(o.quick);
-  const seeds = Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i);
+  const study = demoStudy(o);
+  const seeds = study.spec.seeds;
   const students = variants(o.full, o.latents, o.preset);
-  const timings: Timings = {};
-  const perSeed: Record<string, Record<string, Partial<EvalResult> & GazeMetrics>>[] = [];
+  const paths = studyPaths(out);
+  log(
+    o,
+    `seeds ${seeds.join(", ")}: data, the teacher's signals, then ${students.map((s) => s.name).join(", ")} (${sizes.steps} steps each), evaluated on ${SPLITS.join(", ")}`,
+  );
+  const run = await runLoadedStudy(study, { file: study.file, out, jobs: o.jobs, quiet: o.quiet }, true);
+  const timings: Timings = { ...run.timings, wall: run.seconds };
+
+  const perSeed: Results[] = [];
   const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
   const heatmaps: HeatmapFigure[] = [];
-
   for (const seed of seeds) {
-    const root = join(out, `seed-${seed}`);
-    const dataDir = join(root, "data");
-    await seedData(o, seed, dataDir, timings);
-    const sigDir = join(root, "signals");
-    if (!existsSync(join(sigDir, "summary.json"))) {
-      log(o, `seed ${seed}: extracting the teacher's signals on train`);
-      await timed(timings, "signals", () =>
-        extract({ teacher: o.teacher, data: dataDir, out: sigDir, force: true, quiet: o.quiet, ...(o.preset ? { preset: o.preset } : {}) }),
-      );
-    }
-    await seedStudents(o, seed, root, dataDir, sigDir, threads, timings);
-    const results: Record<string, Record<string, Partial<EvalResult> & GazeMetrics>> = {};
+    const key = `seed-${seed}`;
+    const dataDir = paths.data(key);
+    const results: Results = {};
     const reference: Record<string, GazeMetrics> = {};
-    const models = [{ name: "teacher", dir: o.teacher }, ...students.map((v) => ({ name: v.name, dir: join(root, "students", v.name) }))];
+    const models = [
+      { name: "teacher", evalDir: join(paths.ref(key), "teacher") },
+      ...students.map((v) => ({ name: v.name, evalDir: join(paths.cell(`${key}_${v.name}`), "eval") })),
+    ];
     for (const split of SPLITS) {
-      const data = loadSplit(dataDir, split);
-      let teacherMaps: Float32Array[][] | undefined;
       const mapsByModel: Record<string, Float32Array[][]> = {};
       for (const m of models) {
-        const ev = cachedEvaluation(join(root, "eval", m.name), m.dir, data, dataDir, { teacherMaps, quiet: o.quiet }, () =>
-          log(o, `seed ${seed}: evaluating ${m.name} on ${split}`),
-        );
-        timings.eval = (timings.eval ?? 0) + ev.seconds;
+        const ev = readEval(m.evalDir, split);
         mapsByModel[m.name] = ev.maps;
-        if (m.name === "teacher") teacherMaps = ev.maps;
         const { thoughts, ...said } = ev.result;
         (results[m.name] ??= {})[split] = said;
         // A student with latent thoughts gets a second gaze row: where its thoughts look, not its words.
         if (thoughts) (results[thoughtsRow(m.name)] ??= {})[split] = thoughts;
         if (ev.thoughtMaps) mapsByModel[thoughtsRow(m.name)] = ev.thoughtMaps;
       }
-      reference[split] = uniformGaze(data.samples, teacherMaps!);
+      const data = loadSplit(dataDir, split);
+      reference[split] = uniformGaze(data.samples, mapsByModel.teacher);
       if (seed === seeds[0] && split === "test-ood")
         heatmaps.push(
           ...writeHeatmaps(
@@ -301,7 +240,7 @@ async function demoIn(o: Resolved, threads: number): Promise<DemoReport> {
     svgCurves(
       Object.fromEntries(
         students
-          .map((v) => [v.name, readMetrics(join(out, `seed-${seeds[0]}`, "students", v.name, "metrics.jsonl"), key)])
+          .map((v) => [v.name, readMetrics(join(paths.cell(`seed-${seeds[0]}_${v.name}`), "student", "metrics.jsonl"), key)])
           .filter(([, pts]) => (pts as unknown[]).length),
       ),
       `${key} (seed ${seeds[0]})`,

@@ -46,6 +46,8 @@ function lavitVariants(full: boolean, latents: number): StudentVariant[] {
   const base: StudentVariant[] = [
     { name: "distill", options: { mode: "distill" } },
     { name: "lavit", options: { mode: "lavit", latents } },
+    // LaViT without its alignment losses: what the alignment itself adds, beside what the latent slots and the gate add.
+    { name: "no-align", options: { mode: "lavit", latents, traj: false, vtop: false } },
   ];
   if (!full) return base;
   return [

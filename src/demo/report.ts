@@ -16,6 +16,8 @@ export interface DemoReport {
 
 export interface Verdict {
   ood_gain_points: number;
+  /** LaViT minus the same student without its alignment losses, on test-ood (null without a no-align student). */
+  alignment_gain_points: number | null;
   pair_gain_points: number | null;
   /** Of LaViT's latent thoughts when it has them, else of its gaze while writing; against distill's gaze while writing. */
   js_reduction: number | null;
@@ -61,6 +63,8 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   const lp = results.lavit?.["test-pairs"];
   const dp = results.distill?.["test-pairs"];
   const gain = 100 * ((l?.accuracy ?? 0) - (d?.accuracy ?? 0));
+  const na = results["no-align"]?.["test-ood"];
+  const alignGain = na?.accuracy !== undefined && l?.accuracy !== undefined ? 100 * (l.accuracy - na.accuracy) : null;
   const pairGain = lp?.pair_accuracy !== undefined && dp?.pair_accuracy !== undefined ? 100 * (lp.pair_accuracy - dp.pair_accuracy) : null;
   // LaViT's gaze is where its latent thoughts look (the method's claim); distill has no thoughts, only its gaze while writing.
   const thoughts = results[thoughtsRow("lavit")]?.["test-ood"];
@@ -71,6 +75,9 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   const wins = gain >= 10 && (pairGain ?? 0) > 0 && (js ?? 0) >= 0.3 && (massGain ?? 0) > 0;
   const parts = [
     `On test-ood, LaViT ${gain >= 0 ? "beats" : "trails"} the distill baseline by ${Math.abs(gain).toFixed(1)} points`,
+    alignGain !== null
+      ? `the same student without its alignment losses (no-align) by ${alignGain >= 0 ? "" : "minus "}${Math.abs(alignGain).toFixed(1)} points (what the alignment itself adds; the rest of the gain over distill comes from the latent slots and the gate)`
+      : "",
     pairGain !== null ? `pair accuracy ${pairGain >= 0 ? "+" : ""}${pairGain.toFixed(1)} points` : "",
     js !== null
       ? `js_to_teacher of ${gazeName} ${js >= 0 ? `${(100 * js).toFixed(0)}% lower` : `${(-100 * js).toFixed(0)}% higher`} than distill's gaze while writing`
@@ -92,6 +99,7 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   const statement = `${parts.join("; ")}.${bias}${scale} ${wins ? `This meets the project's bar (${bar}).` : `This does NOT meet the project's bar (${bar}).`}`;
   return {
     ood_gain_points: gain,
+    alignment_gain_points: alignGain,
     pair_gain_points: pairGain,
     js_reduction: js,
     grounding_mass_gain: massGain,

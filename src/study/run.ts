@@ -44,6 +44,8 @@ export interface StudyRunResult {
   ran: number;
   skipped: number;
   seconds: number;
+  /** Wall-clock seconds of each finished job, by kind (data, signals, reference, cell). */
+  timings: Record<string, number>;
 }
 
 /** What a study folder was begun with; a --resume with anything else is refused. */
@@ -129,8 +131,16 @@ function pick(value: unknown, path: string): unknown {
 
 /** Runs a study file's cells (or one shard of them) into `out`: data, signals, references, then each cell's student and evaluation. */
 export async function runStudy(o: StudyRunOptions): Promise<StudyRunResult> {
+  return runLoadedStudy(loadStudy(o.file), o);
+}
+
+/**
+ * Runs a checked study (a file's, or a built-in one such as the demo's). `embedded`: the
+ * caller owns the folder (its checks, marker and lock) and records what a resume must match;
+ * this only runs the cells that are not finished.
+ */
+export async function runLoadedStudy(study: LoadedStudy, o: StudyRunOptions, embedded = false): Promise<StudyRunResult> {
   const t0 = performance.now();
-  const study = loadStudy(o.file);
   const cells = expandCells(study);
   const maxCells = o.maxCells ?? STUDY_DEFAULTS.maxCells;
   if (cells.length > maxCells)
@@ -145,6 +155,8 @@ export async function runStudy(o: StudyRunOptions): Promise<StudyRunResult> {
     if (dir && !existsSync(join(dir, "model.safetensors"))) throw new UserError(`${o.file}: the study's ${role} ${dir} has no model.safetensors`);
   const engine = await initEngine();
   const out = resolve(o.out);
+  if (embedded) return runCells(study, mine, cells.length, o, out, engine.info.threads, t0, true);
+  assertOutputLocation(o.out);
   mkdirSync(out, { recursive: true });
   const lock = acquireLock(out);
   try {
@@ -163,6 +175,7 @@ async function runCells(
   out: string,
   threads: number,
   t0: number,
+  embedded = false,
 ): Promise<StudyRunResult> {
   const quiet = !!o.quiet;
   const log = (msg: string) => !quiet && process.stderr.write(`study: ${msg}\n`);
@@ -248,18 +261,21 @@ async function runCells(
     return waiting || [...state.values()].includes("running") ? null : undefined;
   };
   let finished = 0;
+  const timings: Record<string, number> = {};
   const plan = planJobs(Math.max(1, pending.length), threads, o.jobs);
   await runInProcesses(next, plan, {
     quiet,
     onFinish: (job, seconds) => {
       state.set(job.name, "done");
+      timings[job.task.kind] = (timings[job.task.kind] ?? 0) + seconds;
       if (job.task.kind === "cell") log(`cell ${++finished}/${pending.length} done: ${job.task.record.id} (${seconds.toFixed(1)} s)`);
       else log(`${job.name} done (${seconds.toFixed(1)} s)`);
     },
   });
   const seconds = (performance.now() - t0) / 1000;
-  log(`${pending.length} cells run, ${skipped} found finished, in ${seconds.toFixed(0)} s; report with: lavit study report ${o.out} --out <folder>`);
-  return { out, cells: total, shardCells: mine.length, ran: pending.length, skipped, seconds };
+  if (!embedded)
+    log(`${pending.length} cells run, ${skipped} found finished, in ${seconds.toFixed(0)} s; report with: lavit study report ${o.out} --out <folder>`);
+  return { out, cells: total, shardCells: mine.length, ran: pending.length, skipped, seconds, timings };
 }
 
 function rank(id: string): number {

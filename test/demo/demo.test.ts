@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
@@ -20,8 +20,8 @@ import { readPng } from "../../src/data/png.js";
 async function screenshotReport(html: string, png: string): Promise<void> {
   await inChromium(html, { width: 1200, height: 900 }, async (page) => {
     expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
-    // three models, LaViT's thoughts and the uniform-gaze scale row, on three splits each
-    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(15);
+    // four models, the two LaViT students' thoughts and the uniform-gaze scale row, on three splits each
+    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(21);
     const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.length).toBeGreaterThan(0);
     expect(widths.every((w) => w > 0)).toBe(true);
@@ -58,12 +58,13 @@ describe("lavit demo --quick", () => {
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
     const report = await runDemo({ out, quick: true, teacher: teacherDir, studentBase: baseDir, jobs: 2, quiet: true });
-    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit", "lavit thoughts"]);
+    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit", "lavit thoughts", "no-align", "no-align thoughts"]);
+    expect(report.verdict.statement).toMatch(/without its alignment losses \(no-align\)/);
     // The latent thoughts' row is gaze alone, read from the trajectory head's maps kept beside the predictions.
     expect(report.results["lavit thoughts"]["test-ood"]).not.toHaveProperty("accuracy");
     expect(report.results["lavit thoughts"]["test-ood"].js_to_teacher).toBeGreaterThan(0);
-    expect(existsSync(join(out, "seed-101", "eval", "lavit", "test-ood.thoughts.json"))).toBe(true);
-    expect(existsSync(join(out, "seed-101", "eval", "distill", "test-ood.thoughts.json"))).toBe(false);
+    expect(existsSync(join(out, "cells", "seed-101_lavit", "eval", "test-ood.thoughts.json"))).toBe(true);
+    expect(existsSync(join(out, "cells", "seed-101_distill", "eval", "test-ood.thoughts.json"))).toBe(false);
     expect(report.verdict.statement).toMatch(/LaViT's latent thoughts/);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
@@ -75,7 +76,7 @@ describe("lavit demo --quick", () => {
     expect(json.reference["test-ood"].js_to_teacher).toBeGreaterThan(0);
     expect(json.reference["test-ood"]).not.toHaveProperty("topk_iou");
     // recompute lavit's test-ood accuracy and grounding mass from its predictions
-    const preds = readFileSync(join(out, "seed-101", "eval", "lavit", "test-ood.predictions.jsonl"), "utf8")
+    const preds = readFileSync(join(out, "cells", "seed-101_lavit", "eval", "test-ood.predictions.jsonl"), "utf8")
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
@@ -85,13 +86,13 @@ describe("lavit demo --quick", () => {
     // Both students started from the base: 40 AdamW steps at lr 1e-3 move a weight by at most
     // about 0.04, so the base's mark of 5 is still there.
     for (const student of ["distill", "lavit"]) {
-      const w = readSafetensors(join(out, "seed-101", "students", student, "model.safetensors")).tensors.get("model.embed_tokens.weight")!;
+      const w = readSafetensors(join(out, "cells", `seed-101_${student}`, "student", "model.safetensors")).tensors.get("model.embed_tokens.weight")!;
       const values = Array.from(toFloat32(w));
       expect(Math.min(...values), student).toBeGreaterThan(4.5);
     }
     // The students trained side by side, each on its share of the threads: the same bytes as the
     // CLI gives with that many, from the stage's own defaults (only the quick size is given).
-    const seedDir = join(out, "seed-101");
+    const cellDir = (name: string) => join(out, "cells", `seed-101_${name}`);
     const alone = join(out, "distill-alone");
     const cli = runCli(
       [
@@ -100,9 +101,9 @@ describe("lavit demo --quick", () => {
         "--mode",
         "distill",
         "--data",
-        join(seedDir, "data"),
+        join(out, "data", "seed-101"),
         "--signals",
-        join(seedDir, "signals"),
+        join(out, "signals", "seed-101"),
         "--teacher",
         teacherDir,
         "--init-from",
@@ -118,13 +119,14 @@ describe("lavit demo --quick", () => {
       { LAVIT_THREADS: String(planJobs(2, (await initEngine()).info.threads, 2).threadsPerJob) },
     );
     expect(cli.status, cli.stderr).toBe(0);
-    expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(seedDir, "students", "distill", "model.safetensors")))).toBe(true);
+    expect(readFileSync(join(alone, "model.safetensors")).equals(readFileSync(join(cellDir("distill"), "student", "model.safetensors")))).toBe(true);
     // A student stopped before its first checkpoint (only metrics.jsonl written) starts again on --resume.
-    for (const f of [".done", "trainer_state.json", "model.safetensors"]) rmSync(join(seedDir, "students", "lavit", f), { force: true });
+    for (const f of [".done", "trainer_state.json", "model.safetensors"]) rmSync(join(cellDir("lavit"), "student", f), { force: true });
+    rmSync(join(cellDir("lavit"), "cell.json"));
     await runDemo({ out, quick: true, resume: true, teacher: teacherDir, studentBase: baseDir, jobs: 1, quiet: true });
-    expect(existsSync(join(seedDir, "students", "lavit", ".done"))).toBe(true);
+    expect(existsSync(join(cellDir("lavit"), "student", ".done"))).toBe(true);
     expect(
-      readFileSync(join(seedDir, "students", "lavit", "metrics.jsonl"), "utf8")
+      readFileSync(join(cellDir("lavit"), "student", "metrics.jsonl"), "utf8")
         .trim()
         .split("\n").length,
     ).toBe(4);
@@ -154,17 +156,12 @@ describe("lavit demo --quick", () => {
     const otherTeacher = runCli(["demo", "--quick", "--resume", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
     expect(otherTeacher.status).toBe(2);
     expect(otherTeacher.stderr).toMatch(/was begun with other teacher weights/);
-    // A folder from before the record: the per-stage checks still catch another K or prior.
-    rmSync(join(out, "demo.json"));
-    const legacyK = runCli(["demo", "--quick", "--resume", "--latents", "2", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
-    expect(legacyK.status).toBe(2);
-    expect(legacyK.stderr).toMatch(
-      new RegExp(`students.lavit was trained with ${DEMO_DEFAULTS.latents} latent tokens, not 2: resume with --latents ${DEMO_DEFAULTS.latents}`),
-    );
-    const legacyPrior = runCli(["demo", "--quick", "--resume", "--prior", "0.6", "--out", out, "--teacher", teacherDir, "--student-base", baseDir]);
-    expect(legacyPrior.status).toBe(2);
-    expect(legacyPrior.stderr).toMatch(/seed-101.data.dataset\.json was generated with prior 0\.8, not 0\.6: resume with --prior 0\.8/);
-    expect(existsSync(join(out, "demo.json"))).toBe(false);
+    // A folder an older lavit made (per-seed folders, before demos ran as studies) is not resumed.
+    const legacy = join(mkdtempSync(join(tmpdir(), "lavit-demo-old-")), "demo");
+    mkdirSync(join(legacy, "seed-101"), { recursive: true });
+    const old = runCli(["demo", "--quick", "--resume", "--out", legacy, "--teacher", teacherDir, "--student-base", baseDir]);
+    expect(old.status).toBe(2);
+    expect(old.stderr).toMatch(/holds a demo from an older lavit/);
     const noTeacher = runCli(["demo", "--quick", "--out", join(out, "x"), "--teacher", join(out, "missing"), "--student-base", baseDir]);
     expect(noTeacher.status).toBe(2);
     expect(noTeacher.stderr).toMatch(/no teacher at .*lavit train teacher/);
