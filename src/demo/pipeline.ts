@@ -19,7 +19,8 @@ import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { cachedEvaluation } from "../study/eval-cache.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
 import { planJobs, runJobs } from "../study/pool.js";
-import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
+import { DEMO_DEFAULTS, demoOptionsSchema, demoSizes, variants } from "./recipe.js";
+import { validateOptions } from "../stages/options-schema.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
@@ -199,6 +200,7 @@ async function seedStudents(o: Resolved, seed: number, root: string, dataDir: st
 
 /** Runs the whole pipeline on the built-in benchmark: data, teacher signals, students, evaluation, report. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
+  validateOptions(demoOptionsSchema, opts);
   // The preset's K unless --latents says otherwise (a contradiction is an error).
   const presetK = opts.preset === "official" ? withPreset(opts.preset, { latents: OFFICIAL_STUDENT.latents }, { latents: opts.latents }).latents : opts.latents;
   const o: Resolved = {

@@ -15,12 +15,16 @@ import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/offic
 import { joinIndex } from "../signals/official-layout.js";
 import { isTwoStage, type GateMode, type GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
-import { checkExtraction, OFFICIAL_STUDENT, withPreset, type Preset } from "./presets.js";
+import { checkExtraction, OFFICIAL_STUDENT, PRESETS, withPreset, type Preset } from "./presets.js";
 import { studentTargetText, type TargetText } from "../train/target-text.js";
 import { teacherTask } from "../train/teacher.js";
 import type { TrainResult } from "../train/trainer.js";
 import { trainToFolder } from "./pretrain.js";
-import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+import { trainerOptions, TRAINER_FIELDS, type CommonTrainOptions } from "./trainer-options.js";
+import { z } from "zod";
+import { countOrZero, flag, named, numIn, partialOptions, text, validateOptions } from "./options-schema.js";
+import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
+import { TARGET_TEXTS } from "../train/target-text.js";
 import { checkBatchSize, checkLatents, checkModelFits } from "../util/limits.js";
 import { assertOutputApart } from "../util/paths.js";
 
@@ -116,6 +120,49 @@ export const STUDENT_DEFAULTS = {
   twoStage: { gateOpenAt: 0.4, gatePrompt: true, stage2LrRatio: 0.4, stage2ResetOptimizer: true },
 };
 
+/** The options of `trainStudent` and their ranges (the CLI's parsers read them from here). */
+export const studentOptionsSchema = named(
+  z
+    .object({
+      ...TRAINER_FIELDS,
+      data: text(),
+      signals: text(),
+      mode: z.enum(["lavit", "distill"]).optional(),
+      teacher: text().optional(),
+      config: text().optional(),
+      metadata: text().optional(),
+      allowOutsideRoot: flag().optional(),
+      split: text().optional(),
+      initFrom: text().nullable().optional(),
+      freezeVision: flag().optional(),
+      latents: countOrZero().optional(),
+      wVtop: numIn(0, 100).optional(),
+      wTraj: numIn(0, 100).optional(),
+      vtopTarget: z.enum(["pooled", "mean", "mean-last"]).optional(),
+      trajTopk: countOrZero().optional(),
+      trajSource: z.enum(["head", "attention"]).optional(),
+      trajTarget: z.enum(["steps", "first-last"]).optional(),
+      trajHead: z.enum(["lavit", "official"]).optional(),
+      gateSchedule: z.enum(GATE_SCHEDULES).optional(),
+      stage2LrRatio: numIn(1e-6, 100).optional(),
+      stage2ResetOptimizer: flag().optional(),
+      preset: z.enum(PRESETS).optional(),
+      gateOpenAt: numIn(0, 1).optional(),
+      gateMode: z.enum(GATE_MODES).optional(),
+      gatePrompt: flag().optional(),
+      traj: flag().optional(),
+      vtop: flag().optional(),
+      gate: flag().optional(),
+      answerWeight: numIn(0, 100).optional(),
+      targetText: z.enum(TARGET_TEXTS).optional(),
+    })
+    .strict(),
+  "student option",
+);
+
+/** A study's student option sets: any student option, none required (the study supplies data, signals and out). */
+export const partialStudentOptionsSchema = partialOptions(studentOptionsSchema);
+
 /** Options that mean something only for a LaViT student: giving one with mode distill is a contradiction, not a no-op. */
 export const LAVIT_ONLY = [
   "latents",
@@ -170,6 +217,7 @@ function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer
 
 /** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
 export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
+  validateOptions(studentOptionsSchema, given);
   // A distill student takes the preset's training choices, not the LaViT-only ones (it has no latents).
   const distill = (given.mode ?? STUDENT_DEFAULTS.mode) === "distill";
   const table = distill
