@@ -8,6 +8,7 @@ import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
 import { runRecipe } from "../stages/teacher-recipe.js";
 import { UserError } from "../errors.js";
+import { SPLITS } from "../data/manifest.js";
 import { optionParser } from "./parse.js";
 
 /** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
@@ -190,6 +191,14 @@ export function register(program: Command): void {
         .choices([...TARGET_TEXTS])
         .default(d.targetText),
     )
+    .option(
+      "--eval-every <k>",
+      "every k steps and at the last, answer --eval-split with the model being trained: a line of kind eval in metrics.jsonl (0 = off)",
+      optionParser(studentOptionsSchema.shape, "evalEvery"),
+      d.evalEvery,
+    )
+    .addOption(new Option("--eval-split <s>", "the split of --data those evaluations answer").choices([...SPLITS]).default(d.evalSplit))
+    .option("--eval-limit <n>", "evaluate only the first n samples of --eval-split", optionParser(studentOptionsSchema.shape, "evalLimit"))
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")
     .option("--no-gate", "no sensory gate (ablation)")

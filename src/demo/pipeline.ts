@@ -26,6 +26,7 @@ import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDiges
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
 import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
 import { defaultWarmup } from "../stages/trainer-options.js";
+import { isLossLine } from "../train/trainer.js";
 
 export interface DemoOptions {
   out?: string;
@@ -324,6 +325,6 @@ function readMetrics(file: string, key: string): { step: number; value: number }
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, number>)
-    .filter((r) => typeof r[key] === "number")
+    .filter((r) => isLossLine(r) && typeof r[key] === "number")
     .map((r) => ({ step: r.step, value: r[key] }));
 }
