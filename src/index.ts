@@ -2,17 +2,42 @@
  * lavit as a library: one typed function per pipeline stage, each with its defaults object.
  * The CLI (`lavit ...`) is a thin layer over these.
  */
-export { generate, GENERATE_DEFAULTS, type GenerateOptions } from "./stages/generate.js";
-export { extract, EXTRACT_DEFAULTS, type ExtractStageOptions } from "./stages/extract.js";
-export { trainTeacher, trainBase, TEACHER_DEFAULTS, BASE_DEFAULTS, type TeacherOptions, type BaseOptions } from "./stages/pretrain.js";
-export { trainStudent, STUDENT_DEFAULTS, type StudentOptions, type StudentMode } from "./stages/train-student.js";
+export { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "./stages/generate.js";
+export { extract, EXTRACT_DEFAULTS, extractOptionsSchema, type ExtractStageOptions } from "./stages/extract.js";
+export {
+  trainTeacher,
+  trainBase,
+  TEACHER_DEFAULTS,
+  BASE_DEFAULTS,
+  teacherOptionsSchema,
+  baseOptionsSchema,
+  type TeacherOptions,
+  type BaseOptions,
+} from "./stages/pretrain.js";
+export {
+  trainStudent,
+  STUDENT_DEFAULTS,
+  studentOptionsSchema,
+  partialStudentOptionsSchema,
+  type StudentOptions,
+  type StudentMode,
+} from "./stages/train-student.js";
 export { TRAINER_DEFAULTS, defaultWarmup, type CommonTrainOptions } from "./stages/trainer-options.js";
-export { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions, type Evaluation } from "./stages/evaluate.js";
-export { gap, GAP_DEFAULTS, type GapOptions } from "./stages/gap.js";
+export {
+  evaluate,
+  evaluateTeacherForced,
+  evaluateVisionTower,
+  evaluateOptionsSchema,
+  diagnosticOptionsSchema,
+  type EvaluateOptions,
+  type Evaluation,
+} from "./stages/evaluate.js";
+export { gap, GAP_DEFAULTS, gapOptionsSchema, type GapOptions } from "./stages/gap.js";
 export type { GapReport } from "./report/gap-report.js";
-export { ask, ASK_DEFAULTS, type AskOptions, type AskResult } from "./stages/ask.js";
+export { ask, ASK_DEFAULTS, askOptionsSchema, type AskOptions, type AskResult } from "./stages/ask.js";
 export { runDemo as demo, type DemoOptions } from "./demo/pipeline.js";
-export { DEMO_DEFAULTS } from "./demo/recipe.js";
+export { DEMO_DEFAULTS, demoOptionsSchema } from "./demo/recipe.js";
+export { validateOptions, partialOptions } from "./stages/options-schema.js";
 export type { DemoReport } from "./demo/report.js";
 export {
   jensenShannon,

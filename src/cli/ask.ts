@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { ask, ASK_DEFAULTS } from "../stages/ask.js";
-import { parsePositiveInt } from "./parse.js";
+import { ask, ASK_DEFAULTS, askOptionsSchema } from "../stages/ask.js";
+import { optionParser } from "./parse.js";
 
 interface AskFlags {
   model: string;
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .argument("<question>", 'the question, in the benchmark\'s words (e.g. "what color is the circle ?")')
     .requiredOption("--model <dir>", "model folder")
     .requiredOption("--image <png>", "image; must have the model's size (no silent resizing)")
-    .option("--top <n>", "patches listed per latent step", parsePositiveInt("--top"), ASK_DEFAULTS.top)
+    .option("--top <n>", "patches listed per latent step", optionParser(askOptionsSchema.shape, "top"), ASK_DEFAULTS.top)
     .option("--heatmap <png>", "write the image with each latent step's attention over it")
     .option("--mask-latents", "probe: hide the latent tokens from the answer")
     .option("--no-image-for-answer", "probe: the answer cannot attend to the image (gate closed)")

@@ -2,10 +2,10 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
-import { parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
+import { optionParser, parsePositiveInt } from "./parse.js";
 import { assertFileOutput } from "../util/paths.js";
 import { checkRaster } from "../util/limits.js";
-import { generate, GENERATE_DEFAULTS, type GenerateOptions } from "../stages/generate.js";
+import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
 import { givenOptions } from "./options.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
@@ -19,13 +19,23 @@ export function register(program: Command): void {
     .command("generate")
     .description("generate the benchmark (all five splits) into a new folder")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
-    .option("--seed <n>", "random seed", parseSeedFlag(), GENERATE_DEFAULTS.seed)
-    .option("--size <px>", "image side in pixels", parsePositiveInt("--size"), GENERATE_DEFAULTS.size)
-    .option("--patch <px>", "patch side in pixels (must divide --size)", parsePositiveInt("--patch"), GENERATE_DEFAULTS.patch)
-    .option("--prior <p>", "probability that a train/test-id answer is its template's prior answer", parseNumberIn("--prior", 0, 1), GENERATE_DEFAULTS.prior)
-    .option("--train <n>", "train samples", parsePositiveInt("--train"), GENERATE_DEFAULTS.train)
-    .option("--test <n>", "samples in each test split (test-pairs: rounded down to whole pairs)", parsePositiveInt("--test"), GENERATE_DEFAULTS.test)
-    .option("--teacher-train <n>", "teacher-train samples", parsePositiveInt("--teacher-train", true), GENERATE_DEFAULTS.teacherTrain)
+    .option("--seed <n>", "random seed", optionParser(generateOptionsSchema.shape, "seed"), GENERATE_DEFAULTS.seed)
+    .option("--size <px>", "image side in pixels", optionParser(generateOptionsSchema.shape, "size"), GENERATE_DEFAULTS.size)
+    .option("--patch <px>", "patch side in pixels (must divide --size)", optionParser(generateOptionsSchema.shape, "patch"), GENERATE_DEFAULTS.patch)
+    .option(
+      "--prior <p>",
+      "probability that a train/test-id answer is its template's prior answer",
+      optionParser(generateOptionsSchema.shape, "prior"),
+      GENERATE_DEFAULTS.prior,
+    )
+    .option("--train <n>", "train samples", optionParser(generateOptionsSchema.shape, "train"), GENERATE_DEFAULTS.train)
+    .option(
+      "--test <n>",
+      "samples in each test split (test-pairs: rounded down to whole pairs)",
+      optionParser(generateOptionsSchema.shape, "test"),
+      GENERATE_DEFAULTS.test,
+    )
+    .option("--teacher-train <n>", "teacher-train samples", optionParser(generateOptionsSchema.shape, "teacherTrain"), GENERATE_DEFAULTS.teacherTrain)
     .option("--force", "replace an existing output folder")
     .option("--quiet", "no progress output")
     .action(async (_: unknown, cmd: Command) => {

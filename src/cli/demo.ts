@@ -1,9 +1,9 @@
 import { Command, Option } from "commander";
 import { PRESETS } from "../stages/presets.js";
 import { runDemo, type DemoOptions } from "../demo/pipeline.js";
-import { DEMO_DEFAULTS } from "../demo/recipe.js";
+import { DEMO_DEFAULTS, demoOptionsSchema } from "../demo/recipe.js";
 import { givenOptions } from "./options.js";
-import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = DEMO_DEFAULTS;
@@ -11,15 +11,15 @@ export function register(program: Command): void {
     .command("demo")
     .description("the whole pipeline on the built-in benchmark: data, teacher signals, distill vs LaViT students, evaluation, report")
     .option("--out <dir>", "output folder", d.out)
-    .option("--seeds <n>", "repeat with n data/training seeds (means and std in the report)", parsePositiveInt("--seeds"), d.seeds)
-    .option("--first-seed <n>", "the first seed (the others follow it: n, n + 1, ...)", parsePositiveInt("--first-seed"), d.firstSeed)
+    .option("--seeds <n>", "repeat with n data/training seeds (means and std in the report)", optionParser(demoOptionsSchema.shape, "seeds"), d.seeds)
+    .option("--first-seed <n>", "the first seed (the others follow it: n, n + 1, ...)", optionParser(demoOptionsSchema.shape, "firstSeed"), d.firstSeed)
     .option(
       "--prior <p>",
       "probability that a train/test-id answer is its template's prior answer (the shortcut's strength)",
-      parseNumberIn("--prior", 0, 1),
+      optionParser(demoOptionsSchema.shape, "prior"),
       d.prior,
     )
-    .option("--latents <k>", "latent visual thought tokens K of the lavit student", parsePositiveInt("--latents"), d.latents)
+    .option("--latents <k>", "latent visual thought tokens K of the lavit student", optionParser(demoOptionsSchema.shape, "latents"), d.latents)
     .addOption(
       new Option(
         "--preset <p>",
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option(
       "--jobs <n>",
       "students trained at once, each in its own process with an equal share of the threads (default: one per thread; 1 trains them one after another on all threads)",
-      parsePositiveInt("--jobs"),
+      optionParser(demoOptionsSchema.shape, "jobs"),
     )
     .option("--quiet", "no progress output")
     .action(async (_: unknown, cmd: Command) => {

@@ -3,9 +3,9 @@ import type { EvalResult } from "../eval/evaluate.js";
 import type { ForcedAccuracy, ForcedResult } from "../eval/forced.js";
 import type { VisionHeadsResult } from "../eval/vision-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import { evaluate, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions } from "../stages/evaluate.js";
+import { evaluate, evaluateOptionsSchema, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions } from "../stages/evaluate.js";
 import { UserError } from "../errors.js";
-import { parsePositiveInt } from "./parse.js";
+import { optionParser } from "./parse.js";
 
 function gazeLine(g: GazeMetrics): string {
   const gap = [`grounding_mass ${g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--split <split>", "split to evaluate")
     .option("--teacher <dir>", "teacher model folder: adds js_to_teacher and topk_iou")
-    .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
+    .option("--limit <n>", "only the first n samples", optionParser(evaluateOptionsSchema.shape, "limit"))
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
     .option("--dump-attention <dir>", "write the model's own per-step gaze maps to this folder, in the trajectory layout `lavit gap` reads")
     .option("--dump-thoughts <dir>", "likewise, where the model's latent thoughts look at each step (students with latents)")

@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { EXTRACT_DEFAULTS, extract, type ExtractStageOptions } from "../stages/extract.js";
+import { EXTRACT_DEFAULTS, extract, extractOptionsSchema, type ExtractStageOptions } from "../stages/extract.js";
 import { parseLayerSpec } from "../model/readout.js";
 import { PRESETS } from "../stages/presets.js";
 import { givenOptions } from "./options.js";
-import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = EXTRACT_DEFAULTS;
@@ -20,8 +20,8 @@ export function register(program: Command): void {
         .choices(["lavit", "official"])
         .default(d.layout),
     )
-    .option("--topk <k>", "top-k patch indices stored per step", parsePositiveInt("--topk"), d.topk)
-    .option("--tau <t>", "softmax temperature of the gradient method", parseNumberIn("--tau", 1e-4, 10), d.tau)
+    .option("--topk <k>", "top-k patch indices stored per step", optionParser(extractOptionsSchema.shape, "topk"), d.topk)
+    .option("--tau <t>", "softmax temperature of the gradient method", optionParser(extractOptionsSchema.shape, "tau"), d.tau)
     .option("--layers <l>", "decoder layers the attention maps average: all, last:N, or official (the last 8, all when fewer)", parseLayers, d.layers)
     .addOption(
       new Option("--queries <q>", "query rows of step t's map: the step's own tokens, or every token after the image up to step t (official)")
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .addOption(
       new Option("--preset <p>", "official: all of the public code's extraction choices at once (docs/fidelity.md)").choices([...PRESETS]).default(d.preset),
     )
-    .option("--limit <n>", "only the first n samples", parsePositiveInt("--limit"))
+    .option("--limit <n>", "only the first n samples", optionParser(extractOptionsSchema.shape, "limit"))
     .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
     .option("--force", "replace an existing --out folder made by lavit extract")
     .option("--quiet", "no progress output")

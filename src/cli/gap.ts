@@ -1,7 +1,7 @@
 import { Command } from "commander";
-import { GAP_DEFAULTS, gap, type GapOptions } from "../stages/gap.js";
+import { GAP_DEFAULTS, gap, gapOptionsSchema, type GapOptions } from "../stages/gap.js";
 import { givenOptions } from "./options.js";
-import { parsePositiveInt, parseSeedFlag } from "./parse.js";
+import { optionParser } from "./parse.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -18,10 +18,10 @@ export function register(program: Command): void {
     .option("--split <split>", "the dataset split the trajectories are of (with --data)")
     .option("--images <dir>", "folder the image paths are relative to (default: each trajectory folder)")
     .option("--strict", "fail when a sample is in one folder but not another (default: compare the samples all hold)")
-    .option("--topk <k>", "k of the top-k IoU", parsePositiveInt("--topk"), d.topk)
-    .option("--show <n>", "heatmaps of the n samples where the maps differ most", parsePositiveInt("--show", true), d.show)
-    .option("--random <n>", "plus n samples picked at random", parsePositiveInt("--random", true), d.random)
-    .option("--seed <n>", "seed of the random picks", parseSeedFlag(), d.seed)
+    .option("--topk <k>", "k of the top-k IoU", optionParser(gapOptionsSchema.shape, "topk"), d.topk)
+    .option("--show <n>", "heatmaps of the n samples where the maps differ most", optionParser(gapOptionsSchema.shape, "show"), d.show)
+    .option("--random <n>", "plus n samples picked at random", optionParser(gapOptionsSchema.shape, "random"), d.random)
+    .option("--seed <n>", "seed of the random picks", optionParser(gapOptionsSchema.shape, "seed"), d.seed)
     .option("--quiet", "print nothing")
     .action(async (_: unknown, cmd: Command) => {
       await gap(givenOptions<GapOptions>(cmd));

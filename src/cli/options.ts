@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { TRAINER_DEFAULTS } from "../stages/trainer-options.js";
-import { parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
+import { TRAINER_DEFAULTS, TRAINER_FIELDS } from "../stages/trainer-options.js";
+import { optionParser } from "./parse.js";
 
 /**
  * The options the user gave, without commander's defaults: the stage fills those in from its
@@ -17,16 +17,16 @@ export function addTrainerOptions(cmd: Command, steps: number, dataRequired = tr
   const data = "dataset folder (from `lavit data generate`)";
   return (dataRequired ? cmd.requiredOption("--data <dir>", data) : cmd.option("--data <dir>", data))
     .requiredOption("--out <dir>", "output folder for checkpoints and metrics.jsonl")
-    .option("--steps <n>", "optimisation steps", parsePositiveInt("--steps"), steps)
-    .option("--seed <n>", "random seed (initialisation and batch order)", parseSeedFlag(), d.seed)
-    .option("--batch-size <n>", "samples per step", parsePositiveInt("--batch-size"), d.batchSize)
-    .option("--lr <x>", "peak learning rate", parseNumberIn("--lr", 0, 1), d.lr)
-    .option("--warmup <n>", "linear warm-up steps (default: 10% of --steps, at most 100)", parsePositiveInt("--warmup", true))
-    .option("--min-lr-ratio <x>", "final learning rate as a fraction of the peak (cosine decay)", parseNumberIn("--min-lr-ratio", 0, 1), d.minLrRatio)
-    .option("--weight-decay <x>", "AdamW decoupled weight decay", parseNumberIn("--weight-decay", 0, 1), d.weightDecay)
-    .option("--clip <x>", "clip gradients to this global norm", parseNumberIn("--clip", 0, 1e6), d.clip)
-    .option("--log-every <n>", "write a metrics.jsonl line every n steps", parsePositiveInt("--log-every"), d.logEvery)
-    .option("--checkpoint-every <n>", "checkpoint every n steps", parsePositiveInt("--checkpoint-every"), d.checkpointEvery)
+    .option("--steps <n>", "optimisation steps", optionParser(TRAINER_FIELDS, "steps"), steps)
+    .option("--seed <n>", "random seed (initialisation and batch order)", optionParser(TRAINER_FIELDS, "seed"), d.seed)
+    .option("--batch-size <n>", "samples per step", optionParser(TRAINER_FIELDS, "batchSize"), d.batchSize)
+    .option("--lr <x>", "peak learning rate", optionParser(TRAINER_FIELDS, "lr"), d.lr)
+    .option("--warmup <n>", "linear warm-up steps (default: 10% of --steps, at most 100)", optionParser(TRAINER_FIELDS, "warmup"))
+    .option("--min-lr-ratio <x>", "final learning rate as a fraction of the peak (cosine decay)", optionParser(TRAINER_FIELDS, "minLrRatio"), d.minLrRatio)
+    .option("--weight-decay <x>", "AdamW decoupled weight decay", optionParser(TRAINER_FIELDS, "weightDecay"), d.weightDecay)
+    .option("--clip <x>", "clip gradients to this global norm", optionParser(TRAINER_FIELDS, "clip"), d.clip)
+    .option("--log-every <n>", "write a metrics.jsonl line every n steps", optionParser(TRAINER_FIELDS, "logEvery"), d.logEvery)
+    .option("--checkpoint-every <n>", "checkpoint every n steps", optionParser(TRAINER_FIELDS, "checkpointEvery"), d.checkpointEvery)
     .option("--resume", "continue the run in --out from its last checkpoint")
     .option("--quiet", "no progress output");
 }

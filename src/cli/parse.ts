@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from "commander";
-
+import type { z } from "zod";
+import { numericBounds } from "../stages/options-schema.js";
+import { flagOf } from "../stages/presets.js";
 import { MAX_SEED } from "../util/limits.js";
 
 export { MAX_SEED };
@@ -39,4 +41,14 @@ export function parseNumberIn(flag: string, min: number, max: number) {
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number in [${min}, ${max}], got "${value}"`);
     return n;
   };
+}
+
+/**
+ * Commander argument parser for a stage option, with the range its schema states (so the CLI
+ * and the library check one range): `optionParser(studentOptionsSchema.shape, "wVtop")` parses --w-vtop.
+ */
+export function optionParser<F extends Record<string, z.ZodType>>(fields: F, key: keyof F & string) {
+  const flag = flagOf(key);
+  const b = numericBounds(fields[key]);
+  return b.int ? (value: string): number => parseIntStrict(flag, value, b.min, b.max) : parseNumberIn(flag, b.min, b.max);
 }

@@ -2,13 +2,14 @@ import { Command, Option } from "commander";
 import { parseFamilyWeights } from "../train/family-weights.js";
 import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
 import { TARGET_TEXTS } from "../train/target-text.js";
-import { BASE_DEFAULTS, TEACHER_DEFAULTS, trainBase, trainTeacher, type BaseOptions, type TeacherOptions } from "../stages/pretrain.js";
-import { STUDENT_DEFAULTS, trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { BASE_DEFAULTS, TEACHER_DEFAULTS, teacherOptionsSchema, trainBase, trainTeacher, type BaseOptions, type TeacherOptions } from "../stages/pretrain.js";
+import { STUDENT_DEFAULTS, studentOptionsSchema, trainStudent, type StudentOptions } from "../stages/train-student.js";
 import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
 import { runRecipe } from "../stages/teacher-recipe.js";
 import { UserError } from "../errors.js";
-import { parseNumberIn, parsePositiveInt } from "./parse.js";
+import { SPLITS } from "../data/manifest.js";
+import { optionParser } from "./parse.js";
 
 /** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
 function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }, dataRequired = true): Command {
@@ -19,7 +20,7 @@ function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { step
     .option(
       "--aux-patch <w>",
       "weight of the per-patch shape/colour/position loss on the vision tower (0 = off)",
-      parseNumberIn("--aux-patch", 0, 100),
+      optionParser(teacherOptionsSchema.shape, "auxPatch"),
       d.auxPatch,
     );
 }
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .option(
       "--answer-weight <w>",
       "loss weight of the answer word relative to the rationale tokens",
-      parseNumberIn("--answer-weight", 0, 100),
+      optionParser(teacherOptionsSchema.shape, "answerWeight"),
       TEACHER_DEFAULTS.answerWeight,
     )
     .option(
@@ -46,13 +47,13 @@ export function register(program: Command): void {
     .option(
       "--ground-attention <w>",
       "weight of the grounding term: each rationale step's attention to the image (as extraction reads it) pulled onto the step's ground-truth patches (0 = off)",
-      parseNumberIn("--ground-attention", 0, 100),
+      optionParser(teacherOptionsSchema.shape, "groundAttention"),
       TEACHER_DEFAULTS.groundAttention,
     )
     .option(
       "--ground-target <mass>",
       "the grounding term's hinge: a step that already puts this much of its image attention on its patches costs nothing (1 = always pulled further)",
-      parseNumberIn("--ground-target", 1e-6, 1),
+      optionParser(teacherOptionsSchema.shape, "groundTarget"),
       TEACHER_DEFAULTS.groundTarget,
     )
     .option(
@@ -107,9 +108,9 @@ export function register(program: Command): void {
     )
     .option("--freeze-vision", "keep the --init-from vision tower as it is (the default when starting from a base)")
     .option("--no-freeze-vision", "train the --init-from vision tower too")
-    .option("--latents <k>", "latent visual thought tokens K", parsePositiveInt("--latents", true), d.latents)
-    .option("--w-vtop <w>", "weight of the V_top loss", parseNumberIn("--w-vtop", 0, 100), d.wVtop)
-    .option("--w-traj <w>", "weight of the trajectory loss", parseNumberIn("--w-traj", 0, 100), d.wTraj)
+    .option("--latents <k>", "latent visual thought tokens K", optionParser(studentOptionsSchema.shape, "latents"), d.latents)
+    .option("--w-vtop <w>", "weight of the V_top loss", optionParser(studentOptionsSchema.shape, "wVtop"), d.wVtop)
+    .option("--w-traj <w>", "weight of the trajectory loss", optionParser(studentOptionsSchema.shape, "wTraj"), d.wTraj)
     .addOption(
       new Option(
         "--vtop-target <t>",
@@ -121,7 +122,7 @@ export function register(program: Command): void {
     .option(
       "--traj-topk <k>",
       "sparsify teacher step distributions to their top k (0: keep them whole, as the public trainer)",
-      parsePositiveInt("--traj-topk", true),
+      optionParser(studentOptionsSchema.shape, "trajTopk"),
       d.trajTopk,
     )
     .addOption(
@@ -153,13 +154,13 @@ export function register(program: Command): void {
     .option(
       "--gate-open-at <f>",
       `fraction of training by which vision is fully open (two-stage: where stage 2 begins, default ${d.twoStage.gateOpenAt})`,
-      parseNumberIn("--gate-open-at", 0, 1),
+      optionParser(studentOptionsSchema.shape, "gateOpenAt"),
       d.gateOpenAt,
     )
     .option(
       "--stage2-lr-ratio <x>",
       `two-stage: stage 2's peak learning rate as a fraction of --lr (default with two-stage: ${d.twoStage.stage2LrRatio}, the public 2e-6 / 5e-6)`,
-      parseNumberIn("--stage2-lr-ratio", 1e-6, 100),
+      optionParser(studentOptionsSchema.shape, "stage2LrRatio"),
     )
     .option("--stage2-reset-optimizer", "two-stage: start stage 2 with a fresh optimiser (the default with two-stage)")
     .option("--no-stage2-reset-optimizer", "two-stage: keep the optimiser state into stage 2")
@@ -179,7 +180,7 @@ export function register(program: Command): void {
     .option(
       "--answer-weight <w>",
       "loss weight of the answer word relative to the rationale tokens (both modes alike)",
-      parseNumberIn("--answer-weight", 0, 100),
+      optionParser(studentOptionsSchema.shape, "answerWeight"),
       d.answerWeight,
     )
     .addOption(
@@ -190,6 +191,14 @@ export function register(program: Command): void {
         .choices([...TARGET_TEXTS])
         .default(d.targetText),
     )
+    .option(
+      "--eval-every <k>",
+      "every k steps and at the last, answer --eval-split with the model being trained: a line of kind eval in metrics.jsonl (0 = off)",
+      optionParser(studentOptionsSchema.shape, "evalEvery"),
+      d.evalEvery,
+    )
+    .addOption(new Option("--eval-split <s>", "the split of --data those evaluations answer").choices([...SPLITS]).default(d.evalSplit))
+    .option("--eval-limit <n>", "evaluate only the first n samples of --eval-split", optionParser(studentOptionsSchema.shape, "evalLimit"))
     .option("--no-traj", "drop the trajectory loss (ablation)")
     .option("--no-vtop", "drop the V_top loss (ablation)")
     .option("--no-gate", "no sensory gate (ablation)")

@@ -16,12 +16,14 @@ import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
 import { RUN_RECORD, runLoadedStudy, studyPaths } from "../study/run.js";
 import { checkStudy, type LoadedStudy } from "../study/spec.js";
-import { DEMO_DEFAULTS, demoSizes, variants } from "./recipe.js";
+import { DEMO_DEFAULTS, demoOptionsSchema, demoSizes, variants } from "./recipe.js";
+import { validateOptions } from "../stages/options-schema.js";
 import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
 import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
 import { defaultWarmup } from "../stages/trainer-options.js";
+import { isLossLine } from "../train/trainer.js";
 
 export interface DemoOptions {
   out?: string;
@@ -142,6 +144,7 @@ function readEval(dir: string, split: string): { result: Evaluation; maps: Float
 
 /** Runs the whole pipeline on the built-in benchmark: data, teacher signals, students, evaluation, report. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
+  validateOptions(demoOptionsSchema, opts);
   // The preset's K unless --latents says otherwise (a contradiction is an error).
   const presetK = opts.preset === "official" ? withPreset(opts.preset, { latents: OFFICIAL_STUDENT.latents }, { latents: opts.latents }).latents : opts.latents;
   const o: Resolved = {
@@ -261,6 +264,6 @@ function readMetrics(file: string, key: string): { step: number; value: number }
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, number>)
-    .filter((r) => typeof r[key] === "number")
+    .filter((r) => isLossLine(r) && typeof r[key] === "number")
     .map((r) => ({ step: r.step, value: r[key] }));
 }

@@ -1,7 +1,9 @@
 import { SHIPPED_TEACHER } from "../model/shipped.js";
 import { GENERATE_DEFAULTS } from "../stages/generate.js";
 import { STUDENT_DEFAULTS, type StudentOptions } from "../stages/train-student.js";
-import { contradicts, OFFICIAL_STUDENT, type Preset } from "../stages/presets.js";
+import { contradicts, OFFICIAL_STUDENT, PRESETS, type Preset } from "../stages/presets.js";
+import { z } from "zod";
+import { flag, named, numIn, positiveInt, text } from "../stages/options-schema.js";
 
 /**
  * What the demo trains. The students' recipe (K, gate, steps, base) is the student stage's
@@ -20,6 +22,29 @@ export const DEMO_DEFAULTS = {
   full: false,
   quick: false,
 };
+
+/** The options of `demo` and their ranges (the CLI's parsers read them from here). */
+export const demoOptionsSchema = named(
+  z
+    .object({
+      out: text().optional(),
+      seeds: positiveInt().optional(),
+      firstSeed: positiveInt().optional(),
+      prior: numIn(0, 1).optional(),
+      full: flag().optional(),
+      quick: flag().optional(),
+      resume: flag().optional(),
+      force: flag().optional(),
+      teacher: text().optional(),
+      studentBase: text().nullable().optional(),
+      latents: positiveInt().optional(),
+      preset: z.enum(PRESETS).optional(),
+      jobs: positiveInt().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "demo option",
+);
 
 /** Data and training sizes; --quick is a smoke test for one integration test, not a result. */
 export function demoSizes(quick: boolean): { train: number; test: number; steps: number } {

@@ -14,6 +14,8 @@ import { heatmapPanel, tile } from "../report/heatmap.js";
 import { topkIndices } from "../signals/maps.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { assertFileOutput } from "../util/paths.js";
+import { z } from "zod";
+import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
 
 export const ASK_DEFAULTS = { top: 5, maxNewTokens: 32 } as const;
 
@@ -31,6 +33,22 @@ export interface AskOptions {
   noImageForAnswer?: boolean;
 }
 
+/** The options of `ask` and their ranges (the CLI's parsers read them from here). */
+export const askOptionsSchema = named(
+  z
+    .object({
+      question: z.string(),
+      model: text(),
+      image: text(),
+      top: positiveInt().optional(),
+      heatmap: text().optional(),
+      maskLatents: flag().optional(),
+      noImageForAnswer: flag().optional(),
+    })
+    .strict(),
+  "ask option",
+);
+
 export interface AskResult {
   question: string;
   answer: string | null;
@@ -40,6 +58,7 @@ export interface AskResult {
 
 /** Answers one question about one image, with where each latent thought looks. */
 export async function ask(opts: AskOptions): Promise<AskResult> {
+  validateOptions(askOptionsSchema, opts);
   const o = withDefaults(ASK_DEFAULTS, opts);
   if (!o.question.trim()) throw new UserError("the question is empty");
   assertFileOutput(o.heatmap, "--heatmap", [

@@ -11,6 +11,30 @@ import { assertFileOutput, assertOutputApart, assertOutputLocation } from "../ut
 import { checkReplaceable } from "../util/marker.js";
 import { resolve } from "node:path";
 import { writeAttentionDump } from "../signals/dump.js";
+import { z } from "zod";
+import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
+
+const DIAGNOSTIC_FIELDS = { model: text(), data: text(), split: text(), limit: positiveInt().optional(), quiet: flag().optional() };
+
+/** The options of `evaluate` and their ranges (the CLI's parsers read them from here). */
+export const evaluateOptionsSchema = named(
+  z
+    .object({
+      ...DIAGNOSTIC_FIELDS,
+      teacher: text().optional(),
+      predictions: text().optional(),
+      maskLatents: flag().optional(),
+      noImageForAnswer: flag().optional(),
+      allowOutsideRoot: flag().optional(),
+      dumpAttention: text().optional(),
+      dumpThoughts: text().optional(),
+    })
+    .strict(),
+  "eval option",
+);
+
+/** The options of the diagnostics (`evaluateTeacherForced`, `evaluateVisionTower`). */
+export const diagnosticOptionsSchema = named(z.object(DIAGNOSTIC_FIELDS).strict(), "eval option");
 
 export interface EvaluateOptions {
   /** Model folder (config.json, model.safetensors, tokenizer.json). */
@@ -41,6 +65,7 @@ export type Evaluation = EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
+  validateOptions(evaluateOptionsSchema, o);
   assertFileOutput(o.predictions, "--predictions", [
     { flag: "--model", path: o.model },
     { flag: "--data", path: o.data },
@@ -88,6 +113,7 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
 
 /** Diagnostic: feeds the true rationale and scores the answer after it and each rationale token (models without latents). */
 export async function evaluateTeacherForced(o: { model: string; data: string; split: string; limit?: number; quiet?: boolean }): Promise<ForcedResult> {
+  validateOptions(diagnosticOptionsSchema, o);
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit);
   return withModel(loadModelFor(o.model, data, o.data), (m) => {
@@ -98,6 +124,7 @@ export async function evaluateTeacherForced(o: { model: string; data: string; sp
 
 /** Diagnostic: what the vision tower sees, read through its per-patch heads (models trained with auxPatch > 0). */
 export async function evaluateVisionTower(o: { model: string; data: string; split: string; limit?: number; quiet?: boolean }): Promise<VisionHeadsResult> {
+  validateOptions(diagnosticOptionsSchema, o);
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit);
   return withModel(loadModelFor(o.model, data, o.data, { auxHeads: true }), (m) => evaluateVisionHeads(m.vlm, data, { quiet: o.quiet }));

@@ -8,13 +8,16 @@ import { SHIPPED_TEACHER } from "../model/shipped.js";
 import { extractSignals, type ExtractSummary, type SignalMethod } from "../signals/extract.js";
 import type { QuerySpan, VtopLayer } from "../signals/forced.js";
 import type { GradientRecipe } from "../signals/gradient.js";
-import { layersUsed, type LayerSpec } from "../model/readout.js";
+import { layersUsed, parseLayerSpec, type LayerSpec } from "../model/readout.js";
 import { OFFICIAL_EXTRACT, withPreset, type Preset } from "./presets.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { checkReplaceable } from "../util/marker.js";
 import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import type { SignalsLayout } from "../signals/layout.js";
+import { z } from "zod";
+import { flag, named, numIn, positiveInt, text, validateOptions } from "./options-schema.js";
+import { PRESETS } from "./presets.js";
 
 export const EXTRACT_DEFAULTS = {
   teacher: SHIPPED_TEACHER,
@@ -63,8 +66,40 @@ export interface ExtractStageOptions {
   quiet?: boolean;
 }
 
+/** The options of `extract` and their ranges (the CLI's parsers read them from here). */
+export const extractOptionsSchema = named(
+  z
+    .object({
+      data: text(),
+      out: text(),
+      teacher: text().optional(),
+      split: text().optional(),
+      method: z.enum(["attention", "gradient"]).optional(),
+      layout: z.enum(["lavit", "official"]).optional(),
+      topk: positiveInt().optional(),
+      tau: numIn(1e-4, 10).optional(),
+      layers: z
+        .string()
+        .refine((v) => parseLayerSpec(v) !== null)
+        .describe("all, official or last:N")
+        .optional(),
+      queries: z.enum(["step", "prefix"]).optional(),
+      gradientRecipe: z.enum(["lavit", "official"]).optional(),
+      vtopLayer: z.enum(["final", "pre-norm"]).optional(),
+      onlyCorrect: flag().optional(),
+      preset: z.enum(PRESETS).optional(),
+      limit: positiveInt().optional(),
+      allowOutsideRoot: flag().optional(),
+      force: flag().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "extract option",
+);
+
 /** Runs the teacher on a split and writes its white-box signals (trajectories + V_top). */
 export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary> {
+  validateOptions(extractOptionsSchema, opts);
   const given = withPreset(opts.preset, OFFICIAL_EXTRACT, opts);
   const o = withDefaults(EXTRACT_DEFAULTS, given);
   const method = o.method;

@@ -12,6 +12,8 @@ import { resizeMap, toDistribution, type Grid } from "../signals/maps.js";
 import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
+import { z } from "zod";
+import { countOrZero, flag, intIn, named, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
 
 export interface GapOptions {
   /** The reference trajectory folder (a teacher's signals). */
@@ -41,6 +43,29 @@ export interface GapOptions {
 }
 
 export const GAP_DEFAULTS = { topk: 8, show: 4, random: 2, seed: 0, strict: false, maxSide: 256, quiet: false } satisfies Partial<GapOptions>;
+
+/** The options of `gap` and their ranges (the CLI's parsers read them from here). */
+export const gapOptionsSchema = named(
+  z
+    .object({
+      teacher: text(),
+      compare: z.array(text()).min(1),
+      out: text(),
+      boxes: text().optional(),
+      data: text().optional(),
+      split: text().optional(),
+      images: text().optional(),
+      strict: flag().optional(),
+      topk: positiveInt().optional(),
+      show: countOrZero().optional(),
+      random: countOrZero().optional(),
+      seed: seedField().optional(),
+      maxSide: intIn(16, 4096).optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "gap option",
+);
 
 /** Regions of one sample, per step on the teacher's grid, plus its pixel boxes for drawing. */
 interface Regions {
@@ -82,6 +107,7 @@ function divergence(a: readonly Float32Array[], b: readonly Float32Array[]): num
  * even-gaze reference; written as gap.json, gap.md and gap.html (heatmaps over the images).
  */
 export async function gap(options: GapOptions): Promise<GapReport> {
+  validateOptions(gapOptionsSchema, options);
   const o = withDefaults(GAP_DEFAULTS, options);
   if (!o.compare.length) throw new UserError("--compare: give at least one folder to compare with the teacher");
   if ((o.data === undefined) !== (o.split === undefined))

@@ -8,6 +8,8 @@ import { checkImageSize } from "../util/limits.js";
 import { withLock } from "../util/lock.js";
 import { checkReplaceable } from "../util/marker.js";
 import { assertOutputLocation } from "../util/paths.js";
+import { z } from "zod";
+import { countOrZero, flag, named, numIn, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
 
 /** The built-in benchmark's sizes: the demo's, so a dataset made with the defaults is the demo's. */
 export const GENERATE_DEFAULTS: Readonly<Required<Omit<DataOptions, "quiet">>> = {
@@ -27,6 +29,25 @@ export interface GenerateOptions extends Partial<Omit<DataOptions, "quiet">> {
   quiet?: boolean;
 }
 
+/** The options of `generate` and their ranges (the CLI's parsers read them from here). */
+export const generateOptionsSchema = named(
+  z
+    .object({
+      out: text(),
+      seed: seedField().optional(),
+      size: positiveInt().optional(),
+      patch: positiveInt().optional(),
+      prior: numIn(0, 1).optional(),
+      train: positiveInt().optional(),
+      test: positiveInt().optional(),
+      teacherTrain: countOrZero().optional(),
+      force: flag().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "generate option",
+);
+
 export function checkGeometry(size: number, patch: number): void {
   if (size % patch !== 0) throw new UserError(`--size ${size} is not divisible by --patch ${patch}`);
   if (size < 32) throw new UserError(`--size must be at least 32 (objects would not fit), got ${size}`);
@@ -35,6 +56,7 @@ export function checkGeometry(size: number, patch: number): void {
 
 /** Generates the benchmark (all five splits) into `out`; resolves to the dataset's info. */
 export async function generate(opts: GenerateOptions): Promise<DatasetInfo> {
+  validateOptions(generateOptionsSchema, opts);
   const o = withDefaults(GENERATE_DEFAULTS, opts);
   checkGeometry(o.size, o.patch);
   checkImageSize(o.size, o.patch);

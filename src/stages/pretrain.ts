@@ -10,7 +10,10 @@ import { buildVlm, type Vlm } from "../model/vlm.js";
 import { familyCounts, formatFamilyWeights, weighFamilies, type FamilyWeights } from "../train/family-weights.js";
 import { teacherTask } from "../train/teacher.js";
 import { train, type TrainResult, type TrainTask, type TrainOptions } from "../train/trainer.js";
-import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+import { trainerOptions, TRAINER_FIELDS, type CommonTrainOptions } from "./trainer-options.js";
+import { named, numIn, text, validateOptions } from "./options-schema.js";
+import { FAMILIES } from "../data/families/family.js";
+import { z } from "zod";
 import { checkBatchSize, checkModelFits } from "../util/limits.js";
 import { assertOutputApart, type FlagPath } from "../util/paths.js";
 
@@ -47,6 +50,30 @@ const PRETRAIN_DEFAULTS = { split: "teacher-train", auxPatch: 1 } as const;
 export const TEACHER_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 3000, answerWeight: 1, groundAttention: 0, groundTarget: 1 } as const;
 export const BASE_DEFAULTS = { ...PRETRAIN_DEFAULTS, steps: 1500 } as const;
 
+const PRETRAIN_FIELDS = {
+  ...TRAINER_FIELDS,
+  data: text(),
+  config: text().optional(),
+  split: text().optional(),
+  initFrom: text().optional(),
+  auxPatch: numIn(0, 100).optional(),
+};
+
+export const teacherOptionsSchema = named(
+  z
+    .object({
+      ...PRETRAIN_FIELDS,
+      answerWeight: numIn(0, 100).optional(),
+      familyWeight: z.partialRecord(z.enum(FAMILIES), numIn(0, 100)).optional(),
+      groundAttention: numIn(0, 100).optional(),
+      groundTarget: numIn(1e-6, 1).optional(),
+    })
+    .strict(),
+  "teacher option",
+);
+
+export const baseOptionsSchema = named(z.object({ ...PRETRAIN_FIELDS, visionFrom: text().optional() }).strict(), "base option");
+
 /** The folders a pretraining run reads, which its --out must stay apart from. */
 function inputsOf(o: PretrainOptions): FlagPath[] {
   return [
@@ -80,6 +107,7 @@ export async function trainToFolder(out: string, task: TrainTask, options: Train
 
 /** Trains the teacher VLM on the teacher-train split (rationale + answer). */
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
+  validateOptions(teacherOptionsSchema, opts);
   const o = withDefaults(TEACHER_DEFAULTS, opts);
   const options = trainerOptions(o, o.steps);
   assertOutputApart(o.out, inputsOf(o));
@@ -121,6 +149,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
 
 /** Pretrains the student base on scene descriptions of the teacher-train images (no questions). */
 export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
+  validateOptions(baseOptionsSchema, opts);
   const o = withDefaults(BASE_DEFAULTS, opts);
   if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
   const options = trainerOptions(o, o.steps);

@@ -15,12 +15,18 @@ import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/offic
 import { joinIndex } from "../signals/official-layout.js";
 import { isTwoStage, type GateMode, type GateSchedule } from "../train/gate.js";
 import { lavitTask, type LavitSettings, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
-import { checkExtraction, OFFICIAL_STUDENT, withPreset, type Preset } from "./presets.js";
+import { checkExtraction, flagOf, OFFICIAL_STUDENT, PRESETS, withPreset, type Preset } from "./presets.js";
 import { studentTargetText, type TargetText } from "../train/target-text.js";
 import { teacherTask } from "../train/teacher.js";
 import type { TrainResult } from "../train/trainer.js";
 import { trainToFolder } from "./pretrain.js";
-import { trainerOptions, type CommonTrainOptions } from "./trainer-options.js";
+import { trainerOptions, TRAINER_FIELDS, type CommonTrainOptions } from "./trainer-options.js";
+import { z } from "zod";
+import { countOrZero, flag, named, numIn, partialOptions, positiveInt, text, validateOptions } from "./options-schema.js";
+import { SPLITS, type Split } from "../data/manifest.js";
+import { duringTrainingEval } from "./student-eval.js";
+import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
+import { TARGET_TEXTS } from "../train/target-text.js";
 import { checkBatchSize, checkLatents, checkModelFits } from "../util/limits.js";
 import { assertOutputApart } from "../util/paths.js";
 
@@ -78,6 +84,12 @@ export interface StudentOptions extends CommonTrainOptions {
   gate?: boolean;
   answerWeight?: number;
   targetText?: TargetText;
+  /** Evaluate the held-out split every n steps and at the last, as "eval" lines in metrics.jsonl; 0: never. */
+  evalEvery?: number;
+  /** The split of the same dataset those evaluations answer. */
+  evalSplit?: Split;
+  /** Only the first n samples of that split. */
+  evalLimit?: number;
 }
 
 /**
@@ -107,6 +119,8 @@ export const STUDENT_DEFAULTS = {
   answerWeight: 1,
   targetText: "full" as TargetText,
   preset: "lavit" as Preset,
+  evalEvery: 0,
+  evalSplit: "test-ood" as Split,
   /**
    * What `--gate-schedule two-stage` means unless told otherwise: the public code's two jobs
    * (400 + 600 steps: the gate opens at 0.4 of the run; stage 2 at 2e-6 / 5e-6 of the first
@@ -115,6 +129,52 @@ export const STUDENT_DEFAULTS = {
    */
   twoStage: { gateOpenAt: 0.4, gatePrompt: true, stage2LrRatio: 0.4, stage2ResetOptimizer: true },
 };
+
+/** The options of `trainStudent` and their ranges (the CLI's parsers read them from here). */
+export const studentOptionsSchema = named(
+  z
+    .object({
+      ...TRAINER_FIELDS,
+      data: text(),
+      signals: text(),
+      mode: z.enum(["lavit", "distill"]).optional(),
+      teacher: text().optional(),
+      config: text().optional(),
+      metadata: text().optional(),
+      allowOutsideRoot: flag().optional(),
+      split: text().optional(),
+      initFrom: text().nullable().optional(),
+      freezeVision: flag().optional(),
+      latents: countOrZero().optional(),
+      wVtop: numIn(0, 100).optional(),
+      wTraj: numIn(0, 100).optional(),
+      vtopTarget: z.enum(["pooled", "mean", "mean-last"]).optional(),
+      trajTopk: countOrZero().optional(),
+      trajSource: z.enum(["head", "attention"]).optional(),
+      trajTarget: z.enum(["steps", "first-last"]).optional(),
+      trajHead: z.enum(["lavit", "official"]).optional(),
+      gateSchedule: z.enum(GATE_SCHEDULES).optional(),
+      stage2LrRatio: numIn(1e-6, 100).optional(),
+      stage2ResetOptimizer: flag().optional(),
+      preset: z.enum(PRESETS).optional(),
+      gateOpenAt: numIn(0, 1).optional(),
+      gateMode: z.enum(GATE_MODES).optional(),
+      gatePrompt: flag().optional(),
+      traj: flag().optional(),
+      vtop: flag().optional(),
+      gate: flag().optional(),
+      answerWeight: numIn(0, 100).optional(),
+      targetText: z.enum(TARGET_TEXTS).optional(),
+      evalEvery: countOrZero().optional(),
+      evalSplit: z.enum(SPLITS).optional(),
+      evalLimit: positiveInt().optional(),
+    })
+    .strict(),
+  "student option",
+);
+
+/** A study's student option sets: any student option, none required (the study supplies data, signals and out). */
+export const partialStudentOptionsSchema = partialOptions(studentOptionsSchema);
 
 /** Options that mean something only for a LaViT student: giving one with mode distill is a contradiction, not a no-op. */
 export const LAVIT_ONLY = [
@@ -170,6 +230,7 @@ function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer
 
 /** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
 export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
+  validateOptions(studentOptionsSchema, given);
   // A distill student takes the preset's training choices, not the LaViT-only ones (it has no latents).
   const distill = (given.mode ?? STUDENT_DEFAULTS.mode) === "distill";
   const table = distill
@@ -195,7 +256,9 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   const initFrom = o.initFrom ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
-  const options = trainerOptions(o, o.steps);
+  for (const k of ["evalSplit", "evalLimit"] as const)
+    if (opts[k] !== undefined && !o.evalEvery) throw new UserError(`${flagOf(k)} needs --eval-every (evaluations during training are off)`);
+  const options = { ...trainerOptions(o, o.steps), evalEvery: o.evalEvery };
   assertOutputApart(o.out, [
     { flag: "--data", path: o.data },
     { flag: "--signals", path: o.signals },
@@ -291,6 +354,8 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
     };
     task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
   }
+  if (o.evalEvery)
+    task.evaluate = duringTrainingEval(vlm, data.tokenizer, { data: o.data, split: o.evalSplit, limit: o.evalLimit, teacher: o.teacher, latents });
   return trainToFolder(o.out, task, options, vlm);
 }
 

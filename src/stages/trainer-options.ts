@@ -1,4 +1,5 @@
 import { UserError } from "../errors.js";
+import { flag, intIn, numIn, positiveInt, seedField, text } from "./options-schema.js";
 import type { TrainOptions } from "../train/trainer.js";
 
 /** What every training stage (teacher, base, student) shares; each stage adds its own steps. */
@@ -19,6 +20,23 @@ export interface CommonTrainOptions {
   resume?: boolean;
   quiet?: boolean;
 }
+
+/** The ranges of the options every trainer shares (the CLI's parsers read them from here). */
+export const TRAINER_FIELDS = {
+  out: text(),
+  steps: positiveInt().optional(),
+  seed: seedField().optional(),
+  batchSize: positiveInt().optional(),
+  lr: numIn(0, 1).optional(),
+  warmup: intIn(0).optional(),
+  minLrRatio: numIn(0, 1).optional(),
+  weightDecay: numIn(0, 1).optional(),
+  clip: numIn(0, 1e6).optional(),
+  logEvery: positiveInt().optional(),
+  checkpointEvery: positiveInt().optional(),
+  resume: flag().optional(),
+  quiet: flag().optional(),
+};
 
 export const TRAINER_DEFAULTS = {
   seed: 0,

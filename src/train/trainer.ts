@@ -27,6 +27,8 @@ export interface TrainOptions {
   seed: number;
   logEvery: number;
   checkpointEvery: number;
+  /** Evaluate every n steps and at the last (task.evaluate); 0 or absent: never. */
+  evalEvery?: number;
   resume: boolean;
   quiet?: boolean;
   /** Stops right after this step, as a crash would (tests of resume use it). */
@@ -67,6 +69,19 @@ export interface TrainTask {
   prepare?(): void;
   saveModel(dir: string, step: number): void;
   loadModel(dir: string): void;
+  /**
+   * Measures the model as it stands after `step` (held-out accuracy, gaze), for a metrics line
+   * of kind "eval". It must leave the weights, and everything training reads, as they are.
+   */
+  evaluate?(step: number): Record<string, string | number>;
+}
+
+/** The kind of a metrics.jsonl line that is not a training step's losses. */
+export const EVAL_LINE_KIND = "eval";
+
+/** Whether a parsed metrics.jsonl line is a training step's (the loss lines carry no kind). */
+export function isLossLine(line: unknown): boolean {
+  return typeof line === "object" && line !== null && (line as { kind?: unknown }).kind === undefined;
 }
 
 const stateSchema = z.object({
@@ -213,15 +228,19 @@ function stepFolder(step: number): string {
   return `${CHECKPOINTS_DIR}/step-${String(step).padStart(8, "0")}`;
 }
 
-/** The loss of the last metrics line, for a run that is already finished. */
+/** The loss of the last loss line, for a run that is already finished. */
 function lastLoggedLoss(file: string): number {
   if (!existsSync(file)) return NaN;
   const lines = readFileSync(file, "utf8").trim().split("\n").filter(Boolean);
-  try {
-    return lines.length ? Number((JSON.parse(lines[lines.length - 1]) as { loss?: number }).loss) : NaN;
-  } catch {
-    return NaN;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const line = JSON.parse(lines[i]) as { loss?: number };
+      if (isLossLine(line)) return Number(line.loss);
+    } catch {
+      return NaN;
+    }
   }
+  return NaN;
 }
 
 /** Puts `src` at `dst` atomically, as a hard link when the file system allows (no copy of the bytes). */
@@ -425,6 +444,10 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
       };
       appendFileSync(metricsFile, JSON.stringify(line) + "\n");
     }
+    // Before the checkpoint: a kill between the two re-runs this step on resume, and
+    // truncateMetrics drops the line first, so an evaluation is never missing nor written twice.
+    if (task.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps))
+      appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...task.evaluate(step) }) + "\n");
     if (step % opts.checkpointEvery === 0 || step === opts.steps) checkpoint(step, elapsed);
     bar.tick(1, { loss: lastLoss.toFixed(4) });
     if (opts.haltAfter !== undefined && step >= opts.haltAfter && step < opts.steps) {

@@ -53,6 +53,9 @@ describe("study files", () => {
     expect(refusal({ ...base, student: { latents: 3 } })).toMatch(/factors\.student\.latents.*also fixed/);
     expect(refusal({ ...base, seeds: [1, 1] })).toMatch(/seeds/);
     expect(refusal({ ...base, extra: 1 })).toMatch(/extra/);
+    // Values go through the stages' own checks, with the CLI's words.
+    expect(refusal({ ...base, factors: { student: { latents: [4, -1] } } })).toMatch(/factors\.student\.latents\[1\]: --latents must be an integer/);
+    expect(refusal({ ...base, student: { lr: "fast" } })).toMatch(/student: --lr must be a number/);
   });
 
   it("accepts the metrics an evaluation reports, dotted", () => {
