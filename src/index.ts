@@ -35,6 +35,8 @@ export {
 export { gap, GAP_DEFAULTS, gapOptionsSchema, type GapOptions } from "./stages/gap.js";
 export type { GapReport } from "./report/gap-report.js";
 export { ask, ASK_DEFAULTS, askOptionsSchema, type AskOptions, type AskResult } from "./stages/ask.js";
+export { runStudy, STUDY_DEFAULTS, type StudyRunOptions, type StudyRunResult } from "./study/run.js";
+export { reportStudy, type StudyReportOptions, type StudyReport } from "./study/report.js";
 export { runDemo as demo, type DemoOptions } from "./demo/pipeline.js";
 export { DEMO_DEFAULTS, demoOptionsSchema } from "./demo/recipe.js";
 export { validateOptions, partialOptions } from "./stages/options-schema.js";

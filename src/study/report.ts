@@ -15,6 +15,7 @@ import { checkStudy, type Level, type LoadedStudy } from "./spec.js";
 import { excludesZero, interval, type Interval } from "./stats.js";
 import { CELL_RECORD, REFERENCE_FILE, type CellRecord, type Reference } from "./tasks.js";
 import { z } from "zod";
+import { flag, named, text, validateOptions } from "../stages/options-schema.js";
 
 export interface StudyReportOptions {
   /** Study run folders (whole runs or shards) of one study file. */
@@ -429,9 +430,14 @@ ${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>
 `;
 }
 
+export const studyReportOptionsSchema = named(
+  z.object({ dirs: z.array(text()).min(1), out: text(), force: flag().optional(), quiet: flag().optional() }).strict(),
+  "study report option",
+);
+
 /** Merges study runs and shards into `out`: study.json, study.md, study.html. */
 export async function reportStudy(o: StudyReportOptions): Promise<StudyReport> {
-  if (!o.dirs.length) throw new UserError("give at least one study run folder");
+  validateOptions(studyReportOptionsSchema, o);
   const runs = o.dirs.map(readRun);
   assertOutputLocation(o.out);
   assertOutputApart(

@@ -10,11 +10,28 @@ import { acquireLock } from "../util/lock.js";
 import { checkReplaceable, writeMarker } from "../util/marker.js";
 import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { codeVersion } from "../util/version.js";
+import { flag, named, positiveInt, text, validateOptions } from "../stages/options-schema.js";
 import { weightsDigest } from "./weights.js";
 import { expandCells, parseShard, shardCells, type Cell, type Shard } from "./cells.js";
 import { planJobs, runInProcesses, type Job } from "./pool.js";
 import { firstDifference, loadStudy, type LoadedStudy } from "./spec.js";
 import { CELL_RECORD, REFERENCE_FILE, type CellTask, type StudyTask } from "./tasks.js";
+
+export const studyRunOptionsSchema = named(
+  z
+    .object({
+      file: text(),
+      out: text(),
+      jobs: positiveInt().optional(),
+      shard: z.union([text(), z.object({ index: positiveInt(), count: positiveInt() }).strict()]).optional(),
+      resume: flag().optional(),
+      force: flag().optional(),
+      maxCells: positiveInt().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "study run option",
+);
 
 export const STUDY_DEFAULTS = {
   /** A grid larger than this is refused before anything runs: it is more likely a typo than a plan. */
@@ -46,6 +63,8 @@ export interface StudyRunResult {
   seconds: number;
   /** Wall-clock seconds of each finished job, by kind (data, signals, reference, cell). */
   timings: Record<string, number>;
+  /** Wall-clock seconds of each job run now, by its name ("cell <id>", "data <key>", ...). */
+  jobs: Record<string, number>;
 }
 
 /** What a study folder was begun with; a --resume with anything else is refused. */
@@ -131,6 +150,8 @@ function pick(value: unknown, path: string): unknown {
 
 /** Runs a study file's cells (or one shard of them) into `out`: data, signals, references, then each cell's student and evaluation. */
 export async function runStudy(o: StudyRunOptions): Promise<StudyRunResult> {
+  validateOptions(studyRunOptionsSchema, o);
+  if (typeof o.shard === "object") parseShard(`${o.shard.index}/${o.shard.count}`);
   return runLoadedStudy(loadStudy(o.file), o);
 }
 
@@ -262,12 +283,14 @@ async function runCells(
   };
   let finished = 0;
   const timings: Record<string, number> = {};
+  const jobs: Record<string, number> = {};
   const plan = planJobs(Math.max(1, pending.length), threads, o.jobs);
   await runInProcesses(next, plan, {
     quiet,
     onFinish: (job, seconds) => {
       state.set(job.name, "done");
       timings[job.task.kind] = (timings[job.task.kind] ?? 0) + seconds;
+      jobs[job.name] = seconds;
       if (job.task.kind === "cell") log(`cell ${++finished}/${pending.length} done: ${job.task.record.id} (${seconds.toFixed(1)} s)`);
       else log(`${job.name} done (${seconds.toFixed(1)} s)`);
     },
@@ -275,7 +298,7 @@ async function runCells(
   const seconds = (performance.now() - t0) / 1000;
   if (!embedded)
     log(`${pending.length} cells run, ${skipped} found finished, in ${seconds.toFixed(0)} s; report with: lavit study report ${o.out} --out <folder>`);
-  return { out, cells: total, shardCells: mine.length, ran: pending.length, skipped, seconds, timings };
+  return { out, cells: total, shardCells: mine.length, ran: pending.length, skipped, seconds, timings, jobs };
 }
 
 function rank(id: string): number {
