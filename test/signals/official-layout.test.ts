@@ -5,7 +5,7 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { gap } from "../../src/stages/gap.js";
 import { readPng } from "../../src/data/png.js";
-import { readOfficialSignals, joinIndex, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
+import { readOfficialSignals, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
 import { officialWriter } from "../../src/signals/official-writer.js";
 import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js";
 import { readSignals, detectLayout } from "../../src/signals/layout.js";
@@ -341,18 +341,6 @@ describe("writing the official layout", () => {
     expect(meta.results[1].image_relative_path).toBe("train/img-1.png");
     const traj = JSON.parse(readFileSync(meta.results[1].attention_path_abs, "utf8"));
     expect(traj.steps[0]).toMatchObject({ tau_used: "attention", method: "attention_based" });
-  });
-
-  it("joins with a lavit split by id, else by question_id as the index in the split", () => {
-    const byId = new Map([
-      ["s0", 0],
-      ["s1", 1],
-      ["s9", 9],
-    ]);
-    expect(joinIndex({ id: "s9", question_id: 0 } as never, byId, 10)).toBe(9);
-    expect(joinIndex({ question_id: 3 } as never, byId, 10)).toBe(3);
-    expect(joinIndex({ question_id: 10 } as never, byId, 10)).toBeUndefined();
-    expect(joinIndex({ id: "nope" } as never, byId, 10)).toBeUndefined();
   });
 
   it.skipIf(!hasTorch)("the official reading path (json.load + torch.load) reads it back with equal values", () => {
