@@ -121,7 +121,7 @@ export async function gap(options: GapOptions): Promise<GapReport> {
     if (j.onlyInSignals.length) {
       const notice = `${o.teacher}: ${j.onlyInSignals.length} of ${teacher.length} samples are not in ${o.data} split ${o.split} (no ground truth for them)`;
       if (o.strict) throw new UserError(`--strict: ${notice}`);
-      if (!o.quiet) process.stderr.write(notice + "\n");
+      process.stderr.write(notice + "\n");
     }
     regionBoxes = new Map([...datasetRegionBoxes(manifest, info.size, info.size / info.patch)].map(([id, r]) => [idKey(id), r]));
     regionSize = () => ({ width: info.size, height: info.size });

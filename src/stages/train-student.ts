@@ -151,15 +151,16 @@ function joinStudentSignals(
   signalsDir: string,
   split: string | undefined,
   read: ReadSignalsOptions,
-  o: { strict: boolean; quiet?: boolean; targetText: TargetText },
+  o: { strict: boolean; targetText: TargetText },
 ): { data: LoadedSplit; signals: StudentSignals } {
   const chosen = split ?? readSignalsSummary(signalsDir)?.split ?? "train";
   const full = loadSplit(dataDir, chosen);
   const source = openSignals(signalsDir, full.info.size / full.info.patch, read);
   const where = { signals: signalsDir, data: dataDir, split: chosen };
   const j = joinSignals(source.results, full.samples, where);
+  // A warning, not progress: printed with --quiet too.
   const notice = checkJoin(j, where, o.strict);
-  if (notice && !o.quiet) process.stderr.write(notice + "\n");
+  if (notice) process.stderr.write(notice + "\n");
   const data = { ...full, samples: j.pairs.map((p) => full.samples[p.sample]), images: j.pairs.map((p) => full.images[p.sample]) };
   // The dataset's answer format decides the target's (lavit's own datasets: "answer X").
   const format: AnswerFormat = "lavit";
@@ -223,7 +224,7 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
     o.signals,
     o.split,
     { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot },
-    { strict: o.strict, quiet: o.quiet, targetText: o.targetText },
+    { strict: o.strict, targetText: o.targetText },
   );
   const vDim = signals.vTopDim;
   if (o.teacher) {
