@@ -10,6 +10,7 @@ import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, t
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../util/hash.js";
+import { LruCache } from "../util/lru.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
@@ -132,22 +133,14 @@ export function lavitTask(
     `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`,
   );
   const dT = signals.vTopDim;
-  const cache = new Map<number, LatentTargets>();
-  const latent = (i: number): LatentTargets => {
-    const hit = cache.get(i);
-    if (hit) {
-      cache.delete(i);
-      cache.set(i, hit);
-      return hit;
-    }
-    const sig = signals.read(i);
-    if (sig.vTop.dim !== dT)
-      throw new UserError(`${sig.result.v_top_path_abs ?? `sample ${data.samples[i]?.id}`}: V_top width ${sig.vTop.dim}, but the first sample's is ${dT}`);
-    const t = latentTargets(sig, s);
-    cache.set(i, t);
-    if (cache.size > LATENT_CACHE_SAMPLES) cache.delete(cache.keys().next().value!);
-    return t;
-  };
+  const cache = new LruCache<number, LatentTargets>(LATENT_CACHE_SAMPLES);
+  const latent = (i: number): LatentTargets =>
+    cache.get(i, () => {
+      const sig = signals.read(i);
+      if (sig.vTop.dim !== dT)
+        throw new UserError(`${sig.result.v_top_path_abs ?? `sample ${data.samples[i]?.id}`}: V_top width ${sig.vTop.dim}, but the first sample's is ${dT}`);
+      return latentTargets(sig, s);
+    });
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const questionStart = IMAGE_START + n + 1;

@@ -7,7 +7,7 @@ import { initEngine, tf } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
-import { readSignals } from "../../src/signals/layout.js";
+import { openSignals, readSignals, type SampleSignals } from "../../src/signals/layout.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
 import { gateBias, gateValue } from "../../src/train/gate.js";
 import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
@@ -107,6 +107,40 @@ describe("LaViT student training", () => {
     sigDir = mkdtempSync(join(tmpdir(), "lavit-st-sig-"));
     extractSignals(teacher, data.tokenizer, data, sigDir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
     teacher.dispose();
+  });
+
+  it("reads a sample's signals only when a batch needs them, once while cached, and computes what the whole folder gives", () => {
+    const all = readSignals(sigDir, 4).samples;
+    const source = openSignals(sigDir, 4);
+    const reads: number[] = [];
+    const lazy = {
+      size: all.length,
+      vTopDim: all[0].vTop.dim,
+      target: (i: number) => source.results[i].ground_truth_enriched,
+      read: (i: number) => {
+        reads.push(i);
+        return source.read(i) as SampleSignals;
+      },
+    };
+    const s: LavitSettings = {
+      latents: 2,
+      wVtop: 1,
+      wTraj: 1,
+      vtopTarget: "pooled",
+      trajTopk: 4,
+      trajSource: "head",
+      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
+    const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
+    const task = lavitTask(vlm, data, lazy, s, 10, 0, {});
+    expect(reads).toEqual([]);
+    const loss = (t: typeof task, batch: number[]) => tf.tidy(() => t.loss(batch, 0).total.dataSync()[0]);
+    const a = loss(task, [3, 7, 11]);
+    expect(reads).toEqual([3, 7, 11]);
+    loss(task, [7, 3, 12]);
+    expect(reads).toEqual([3, 7, 11, 12]);
+    expect(a).toBe(loss(lavitTask(vlm, data, signalsInMemory(all), s, 10, 0, {}), [3, 7, 11]));
+    vlm.dispose();
   });
 
   for (const trajSource of ["head", "attention"] as const) {
