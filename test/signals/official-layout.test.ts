@@ -8,7 +8,7 @@ import { readPng } from "../../src/data/png.js";
 import { readOfficialSignals, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
 import { officialWriter } from "../../src/signals/official-writer.js";
 import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js";
-import { readSignals, detectLayout } from "../../src/signals/layout.js";
+import { openSignals, readSignals, detectLayout } from "../../src/signals/layout.js";
 import { checkSignals } from "../../src/signals/check.js";
 import { bestGrid, resizeGrid } from "../../src/signals/grid.js";
 import { headerSize, imageSize, readImageFile, readJpeg } from "../../src/io/jpeg.js";
@@ -341,6 +341,23 @@ describe("writing the official layout", () => {
     expect(meta.results[1].image_relative_path).toBe("train/img-1.png");
     const traj = JSON.parse(readFileSync(meta.results[1].attention_path_abs, "utf8"));
     expect(traj.steps[0]).toMatchObject({ tau_used: "attention", method: "attention_based" });
+  });
+
+  it("opens a root without reading any sample's files: a bad one is found when that sample is read", () => {
+    const base = tmp();
+    const samples = extracted(base);
+    for (const kind of ["lavit", "official"] as const) {
+      const dir = join(base, kind);
+      write(kind, dir, samples);
+      const source = openSignals(dir, 4);
+      const bad = kind === "official" ? source.results[1].v_top_path_abs! : join(dir, source.results[1].v_top_path_abs!);
+      writeFileSync(bad, "not a tensor");
+      const again = openSignals(dir, 4);
+      expect(again.results.map((r) => r.id)).toEqual(["s0", "s1"]);
+      expect(again.read(0).vTop!.dim).toBe(6);
+      expect(() => again.read(1)).toThrow(UserError);
+      expect(() => again.read(1)).toThrow(bad);
+    }
   });
 
   it.skipIf(!hasTorch)("the official reading path (json.load + torch.load) reads it back with equal values", () => {
