@@ -74,7 +74,7 @@ const variants = Array.from({ length: 8 }, (_, v) => {
   return file;
 });
 let seed = 1;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const results = manifest.map((s, k) => {
   const qid = Number(s.id);
   const vFile = path.join(sig, "data/features/vtop", vtopName(qid));
@@ -120,8 +120,23 @@ const check = peakMb(["signals", "check", sig, "--data", data, "--json"]);
 log(`signals check: peak ${check.peak_rss_mb} MB (${check.wall})`);
 const out = path.join(base, "student");
 const train = peakMb([
-  "train", "student", "--signals", sig, "--data", data, "--init-from", "none",
-  "--steps", a.steps, "--batch-size", "8", "--warmup", "0", "--quiet", "--out", out,
+  "train",
+  "student",
+  "--signals",
+  sig,
+  "--data",
+  data,
+  "--init-from",
+  "none",
+  "--steps",
+  a.steps,
+  "--batch-size",
+  "8",
+  "--warmup",
+  "0",
+  "--quiet",
+  "--out",
+  out,
 ]);
 log(`train student (${a.steps} steps): peak ${train.peak_rss_mb} MB (${train.wall})`);
 const summary = JSON.parse(check.stdout);

@@ -202,9 +202,7 @@ function readLavitSample(
   }
   if (!withVTop) return { result, steps, topk };
   if (!result.v_top_path_abs)
-    throw new UserError(
-      `${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`,
-    );
+    throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
   const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
   let vTop: SampleSignals["vTop"];
   try {
