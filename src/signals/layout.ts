@@ -6,6 +6,7 @@ import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/paths.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
+import { checkSample } from "./sample-check.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
 /**
@@ -123,15 +124,6 @@ export interface SignalsSource {
   read(i: number): TrajectorySignals;
   /** The official layout's record of sample i (teacher grid, dtype, methods) when i was the last sample read; undefined otherwise and for lavit's layout. */
   info(i: number): OfficialSampleInfo | undefined;
-}
-
-/**
- * The semantic check every sample passes on its way out of a reader, whatever its layout (the
- * one place such checks belong). The layout readers have already checked the files' structure.
- */
-export function checkSample(s: TrajectorySignals, where: string): void {
-  if (s.vTop && s.vTop.data.length !== s.vTop.rows * s.vTop.dim)
-    throw new UserError(`${where}: V_top holds ${s.vTop.data.length} values, not ${s.vTop.rows} x ${s.vTop.dim}`);
 }
 
 /**

@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { readPth, type PthDtype, type PthTensor } from "../io/pth.js";
 import { imageSize } from "../io/jpeg.js";
 import { bestGrid, resizeGrid } from "./grid.js";
+import { checkSample } from "./sample-check.js";
 import type { SampleSignals, SignalResult, TrajectorySignals } from "./layout.js";
 
 /**
@@ -244,6 +245,10 @@ export function readOfficialSignals(
   opts: OfficialReadOptions = {},
 ): { metadata: { results: SignalResult[] }; samples: SampleSignals[]; info: OfficialSampleInfo[] } {
   const index = openOfficialSignals(root, grid, opts);
-  const read = index.results.map((_, i) => index.read(i));
+  const read = index.results.map((_, i) => {
+    const r = index.read(i);
+    checkSample(r.sample, `${index.metaFile}: results.${i}`);
+    return r;
+  });
   return { metadata: { results: index.results }, samples: read.map((r) => r.sample as SampleSignals), info: read.map((r) => r.info) };
 }
