@@ -8,6 +8,7 @@ interface CheckFlags {
   data?: string;
   split?: string;
   json?: boolean;
+  strict?: boolean;
 }
 
 export function register(program: Command): void {
@@ -19,6 +20,7 @@ export function register(program: Command): void {
     .option("--allow-outside-root", "accept feature and image paths that resolve outside the root")
     .option("--data <dir>", "lavit dataset whose ground-truth patches give the grounding mass")
     .option("--split <split>", "the dataset split the signals come from (default: as recorded, else train)")
+    .option("--strict", "with --data: refuse signals and a split that do not hold the same samples (default: count them)")
     .option("--json", "print one JSON object")
     .action((root: string, f: CheckFlags) => {
       const summary = checkSignals(resolve(root), {
@@ -26,6 +28,7 @@ export function register(program: Command): void {
         allowOutsideRoot: f.allowOutsideRoot,
         data: f.data,
         split: f.split,
+        strict: f.strict,
       });
       process.stdout.write(f.json ? JSON.stringify(summary) + "\n" : formatCheck(root, summary));
     });

@@ -101,6 +101,7 @@ export function register(program: Command): void {
     .option("--split <split>", "split the signals were extracted from (default: from the signals' summary.json)")
     .option("--metadata <file>", "the official layout's metadata JSON, when not at data/metadata/ under --signals")
     .option("--allow-outside-root", "read signal files whose paths lead outside the --signals folder")
+    .option("--strict", "refuse signals and a split that do not hold the same samples (default: train on those both have, and say how many are not)")
     .option(
       "--init-from <dir>",
       "start from this base model's weights (`lavit train base`), or `none` to train from scratch; the LaViT heads start fresh",

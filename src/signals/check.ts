@@ -1,16 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { readDatasetInfo, readManifest } from "../data/manifest.js";
+import { readDatasetInfo, readManifest, type Sample } from "../data/manifest.js";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
 import { massOn } from "./maps.js";
-import { detectLayout, METADATA_FILE, readSignals, resolveIn, type SampleSignals, type SignalsLayout } from "./layout.js";
-import { joinIndex, readOfficialSignals, type OfficialReadOptions } from "./official-layout.js";
+import { detectLayout, METADATA_FILE, openSignals, resolveIn, type SignalsLayout } from "./layout.js";
+import type { OfficialReadOptions } from "./official-layout.js";
+import { checkJoin, joinSignals, resultId } from "./join.js";
 
 export interface CheckOptions extends OfficialReadOptions {
   /** A lavit dataset whose ground-truth patches give the grounding mass (joined by id / question_id). */
   data?: string;
   split?: string;
+  /** With data: a sample in the signals but not in the split, or the reverse, is an error (else counted). */
+  strict?: boolean;
 }
 
 export interface CheckSummary {
@@ -25,6 +28,8 @@ export interface CheckSummary {
   /** Mean fraction of each step's map on its ground-truth patches; null when regions are unknown. */
   grounding_mass: number | null;
   grounding_mass_uniform: number | null;
+  /** With a dataset: samples joined, and those on one side only (join.ts). */
+  join?: { samples: number; only_in_signals: number; only_in_data: number };
 }
 
 function lavitMeta(root: string): { grid?: unknown; method?: unknown } {
@@ -49,54 +54,62 @@ function lavitGrid(root: string, data?: string): number {
 
 /**
  * Validates a signals folder in either layout (every sample's trajectory, V_top and, for
- * non-square token counts, image) and summarises it. Throws UserError naming the first bad sample.
+ * non-square token counts, image) and summarises it, one sample at a time: memory stays that of
+ * one sample whatever the folder's size. Throws UserError naming the first bad sample.
  */
 export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummary {
   if (!existsSync(root)) throw new UserError(`${root}: no such folder`);
   const layout = detectLayout(root, opts);
   if (!layout) throw new UserError(`${root}: not a signals folder in either layout`);
-  let samples: SampleSignals[];
   const grids: Record<string, number> = {};
-  let dtype = "";
-  let methods: string[] = [];
-  const dataGrid = opts.data ? readDatasetInfo(opts.data).size / readDatasetInfo(opts.data).patch : null;
-  if (layout === "official") {
-    // On the teacher's own grid unless a dataset fixes the student's.
-    const r = readOfficialSignals(root, dataGrid, opts);
-    samples = r.samples;
-    for (const i of r.info) grids[`${i.grid.h}x${i.grid.w}`] = (grids[`${i.grid.h}x${i.grid.w}`] ?? 0) + 1;
-    dtype = [...new Set(r.info.map((i) => i.dtype))].join(", ");
-    methods = [...new Set(r.info.flatMap((i) => i.methods))];
-  } else {
-    const grid = lavitGrid(root, opts.data);
-    samples = readSignals(root, grid).samples;
-    grids[`${grid}x${grid}`] = samples.length;
+  const dtypes = new Set<string>();
+  const methods = new Set<string>();
+  const info = opts.data ? readDatasetInfo(opts.data) : null;
+  // Official: on the teacher's own grid unless a dataset fixes the student's.
+  const grid = layout === "official" ? (info ? info.size / info.patch : undefined) : lavitGrid(root, opts.data);
+  const source = openSignals(root, grid, opts);
+  if (layout === "lavit") {
     try {
-      dtype = [...readSafetensors(resolveIn(root, samples[0].result.v_top_path_abs!)).tensors.values()][0].dtype;
+      dtypes.add([...readSafetensors(resolveIn(root, source.results[0].v_top_path_abs ?? "")).tensors.values()][0].dtype);
     } catch (e) {
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;
     }
     const meta = lavitMeta(root);
-    methods = typeof meta.method === "string" ? [meta.method] : [];
+    if (typeof meta.method === "string") methods.add(meta.method);
   }
-  const width = samples[0].vTop.dim;
-  for (const [k, s] of samples.entries())
-    if (s.vTop.dim !== width)
-      throw new UserError(`${root}: sample ${s.result.id ?? s.result.question_id ?? k}: V_top width ${s.vTop.dim}, but the first sample's is ${width}`);
-  const counts = samples.map((s) => s.steps.length);
-  let grounding: number | null = null;
-  let uniform: number | null = null;
+  // With a dataset: which manifest sample each result stands for (join.ts), for the grounding mass.
+  let manifest: Sample[] | undefined;
+  let sampleOf: Map<number, number> | undefined;
+  let joined: CheckSummary["join"];
   if (opts.data) {
     const split = opts.split ?? splitOf(root, layout, opts) ?? "train";
-    const manifest = readManifest(opts.data, split);
-    const byId = new Map(manifest.map((s, i) => [s.id, i]));
-    let mass = 0;
-    let floor = 0;
-    let n = 0;
-    for (const [k, s] of samples.entries()) {
-      const i = joinIndex(s.result, byId, manifest.length);
-      if (i === undefined) throw new UserError(`${root}: sample ${s.result.id ?? s.result.question_id ?? k} is not in ${opts.data} split ${split}`);
+    manifest = readManifest(opts.data, split);
+    const where = { signals: root, data: opts.data, split };
+    const j = joinSignals(source.results, manifest, where);
+    checkJoin(j, where, opts.strict ?? false);
+    sampleOf = new Map(j.pairs.map((p) => [p.result, p.sample]));
+    joined = { samples: j.pairs.length, only_in_signals: j.onlyInSignals.length, only_in_data: j.onlyInData.length };
+  }
+  let width = -1;
+  const counts: number[] = [];
+  let mass = 0;
+  let floor = 0;
+  let n = 0;
+  for (let k = 0; k < source.results.length; k++) {
+    const s = source.read(k);
+    const o = source.info(k);
+    if (o) {
+      grids[`${o.grid.h}x${o.grid.w}`] = (grids[`${o.grid.h}x${o.grid.w}`] ?? 0) + 1;
+      if (o.dtype) dtypes.add(o.dtype);
+      for (const m of o.methods) methods.add(m);
+    } else grids[`${grid}x${grid}`] = (grids[`${grid}x${grid}`] ?? 0) + 1;
+    const dim = s.vTop!.dim;
+    if (width < 0) width = dim;
+    else if (dim !== width) throw new UserError(`${root}: sample ${resultId(s.result) ?? k}: V_top width ${dim}, but the first sample's is ${width}`);
+    counts.push(s.steps.length);
+    const i = sampleOf?.get(k);
+    if (manifest && i !== undefined) {
       const rationale = manifest[i].rationale;
       for (const [t, p] of s.steps.entries()) {
         const gt = rationale[t]?.patches ?? rationale.flatMap((x) => x.patches);
@@ -105,24 +118,19 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
         n++;
       }
     }
-    grounding = mass / Math.max(1, n);
-    uniform = floor / Math.max(1, n);
   }
+  const total = counts.reduce((a, b) => a + b, 0);
   return {
     layout,
-    samples: samples.length,
-    steps: {
-      total: counts.reduce((a, b) => a + b, 0),
-      min: Math.min(...counts),
-      max: Math.max(...counts),
-      mean: counts.reduce((a, b) => a + b, 0) / counts.length,
-    },
+    samples: counts.length,
+    steps: { total, min: Math.min(...counts), max: Math.max(...counts), mean: total / counts.length },
     grids,
     v_top_width: width,
-    v_top_dtype: dtype,
-    methods,
-    grounding_mass: grounding,
-    grounding_mass_uniform: uniform,
+    v_top_dtype: [...dtypes].join(", "),
+    methods: [...methods],
+    grounding_mass: manifest ? mass / Math.max(1, n) : null,
+    grounding_mass_uniform: manifest ? floor / Math.max(1, n) : null,
+    ...(joined ? { join: joined } : {}),
   };
 }
 
@@ -150,6 +158,9 @@ export function formatCheck(root: string, s: CheckSummary): string {
     s.grounding_mass === null
       ? "grounding mass: unknown (regions known only with --data <lavit dataset>)"
       : `grounding mass: ${s.grounding_mass.toFixed(3)} (uniform ${s.grounding_mass_uniform!.toFixed(3)})`,
+    ...(s.join
+      ? [`joined with the dataset: ${s.join.samples} samples, ${s.join.only_in_signals} in the signals only, ${s.join.only_in_data} in the split only`]
+      : []),
   ];
   return lines.join("\n") + "\n";
 }

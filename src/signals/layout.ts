@@ -6,7 +6,8 @@ import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/paths.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
-import { isOfficialLayout, OFFICIAL_METADATA, readOfficialSignals, type OfficialReadOptions } from "./official-layout.js";
+import { checkSample } from "./sample-check.js";
+import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
 /**
  * The LaViT signal layout (as the official extraction tools write it): a metadata JSON with
@@ -110,8 +111,110 @@ export function detectLayout(dir: string, opts: OfficialReadOptions = {}): Signa
 }
 
 /**
- * Reads a signals folder, in lavit's layout or the official one (detected), for a model with a
- * `grid` x `grid` patch layout.
+ * A signals folder opened for reading, in either layout: the metadata is parsed at once (cheap),
+ * a sample's trajectory and V_top are read only when asked for, so a root of any size is read
+ * in bounded memory (keep what you need, drop the rest).
+ */
+export interface SignalsSource {
+  dir: string;
+  layout: SignalsLayout;
+  /** Every sample's metadata entry, in the file's order. */
+  results: SignalResult[];
+  /** Reads sample i on the grid given to openSignals, with V_top unless opened with vTop: false. */
+  read(i: number): TrajectorySignals;
+  /** The official layout's record of sample i (teacher grid, dtype, methods) when i was the last sample read; undefined otherwise and for lavit's layout. */
+  info(i: number): OfficialSampleInfo | undefined;
+}
+
+/**
+ * Opens a signals folder, in lavit's layout or the official one (detected), for a model with a
+ * `grid` x `grid` patch layout (undefined: each sample's own grid).
+ */
+export function openSignals(dir: string, grid: number | undefined, opts: ReadSignalsOptions = {}): SignalsSource {
+  const withVTop = opts.vTop ?? true;
+  const layout = detectLayout(dir, opts);
+  if (!layout) throw new UserError(`${dir}: not a signals folder (neither ${METADATA_FILE} nor the official ${OFFICIAL_METADATA})`);
+  let results: SignalResult[];
+  let load: (i: number) => TrajectorySignals;
+  const infos = new Map<number, OfficialSampleInfo>();
+  if (layout === "official") {
+    const index = openOfficialSignals(dir, grid ?? null, opts);
+    results = index.results;
+    load = (i) => {
+      const r = index.read(i, withVTop);
+      infos.clear();
+      infos.set(i, r.info);
+      return r.sample;
+    };
+  } else {
+    const metaFile = join(dir, METADATA_FILE);
+    results = readJson(metaFile, metadataSchema, { what: "signals metadata" }).results;
+    if (results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
+    load = (i) => readLavitSample(dir, metaFile, results[i], i, grid, withVTop, opts);
+  }
+  return {
+    dir,
+    layout,
+    results,
+    read(i) {
+      const s = load(i);
+      checkSample(s, `${dir}: results.${i}${s.result.id ? ` (sample ${s.result.id})` : ""}`);
+      return s;
+    },
+    info: (i) => infos.get(i),
+  };
+}
+
+function readLavitSample(
+  dir: string,
+  metaFile: string,
+  result: SignalResult,
+  i: number,
+  grid: number | undefined,
+  withVTop: boolean,
+  opts: ReadSignalsOptions,
+): TrajectorySignals {
+  const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
+  const trajFile = assertInsideRoot(dir, resolveIn(dir, result.attention_path_abs), `${metaFile}: ${name}: attention_path_abs`, opts.allowOutsideRoot);
+  if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
+  const traj = readJson(trajFile, trajectorySchema, { what: "trajectory" });
+  const steps: Float32Array[] = [];
+  const topk: number[][] = [];
+  for (const [t, step] of traj.steps.entries()) {
+    const from = Math.round(Math.sqrt(step.p_t.length));
+    const to = grid ?? from;
+    if (from * from !== step.p_t.length)
+      throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
+    steps.push(normalise(resizeSquare(step.p_t, from, to)));
+    if (from === to) topk.push(step.p_topk_idx);
+    else {
+      const p = steps[steps.length - 1];
+      topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
+    }
+  }
+  if (!withVTop) return { result, steps, topk };
+  if (!result.v_top_path_abs)
+    throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
+  const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
+  let vTop: SampleSignals["vTop"];
+  try {
+    const t = [...readSafetensors(vFile).tensors.values()][0];
+    if (!t || t.shape.length !== 2) throw new UserError(`${vFile}: expected one 2-D tensor [image tokens, width]`);
+    vTop = { rows: t.shape[0], dim: t.shape[1], data: toFloat32(t) };
+    const bad = vTop.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new UserError(`${vFile}: V_top holds ${vTop.data[bad]} at row ${Math.floor(bad / vTop.dim)}, column ${bad % vTop.dim}`);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new UserError(e.message);
+    throw e;
+  }
+  if (!result.image_relative_path) throw new UserError(`${metaFile}: ${name}: image_relative_path is empty`);
+  return { result, steps, topk, vTop };
+}
+
+/**
+ * Reads every sample of a signals folder at once, in lavit's layout or the official one
+ * (detected), for a model with a `grid` x `grid` patch layout. For small folders; a big root is
+ * read a sample at a time through openSignals.
  */
 export function readSignals(dir: string, grid: number, opts?: OfficialReadOptions): { metadata: z.infer<typeof metadataSchema>; samples: SampleSignals[] };
 export function readSignals(
@@ -124,53 +227,8 @@ export function readSignals(
   grid: number | undefined,
   opts: ReadSignalsOptions = {},
 ): { metadata: z.infer<typeof metadataSchema>; samples: TrajectorySignals[] } {
-  const withVTop = opts.vTop ?? true;
-  const layout = detectLayout(dir, opts);
-  if (layout === "official") return readOfficialSignals(dir, grid ?? null, opts);
-  const metaFile = join(dir, METADATA_FILE);
-  if (!layout) throw new UserError(`${dir}: not a signals folder (neither ${METADATA_FILE} nor the official ${OFFICIAL_METADATA})`);
-  const metadata = readJson(metaFile, metadataSchema, { what: "signals metadata" });
-  if (metadata.results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
-  const samples = metadata.results.map((result, i): TrajectorySignals => {
-    const name = `results.${i}${result.id ? ` (sample ${result.id})` : ""}`;
-    const trajFile = assertInsideRoot(dir, resolveIn(dir, result.attention_path_abs), `${metaFile}: ${name}: attention_path_abs`, opts.allowOutsideRoot);
-    if (!existsSync(trajFile)) throw new UserError(`${metaFile}: ${name}: trajectory file ${trajFile} is missing`);
-    const traj = readJson(trajFile, trajectorySchema, { what: "trajectory" });
-    const steps: Float32Array[] = [];
-    const topk: number[][] = [];
-    for (const [t, step] of traj.steps.entries()) {
-      const from = Math.round(Math.sqrt(step.p_t.length));
-      const to = grid ?? from;
-      if (from * from !== step.p_t.length)
-        throw new UserError(`${trajFile}: steps.${t}.p_t has ${step.p_t.length} values, not a square patch grid; cannot resize to ${to}x${to}`);
-      steps.push(normalise(resizeSquare(step.p_t, from, to)));
-      if (from === to) topk.push(step.p_topk_idx);
-      else {
-        const p = steps[steps.length - 1];
-        topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
-      }
-    }
-    if (!withVTop) return { result, steps, topk };
-    if (!result.v_top_path_abs)
-      throw new UserError(
-        `${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`,
-      );
-    const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
-    let vTop: SampleSignals["vTop"];
-    try {
-      const t = [...readSafetensors(vFile).tensors.values()][0];
-      if (!t || t.shape.length !== 2) throw new UserError(`${vFile}: expected one 2-D tensor [image tokens, width]`);
-      vTop = { rows: t.shape[0], dim: t.shape[1], data: toFloat32(t) };
-      const bad = vTop.data.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new UserError(`${vFile}: V_top holds ${vTop.data[bad]} at row ${Math.floor(bad / vTop.dim)}, column ${bad % vTop.dim}`);
-    } catch (e) {
-      if (e instanceof SafetensorsError) throw new UserError(e.message);
-      throw e;
-    }
-    if (!result.image_relative_path) throw new UserError(`${metaFile}: results.${i}.image_relative_path is empty`);
-    return { result, steps, topk, vTop };
-  });
-  return { metadata, samples };
+  const source = openSignals(dir, grid, opts);
+  return { metadata: { results: source.results }, samples: source.results.map((_, i) => source.read(i)) };
 }
 
 export const SUMMARY_FILE = "summary.json";

@@ -2,10 +2,11 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { normalise } from "./maps.js";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
-import { readPth, type PthDtype } from "../io/pth.js";
+import { readPth, type PthDtype, type PthTensor } from "../io/pth.js";
 import { imageSize } from "../io/jpeg.js";
 import { bestGrid, resizeGrid } from "./grid.js";
-import type { SampleSignals, SignalResult } from "./layout.js";
+import { checkSample } from "./sample-check.js";
+import type { SampleSignals, SignalResult, TrajectorySignals } from "./layout.js";
 
 /**
  * The official LaViT layout, as Svardfox/LaViT's builder
@@ -22,9 +23,9 @@ import type { SampleSignals, SignalResult } from "./layout.js";
  * the root by their `data/features/...` tail (as the official trainer resolves relative `data/...`
  * paths). Every path must resolve inside the root unless `allowOutsideRoot` is set.
  *
- * Joining with a lavit dataset: `question_id` is the sample's index in its split's manifest
- * (0-based). lavit's writer also stores the sample's string `id` in each result (the official
- * reader ignores extra fields) and that is used first; a folder without `id` joins by index.
+ * Joining with a lavit dataset (join.ts): `question_id` is the manifest sample's `id`, compared
+ * as integers. lavit's writer also stores the sample's string `id` in each result (the official
+ * reader ignores extra fields) and that is used first.
  */
 export const OFFICIAL_METADATA = join("data", "metadata", "lavit_15k_for_training.json");
 export const vtopName = (questionId: number) => `sample_${String(questionId).padStart(6, "0")}_v_top_layer.pth`;
@@ -43,7 +44,8 @@ export interface OfficialSampleInfo {
   nImg: number;
   /** The teacher's grid for N_img: square, or the best grid from the image's aspect ratio. */
   grid: { h: number; w: number };
-  dtype: PthDtype;
+  /** V_top's dtype as stored (undefined when read without V_top). */
+  dtype?: PthDtype;
   methods: string[];
 }
 
@@ -124,26 +126,34 @@ const str = (r: Json, k: string, name: string, file: string): string => {
   return r[k] as string;
 };
 
+/** An official root opened for reading: its metadata parsed, every sample read on demand. */
+export interface OfficialIndex {
+  metaFile: string;
+  /** Every sample's metadata entry, in the file's order (feature paths resolved). */
+  results: SignalResult[];
+  /**
+   * Reads sample i: its trajectory and (unless vTop is false) its V_top, on the target grid.
+   * Only this sample's files are read.
+   */
+  read(i: number, vTop?: boolean): { sample: TrajectorySignals; info: OfficialSampleInfo };
+}
+
 /**
- * Reads an official-layout root for a student with a `grid` x `grid` patch layout. Maps and V_top
- * rows are resized to that grid when N_img differs, as the official trainer does. With grid null
- * they stay on the teacher's own grid (for checking a folder).
+ * Opens an official-layout root for a student with a `grid` x `grid` patch layout: parses and
+ * checks the metadata and finds every sample's files, reading none of them. Maps and V_top rows
+ * are resized to that grid when N_img differs, as the official trainer does. With grid null they
+ * stay on the teacher's own grid (for checking a folder).
  */
-export function readOfficialSignals(
-  root: string,
-  grid: number | null,
-  opts: OfficialReadOptions = {},
-): { metadata: { results: SignalResult[] }; samples: SampleSignals[]; info: OfficialSampleInfo[] } {
+export function openOfficialSignals(root: string, grid: number | null, opts: OfficialReadOptions = {}): OfficialIndex {
   const metaFile = opts.metadata ?? join(root, OFFICIAL_METADATA);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`${root}: not a folder`);
   const rootReal = realpathSync(root);
   const raw = readJson(metaFile, "signals metadata");
-  const results = isObj(raw) ? raw.results : undefined;
-  if (!Array.isArray(results)) throw new UserError(`${metaFile}: field results must be an array`);
-  if (results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
+  const entries = isObj(raw) ? raw.results : undefined;
+  if (!Array.isArray(entries)) throw new UserError(`${metaFile}: field results must be an array`);
+  if (entries.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
   const seen = new Set<number>();
-  const info: OfficialSampleInfo[] = [];
-  const samples = results.map((r, i): SampleSignals => {
+  const results = entries.map((r, i): SignalResult => {
     if (!isObj(r)) throw new UserError(`${metaFile}: results.${i} is not an object`);
     const qid = r.question_id;
     if (!Number.isSafeInteger(qid) || (qid as number) < 0) throw new UserError(`${metaFile}: results.${i}.question_id must be a non-negative integer`);
@@ -156,17 +166,45 @@ export function readOfficialSignals(
     const imageRel = str(r, "image_relative_path", `results.${i}`, metaFile);
     const trajFile = locate(root, rootReal, str(r, "attention_path_abs", `results.${i}`, metaFile), `${metaFile}: ${name}: attention_path_abs`, opts);
     const vFile = locate(root, rootReal, str(r, "v_top_path_abs", `results.${i}`, metaFile), `${metaFile}: ${name}: v_top_path_abs`, opts);
+    return {
+      ...r,
+      id: typeof r.id === "string" ? r.id : undefined,
+      question_id: questionId,
+      question,
+      ground_truth_enriched: groundTruth,
+      image_relative_path: imageRel,
+      v_top_path_abs: vFile,
+      attention_path_abs: trajFile,
+    };
+  });
+  const read = (i: number, withVTop = true): { sample: TrajectorySignals; info: OfficialSampleInfo } => {
+    const result = results[i];
+    const questionId = result.question_id!;
+    const name = `sample ${questionId} (results.${i})`;
+    const trajFile = result.attention_path_abs;
+    const vFile = result.v_top_path_abs!;
     const steps = parseTrajectory(trajFile, name);
-    const vt = readPth(vFile);
-    if (vt.shape.length !== 2) throw new UserError(`${vFile}: ${name}: V_top has shape [${vt.shape.join(", ")}], expected [N_img, d]`);
-    const [nImg, dim] = vt.shape;
-    const nonFinite = vt.data.findIndex((v) => !Number.isFinite(v));
-    if (nonFinite >= 0) throw new UserError(`${vFile}: ${name}: V_top is not finite at row ${Math.floor(nonFinite / dim)}, column ${nonFinite % dim}`);
+    let nImg = steps[0].p_t.length;
+    let vt: PthTensor | undefined;
+    if (withVTop) {
+      vt = readPth(vFile);
+      if (vt.shape.length !== 2) throw new UserError(`${vFile}: ${name}: V_top has shape [${vt.shape.join(", ")}], expected [N_img, d]`);
+      nImg = vt.shape[0];
+      const dim = vt.shape[1];
+      const nonFinite = vt.data.findIndex((v) => !Number.isFinite(v));
+      if (nonFinite >= 0) throw new UserError(`${vFile}: ${name}: V_top is not finite at row ${Math.floor(nonFinite / dim)}, column ${nonFinite % dim}`);
+    }
     for (const [t, s] of steps.entries())
-      if (s.p_t.length !== nImg) throw new UserError(`${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but V_top ${vFile} has ${nImg} rows`);
+      if (s.p_t.length !== nImg)
+        throw new UserError(
+          vt
+            ? `${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but V_top ${vFile} has ${nImg} rows`
+            : `${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but steps.0.p_t has ${nImg}`,
+        );
     // As the official trainer: the image's shape is consulted only when N_img is not the target
     // grid (and always when checking a folder without a target grid).
     let g = { h: grid ?? 0, w: grid ?? 0 };
+    const imageRel = result.image_relative_path;
     if (grid === null || nImg !== grid * grid) {
       const imageFile = locate(
         root,
@@ -191,29 +229,26 @@ export function readOfficialSignals(
     const topk = steps.map((s, t) =>
       same ? s.p_topk_idx : [...maps[t].keys()].sort((a, b) => maps[t][b] - maps[t][a] || a - b).slice(0, s.p_topk_idx.length),
     );
-    const rows = H * W;
+    const info: OfficialSampleInfo = { questionId, nImg, grid: g, dtype: vt?.dtype, methods: [...new Set(steps.map((s) => s.method))] };
+    if (!vt) return { sample: { result, steps: maps, topk }, info };
+    const dim = vt.shape[1];
     const data = same ? vt.data : resizeGrid(vt.data, g.h, g.w, H, W, dim);
-    info.push({ questionId, nImg, grid: g, dtype: vt.dtype, methods: [...new Set(steps.map((s) => s.method))] });
-    const result: SignalResult = {
-      ...(r as Json),
-      id: typeof r.id === "string" ? r.id : undefined,
-      question,
-      ground_truth_enriched: groundTruth,
-      image_relative_path: imageRel,
-      v_top_path_abs: vFile,
-      attention_path_abs: trajFile,
-    };
-    return { result, steps: maps, topk, vTop: { rows, dim, data } };
-  });
-  return { metadata: { results: samples.map((s) => s.result) }, samples, info };
+    return { sample: { result, steps: maps, topk, vTop: { rows: H * W, dim, data } }, info };
+  };
+  return { metaFile, results, read };
 }
 
-/**
- * The index of a sample in a lavit split that an official-layout result stands for: its `id`
- * when lavit wrote it, else its question_id read as the sample's index in the split.
- */
-export function joinIndex(result: SignalResult, byId: ReadonlyMap<string, number>, splitSize: number): number | undefined {
-  if (result.id !== undefined) return byId.get(result.id);
-  const q = (result as { question_id?: unknown }).question_id;
-  return Number.isSafeInteger(q) && (q as number) >= 0 && (q as number) < splitSize ? (q as number) : undefined;
+/** Reads every sample of an official root at once (small roots; big ones: openOfficialSignals). */
+export function readOfficialSignals(
+  root: string,
+  grid: number | null,
+  opts: OfficialReadOptions = {},
+): { metadata: { results: SignalResult[] }; samples: SampleSignals[]; info: OfficialSampleInfo[] } {
+  const index = openOfficialSignals(root, grid, opts);
+  const read = index.results.map((_, i) => {
+    const r = index.read(i);
+    checkSample(r.sample, `${index.metaFile}: results.${i}`);
+    return r;
+  });
+  return { metadata: { results: index.results }, samples: read.map((r) => r.sample as SampleSignals), info: read.map((r) => r.info) };
 }

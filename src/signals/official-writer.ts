@@ -8,7 +8,8 @@ import { OFFICIAL_METADATA, trajectoryName, vtopName } from "./official-layout.j
  * Writes extracted signals in the official LaViT layout (see official-layout.ts), so that the
  * official trainer (json.load + torch.load) reads them: V_top as a torch.save .pth, absolute
  * feature paths into the folder's final place, images copied under data/images/<split>/.
- * question_id is the sample's index in its split; the lavit id rides along as `id`.
+ * question_id is the sample's id when that is an integer (the official builder's ids are), else
+ * its index in the split; the lavit id rides along as `id` either way, and joins first.
  */
 export function officialWriter(o: SignalsWriterOptions & { vtopDtype: "bf16" | "fp32" }): SignalsWriter {
   const vtopDir = join("data", "features", "vtop");
@@ -19,7 +20,7 @@ export function officialWriter(o: SignalsWriterOptions & { vtopDtype: "bf16" | "
   const method = o.method === "attention" ? "attention_based" : "grad_step_nll";
   return {
     add(s) {
-      const qid = s.index;
+      const qid = /^\d+$/.test(s.sample.id) && Number.isSafeInteger(Number(s.sample.id)) ? Number(s.sample.id) : s.index;
       const traj = join(trajDir, trajectoryName(qid));
       const vtop = join(vtopDir, vtopName(qid));
       const steps = s.steps.map((st) => ({
@@ -52,7 +53,7 @@ export function officialWriter(o: SignalsWriterOptions & { vtopDtype: "bf16" | "
         results,
         lavit: {
           split: o.split,
-          question_id: "index of the sample in its split",
+          question_id: "the sample's id when an integer, else its index in the split",
           grid: o.grid,
           method: o.method,
           teacher_hidden_size: o.teacherHiddenSize,

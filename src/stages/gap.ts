@@ -8,6 +8,7 @@ import { mapGaze, meanGap, uniformGap, type GapMetrics, type StepRegions } from 
 import { gapHtml, gapMarkdown, type GapHeatmap, type GapReport, type GapSampleRow } from "../report/gap-report.js";
 import { overlayPanel, tileRasters, type Raster } from "../report/overlay.js";
 import { readGazeRun, type GazeSample } from "../signals/gaze-run.js";
+import { idKey, joinSignals } from "../signals/join.js";
 import { resizeMap, toDistribution, type Grid } from "../signals/maps.js";
 import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -116,12 +117,13 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   if (o.split) checkSplit(o.split);
 
   const teacher = readGazeRun(o.teacher, { images: o.images });
-  const runs = o.compare.map((dir) => new Map(readGazeRun(dir, { images: o.images }).map((s) => [s.id, s])));
+  // Samples are matched by id as join.ts compares them ("000017" is question_id 17).
+  const runs = o.compare.map((dir) => new Map(readGazeRun(dir, { images: o.images }).map((s) => [idKey(s.id), s])));
   const names = uniqueNames(o.compare);
   const teacherName = basename(resolve(o.teacher));
 
-  const common = teacher.filter((s) => runs.every((r) => r.has(s.id)));
-  const commonIds = new Set(common.map((s) => s.id));
+  const common = teacher.filter((s) => runs.every((r) => r.has(idKey(s.id))));
+  const commonIds = new Set(common.map((s) => idKey(s.id)));
   const coverage: GapReport["coverage"] = { [teacherName]: { samples: teacher.length, not_compared: teacher.length - common.length } };
   runs.forEach((r, k) => (coverage[names[k]] = { samples: r.size, not_compared: [...r.keys()].filter((id) => !commonIds.has(id)).length }));
   const unmatched = Object.entries(coverage).filter(([, c]) => c.not_compared > 0);
@@ -134,11 +136,20 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   let regionBoxes: Map<string, SampleRegionBoxes> | undefined;
   let regionSize: ((s: GazeSample) => { width: number; height: number }) | undefined;
   if (o.boxes) {
-    regionBoxes = new Map([...readBoxes(o.boxes)].map(([id, boxes]) => [id, { steps: [boxes] }]));
+    regionBoxes = new Map([...readBoxes(o.boxes)].map(([id, boxes]) => [idKey(id), { steps: [boxes] }]));
     regionSize = (s) => imageSize(s.image);
   } else if (o.data && o.split) {
     const info = readDatasetInfo(o.data);
-    regionBoxes = datasetRegionBoxes(readManifest(o.data, o.split), info.size, info.size / info.patch);
+    const manifest = readManifest(o.data, o.split);
+    // The same join as training's: a sample whose question differs from the dataset's is refused.
+    const where = { signals: o.teacher, data: o.data, split: o.split };
+    const j = joinSignals(teacher, manifest, where);
+    if (j.onlyInSignals.length) {
+      const notice = `${o.teacher}: ${j.onlyInSignals.length} of ${teacher.length} samples are not in ${o.data} split ${o.split} (no ground truth for them)`;
+      if (o.strict) throw new UserError(`--strict: ${notice}`);
+      process.stderr.write(notice + "\n");
+    }
+    regionBoxes = new Map([...datasetRegionBoxes(manifest, info.size, info.size / info.patch)].map(([id, r]) => [idKey(id), r]));
     regionSize = () => ({ width: info.size, height: info.size });
   }
 
@@ -147,10 +158,10 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   const teacherMaps: Float32Array[][] = [];
   const modelMaps: Float32Array[][][] = [];
   for (const t of common) {
-    const rb = regionBoxes?.get(t.id);
+    const rb = regionBoxes?.get(idKey(t.id));
     const reg = rb ? regionsFor(rb, regionSize!(t), t.grid) : undefined;
     const maps = runs.map((r) => {
-      const s = r.get(t.id)!;
+      const s = r.get(idKey(t.id))!;
       return s.grid.rows === t.grid.rows && s.grid.cols === t.grid.cols ? s.steps : s.steps.map((p) => toDistribution(resizeMap(p, s.grid, t.grid)));
     });
     const all = [t.steps, ...maps];

@@ -10,13 +10,13 @@ import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
 import { SHIPPED_STUDENT_BASE } from "../model/shipped.js";
 import { buildVlm, isHeadParam } from "../model/vlm.js";
-import { readSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
+import { openSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
 import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/official-layout.js";
-import { joinIndex } from "../signals/official-layout.js";
+import { checkJoin, joinSignals } from "../signals/join.js";
 import { isTwoStage, type GateMode, type GateSchedule } from "../train/gate.js";
-import { lavitTask, type LavitSettings, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
+import { lavitTask, type LavitSettings, type StudentSignals, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
 import { checkExtraction, flagOf, OFFICIAL_STUDENT, PRESETS, withPreset, type Preset } from "./presets.js";
-import { studentTargetText, type TargetText } from "../train/target-text.js";
+import { answerTarget, studentTargetText, type AnswerFormat, type TargetText } from "../train/target-text.js";
 import { teacherTask } from "../train/teacher.js";
 import type { TrainResult } from "../train/trainer.js";
 import { trainToFolder } from "./pretrain.js";
@@ -47,6 +47,8 @@ export interface StudentOptions extends CommonTrainOptions {
   metadata?: string;
   /** Read signal files whose paths lead outside the signals root. */
   allowOutsideRoot?: boolean;
+  /** A sample in the signals but not in the split, or the reverse, is an error (else counted and reported). */
+  strict?: boolean;
   /** Split the signals were extracted from (default: from the signals' summary.json, else train). */
   split?: string;
   /** Base model to start from; null trains from scratch. The LaViT heads start fresh either way. */
@@ -121,6 +123,7 @@ export const STUDENT_DEFAULTS = {
   preset: "lavit" as Preset,
   evalEvery: 0,
   evalSplit: "test-ood" as Split,
+  strict: false,
   /**
    * What `--gate-schedule two-stage` means unless told otherwise: the public code's two jobs
    * (400 + 600 steps: the gate opens at 0.4 of the run; stage 2 at 2e-6 / 5e-6 of the first
@@ -142,6 +145,7 @@ export const studentOptionsSchema = named(
       config: text().optional(),
       metadata: text().optional(),
       allowOutsideRoot: flag().optional(),
+      strict: flag().optional(),
       split: text().optional(),
       initFrom: text().nullable().optional(),
       freezeVision: flag().optional(),
@@ -198,26 +202,37 @@ export const LAVIT_ONLY = [
 ] as const;
 export type LavitOnlyOption = (typeof LAVIT_ONLY)[number];
 
-/** Training samples that have signals, in the signals' order, and the split they come from. */
-function joinSignals(
+/**
+ * The split's samples that have signals, in the manifest's order (so the order of the signals'
+ * metadata never changes what is trained), joined by id with their questions checked (join.ts),
+ * and the signals, read a sample at a time.
+ */
+function joinStudentSignals(
   dataDir: string,
   signalsDir: string,
   split: string | undefined,
   read: ReadSignalsOptions,
-): { data: LoadedSplit; signals: SampleSignals[] } {
+  o: { strict: boolean; targetText: TargetText },
+): { data: LoadedSplit; signals: StudentSignals } {
   const chosen = split ?? readSignalsSummary(signalsDir)?.split ?? "train";
   const full = loadSplit(dataDir, chosen);
-  const { samples: signals } = readSignals(signalsDir, full.info.size / full.info.patch, read);
-  const byId = new Map(full.samples.map((s, i) => [s.id, i]));
-  const order = signals.map((sig, k) => {
-    const i = joinIndex(sig.result, byId, full.samples.length);
-    if (i === undefined)
-      throw new UserError(
-        `${signalsDir}: results.${k} (${sig.result.id !== undefined ? `id ${sig.result.id}` : `question_id ${sig.result.question_id ?? "missing"}`}) is not a sample of ${dataDir} split ${chosen}`,
-      );
-    return i;
-  });
-  return { data: { ...full, samples: order.map((i) => full.samples[i]), images: order.map((i) => full.images[i]) }, signals };
+  const source = openSignals(signalsDir, full.info.size / full.info.patch, read);
+  const where = { signals: signalsDir, data: dataDir, split: chosen };
+  const j = joinSignals(source.results, full.samples, where);
+  // A warning, not progress: printed with --quiet too.
+  const notice = checkJoin(j, where, o.strict);
+  if (notice) process.stderr.write(notice + "\n");
+  const data = { ...full, samples: j.pairs.map((p) => full.samples[p.sample]), images: j.pairs.map((p) => full.images[p.sample]) };
+  // The dataset's answer format decides the target's (lavit's own datasets: "answer X").
+  const format: AnswerFormat = "lavit";
+  const targets = j.pairs.map((p, k) =>
+    studentTargetText(answerTarget(source.results[p.result].ground_truth_enriched, data.samples[k].answer, format), o.targetText),
+  );
+  const readSample = (k: number) => source.read(j.pairs[k].result) as SampleSignals;
+  return {
+    data,
+    signals: { size: j.pairs.length, vTopDim: readSample(0).vTop.dim, target: (k) => targets[k], read: readSample },
+  };
 }
 
 /**
@@ -268,16 +283,14 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   ]);
   await initEngine();
   checkExtraction(readSignalsSummary(o.signals), join(o.signals, "summary.json"), o.preset);
-  const joined = joinSignals(o.data, o.signals, o.split, { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot });
-  const data = joined.data;
-  // Rewritten once here, so both students' tasks read the text they are to learn as it stands.
-  const signals =
-    o.targetText === "full"
-      ? joined.signals
-      : joined.signals.map((s) => ({ ...s, result: { ...s.result, ground_truth_enriched: studentTargetText(s.result.ground_truth_enriched, o.targetText) } }));
-  const vDim = signals[0].vTop.dim;
-  for (const s of signals)
-    if (s.vTop.dim !== vDim) throw new UserError(`${join(o.signals, s.result.v_top_path_abs!)}: V_top width ${s.vTop.dim}, but results.0 has ${vDim}`);
+  const { data, signals } = joinStudentSignals(
+    o.data,
+    o.signals,
+    o.split,
+    { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot },
+    { strict: o.strict, targetText: o.targetText },
+  );
+  const vDim = signals.vTopDim;
   if (o.teacher) {
     const t = readModelFolder(o.teacher);
     if (t.config.decoder.hidden_size !== vDim)
@@ -334,7 +347,7 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   if (o.mode === "distill") {
     task = teacherTask(vlm, data, {
       kind: "student-distill",
-      targets: signals.map((s) => s.result.ground_truth_enriched),
+      targets: Array.from({ length: signals.size }, (_, i) => signals.target(i)),
       frozenVision: freezeVision,
       answerWeight: o.answerWeight,
     });

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
+import { UserError } from "../errors.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { checkPositions, numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
@@ -9,6 +10,7 @@ import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, t
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../util/hash.js";
+import { LruCache } from "../util/lru.js";
 import { Rng } from "../util/rng.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
@@ -39,7 +41,37 @@ export interface LavitSettings {
   answerWeight?: number;
 }
 
-/** Per-sample targets, computed once: one trajectory and one V_top vector per latent. */
+/**
+ * The signals a student trains on, one per training sample in the data's order, read on demand:
+ * a root of any size is never held in memory at once.
+ */
+export interface StudentSignals {
+  readonly size: number;
+  /** V_top's width (every sample's; a sample of another width is refused when read). */
+  readonly vTopDim: number;
+  /** Sample i's target text (no file is read). */
+  target(i: number): string;
+  /** Sample i's maps and V_top: its files are read here. */
+  read(i: number): SampleSignals;
+}
+
+/** Signals already in memory (small folders, tests), as a StudentSignals. */
+export function signalsInMemory(samples: readonly SampleSignals[]): StudentSignals {
+  return {
+    size: samples.length,
+    vTopDim: samples[0].vTop.dim,
+    target: (i) => samples[i].result.ground_truth_enriched,
+    read: (i) => samples[i],
+  };
+}
+
+/**
+ * Latent targets kept for this many samples, least recently used dropped first: a few batches'
+ * worth, so a root's files are read about once per epoch and memory stays bounded.
+ */
+export const LATENT_CACHE_SAMPLES = 256;
+
+/** Per-sample targets: one trajectory and one V_top vector per latent. */
 interface LatentTargets {
   traj: Float32Array; // [K * N]
   vtop: Float32Array; // [K * dT]
@@ -82,7 +114,7 @@ export function latentTargets(sig: SampleSignals, s: LavitSettings): LatentTarge
 export function lavitTask(
   vlm: Vlm,
   data: LoadedSplit,
-  signals: readonly SampleSignals[],
+  signals: StudentSignals,
   s: LavitSettings,
   totalSteps: number,
   seed: number,
@@ -93,15 +125,22 @@ export function lavitTask(
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
   const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
-  const targets = signals.map((sig) => targetIds(tok, sig.result.ground_truth_enriched));
+  const targets = Array.from({ length: signals.size }, (_, i) => targetIds(tok, signals.target(i)));
   const longest = longestSequence(prompts, targets);
   checkPositions(
     vlm.config,
     longest.length,
     `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`,
   );
-  const latent = signals.map((sig) => latentTargets(sig, s));
-  const dT = signals[0].vTop.dim;
+  const dT = signals.vTopDim;
+  const cache = new LruCache<number, LatentTargets>(LATENT_CACHE_SAMPLES);
+  const latent = (i: number): LatentTargets =>
+    cache.get(i, () => {
+      const sig = signals.read(i);
+      if (sig.vTop.dim !== dT)
+        throw new UserError(`${sig.result.v_top_path_abs ?? `sample ${data.samples[i]?.id}`}: V_top width ${sig.vTop.dim}, but the first sample's is ${dT}`);
+      return latentTargets(sig, s);
+    });
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const questionStart = IMAGE_START + n + 1;
@@ -151,8 +190,9 @@ export function lavitTask(
       const trajT = new Float32Array(b * K * n);
       const vtopT = new Float32Array(b * K * dT);
       indices.forEach((i, bi) => {
-        trajT.set(latent[i].traj, bi * K * n);
-        vtopT.set(latent[i].vtop, bi * K * dT);
+        const l = latent(i);
+        trajT.set(l.traj, bi * K * n);
+        vtopT.set(l.vtop, bi * K * dT);
       });
       const ids = tf.tensor2d(batch.ids, [b, t], "int32");
       const image = projectVision(vlm, imageFeatures.batch(indices));

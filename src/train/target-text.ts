@@ -1,3 +1,5 @@
+import { parseAnswer } from "../model/sequence.js";
+
 /**
  * What a student is trained to write. `full` is the teacher's text as generated. `no-coords`
  * drops the grid column and row each `look` step gives its object ("look red circle 3 6" →
@@ -20,4 +22,22 @@ export function studentTargetText(text: string, mode: TargetText): string {
       return words[0] === "look" ? words.filter((w) => !GRID_NUMBER.test(w)).join(" ") : words.join(" ");
     })
     .join(" ; ");
+}
+
+/**
+ * How a dataset writes its answers: lavit's "... ; answer X" (eval reads the word after
+ * `answer`), or free text scored whole.
+ */
+export type AnswerFormat = "lavit" | "free";
+
+/**
+ * The text a student learns from a signals result, in its dataset's answer format, so that eval
+ * scores what the student was trained to write. The official builder's `ground_truth_enriched`
+ * is the bare answer: for a lavit-format dataset a text without `answer X` becomes
+ * `answer <the manifest's answer>`; a text that has it (lavit's teachers write it) is kept, as
+ * is any text of a free-format dataset.
+ */
+export function answerTarget(text: string, answer: string, format: AnswerFormat): string {
+  if (format === "free" || parseAnswer(text) !== null) return text;
+  return `answer ${answer}`;
 }

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { gap } from "../../src/stages/gap.js";
 import { readPng } from "../../src/data/png.js";
-import { readOfficialSignals, joinIndex, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
+import { readOfficialSignals, OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
 import { officialWriter } from "../../src/signals/official-writer.js";
 import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js";
-import { readSignals, detectLayout } from "../../src/signals/layout.js";
+import { openSignals, readSignals, detectLayout } from "../../src/signals/layout.js";
 import { checkSignals } from "../../src/signals/check.js";
 import { bestGrid, resizeGrid } from "../../src/signals/grid.js";
 import { headerSize, imageSize, readImageFile, readJpeg } from "../../src/io/jpeg.js";
@@ -343,16 +343,21 @@ describe("writing the official layout", () => {
     expect(traj.steps[0]).toMatchObject({ tau_used: "attention", method: "attention_based" });
   });
 
-  it("joins with a lavit split by id, else by question_id as the index in the split", () => {
-    const byId = new Map([
-      ["s0", 0],
-      ["s1", 1],
-      ["s9", 9],
-    ]);
-    expect(joinIndex({ id: "s9", question_id: 0 } as never, byId, 10)).toBe(9);
-    expect(joinIndex({ question_id: 3 } as never, byId, 10)).toBe(3);
-    expect(joinIndex({ question_id: 10 } as never, byId, 10)).toBeUndefined();
-    expect(joinIndex({ id: "nope" } as never, byId, 10)).toBeUndefined();
+  it("opens a root without reading any sample's files: a bad one is found when that sample is read", () => {
+    const base = tmp();
+    const samples = extracted(base);
+    for (const kind of ["lavit", "official"] as const) {
+      const dir = join(base, kind);
+      write(kind, dir, samples);
+      const source = openSignals(dir, 4);
+      const bad = kind === "official" ? source.results[1].v_top_path_abs! : join(dir, source.results[1].v_top_path_abs!);
+      writeFileSync(bad, "not a tensor");
+      const again = openSignals(dir, 4);
+      expect(again.results.map((r) => r.id)).toEqual(["s0", "s1"]);
+      expect(again.read(0).vTop!.dim).toBe(6);
+      expect(() => again.read(1)).toThrow(UserError);
+      expect(() => again.read(1)).toThrow(bad);
+    }
   });
 
   it.skipIf(!hasTorch)("the official reading path (json.load + torch.load) reads it back with equal values", () => {

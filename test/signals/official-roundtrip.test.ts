@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readManifest } from "../../src/data/manifest.js";
 import { OFFICIAL_METADATA } from "../../src/signals/official-layout.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,4 +76,80 @@ describe("extract --layout official, then train student --signals <official root
     const checkLavit = JSON.parse(runCli(["signals", "check", lavitDir, "--data", dataDir, "--json"]).stdout);
     expect(checkLavit.grounding_mass).toBeCloseTo(s.grounding_mass, 9);
   }, 240_000);
+});
+
+describe("train student --signals <official root>: the join", () => {
+  it("joins question_id to the manifest's id whatever the metadata's order, refuses a wrong question, counts missing samples", async () => {
+    await initEngine();
+    const dataDir = tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
+    const data = loadSplit(dataDir, "train");
+    const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
+    const base = mkdtempSync(join(tmpdir(), "lavit-join-"));
+    const root = join(base, "official");
+    extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
+    teacher.dispose();
+    const manifest = readManifest(dataDir, "train");
+    type Result = { id?: string; question_id: number; question: string; ground_truth_enriched: string };
+    const meta = JSON.parse(readFileSync(join(root, OFFICIAL_METADATA), "utf8")) as { results: Result[] };
+    // As the official builder writes it: no lavit id, the bare answer as the ground truth.
+    const official = meta.results.map(({ id: _, ...r }) => ({ ...r, ground_truth_enriched: manifest[r.question_id].answer }));
+    expect(official.map((r) => r.question_id)).toEqual(manifest.map((s) => Number(s.id)));
+    const metadata = (name: string, results: Result[]) => {
+      const file = join(base, `${name}.json`);
+      writeFileSync(file, JSON.stringify({ results }));
+      return file;
+    };
+    const train = (meta: string, out: string, extra: string[] = []) =>
+      runCli([
+        "train",
+        "student",
+        "--signals",
+        root,
+        "--metadata",
+        meta,
+        "--data",
+        dataDir,
+        "--init-from",
+        "none",
+        "--latents",
+        "2",
+        "--steps",
+        "3",
+        "--warmup",
+        "0",
+        "--batch-size",
+        "4",
+        "--quiet",
+        "--out",
+        join(base, out),
+        ...extra,
+      ]);
+    const inOrder = train(metadata("in-order", official), "a");
+    expect(inOrder.status, inOrder.stderr).toBe(0);
+    expect(inOrder.stderr).toBe("");
+    // Reversed, and wrapped as lavit's answers: the same pairs and the same targets, so the same student.
+    const reversed = [...official].reverse().map((r) => ({ ...r, ground_truth_enriched: `answer ${r.ground_truth_enriched}` }));
+    const out = train(metadata("reversed", reversed), "b");
+    expect(out.status, out.stderr).toBe(0);
+    expect(finalLoss(join(base, "b"))).toEqual(finalLoss(join(base, "a")));
+    expect(readFileSync(join(base, "b", "model.safetensors")).equals(readFileSync(join(base, "a", "model.safetensors")))).toBe(true);
+
+    const wrong = official.map((r, k) => (k === 5 ? { ...r, question: "which shape is hidden ?" } : r));
+    const refused = train(metadata("wrong", wrong), "c");
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`sample ${official[5].question_id}`);
+    expect(refused.stderr).toContain('"which shape is hidden ?"');
+    expect(refused.stderr).toContain(JSON.stringify(manifest[5].question));
+
+    const missing = metadata(
+      "missing",
+      official.filter((_, k) => k !== 3),
+    );
+    const partial = train(missing, "d");
+    expect(partial.status, partial.stderr).toBe(0);
+    expect(partial.stderr).toMatch(/11 samples; 1 of the split without signals \(000003\)/);
+    const strict = train(missing, "e", ["--strict"]);
+    expect(strict.status).toBe(2);
+    expect(strict.stderr).toMatch(/--strict: .*1 of the split without signals/);
+  }, 300_000);
 });

@@ -8,7 +8,7 @@ import { buildVlm, decoderForward, embedWithImage, IMAGE_START, projectVision, t
 import { promptIds, targetIds } from "../../src/model/sequence.js";
 import { extractSignals } from "../../src/signals/extract.js";
 import { readSignals, type SampleSignals } from "../../src/signals/layout.js";
-import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/student.js";
+import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
 import { twoStageLr, stageBoundary } from "../../src/train/two-stage.js";
 import { train, type TrainTask } from "../../src/train/trainer.js";
 import { ParamStore } from "../../src/model/params.js";
@@ -99,7 +99,7 @@ describe("official student choices", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 2);
     const at = (schedule: "two-stage" | "two-stage-visual-only", step: number) =>
       tf.tidy(() => {
-        const r = lavitTask(vlm, data, signals, { ...base, gate: { ...base.gate, schedule } }, 10, 0, {}).loss([0, 1, 2], step);
+        const r = lavitTask(vlm, data, signalsInMemory(signals), { ...base, gate: { ...base.gate, schedule } }, 10, 0, {}).loss([0, 1, 2], step);
         const v = (t: tf.Scalar) => t.dataSync()[0];
         return { total: v(r.total), ce: v(r.parts.loss_ce), vtop: v(r.parts.loss_vtop), traj: v(r.parts.loss_traj) };
       });
@@ -119,7 +119,7 @@ describe("official student choices", () => {
     const ce = (gatePrompt: boolean, step: number) =>
       tf.tidy(
         () =>
-          lavitTask(vlm, data, signals, { ...base, gate: { ...base.gate, gatePrompt } }, 10, 0, {})
+          lavitTask(vlm, data, signalsInMemory(signals), { ...base, gate: { ...base.gate, gatePrompt } }, 10, 0, {})
             .loss([0, 1, 2], step)
             .parts.loss_ce.dataSync()[0],
       );
@@ -169,7 +169,7 @@ describe("official student choices", () => {
       return [1 - cos, kl];
     });
     const got = tf.tidy(() => {
-      const r = lavitTask(vlm, data, signals, s, 10, 0, {}).loss([i], 0);
+      const r = lavitTask(vlm, data, signalsInMemory(signals), s, 10, 0, {}).loss([i], 0);
       return [r.parts.loss_vtop.dataSync()[0], r.parts.loss_traj.dataSync()[0]];
     });
     expect(got[0]).toBeCloseTo(wantV, 4);

@@ -7,10 +7,10 @@ import { initEngine, tf } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
-import { readSignals } from "../../src/signals/layout.js";
+import { openSignals, readSignals, type SampleSignals } from "../../src/signals/layout.js";
 import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
 import { gateBias, gateValue } from "../../src/train/gate.js";
-import { lavitTask, latentTargets, type LavitSettings } from "../../src/train/student.js";
+import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { targetText } from "../../src/data/sample.js";
@@ -109,6 +109,40 @@ describe("LaViT student training", () => {
     teacher.dispose();
   });
 
+  it("reads a sample's signals only when a batch needs them, once while cached, and computes what the whole folder gives", () => {
+    const all = readSignals(sigDir, 4).samples;
+    const source = openSignals(sigDir, 4);
+    const reads: number[] = [];
+    const lazy = {
+      size: all.length,
+      vTopDim: all[0].vTop.dim,
+      target: (i: number) => source.results[i].ground_truth_enriched,
+      read: (i: number) => {
+        reads.push(i);
+        return source.read(i) as SampleSignals;
+      },
+    };
+    const s: LavitSettings = {
+      latents: 2,
+      wVtop: 1,
+      wTraj: 1,
+      vtopTarget: "pooled",
+      trajTopk: 4,
+      trajSource: "head",
+      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
+    };
+    const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
+    const task = lavitTask(vlm, data, lazy, s, 10, 0, {});
+    expect(reads).toEqual([]);
+    const loss = (t: typeof task, batch: number[]) => tf.tidy(() => t.loss(batch, 0).total.dataSync()[0]);
+    const a = loss(task, [3, 7, 11]);
+    expect(reads).toEqual([3, 7, 11]);
+    loss(task, [7, 3, 12]);
+    expect(reads).toEqual([3, 7, 11, 12]);
+    expect(a).toBe(loss(lavitTask(vlm, data, signalsInMemory(all), s, 10, 0, {}), [3, 7, 11]));
+    vlm.dispose();
+  });
+
   for (const trajSource of ["head", "attention"] as const) {
     it(`lowers CE, V_top and trajectory losses together (traj source ${trajSource})`, async () => {
       const signals = readSignals(sigDir, 4).samples;
@@ -124,7 +158,7 @@ describe("LaViT student training", () => {
       const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
       const out = mkdtempSync(join(tmpdir(), "lavit-st-out-"));
       const steps = 40;
-      await train(out, lavitTask(vlm, data, signals, s, steps, 0, {}), {
+      await train(out, lavitTask(vlm, data, signalsInMemory(signals), s, steps, 0, {}), {
         steps,
         batchSize: 16,
         lr: 3e-3,
@@ -164,7 +198,7 @@ describe("LaViT student training", () => {
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
     const indices = [5, 0, 63, 17, 5];
     const tasks = [
-      [lavitTask(vlm, data, signals, s, 10, 0, {}), lavitTask(vlm, data, signals, s, 10, 0, {}, true)],
+      [lavitTask(vlm, data, signalsInMemory(signals), s, 10, 0, {}), lavitTask(vlm, data, signalsInMemory(signals), s, 10, 0, {}, true)],
       [teacherTask(vlm, data, {}), teacherTask(vlm, data, { frozenVision: true })],
     ];
     for (const [live, cached] of tasks) {
@@ -197,7 +231,7 @@ describe("LaViT student training", () => {
     const ce = (answerWeight: number) =>
       tf.tidy(
         () =>
-          lavitTask(vlm, data, signals, { ...s, answerWeight }, 10, 0, {})
+          lavitTask(vlm, data, signalsInMemory(signals), { ...s, answerWeight }, 10, 0, {})
             .loss([1, 2, 3], 0)
             .total.dataSync()[0],
       );
@@ -234,14 +268,14 @@ describe("LaViT student training", () => {
     };
     const straightDir = mkdtempSync(join(tmpdir(), "lavit-st-r1-"));
     const a = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
-    const straight = await train(straightDir, lavitTask(a, data, signals, s, o.steps, o.seed, {}), o);
+    const straight = await train(straightDir, lavitTask(a, data, signalsInMemory(signals), s, o.steps, o.seed, {}), o);
     a.dispose();
     const crashDir = mkdtempSync(join(tmpdir(), "lavit-st-r2-"));
     const b = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
-    await train(crashDir, lavitTask(b, data, signals, s, o.steps, o.seed, {}), { ...o, haltAfter: 3 });
+    await train(crashDir, lavitTask(b, data, signalsInMemory(signals), s, o.steps, o.seed, {}), { ...o, haltAfter: 3 });
     b.dispose();
     const c = buildVlm(tiny(data.tokenizer.size, 2, 24), 7);
-    const resumed = await train(crashDir, lavitTask(c, data, signals, s, o.steps, o.seed, {}), { ...o, resume: true });
+    const resumed = await train(crashDir, lavitTask(c, data, signalsInMemory(signals), s, o.steps, o.seed, {}), { ...o, resume: true });
     c.dispose();
     expect(Math.abs(resumed.lastLoss - straight.lastLoss)).toBeLessThan(1e-4);
 
