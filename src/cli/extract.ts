@@ -3,7 +3,7 @@ import { EXTRACT_DEFAULTS, extract, extractOptionsSchema, type ExtractStageOptio
 import { parseLayerSpec } from "../model/readout.js";
 import { PRESETS } from "../stages/presets.js";
 import { givenOptions } from "./options.js";
-import { optionParser } from "./parse.js";
+import { choicesOf, optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = EXTRACT_DEFAULTS;
@@ -14,10 +14,10 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "signals folder to write")
     .option("--teacher <dir>", "teacher model folder", d.teacher)
     .option("--split <split>", "split to extract", d.split)
-    .addOption(new Option("--method <m>", "trajectory signal").choices(["attention", "gradient"]).default(d.method))
+    .addOption(new Option("--method <m>", "trajectory signal").choices(choicesOf(extractOptionsSchema.shape, "method")).default(d.method))
     .addOption(
       new Option("--layout <l>", "signals layout: lavit's (safetensors) or the official LaViT one (.pth, for its PyTorch trainer)")
-        .choices(["lavit", "official"])
+        .choices(choicesOf(extractOptionsSchema.shape, "layout"))
         .default(d.layout),
     )
     .option("--topk <k>", "top-k patch indices stored per step", optionParser(extractOptionsSchema.shape, "topk"), d.topk)
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option("--layers <l>", "decoder layers the attention maps average: all, last:N, or official (the last 8, all when fewer)", parseLayers, d.layers)
     .addOption(
       new Option("--queries <q>", "query rows of step t's map: the step's own tokens, or every token after the image up to step t (official)")
-        .choices(["step", "prefix"])
+        .choices(choicesOf(extractOptionsSchema.shape, "queries"))
         .default(d.queries),
     )
     .addOption(
@@ -33,12 +33,12 @@ export function register(program: Command): void {
         "--gradient-recipe <r>",
         "--method gradient: lavit (one pass per step, min-max, softmax) or official (one map per token, softmax(|g|/tau), at most 10 per step, weighted by strength)",
       )
-        .choices(["lavit", "official"])
+        .choices(choicesOf(extractOptionsSchema.shape, "gradientRecipe"))
         .default(d.gradientRecipe),
     )
     .addOption(
       new Option("--vtop-layer <l>", "V_top after the final norm, or the last layer's output before it (official)")
-        .choices(["final", "pre-norm"])
+        .choices(choicesOf(extractOptionsSchema.shape, "vtopLayer"))
         .default(d.vtopLayer),
     )
     .option("--only-correct", "keep only the samples the teacher answers correctly (official)")

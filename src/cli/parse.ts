@@ -52,3 +52,11 @@ export function optionParser<F extends Record<string, z.ZodType>>(fields: F, key
   const b = numericBounds(fields[key]);
   return b.int ? (value: string): number => parseIntStrict(flag, value, b.min, b.max) : parseNumberIn(flag, b.min, b.max);
 }
+
+/** The values an enum option takes, as its schema states them (for commander's `.choices`). */
+export function choicesOf<F extends Record<string, z.ZodType>>(fields: F, key: keyof F & string): string[] {
+  let t: z.ZodType = fields[key];
+  while ("unwrap" in t && typeof t.unwrap === "function") t = t.unwrap() as z.ZodType;
+  if (!("options" in t) || !Array.isArray(t.options)) throw new Error(`choicesOf: ${key} is not an enum option`);
+  return t.options.map(String);
+}

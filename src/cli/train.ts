@@ -9,7 +9,7 @@ import { addTrainerOptions, givenOptions } from "./options.js";
 import { runRecipe } from "../stages/teacher-recipe.js";
 import { UserError } from "../errors.js";
 import { SPLITS } from "../data/manifest.js";
-import { optionParser } from "./parse.js";
+import { choicesOf, optionParser } from "./parse.js";
 
 /** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
 function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }, dataRequired = true): Command {
@@ -94,7 +94,11 @@ export function register(program: Command): void {
       .description("train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline; the defaults are the demo's recipe"),
     d.steps,
   )
-    .addOption(new Option("--mode <mode>", "lavit, or distill (CE on the teacher's text only, no latents)").choices(["lavit", "distill"]).default(d.mode))
+    .addOption(
+      new Option("--mode <mode>", "lavit, or distill (CE on the teacher's text only, no latents)")
+        .choices(choicesOf(studentOptionsSchema.shape, "mode"))
+        .default(d.mode),
+    )
     .requiredOption("--signals <dir>", "teacher signals folder (from `lavit extract`)")
     .option("--teacher <dir>", "teacher model folder, to check the signals against its config")
     .option("--config <file>", "student model config JSON (default: the --init-from model's size, else the built-in student size)")
@@ -117,7 +121,7 @@ export function register(program: Command): void {
         "--vtop-target <t>",
         "V_top target: per latent, pooled with its step's map; the mean over image tokens for every latent; or the mean from the last latent only (public code)",
       )
-        .choices(["pooled", "mean", "mean-last"])
+        .choices(choicesOf(studentOptionsSchema.shape, "vtopTarget"))
         .default(d.vtopTarget),
     )
     .option(
@@ -128,12 +132,12 @@ export function register(program: Command): void {
     )
     .addOption(
       new Option("--traj-source <s>", "align the trajectory head's read-out (public code) or the student's own attention")
-        .choices(["head", "attention"])
+        .choices(choicesOf(studentOptionsSchema.shape, "trajSource"))
         .default(d.trajSource),
     )
     .addOption(
       new Option("--traj-target <t>", "steps: latent k aligns to step k; first-last: step 1 from the last latent only (public code)")
-        .choices(["steps", "first-last"])
+        .choices(choicesOf(studentOptionsSchema.shape, "trajTarget"))
         .default(d.trajTarget),
     )
     .addOption(
@@ -141,7 +145,7 @@ export function register(program: Command): void {
         "--traj-head <f>",
         "alignment heads: lavit's (unbiased query scaled by 1/sqrt(d), lavit.* names) or the public code's (biased query, no scale, v_top_head.mlp.{0,2} and traj_head.query_proj)",
       )
-        .choices(["lavit", "official"])
+        .choices(choicesOf(studentOptionsSchema.shape, "trajHead"))
         .default(d.trajHead),
     )
     .addOption(

@@ -18,6 +18,9 @@ import { runDemo } from "../../src/demo/pipeline.js";
 import { demoOptionsSchema } from "../../src/demo/recipe.js";
 import { readDatasetInfo } from "../../src/data/manifest.js";
 import { optionParser } from "../../src/cli/parse.js";
+import { buildProgram } from "../../src/cli/main.js";
+import type { Command } from "commander";
+import { flagOf } from "../../src/stages/presets.js";
 import { TRAINER_FIELDS } from "../../src/stages/trainer-options.js";
 import { initEngine } from "../../src/engine/index.js";
 import { loadSplit } from "../../src/data/dataset.js";
@@ -82,6 +85,43 @@ describe("the library refuses what the CLI refuses, in the CLI's words", () => {
     expect(validateOptions(gen, { train: 400, prior: 0.5 }, "x")).toEqual({ train: 400, prior: 0.5 });
     expect(() => validateOptions(gen, { trian: 4 }, "f.json: data")).toThrow(new UserError('f.json: data: unknown generate option "trian"'));
     expect(() => validateOptions(gen, [], "f.json")).toThrow(new UserError("f.json: options must be an object, got an array"));
+  });
+
+  it("every stage command's flags are its schema's options, with its choices and ranges", () => {
+    const program = buildProgram();
+    const find = (path: string[]) => path.reduce<Command>((c, name) => c.commands.find((x) => x.name() === name)!, program);
+    const commands: [string[], z.ZodObject][] = [
+      [["data", "generate"], generateOptionsSchema],
+      [["extract"], extractOptionsSchema],
+      [["train", "teacher"], teacherOptionsSchema],
+      [["train", "base"], baseOptionsSchema],
+      [["train", "student"], studentOptionsSchema],
+      [["eval"], evaluateOptionsSchema],
+      [["gap"], gapOptionsSchema],
+      [["ask"], askOptionsSchema],
+      [["demo"], demoOptionsSchema],
+    ];
+    // Flags the CLI handles itself before calling the stage.
+    const cliOnly = new Set(["--recipe", "--json", "--teacher-forced", "--vision-heads", "--image-for-answer"]);
+    for (const [path, schema] of commands) {
+      const shape = schema.shape as Record<string, z.ZodType>;
+      const byFlag = new Map(Object.keys(shape).map((k) => [flagOf(k), k]));
+      for (const opt of find(path).options) {
+        const long = opt.long!.replace(/^--no-/, "--");
+        if (cliOnly.has(long)) continue;
+        const key = byFlag.get(long);
+        expect(key, `${path.join(" ")} ${opt.long}`).toBeDefined();
+        if (opt.argChoices) expect(describeField(shape[key!]), opt.long).toBe(`one of ${opt.argChoices.join(", ")}`);
+        // A numeric flag refuses just outside its schema's range and takes its ends.
+        const field = shape[key!];
+        const inner = field instanceof z.ZodOptional ? field.unwrap() : field;
+        if (inner instanceof z.ZodNumber && opt.parseArg) {
+          expect(opt.parseArg(String(inner.minValue), undefined), opt.long).toBe(inner.minValue);
+          expect(opt.parseArg(String(inner.maxValue), undefined), opt.long).toBe(inner.maxValue);
+          expect(() => opt.parseArg!(String(inner.minValue! - 1), undefined), opt.long).toThrow(/must be/);
+        }
+      }
+    }
   });
 
   it("the CLI's parsers take their ranges from the schemas", () => {
