@@ -72,7 +72,7 @@ describe("--preset official", () => {
   it("the demo's students all take the preset, and the ablations that contradict it are left out", () => {
     const names = (p?: "official") => variants(true, p ? 4 : 8, p).map((v) => v.name);
     expect(names()).toContain("lavit-two-stage-visual-only");
-    expect(names("official")).toEqual(["distill", "lavit", "lavit-no-traj", "lavit-no-vtop", "lavit-no-gate", "lavit-two-stage"]);
+    expect(names("official")).toEqual(["distill", "lavit", "no-align", "lavit-no-traj", "lavit-no-vtop", "lavit-no-gate", "lavit-two-stage"]);
     expect(variants(false, 4, "official").every((v) => v.options.preset === "official")).toBe(true);
   });
 });
@@ -147,6 +147,6 @@ describe("stages with the preset", () => {
 
   it("takes a key given as undefined as not given (the demo passes its options on as they come)", () => {
     expect(withPreset("official", { latents: 4 }, { latents: undefined as number | undefined }).latents).toBe(4);
-    expect(variants(false, 4, "official").map((v) => v.name)).toEqual(["distill", "lavit"]);
+    expect(variants(false, 4, "official").map((v) => v.name)).toEqual(["distill", "lavit", "no-align"]);
   });
 });
