@@ -54,6 +54,11 @@ export const latentConfigSchema = z
      * with a bias, no scale). Absent means lavit.
      */
     heads: z.enum(["lavit", "official"]).optional(),
+    /**
+     * Trained with a gate that never opens: at inference too, the generated text (and with
+     * `prompt`, the question) cannot attend to the image; only the latents see it.
+     */
+    closed_gate: z.object({ prompt: z.boolean() }).strict().optional(),
   })
   .strict();
 

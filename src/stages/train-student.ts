@@ -306,7 +306,15 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   const config: VlmConfig = {
     ...sized,
     decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
-    latent: latents > 0 ? { num_latents: latents, teacher_hidden_size: vDim, ...(o.trajHead === "official" ? { heads: "official" as const } : {}) } : undefined,
+    latent:
+      latents > 0
+        ? {
+            num_latents: latents,
+            teacher_hidden_size: vDim,
+            ...(o.trajHead === "official" ? { heads: "official" as const } : {}),
+            ...(o.gate && o.gateSchedule === "closed" ? { closed_gate: { prompt: o.gatePrompt } } : {}),
+          }
+        : undefined,
   };
   if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
     throw new UserError(

@@ -2,7 +2,7 @@ import { tf } from "../engine/index.js";
 import { NEG_INF } from "../model/nn.js";
 import type { Rng } from "../util/rng.js";
 
-export const GATE_SCHEDULES = ["none", "two-stage", "two-stage-visual-only", "linear", "cosine"] as const;
+export const GATE_SCHEDULES = ["none", "two-stage", "two-stage-visual-only", "linear", "cosine", "closed"] as const;
 export type GateSchedule = (typeof GATE_SCHEDULES)[number];
 export const GATE_MODES = ["hard", "soft"] as const;
 export type GateMode = (typeof GATE_MODES)[number];
@@ -21,9 +21,13 @@ export interface GateConfig {
  * 1 = normal attention. `two-stage` is the public code's bottleneck-then-joint schedule (the
  * stage boundary at openAt); `two-stage-visual-only` gates the same way but trains the
  * bottleneck stage on the visual losses alone, as the public README (not its code) describes.
+ * `closed` never opens: the text never sees the image, in training and at inference, so the
+ * latent thoughts are the only way in (a bottleneck, to tell "alignment does not help" from
+ * "the reopened gate lets the answer go around the thoughts").
  */
 export function gateValue(g: GateConfig, step: number, totalSteps: number): number {
   if (g.schedule === "none") return 1;
+  if (g.schedule === "closed") return 0;
   const openStep = g.openAt * totalSteps;
   if (openStep <= 0) return 1;
   const x = Math.min(1, step / openStep);
