@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
-import { optionParser, parsePositiveInt } from "./parse.js";
+import { choicesOf, optionParser, parsePositiveInt } from "./parse.js";
 import { assertFileOutput } from "../util/paths.js";
 import { checkRaster } from "../util/limits.js";
 import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
@@ -20,6 +20,11 @@ export function register(program: Command): void {
     .description("generate the benchmark (all five splits) into a new folder")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
     .option("--seed <n>", "random seed", optionParser(generateOptionsSchema.shape, "seed"), GENERATE_DEFAULTS.seed)
+    .addOption(
+      new Option("--setting <name>", "benchmark setting: default, or hard (crowded scenes of small objects; docs/benchmark.md)")
+        .choices(choicesOf(generateOptionsSchema.shape, "setting"))
+        .default(GENERATE_DEFAULTS.setting),
+    )
     .option("--size <px>", "image side in pixels", optionParser(generateOptionsSchema.shape, "size"), GENERATE_DEFAULTS.size)
     .option("--patch <px>", "patch side in pixels (must divide --size)", optionParser(generateOptionsSchema.shape, "patch"), GENERATE_DEFAULTS.patch)
     .option(

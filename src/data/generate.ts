@@ -12,9 +12,12 @@ import { renderSample } from "./sample.js";
 import { MaskCache } from "./shapes.js";
 import type { SceneContext } from "./scene.js";
 import { Tokenizer } from "./tokenizer.js";
+import { BENCHMARK_SETTINGS, type SettingName } from "./settings.js";
 
 export interface GenerateOptions {
   seed: number;
+  /** The benchmark setting (data/settings.ts). */
+  setting: SettingName;
   size: number;
   patch: number;
   prior: number;
@@ -104,7 +107,7 @@ export function splitSizes(opts: GenerateOptions): Record<Split, number> {
 
 /** Writes a complete dataset into `dir` (which the caller makes atomic by building it in a temp folder). */
 export function generateDataset(dir: string, opts: GenerateOptions): DatasetInfo {
-  const ctx: SceneContext = { size: opts.size, patch: opts.patch, masks: new MaskCache(opts.size) };
+  const ctx: SceneContext = { size: opts.size, patch: opts.patch, masks: new MaskCache(opts.size), setting: BENCHMARK_SETTINGS[opts.setting] };
   const sizes = splitSizes(opts);
   const total = SPLITS.reduce((a, s) => a + sizes[s], 0);
   const bar = progress("generating", total, { quiet: opts.quiet });
@@ -120,7 +123,16 @@ export function generateDataset(dir: string, opts: GenerateOptions): DatasetInfo
     writeFileSync(join(dir, split, "manifest.jsonl"), formatManifest(records));
   }
   bar.stop();
-  const info: DatasetInfo = { format: DATASET_FORMAT, seed: opts.seed, size: opts.size, patch: opts.patch, prior: opts.prior, splits: sizes };
+  const info: DatasetInfo = {
+    format: DATASET_FORMAT,
+    seed: opts.seed,
+    // The default setting is not written, so a default dataset is byte for byte what earlier lavits made.
+    ...(opts.setting !== "default" ? { setting: opts.setting } : {}),
+    size: opts.size,
+    patch: opts.patch,
+    prior: opts.prior,
+    splits: sizes,
+  };
   writeFileSync(join(dir, "dataset.json"), JSON.stringify(info, null, 2) + "\n");
   writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(Tokenizer.forGrammar().toJSON(), null, 2) + "\n");
   return info;

@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { checkJson, parseJsonText, readJsonValue } from "../util/json.js";
 import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
+import { SETTING_NAMES, type SettingName } from "./settings.js";
 
 export const SPLITS = ["teacher-train", "train", "test-id", "test-ood", "test-pairs"] as const;
 export type Split = (typeof SPLITS)[number];
@@ -106,6 +107,8 @@ export const datasetInfoSchema = z
   .object({
     format: z.literal(DATASET_FORMAT),
     seed: z.number().int(),
+    /** The benchmark setting (absent: default). */
+    setting: z.enum(SETTING_NAMES as [SettingName, ...SettingName[]]).optional(),
     size: z.number().int().positive(),
     patch: z.number().int().positive(),
     prior: z.number().min(0).max(1),

@@ -1,5 +1,6 @@
 import type { Rng } from "../util/rng.js";
 import type { MaskCache } from "./shapes.js";
+import type { BenchmarkSetting } from "./settings.js";
 import { CELL_WORDS, type Colour, type Shape, type SizeClass } from "./vocab.js";
 
 /**
@@ -24,6 +25,8 @@ export interface SceneContext {
   size: number;
   patch: number;
   masks: MaskCache;
+  /** Absent: the default setting. */
+  setting?: BenchmarkSetting;
 }
 
 export function centre(o: SceneObject): { cx: number; cy: number } {

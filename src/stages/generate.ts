@@ -9,11 +9,13 @@ import { withLock } from "../util/lock.js";
 import { checkReplaceable } from "../util/marker.js";
 import { assertOutputLocation } from "../util/paths.js";
 import { z } from "zod";
+import { SETTING_NAMES, type SettingName } from "../data/settings.js";
 import { countOrZero, flag, named, numIn, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
 
 /** The built-in benchmark's sizes: the demo's, so a dataset made with the defaults is the demo's. */
 export const GENERATE_DEFAULTS: Readonly<Required<Omit<DataOptions, "quiet">>> = {
   seed: 0,
+  setting: "default",
   size: 64,
   patch: 8,
   prior: 0.8,
@@ -35,6 +37,7 @@ export const generateOptionsSchema = named(
     .object({
       out: text(),
       seed: seedField().optional(),
+      setting: z.enum(SETTING_NAMES as [SettingName, ...SettingName[]]).optional(),
       size: positiveInt().optional(),
       patch: positiveInt().optional(),
       prior: numIn(0, 1).optional(),

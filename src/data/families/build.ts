@@ -2,6 +2,7 @@ import type { Rng } from "../../util/rng.js";
 import { centre, makeObject, place, type CentreRange, type SceneContext, type SceneObject } from "../scene.js";
 import { COLOURS, SHAPES, SIZES, type Colour, type Shape, type SizeClass } from "../vocab.js";
 import type { Draft } from "./family.js";
+import { BENCHMARK_SETTINGS } from "../settings.js";
 
 // Scene building blocks the families share.
 
@@ -16,12 +17,13 @@ export function freshKind(
   shapes: readonly Shape[],
   colours: readonly Colour[],
   size?: SizeClass,
+  sizes: readonly SizeClass[] = SIZES,
 ): { shape: Shape; colour: Colour; size: SizeClass } | null {
   const options: [Shape, Colour][] = [];
   for (const s of shapes) for (const c of colours) if (!objects.some((o) => o.shape === s && o.colour === c)) options.push([s, c]);
   if (!options.length) return null;
   const [shape, colour] = rng.pick(options);
-  return { shape, colour, size: size ?? rng.pick(SIZES) };
+  return { shape, colour, size: size ?? rng.pick(sizes) };
 }
 
 /** Adds one object of a fresh kind, placed apart from the rest; its index, or -1. */
@@ -34,7 +36,7 @@ export function addObject(
   range: CentreRange = {},
   size?: SizeClass,
 ): number {
-  const kind = freshKind(rng, objects, shapes, colours, size);
+  const kind = freshKind(rng, objects, shapes, colours, size, (ctx.setting ?? BENCHMARK_SETTINGS.default).sizes);
   if (!kind) return -1;
   const o = makeObject(ctx, kind);
   if (!place(rng, ctx, o, objects, range)) return -1;
@@ -42,7 +44,7 @@ export function addObject(
   return objects.length - 1;
 }
 
-/** Distractors up to a random total of 3..6 (at least `min`), never of the excluded shapes/colours. */
+/** Distractors up to a random total in the setting's range (3..6 by default; at least `min`), never of the excluded shapes/colours. */
 export function fill(
   rng: Rng,
   ctx: SceneContext,
@@ -51,10 +53,11 @@ export function fill(
   notShapes: readonly Shape[] = [],
   notColours: readonly Colour[] = [],
 ): void {
-  const total = Math.max(min, rng.int(3, 6));
+  const [fewest, most] = (ctx.setting ?? BENCHMARK_SETTINGS.default).objects;
+  const total = Math.max(min, rng.int(fewest, most));
   const shapes = without(SHAPES, ...notShapes);
   const colours = without(COLOURS, ...notColours);
-  for (let guard = 0; objects.length < total && guard < 12; guard++) addObject(rng, ctx, objects, shapes, colours);
+  for (let guard = 0; objects.length < total && guard < Math.max(12, 2 * total); guard++) addObject(rng, ctx, objects, shapes, colours);
 }
 
 /** Keeps an object's centre while its shape (and so its box) changes. */
