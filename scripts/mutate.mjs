@@ -95,7 +95,8 @@ function runTests(tests) {
         // No report: vitest itself could not run.
       }
       // A mutant that does not parse or import fails the run without any test of the mutated code failing.
-      const loadError = !r || (r.testResults ?? []).some((f) => /Transform failed|SyntaxError|Failed to load url|does not provide an export/.test(f.message ?? ""));
+      const loadError =
+        !r || (r.testResults ?? []).some((f) => /Transform failed|SyntaxError|Failed to load url|does not provide an export/.test(f.message ?? ""));
       done({ ok: code === 0, loadError, ran: r?.numTotalTests ?? 0 });
     });
   });
@@ -118,7 +119,10 @@ for (const [i, m] of chosen.entries()) {
   const path = join(root, m.file);
   const original = readFileSync(path, "utf8");
   live = { file: m.file, original };
-  writeFileSync(path, original.replace(m.find, () => m.replace));
+  writeFileSync(
+    path,
+    original.replace(m.find, () => m.replace),
+  );
   const r = await runTests(m.tests);
   restore();
   const verdict = r.ok ? "survived" : r.loadError ? "broken" : "killed";
