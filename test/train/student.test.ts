@@ -8,7 +8,6 @@ import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
 import { openSignals, readSignals, type SampleSignals } from "../../src/signals/layout.js";
-import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
 import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
 import { teacherTask } from "../../src/train/teacher.js";
@@ -19,41 +18,6 @@ import { saveModel } from "../../src/model/checkpoint.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 
 const tiny = (vocab: number, latents = 0, teacherHidden = 24) => tinyConfig(vocab, { latents, teacherHidden });
-
-describe("LaViT losses", () => {
-  it("cosine loss matches a hand computation", () => {
-    // rows: (1,0)·(1,0) -> cos 1; (1,0)·(0,2) -> cos 0; (3,4)·(-3,-4) -> cos -1. Mean of 1 - cos = (0 + 1 + 2) / 3
-    const l = cosineLoss(
-      tf.tensor2d([
-        [1, 0],
-        [1, 0],
-        [3, 4],
-      ]),
-      tf.tensor2d([
-        [1, 0],
-        [0, 2],
-        [-3, -4],
-      ]),
-    );
-    expect(l.dataSync()[0]).toBeCloseTo(1, 5);
-  });
-
-  it("KL(p || q) matches a hand computation and ignores p's zeros", () => {
-    const p = [0.5, 0.5, 0];
-    const q = [0.25, 0.25, 0.5];
-    const expected = 0.5 * Math.log(0.5 / 0.25) * 2;
-    const l = klLoss(tf.tensor2d([p]), tf.log(tf.tensor2d([q])));
-    expect(l.dataSync()[0]).toBeCloseTo(expected, 5);
-  });
-
-  it("sparsifies to the top k and maps latents to steps", () => {
-    expect([...sparsifyTopk([0.1, 0.6, 0.3, 0.0], 2)].map((x) => +x.toFixed(4))).toEqual([0, 0.6667, 0.3333, 0]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 2))).toEqual([0, 0, 1, 1]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 4))).toEqual([0, 1, 2, 3]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 1))).toEqual([0, 0, 0, 0]);
-    expect(stepForLatent(0, 1, 3)).toBe(0);
-  });
-});
 
 describe("LaViT student training", () => {
   let data: LoadedSplit;
