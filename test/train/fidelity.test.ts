@@ -132,7 +132,7 @@ describe("official student choices", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 6);
     const visual = (gate: LavitSettings["gate"]) =>
       tf.tidy(() => {
-        const r = lavitTask(vlm, data, signals, { ...base, gate }, 10, 0, {}).loss([0, 1, 2], 0);
+        const r = lavitTask(vlm, data, signalsInMemory(signals), { ...base, gate }, 10, 0, {}).loss([0, 1, 2], 0);
         return [r.parts.loss_vtop.dataSync()[0], r.parts.loss_traj.dataSync()[0], r.parts.loss_ce.dataSync()[0]];
       });
     const open = visual({ schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false });
