@@ -1,5 +1,5 @@
 import type { Sample } from "../data/manifest.js";
-import { massOn, topkIndices } from "../signals/maps.js";
+import { massOn, stepPatches, topkIndices } from "../signals/maps.js";
 
 /** Perception-Gap metrics of one sample, averaged over its rationale steps. */
 export interface GazeMetrics {
@@ -42,12 +42,12 @@ export interface GapMetrics {
   topk_iou?: number;
 }
 
-/** Per step, the patch indices of the ground-truth region (undefined: regions unknown). */
+/** Per step, the patch indices of the ground-truth region, each once (undefined: regions unknown). */
 export type StepRegions = (step: number) => readonly number[];
 
-/** A lavit sample's regions: each step's patches; steps beyond its rationale use all its patches. */
+/** A lavit sample's regions, as extraction scores them (stepPatches). */
 export function sampleRegions(sample: Sample): StepRegions {
-  return (t) => sample.rationale[t]?.patches ?? sample.rationale.flatMap((r) => r.patches);
+  return (t) => stepPatches(sample, t);
 }
 
 /**
@@ -60,7 +60,7 @@ export function mapGaze(maps: readonly Float32Array[], regions: StepRegions | un
   let ent = 0;
   maps.forEach((p, t) => {
     // The maps are distributions: their mass is taken as 1, not re-summed.
-    if (regions) mass += massOn(p, [...new Set(regions(t))], 1);
+    if (regions) mass += massOn(p, regions(t), 1);
     ent += entropy(p);
   });
   const out: GapMetrics = { entropy: ent / maps.length };

@@ -56,4 +56,14 @@ describe("per-patch labels", () => {
     expect([objectRow[3 * 8 + 3], objectCol[3 * 8 + 3]]).toEqual([4, 4]);
     expect([objectRow[0], objectCol[7 * 8 + 7]]).toEqual([0, 0]);
   });
+
+  it("labels a patch with an object that covers a quarter of it or more, not less", () => {
+    const { masks, sample } = squareAndCircle();
+    sample.objects = sample.objects.slice(0, 1);
+    // The square spans pixels 8..26: 3 of patch (1,3)'s 8 columns (37.5%), 3 x 3 pixels of patch (3,3) (14%).
+    expect([sample.objects[0].x0, sample.objects[0].w]).toEqual([8, 19]);
+    const { shape } = patchLabels(sample, 64, 8, masks);
+    expect(shape[1 * 8 + 3]).toBe(1 + SHAPES.indexOf("square"));
+    expect(shape[3 * 8 + 3]).toBe(0);
+  });
 });

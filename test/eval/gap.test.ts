@@ -53,6 +53,37 @@ describe("Perception-Gap metrics", () => {
     expect(noRegions.js_to_teacher).toBeCloseTo(u.js_to_teacher!, 12);
   });
 
+  it("when the model writes more steps than the rationale or the teacher: JS over the steps both wrote, extra steps against the whole rationale, each patch once", () => {
+    const sample = {
+      rationale: [
+        { text: "look a", objects: [0], patches: [0, 1] },
+        { text: "look b", objects: [1], patches: [1, 2] },
+      ],
+    } as unknown as Sample;
+    const teacher = [Float32Array.from([0.7, 0.1, 0.1, 0.1]), Float32Array.from([0.1, 0.1, 0.2, 0.6])];
+    const model = [teacher[0], Float32Array.from([0.4, 0.3, 0.2, 0.1]), Float32Array.from([0.25, 0.25, 0.25, 0.25])];
+    const g = sampleGaze(sample, model, teacher, 1);
+    // Two steps compared with the teacher; the model's third has nothing to be compared with.
+    expect(g.js_to_teacher).toBeCloseTo(jensenShannon(model[1], teacher[1]) / 2, 10);
+    expect(g.topk_iou).toBeCloseTo((1 + 0) / 2, 10);
+    // Step 3 is past the rationale: scored on its patches {0, 1, 2} (patch 1 once), not on step 2's {1, 2}.
+    expect(g.grounding_mass).toBeCloseTo((0.8 + 0.5 + 0.75) / 3, 6);
+    // A model that writes fewer steps than the teacher is compared over its own.
+    expect(sampleGaze(sample, [teacher[0]], teacher, 1).js_to_teacher).toBeCloseTo(0, 10);
+  });
+
+  it("averages each metric over the samples that have it", () => {
+    const m = meanGap([
+      { entropy: 1, js_to_teacher: 0.2, grounding_mass: 0.5 },
+      { entropy: 3, grounding_mass: 0.7 },
+      { entropy: 2, js_to_teacher: 0.4 },
+    ]);
+    expect(m.entropy).toBeCloseTo(2, 10);
+    expect(m.js_to_teacher).toBeCloseTo(0.3, 10);
+    expect(m.grounding_mass).toBeCloseTo(0.6, 10);
+    expect(m).not.toHaveProperty("topk_iou");
+  });
+
   it("counts a pair only when both members are right", () => {
     const p = (id: string, pair: string, correct: boolean): Prediction => ({
       id,

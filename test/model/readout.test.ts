@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { imageRowsAttention, layerHeadMean } from "../../src/model/readout.js";
+import { imageRowsAttention, layerHeadMean, layersUsed, parseLayerSpec } from "../../src/model/readout.js";
 import { IMAGE_START } from "../../src/model/vlm.js";
 
 describe("attention read-out", () => {
@@ -25,5 +25,14 @@ describe("attention read-out", () => {
     const mean = layerHeadMean(layers).arraySync();
     expect(mean[1][t - 1][IMAGE_START + 3]).toBeCloseTo(got[1][1][3], 6);
     tf.dispose(layers);
+  });
+
+  it("chooses the layers a --layers value names: official is the last 8 (all of a smaller model), last:N the last N", () => {
+    expect(layersUsed("official", 12)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(layersUsed("official", 3)).toEqual([0, 1, 2]);
+    expect(layersUsed("all", 2)).toEqual([0, 1]);
+    expect(layersUsed(parseLayerSpec("last:2")!, 5)).toEqual([3, 4]);
+    expect(layersUsed("last:6", 5)).toBeNull();
+    expect(parseLayerSpec("first:2")).toBeNull();
   });
 });

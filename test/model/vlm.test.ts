@@ -8,7 +8,7 @@ import { generate, generateGreedy } from "../../src/model/generate.js";
 import { initFromFolder, initVisionFrom, loadWeightsInto, saveModel, readModelFolder } from "../../src/model/checkpoint.js";
 import { addAuxHeads } from "../../src/model/aux-heads.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
-import { promptIds, parseAnswer, splitSteps } from "../../src/model/sequence.js";
+import { promptIds } from "../../src/model/sequence.js";
 import type { VlmConfig } from "../../src/model/config.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -171,15 +171,5 @@ describe("vision-language model", () => {
     const other = buildVlm(wider, 3);
     expect(() => initVisionFrom(other.store, dir, wider)).toThrow(/--vision-from .*: its vision config .* differs/);
     for (const m of [teacher, student, other]) m.dispose();
-  });
-
-  it("parses answers and rationale steps from generated text", () => {
-    expect(parseAnswer("look red circle ; answer red <eos>")).toBe("red");
-    expect(parseAnswer("look red circle ;")).toBeNull();
-    const words = "look red circle ; look blue square ; answer yes <eos>".split(" ");
-    expect(splitSteps(words)).toEqual([
-      { start: 0, end: 3 },
-      { start: 4, end: 7 },
-    ]);
   });
 });

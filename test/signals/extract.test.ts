@@ -8,6 +8,7 @@ import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
 import { readSignals, resizeSquare } from "../../src/signals/layout.js";
+import { massOn, stepPatches } from "../../src/signals/maps.js";
 import { readSafetensors, toFloat32, writeSafetensors } from "../../src/io/safetensors.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 
@@ -52,6 +53,23 @@ describe("signal extraction", () => {
       // The overall figure is a step-weighted mean of the families'.
       expect(summary.grounding_mass).toBeGreaterThanOrEqual(Math.min(...byFamily) - 1e-9);
       expect(summary.grounding_mass).toBeLessThanOrEqual(Math.max(...byFamily) + 1e-9);
+      // The summary's figures, recomputed per step from what was written: the mass on the step's
+      // patches, and even gaze's floor |patches| / n (a step past the rationale scored on all of it).
+      const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8")) as { results: { id: string; attention_path_abs: string }[] };
+      let [mass, floor, steps] = [0, 0, 0];
+      for (const r of meta.results) {
+        const sample = data.samples.find((x) => x.id === r.id)!;
+        const written = JSON.parse(readFileSync(join(out, r.attention_path_abs), "utf8")) as { steps: { p_t: number[] }[] };
+        written.steps.forEach((st, k) => {
+          mass += massOn(st.p_t, stepPatches(sample, k));
+          floor += stepPatches(sample, k).length / 16;
+          steps++;
+        });
+      }
+      expect(summary.mean_steps).toBeCloseTo(steps / 6, 10);
+      expect(summary.grounding_mass).toBeCloseTo(mass / steps, 4);
+      expect(summary.grounding_mass_uniform).toBeCloseTo(floor / steps, 10);
+      expect(summary.grounding_mass_uniform).toBeGreaterThan(1.5 / 16);
       const py = spawnSync("python3", ["-c", PY_READER, out], { encoding: "utf8" });
       expect(py.status, py.stderr).toBe(0);
       const rows = JSON.parse(py.stdout) as { steps: number[]; lo: number; hi: number; shape: number[]; dtype: string }[];

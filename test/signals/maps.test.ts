@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { massOn, minMax, softmaxTemp, stepPatches, topkIndices } from "../../src/signals/maps.js";
+import { massOn, minMax, normalise, softmaxTemp, stepPatches, toDistribution, topkIndices } from "../../src/signals/maps.js";
 
 describe("maps", () => {
   it("computes top-k (ties to the lower index) and min-max / softmax normalisations", () => {
@@ -9,6 +9,13 @@ describe("maps", () => {
     const s = softmaxTemp(Float32Array.from([0, Math.log(3)]), 1);
     expect(s[0]).toBeCloseTo(0.25, 6);
     expect(s[1]).toBeCloseTo(0.75, 6);
+  });
+
+  it("makes distributions of maps, an all-zero map even (a model that looked nowhere)", () => {
+    expect([...toDistribution([1, 3, 0, 0])]).toEqual([0.25, 0.75, 0, 0]);
+    expect([...toDistribution([0, 0, 0, 0])]).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect([...normalise(Float32Array.from([2, 6]))]).toEqual([0.25, 0.75]);
+    expect([...normalise(new Float32Array(2))]).toEqual([0.5, 0.5]);
   });
 
   it("grounding mass: the share of a map's total on the patches, or its sum on them for a distribution", () => {

@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { boxesToPatches, patchesToBoxes, readBoxes } from "../../src/signals/regions.js";
+import { boxesToPatches, datasetRegionBoxes, patchesToBoxes, readBoxes } from "../../src/signals/regions.js";
+import type { Sample } from "../../src/data/manifest.js";
 import { resizeMap } from "../../src/signals/maps.js";
 import { resizeSquare } from "../../src/signals/layout.js";
 import { readImageAny, imageSize } from "../../src/data/read-image.js";
@@ -40,6 +41,24 @@ describe("ground-truth regions", () => {
         expect(boxesToPatches(patchesToBoxes(patches, size, grid), size, size, { rows: grid, cols: grid })).toEqual(patches);
       }),
     );
+  });
+
+  it("gives a lavit sample's steps as boxes, and a step past the rationale's end the whole rationale", () => {
+    const sample = {
+      id: "s",
+      rationale: [
+        { text: "look a", objects: [0], patches: [0, 1] },
+        { text: "look b", objects: [1], patches: [1, 5] },
+      ],
+    } as unknown as Sample;
+    const steps = datasetRegionBoxes([sample], 32, 4).get("s")!.steps;
+    const patches = steps.map((b) => boxesToPatches(b, 32, 32, { rows: 4, cols: 4 }));
+    // The last entry serves every step past the rationale (lavit gap takes min(t, last)).
+    expect(patches).toEqual([
+      [0, 1],
+      [1, 5],
+      [0, 1, 5],
+    ]);
   });
 
   it("reads JSONL {question_id, boxes} and JSON arrays with Visual-CoT bbox, and names the bad line", () => {

@@ -128,6 +128,22 @@ describe("official student choices", () => {
     vlm.dispose();
   });
 
+  it("a shut gate leaves the latents' view of the image alone: their losses are those without a gate", () => {
+    const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 6);
+    const visual = (gate: LavitSettings["gate"]) =>
+      tf.tidy(() => {
+        const r = lavitTask(vlm, data, signalsInMemory(signals), { ...base, gate }, 10, 0, {}).loss([0, 1, 2], 0);
+        return [r.parts.loss_vtop.dataSync()[0], r.parts.loss_traj.dataSync()[0], r.parts.loss_ce.dataSync()[0]];
+      });
+    const open = visual({ schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false });
+    const shut = visual({ schedule: "two-stage", openAt: 0.5, mode: "hard", gatePrompt: false });
+    expect(shut[0]).toBeCloseTo(open[0], 6);
+    expect(shut[1]).toBeCloseTo(open[1], 6);
+    // The answer rows do lose the image.
+    expect(Math.abs(shut[2] - open[2])).toBeGreaterThan(1e-6);
+    vlm.dispose();
+  });
+
   it("mean-last and first-last: targets are the mean V_top and step 1 whole, trained from the last latent only", () => {
     const s: LavitSettings = {
       ...base,

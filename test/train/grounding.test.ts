@@ -104,3 +104,66 @@ describe("grounding term", () => {
     expect(grounded).toBeLessThan(plain - 0.3);
   }, 60_000);
 });
+
+describe("grounding hinge", () => {
+  /** One layer, one head: row `q` of sample b attends to the image as `maps[b][q]` (other rows: nothing). */
+  function probs(maps: Record<number, number[]>[], t: number, n: number): tf.Tensor4D[] {
+    const v = new Float32Array(maps.length * t * t);
+    maps.forEach((rows, b) => {
+      for (const [q, m] of Object.entries(rows)) for (let j = 0; j < n; j++) v[(b * t + Number(q)) * t + IMAGE_START + j] = m[j];
+    });
+    return [tf.tensor4d(v, [maps.length, 1, t, t])];
+  }
+
+  it("with a target below 1, a step with more mass than the target costs nothing and one with less costs -log(mass / target)", () => {
+    const [n, t] = [4, IMAGE_START + 4 + 3];
+    // Step 1 (row t-2): 0.8 on its patch 0, above the target. Step 2 (row t-1): 0.5 on patches 2 and 3, below it.
+    const layers = probs([{ [t - 2]: [0.8, 0.2, 0, 0], [t - 1]: [0.25, 0.25, 0.25, 0.25] }], t, n);
+    const batch = groundBatch(
+      [
+        [
+          { positions: [t - 2], patches: [0] },
+          { positions: [t - 1], patches: [2, 3] },
+        ],
+      ],
+      t,
+      n,
+    );
+    const at = (target: number) => groundingLoss(layers, batch, n, target).dataSync()[0];
+    expect(at(0.65)).toBeCloseTo(-Math.log(0.5 / 0.65) / 2, 5);
+    expect(at(1)).toBeCloseTo((-Math.log(0.8) - Math.log(0.5)) / 2, 5);
+    // At or below the lower mass, nothing is left to pull.
+    expect(at(0.5)).toBeCloseTo(0, 6);
+    expect(at(0.3)).toBe(0);
+    tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
+  });
+
+  it("averages over the steps a batch has, not the padding of shorter samples", () => {
+    const [n, t] = [4, IMAGE_START + 4 + 3];
+    // Sample 0 has two steps, sample 1 one: its second slot is padding and must not count.
+    const layers = probs([{ [t - 2]: [0.5, 0.5, 0, 0], [t - 1]: [0.25, 0.25, 0.25, 0.25] }, { [t - 2]: [0.5, 0.25, 0.25, 0] }], t, n);
+    const batch = groundBatch(
+      [
+        [
+          { positions: [t - 2], patches: [0] },
+          { positions: [t - 1], patches: [3] },
+        ],
+        [{ positions: [t - 2], patches: [0, 1] }],
+      ],
+      t,
+      n,
+    );
+    expect(groundingLoss(layers, batch, n).dataSync()[0]).toBeCloseTo((-Math.log(0.5) - Math.log(0.25) - Math.log(0.75)) / 3, 5);
+    tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
+  });
+
+  it("leaves out the steps without patches, keeping the others' positions", () => {
+    const words = "look red circle ; look nothing ; look blue square ; answer yes".split(" ");
+    const steps = groundSteps(words, 10, [{ patches: [3] }, { patches: [] }, { patches: [5, 6] }]);
+    // Word w is predicted from position promptLength - 1 + w.
+    expect(steps).toEqual([
+      { positions: [9, 10, 11], patches: [3] },
+      { positions: [16, 17, 18], patches: [5, 6] },
+    ]);
+  });
+});

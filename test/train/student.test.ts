@@ -8,92 +8,16 @@ import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
 import { extractSignals } from "../../src/signals/extract.js";
 import { openSignals, readSignals, type SampleSignals } from "../../src/signals/layout.js";
-import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
-import { gateBias, gateValue } from "../../src/train/gate.js";
 import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { targetText } from "../../src/data/sample.js";
-import { NEG_INF } from "../../src/model/nn.js";
-import { Rng } from "../../src/util/rng.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 
 const tiny = (vocab: number, latents = 0, teacherHidden = 24) => tinyConfig(vocab, { latents, teacherHidden });
-
-describe("LaViT losses", () => {
-  it("cosine loss matches a hand computation", () => {
-    // rows: (1,0)·(1,0) -> cos 1; (1,0)·(0,2) -> cos 0; (3,4)·(-3,-4) -> cos -1. Mean of 1 - cos = (0 + 1 + 2) / 3
-    const l = cosineLoss(
-      tf.tensor2d([
-        [1, 0],
-        [1, 0],
-        [3, 4],
-      ]),
-      tf.tensor2d([
-        [1, 0],
-        [0, 2],
-        [-3, -4],
-      ]),
-    );
-    expect(l.dataSync()[0]).toBeCloseTo(1, 5);
-  });
-
-  it("KL(p || q) matches a hand computation and ignores p's zeros", () => {
-    const p = [0.5, 0.5, 0];
-    const q = [0.25, 0.25, 0.5];
-    const expected = 0.5 * Math.log(0.5 / 0.25) * 2;
-    const l = klLoss(tf.tensor2d([p]), tf.log(tf.tensor2d([q])));
-    expect(l.dataSync()[0]).toBeCloseTo(expected, 5);
-  });
-
-  it("sparsifies to the top k and maps latents to steps", () => {
-    expect([...sparsifyTopk([0.1, 0.6, 0.3, 0.0], 2)].map((x) => +x.toFixed(4))).toEqual([0, 0.6667, 0.3333, 0]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 2))).toEqual([0, 0, 1, 1]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 4))).toEqual([0, 1, 2, 3]);
-    expect([0, 1, 2, 3].map((k) => stepForLatent(k, 4, 1))).toEqual([0, 0, 0, 0]);
-    expect(stepForLatent(0, 1, 3)).toBe(0);
-  });
-});
-
-describe("sensory gate", () => {
-  it("follows its schedules at start, middle and end", () => {
-    const g = (schedule: "none" | "two-stage" | "linear" | "cosine", step: number) =>
-      gateValue({ schedule, openAt: 0.5, mode: "hard", gatePrompt: false }, step, 100);
-    expect([g("none", 0), g("none", 50)]).toEqual([1, 1]);
-    expect([g("two-stage", 0), g("two-stage", 49), g("two-stage", 50), g("two-stage", 99)]).toEqual([0, 0, 1, 1]);
-    expect([g("linear", 0), g("linear", 25), g("linear", 50), g("linear", 99)]).toEqual([0, 0.5, 1, 1]);
-    expect(g("cosine", 0)).toBe(0);
-    expect(g("cosine", 25)).toBeCloseTo(0.5);
-    expect(g("cosine", 99)).toBe(1);
-  });
-
-  it("blocks exactly the gated rows from the image columns and nothing else", () => {
-    const t = 10;
-    const imageStart = 2;
-    const n = 4;
-    // rows 8, 9 gated (the answer); rows 6, 7 are latents and must stay open
-    const closed = gateBias([{ rows: [8, 9] }], t, imageStart, n, 0, "hard", new Rng(1))!;
-    const v = closed.arraySync()[0][0];
-    for (let r = 0; r < t; r++)
-      for (let c = 0; c < t; c++) {
-        const blocked = (r === 8 || r === 9) && c >= imageStart && c < imageStart + n;
-        expect(v[r][c], `${r},${c}`).toBe(blocked ? NEG_INF : 0);
-      }
-    // half open, hard: exactly half of the patches hidden per gated row, the same set within a sample
-    const half = gateBias([{ rows: [8, 9] }], t, imageStart, n, 0.5, "hard", new Rng(2))!.arraySync()[0][0];
-    const hidden8 = half[8].slice(imageStart, imageStart + n).filter((x) => x === NEG_INF).length;
-    expect(hidden8).toBe(2);
-    expect(half[9]).toEqual(half[8]);
-    expect(half[6].every((x) => x === 0)).toBe(true);
-    const soft = gateBias([{ rows: [9] }], t, imageStart, n, 0.25, "soft", new Rng(3))!.arraySync()[0][0];
-    expect(soft[9][imageStart]).toBeCloseTo(Math.log(0.25), 5);
-    expect(soft[9][0]).toBe(0);
-    expect(gateBias([{ rows: [9] }], t, imageStart, n, 1, "soft", new Rng(3))).toBeNull();
-  });
-});
 
 describe("LaViT student training", () => {
   let data: LoadedSplit;
