@@ -24,11 +24,14 @@ export {
 } from "./stages/train-student.js";
 export { TRAINER_DEFAULTS, defaultWarmup, type CommonTrainOptions } from "./stages/trainer-options.js";
 export {
+  ANSWER_PROBES,
+  EVALUATE_DEFAULTS,
   evaluate,
   evaluateTeacherForced,
   evaluateVisionTower,
   evaluateOptionsSchema,
   diagnosticOptionsSchema,
+  type AnswerProbe,
   type EvaluateOptions,
   type Evaluation,
 } from "./stages/evaluate.js";

@@ -1,9 +1,18 @@
-import { Command } from "commander";
-import type { EvalResult } from "../eval/evaluate.js";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { THOUGHTS_READOUTS, type ThoughtsReadout } from "../eval/evaluate.js";
 import type { ForcedAccuracy, ForcedResult } from "../eval/forced.js";
 import type { VisionHeadsResult } from "../eval/vision-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import { evaluate, evaluateOptionsSchema, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions } from "../stages/evaluate.js";
+import {
+  ANSWER_PROBES,
+  evaluate,
+  evaluateOptionsSchema,
+  evaluateTeacherForced,
+  evaluateVisionTower,
+  type AnswerProbe,
+  type EvaluateOptions,
+  type Evaluation,
+} from "../stages/evaluate.js";
 import { UserError } from "../errors.js";
 import { optionParser } from "./parse.js";
 
@@ -13,11 +22,40 @@ function gazeLine(g: GazeMetrics): string {
   return gap.join(", ");
 }
 
-function formatResult(r: EvalResult & GazeMetrics & { thoughts?: GazeMetrics }): string {
+const READOUT_NAMES: Record<ThoughtsReadout, string> = { head: "read by the trajectory head", attention: "read from their own attention" };
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+function formatProbes(p: NonNullable<Evaluation["probes"]>): string[] {
+  const lines: string[] = [];
+  if (p.swap) {
+    const s = p.swap;
+    lines.push(
+      `  swap probe (latents think over image A, the text sees image B; ${s.pairs} pairs): follows A ${pct(s.follow_a)}, B ${pct(s.follow_b)}, neither ${pct(s.neither)}`,
+      `    latents masked (the constant): follows A ${pct(s.constant.follow_a)}, B ${pct(s.constant.follow_b)}, neither ${pct(s.constant.neither)}`,
+    );
+  }
+  if (p.steer) {
+    const s = p.steer;
+    lines.push(
+      `  steer probe (latents may look only at another object; ${s.samples} samples, ${s.skipped} without such an object's answer): answer changed ${pct(s.changed)}, became the other object's ${pct(s.to_other)}`,
+      `    latents masked (the constant): changed ${pct(s.constant.changed)}, became the other object's ${pct(s.constant.to_other)}`,
+    );
+  }
+  return lines;
+}
+
+function formatResult(r: Evaluation): string {
   const lines = [
     `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`,
     `  gaze while writing: ${gazeLine(r)}`,
-    ...(r.thoughts ? [`  gaze of the latent thoughts: ${gazeLine(r.thoughts)}`] : []),
+    ...THOUGHTS_READOUTS.flatMap((k) => {
+      const g = r[`thoughts_${k}`];
+      return g ? [`  gaze of the latent thoughts, ${READOUT_NAMES[k]} (thoughts_${k}): ${gazeLine(g)}`] : [];
+    }),
+    ...(r.probes ? formatProbes(r.probes) : []),
   ];
   for (const [f, g] of Object.entries(r.families))
     lines.push(`  ${f.padEnd(10)} ${g.accuracy.toFixed(3)} (${g.count})${g.pair_accuracy !== undefined ? `  pairs ${g.pair_accuracy.toFixed(3)}` : ""}`);
@@ -44,6 +82,15 @@ function formatForced(r: ForcedResult): string {
   return [line(`${r.split}, given the true rationale: `, r), ...Object.entries(r.families).map(([f, g]) => line(`  ${f.padEnd(10)} `, g))].join("\n");
 }
 
+/** --probe swap,steer, or the flag repeated. */
+function collectProbes(value: string, previous: AnswerProbe[] = []): AnswerProbe[] {
+  const given = value.split(",").map((v) => v.trim());
+  for (const v of given)
+    if (!(ANSWER_PROBES as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`--probe: unknown probe "${v}" (expected ${ANSWER_PROBES.join(", ")})`);
+  return [...previous, ...(given as AnswerProbe[])];
+}
+
 export function register(program: Command): void {
   program
     .command("eval")
@@ -56,6 +103,17 @@ export function register(program: Command): void {
     .option("--predictions <file>", "write one JSON line per sample (answer, prediction, generated text, gaze metrics)")
     .option("--dump-attention <dir>", "write the model's own per-step gaze maps to this folder, in the trajectory layout `lavit gap` reads")
     .option("--dump-thoughts <dir>", "likewise, where the model's latent thoughts look at each step (students with latents)")
+    .addOption(
+      new Option(
+        "--thoughts-readout <r>",
+        "what --dump-thoughts writes: the trajectory head's maps or the latents' own attention (default: head when the head was trained, else attention)",
+      ).choices([...THOUGHTS_READOUTS]),
+    )
+    .option(
+      "--probe <p>",
+      "probe whether the answer reads the latent thoughts: swap (thoughts over one image, text over another) or steer (thoughts sent to another object); repeat or comma-separate",
+      collectProbes,
+    )
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
@@ -67,18 +125,18 @@ export function register(program: Command): void {
       const quiet = f.quiet || f.json;
       const base = { model: f.model, data: f.data, split: f.split, limit: f.limit, quiet };
       if (f.visionHeads) {
-        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer)
+        if (f.teacherForced || f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer || f.probe)
           throw new UserError(
-            "--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer",
+            "--vision-heads takes none of --teacher-forced, --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer, --probe",
           );
         const r = await evaluateVisionTower(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatVisionHeads(r)) + "\n");
         return;
       }
       if (f.teacherForced) {
-        if (f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer)
+        if (f.teacher || f.predictions || f.dumpAttention || f.dumpThoughts || f.maskLatents || !f.imageForAnswer || f.probe)
           throw new UserError(
-            "--teacher-forced takes none of --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer",
+            "--teacher-forced takes none of --teacher, --predictions, --dump-attention, --dump-thoughts, --mask-latents, --no-image-for-answer, --probe",
           );
         const r = await evaluateTeacherForced(base);
         process.stdout.write((f.json ? JSON.stringify(r) : formatForced(r)) + "\n");
@@ -91,6 +149,8 @@ export function register(program: Command): void {
         predictions: f.predictions,
         dumpAttention: f.dumpAttention,
         dumpThoughts: f.dumpThoughts,
+        thoughtsReadout: f.thoughtsReadout,
+        probe: f.probe,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
       });

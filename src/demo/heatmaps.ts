@@ -73,7 +73,8 @@ export function writeHeatmaps(
   mkdirSync(dir, { recursive: true });
   const grid = data.info.size / data.info.patch;
   const save = (name: string, panel: ReturnType<typeof heatmapPanel>) => {
-    const file = `heatmaps/${data.split}-${name}.png`;
+    // Row names hold spaces and brackets ("lavit thoughts (head)"), which break a markdown image link.
+    const file = `heatmaps/${data.split}-${name.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/-+$/, "")}.png`;
     writeFileSync(join(out, file), encodePng(panel.rgb, panel.size, panel.size));
     return file;
   };

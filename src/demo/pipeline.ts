@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit } from "../data/dataset.js";
-import type { EvalResult } from "../eval/evaluate.js";
+import { THOUGHTS_READOUTS, type EvalResult, type ThoughtsReadout } from "../eval/evaluate.js";
 import { uniformGaze, type GazeMetrics } from "../eval/gap.js";
 import type { Evaluation } from "../stages/evaluate.js";
 import { checkLatents } from "../util/limits.js";
@@ -132,13 +132,17 @@ export function demoStudy(o: Resolved): LoadedStudy {
 
 type Results = Record<string, Record<string, Partial<EvalResult> & GazeMetrics>>;
 
-function readEval(dir: string, split: string): { result: Evaluation; maps: Float32Array[][]; thoughtMaps?: Float32Array[][] } {
+function readEval(
+  dir: string,
+  split: string,
+): { result: Evaluation; maps: Float32Array[][]; thoughtMaps?: Partial<Record<ThoughtsReadout, Float32Array[][]>> } {
   const readMaps = (file: string) => (JSON.parse(readFileSync(file, "utf8")) as number[][][]).map((s) => s.map((x) => Float32Array.from(x)));
-  const thoughts = join(dir, `${split}.thoughts.json`);
+  const thoughts = (r: ThoughtsReadout) => join(dir, `${split}.thoughts-${r}.json`);
+  const thoughtMaps = Object.fromEntries(THOUGHTS_READOUTS.filter((r) => existsSync(thoughts(r))).map((r) => [r, readMaps(thoughts(r))]));
   return {
     result: JSON.parse(readFileSync(join(dir, `${split}.json`), "utf8")) as Evaluation,
     maps: readMaps(join(dir, `${split}.maps.json`)),
-    ...(existsSync(thoughts) ? { thoughtMaps: readMaps(thoughts) } : {}),
+    ...(Object.keys(thoughtMaps).length ? { thoughtMaps } : {}),
   };
 }
 
@@ -195,11 +199,14 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
       for (const m of models) {
         const ev = readEval(m.evalDir, split);
         mapsByModel[m.name] = ev.maps;
-        const { thoughts, ...said } = ev.result;
+        const { thoughts_head, thoughts_attention, ...said } = ev.result;
         (results[m.name] ??= {})[split] = said;
-        // A student with latent thoughts gets a second gaze row: where its thoughts look, not its words.
-        if (thoughts) (results[thoughtsRow(m.name)] ??= {})[split] = thoughts;
-        if (ev.thoughtMaps) mapsByModel[thoughtsRow(m.name)] = ev.thoughtMaps;
+        // A student with latent thoughts gets gaze rows of their own, one per read-out: where its thoughts look, not its words.
+        const thoughts = { head: thoughts_head, attention: thoughts_attention };
+        for (const r of THOUGHTS_READOUTS) {
+          if (thoughts[r]) (results[thoughtsRow(m.name, r)] ??= {})[split] = thoughts[r];
+          if (ev.thoughtMaps?.[r]) mapsByModel[thoughtsRow(m.name, r)] = ev.thoughtMaps[r];
+        }
       }
       const data = loadSplit(dataDir, split);
       reference[split] = uniformGaze(data.samples, mapsByModel.teacher);
@@ -209,8 +216,8 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
             out,
             data,
             mapsByModel,
-            ["teacher", "distill", "lavit", thoughtsRow("lavit")].filter((m) => mapsByModel[m]),
-            { contrast: ["distill", mapsByModel[thoughtsRow("lavit")] ? thoughtsRow("lavit") : "lavit"], seed },
+            ["teacher", "distill", "lavit", ...THOUGHTS_READOUTS.map((r) => thoughtsRow("lavit", r))].filter((m) => mapsByModel[m]),
+            { contrast: ["distill", [thoughtsRow("lavit", "head"), thoughtsRow("lavit", "attention")].find((m) => mapsByModel[m]) ?? "lavit"], seed },
           ),
         );
     }

@@ -1,3 +1,4 @@
+import type { ThoughtsReadout } from "../eval/evaluate.js";
 import type { HeatmapFigure } from "./heatmaps.js";
 
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
@@ -51,9 +52,13 @@ export function aggregate(
   return out;
 }
 
-/** The results row of where a student's latent thoughts look (its trajectory head's maps, step by step). */
-export function thoughtsRow(model: string): string {
-  return `${model} thoughts`;
+/**
+ * The results row of where a student's latent thoughts look, step by step, named by its
+ * read-out: its trajectory head's maps (only when the head was trained), or the latents' own
+ * attention to the image.
+ */
+export function thoughtsRow(model: string, readout: ThoughtsReadout): string {
+  return `${model} thoughts (${readout})`;
 }
 
 /** What the numbers say about LaViT vs the distill baseline, stated plainly either way. */
@@ -67,9 +72,10 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
   const alignGain = na?.accuracy !== undefined && l?.accuracy !== undefined ? 100 * (l.accuracy - na.accuracy) : null;
   const pairGain = lp?.pair_accuracy !== undefined && dp?.pair_accuracy !== undefined ? 100 * (lp.pair_accuracy - dp.pair_accuracy) : null;
   // LaViT's gaze is where its latent thoughts look (the method's claim); distill has no thoughts, only its gaze while writing.
-  const thoughts = results[thoughtsRow("lavit")]?.["test-ood"];
+  const readout = (["head", "attention"] as const).find((r) => results[thoughtsRow("lavit", r)]?.["test-ood"]);
+  const thoughts = readout && results[thoughtsRow("lavit", readout)]["test-ood"];
   const g = thoughts ?? l;
-  const gazeName = thoughts ? "LaViT's latent thoughts" : "LaViT";
+  const gazeName = thoughts ? `LaViT's latent thoughts (${readout === "head" ? "trajectory head" : "their own attention"})` : "LaViT";
   const js = g?.js_to_teacher !== undefined && d?.js_to_teacher ? 1 - g.js_to_teacher / d.js_to_teacher : null;
   const massGain = g?.grounding_mass !== undefined && d?.grounding_mass !== undefined ? g.grounding_mass - d.grounding_mass : null;
   const wins = gain >= 10 && (pairGain ?? 0) > 0 && (js ?? 0) >= 0.3 && (massGain ?? 0) > 0;
@@ -165,7 +171,7 @@ export function markdownReport(rep: DemoReport, heatmaps: readonly HeatmapFigure
     "",
     markdownTable(rep.results, rep.reference),
     "",
-    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); 'lavit thoughts' (and likewise for other students with latents): where the student's latent visual thoughts look, step t being the mean of its trajectory head's maps over the latents trained on step t (the distill student has no thoughts, only its gaze while writing); (uniform gaze): attention spread evenly over the image, scored against the same teacher maps, the scale for the gaze metrics; said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
+    "Metrics: accuracy (greedy answer), pair accuracy (test-pairs: both images of a minimal pair right), and the Perception-Gap metrics measured from each model's own attention while it writes each rationale step (averaged over layers and heads): js_to_teacher (Jensen-Shannon divergence to the teacher's map for the same sample and step; lower is closer), top-k IoU (k = 8) with the teacher, grounding mass (share of attention on the step's ground-truth patches) and entropy (nats); 'lavit thoughts (head)' and 'lavit thoughts (attention)' (and likewise for other students with latents): where the student's latent visual thoughts look, step t being read from the latents trained on step t, two ways: (head) the mean of their trajectory head's maps, reported only when the head was trained (not for a --no-traj or --traj-source attention student), and (attention) their own attention to the image, averaged over layers and heads as every gaze here is (the distill student has no thoughts, only its gaze while writing); (uniform gaze): attention spread evenly over the image, scored against the same teacher maps, the scale for the gaze metrics; said yes / truth yes: over the yes/no questions, the share the model answered yes and the share whose answer is yes (a bias towards the split's majority answer raises accuracy without seeing more).",
     "",
     "## Set-up",
     "",
@@ -232,7 +238,7 @@ ${rows.join("\n")}
 <h2>Training curves</h2>
 ${curves.join("\n")}
 <h2>Where the models look</h2>
-<p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step, and where LaViT's latent thoughts for that step look (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
+<p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step, and where LaViT's latent thoughts for that step look, by its trajectory head and by the latents' own attention (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
 <div id="heatmaps">
 ${heatmaps.map(htmlFigure).join("\n")}
 </div>

@@ -9,6 +9,7 @@ import { probeBias, type ProbeOptions } from "./probes.js";
 import { gazeMaps } from "./gaze.js";
 import { stepForLatent } from "../train/losses.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
+import { toDistribution } from "../signals/maps.js";
 
 export interface Prediction {
   id: string;
@@ -42,6 +43,11 @@ export interface EvalOptions {
   maxNewTokens?: number;
   quiet?: boolean;
   probes?: ProbeOptions;
+  /**
+   * A model with latents: whether its trajectory head was trained (false: a `--no-traj` or
+   * `--traj-source attention` student, whose head map would be noise and is not reported).
+   */
+  headTrained?: boolean;
 }
 
 export interface PredictionsWithReadout {
@@ -52,6 +58,8 @@ export interface PredictionsWithReadout {
   imageHidden: Float32Array[];
   /** A model with latent thoughts: per sample, per latent, its trajectory head's map over the image. */
   latentMaps?: Float32Array[][];
+  /** A model with latent thoughts: per sample, per latent, its own attention to the image (layer and head mean). */
+  latentAttention?: Float32Array[][];
 }
 
 /** Greedy answers plus where each generated token looked, read in the same decoding pass. */
@@ -64,6 +72,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
   const tokenAttention: Float32Array[][] = new Array(data.samples.length);
   const imageHidden: Float32Array[] = new Array(data.samples.length);
   const latentMaps: Float32Array[][] = new Array(data.samples.length);
+  const latentAttention: Float32Array[][] = new Array(data.samples.length);
   const latents = readAttention ? (opts.latents ?? 0) : 0;
   const batchSize = opts.batchSize ?? 64;
   const bar = progress(`eval ${data.split}`, data.samples.length, { quiet: opts.quiet });
@@ -94,6 +103,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
         tokenAttention[i] = g.imageAttention![k];
         imageHidden[i] = g.imageHidden![k];
         if (g.latentMaps) latentMaps[i] = g.latentMaps[k];
+        if (g.latentAttention) latentAttention[i] = g.latentAttention[k];
       });
       bar.tick(chunk.length);
     }
@@ -113,7 +123,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
       generated: text,
     };
   });
-  return { predictions, tokenAttention, imageHidden, ...(latents > 0 ? { latentMaps } : {}) };
+  return { predictions, tokenAttention, imageHidden, ...(latents > 0 ? { latentMaps, latentAttention } : {}) };
 }
 
 function group(preds: readonly Prediction[]): GroupAccuracy {
@@ -142,21 +152,32 @@ export interface GazedPrediction extends Prediction {
   gaze: GazeMetrics;
 }
 
+/** The two read-outs of where latent thoughts look: the trajectory head's map, and the latents' own attention. */
+export const THOUGHTS_READOUTS = ["head", "attention"] as const;
+export type ThoughtsReadout = (typeof THOUGHTS_READOUTS)[number];
+
+/**
+ * Where a model's latent thoughts look, each read-out under its own key: `thoughts_head` only
+ * when the trajectory head was trained, `thoughts_attention` for every model with latents.
+ */
+export type ThoughtsMetrics = { thoughts_head?: GazeMetrics; thoughts_attention?: GazeMetrics };
+
 export interface FullEval {
-  result: EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
+  result: EvalResult & GazeMetrics & ThoughtsMetrics;
   predictions: GazedPrediction[];
   /** Per sample, per step gaze maps (to compare other models against this one). */
   maps: Float32Array[][];
-  /** A model with latent thoughts: per sample, per step, where the latents that stand for that step look. */
-  thoughtMaps?: Float32Array[][];
+  /** A model with latent thoughts: per read-out, per sample, per step, where the latents that stand for that step look. */
+  thoughtMaps?: Partial<Record<ThoughtsReadout, Float32Array[][]>>;
 }
 
 /**
  * Where a model's latent thoughts look, step by step: step t of the T it wrote is the mean map
  * of the latents the trajectory loss assigns to step t (stepForLatent), or of the nearest latent
- * when the model wrote more steps than it has latents.
+ * when the model wrote more steps than it has latents. Maps that are not distributions (raw
+ * attention) are averaged first and normalised after, as a step's gaze while writing is.
  */
-export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number): Float32Array[] {
+export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number, normalise = false): Float32Array[] {
   const K = latentMaps.length;
   return Array.from({ length: steps }, (_, t) => {
     const mine = latentMaps.filter((_, k) => stepForLatent(k, K, steps) === t);
@@ -164,7 +185,7 @@ export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number):
     const n = use[0].length;
     const m = new Float32Array(n);
     for (const p of use) for (let j = 0; j < n; j++) m[j] += p[j] / use.length;
-    return m;
+    return normalise ? toDistribution(m) : m;
   });
 }
 
@@ -174,13 +195,19 @@ export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number):
  * (the teacher's maps on the same samples) the teacher-relative metrics are added.
  */
 export function evaluateModel(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {}): FullEval {
-  const { predictions: preds, tokenAttention, latentMaps } = predictWithReadout(vlm, tok, data, opts);
+  const { predictions: preds, tokenAttention, latentMaps, latentAttention } = predictWithReadout(vlm, tok, data, opts);
   const n = numPatches(vlm.config.vision);
   const maps = preds.map((p, i) => gazeMaps(p.generated, tokenAttention[i], n));
   const predictions = preds.map((p, i) => ({ ...p, gaze: sampleGaze(data.samples[i], maps[i], opts.teacherMaps?.[i]) }));
   const result = { ...summarise(data.split, preds), ...meanGaze(predictions.map((p) => p.gaze)) };
-  if (!latentMaps) return { result, predictions, maps };
-  const thoughtMaps = maps.map((steps, i) => thoughtGaze(latentMaps[i], steps.length));
-  const thoughts = meanGaze(thoughtMaps.map((m, i) => sampleGaze(data.samples[i], m, opts.teacherMaps?.[i])));
-  return { result: { ...result, thoughts }, predictions, maps, thoughtMaps };
+  if (!latentMaps || !latentAttention) return { result, predictions, maps };
+  const thoughtMaps: Partial<Record<ThoughtsReadout, Float32Array[][]>> = {};
+  if (opts.headTrained ?? true) thoughtMaps.head = maps.map((steps, i) => thoughtGaze(latentMaps[i], steps.length));
+  thoughtMaps.attention = maps.map((steps, i) => thoughtGaze(latentAttention[i], steps.length, true));
+  const score = (m: Float32Array[][]) => meanGaze(m.map((s, i) => sampleGaze(data.samples[i], s, opts.teacherMaps?.[i])));
+  const thoughts: ThoughtsMetrics = {
+    ...(thoughtMaps.head ? { thoughts_head: score(thoughtMaps.head) } : {}),
+    thoughts_attention: score(thoughtMaps.attention),
+  };
+  return { result: { ...result, ...thoughts }, predictions, maps, thoughtMaps };
 }

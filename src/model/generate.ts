@@ -20,9 +20,20 @@ export interface GenerateOptions {
   readAttention?: boolean;
   /**
    * With readImage: the prompt ends with this many latent thought tokens; read where each one
-   * looks, as its trajectory head scores the image (the distribution the trajectory loss trains).
+   * looks two ways: as its trajectory head scores the image (the distribution the trajectory
+   * loss trains), and by its own attention to the image (layers and heads averaged, as every
+   * other gaze is read). Without readImage: the latent count the swap probe needs.
    */
   latents?: number;
+  /**
+   * The answer probes: the K latent positions (their keys and values) come from a second pass
+   * over the prompt, over other patches [B, N, P] (swap) and/or with another attention bias
+   * (steer), while everything before them and everything generated after them is as usual.
+   * The first generated token, which LaViT writes from the last latent's position, is the
+   * usual pass's: a probe changes what the text can read from the thoughts, not its first word.
+   * Needs `latents` and the cache.
+   */
+  latentPass?: { patches?: tf.Tensor3D; bias?: (queryLength: number, keyLength: number, queryStart: number) => tf.Tensor | undefined };
 }
 
 export interface Generation {
@@ -34,6 +45,8 @@ export interface Generation {
   imageHidden?: Float32Array[];
   /** With readImage and latents: per row, per latent, its trajectory head's distribution over the n image tokens. */
   latentMaps?: Float32Array[][];
+  /** With readImage, readAttention and latents: per row, per latent, its attention to the n image tokens (mean over layers and heads, not normalised). */
+  latentAttention?: Float32Array[][];
 }
 
 /** Keeps a cache layer's tensors alive past the tidy scope that made them. */
@@ -70,15 +83,20 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
   if (prompts.some((p) => p.length !== t0)) throw new Error("generateGreedy: prompts must have equal length");
   checkPositions(vlm.config, t0, "the prompt (image, question and latent tokens)");
   const useCache = opts.useCache ?? true;
+  const probeLatents = opts.latents ?? 0;
+  if (opts.latentPass && (!useCache || probeLatents <= 0 || opts.readImage)) throw new Error("generate: latentPass needs latents, the cache, and no read-out");
   const out: number[][] = prompts.map(() => []);
   const done = new Array<boolean>(b).fill(false);
   const image = tf.tidy(() => projectVision(vlm, visionForward(vlm, patches)));
+  const latentPatches = opts.latentPass?.patches;
+  const latentImage = latentPatches ? tf.tidy(() => projectVision(vlm, visionForward(vlm, latentPatches))) : null;
   const n = image.shape[1];
   const read = opts.readImage ?? false;
   const readAtt = read && (opts.readAttention ?? true);
   const attention: Float32Array[][] = prompts.map(() => []);
   let imageHidden: Float32Array[] | undefined;
   let latentMaps: Float32Array[][] | undefined;
+  let latentAttention: Float32Array[][] | undefined;
   const K = read ? (opts.latents ?? 0) : 0;
   /** Reads the attention row that produced `next` (before `next` is pushed). */
   const takeAttention = (a: tf.Tensor2D | undefined) => {
@@ -94,10 +112,19 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
     {
       const r = tf.tidy(() => {
         const ids = tf.tensor2d(prompts.flat(), [b, t0], "int32");
-        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(t0, t0, 0), returnProbs: readAtt, cache: useCache });
+        const bias = opts.biasFor?.(t0, t0, 0);
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias, returnProbs: readAtt, cache: useCache });
+        let layers = dec.cache?.layers ?? [];
+        if (opts.latentPass) {
+          const otherBias = opts.latentPass.bias ? opts.latentPass.bias(t0, t0, 0) : bias;
+          const other = decoderForward(vlm, embedWithImage(vlm, ids, latentImage ?? image), { bias: otherBias, cache: true });
+          const cut = t0 - probeLatents;
+          const mix = (x: tf.Tensor4D, y: tf.Tensor4D) =>
+            tf.concat([tf.slice(x, [0, 0, 0, 0], [-1, -1, cut, -1]), tf.slice(y, [0, 0, cut, 0], [-1, -1, probeLatents, -1])], 2) as tf.Tensor4D;
+          layers = layers.map((l, i) => ({ k: mix(l.k, other.cache!.layers[i].k), v: mix(l.v, other.cache!.layers[i].v) }));
+        }
         const last = tf.reshape(tf.slice(dec.hidden, [0, t0 - 1, 0], [b, 1, -1]), [b, -1]);
         const logits = lmLogits(vlm, last) as tf.Tensor2D;
-        const layers = dec.cache?.layers ?? [];
         for (const l of layers) keepLayer(l);
         return {
           logits,
@@ -114,6 +141,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
                   ),
                 )
               : undefined,
+          latentAtt: K > 0 && readAtt ? imageRowsAttention(dec.probs!, t0 - K, K, n) : undefined,
         };
       });
       next = argmaxRows(r.logits);
@@ -129,6 +157,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const all = r.latent.dataSync() as Float32Array;
         latentMaps = prompts.map((_, i) => Array.from({ length: K }, (_, k) => all.slice((i * K + k) * n, (i * K + k + 1) * n)));
         r.latent.dispose();
+      }
+      if (r.latentAtt) {
+        const all = r.latentAtt.dataSync() as Float32Array;
+        latentAttention = prompts.map((_, i) => Array.from({ length: K }, (_, k) => all.slice((i * K + k) * n, (i * K + k + 1) * n)));
+        r.latentAtt.dispose();
       }
       if (useCache) cache = { layers: r.layers, length: t0 };
     }
@@ -176,7 +209,10 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
     }
   } finally {
     image.dispose();
+    latentImage?.dispose();
     if (cache) for (const l of cache.layers) tf.dispose([l.k, l.v]);
   }
-  return read ? { tokens: out, imageAttention: attention, imageHidden, ...(latentMaps ? { latentMaps } : {}) } : { tokens: out };
+  return read
+    ? { tokens: out, imageAttention: attention, imageHidden, ...(latentMaps ? { latentMaps } : {}), ...(latentAttention ? { latentAttention } : {}) }
+    : { tokens: out };
 }

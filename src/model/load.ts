@@ -4,11 +4,14 @@ import { UserError } from "../errors.js";
 import { addAuxHeads } from "./aux-heads.js";
 import { loadWeightsInto, readModelFolder } from "./checkpoint.js";
 import { buildVlm, type Vlm } from "./vlm.js";
+import { trajHeadTrained } from "./training-record.js";
 
 export interface LoadedModel {
   vlm: Vlm;
   tokenizer: Tokenizer;
   latents: number;
+  /** A model with latents: whether its trajectory head was trained (see trajHeadTrained). */
+  headTrained: boolean;
 }
 
 /** A model folder loaded for a dataset, with the checks that keep the two compatible. */
@@ -30,7 +33,8 @@ export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, op
       throw new UserError(`${e.message}: --vision-heads needs a teacher or student base trained with --aux-patch > 0`);
     throw e;
   }
-  return { vlm, tokenizer: folder.tokenizer, latents: folder.config.latent?.num_latents ?? 0 };
+  const latents = folder.config.latent?.num_latents ?? 0;
+  return { vlm, tokenizer: folder.tokenizer, latents, headTrained: latents > 0 && trajHeadTrained(dir) };
 }
 
 /** Runs `fn` on a loaded model and frees the model's tensors, whatever happens. */

@@ -8,7 +8,8 @@ import { topkIndices } from "./maps.js";
 /**
  * Writes a model's own per-step gaze maps in the trajectory layout (metadata.json +
  * trajectories/<id>.json, method "student_attention", no V_top), so `lavit gap` can compare the
- * model with a teacher's signals. Values are written at full float32 precision: the gap read
+ * model with a teacher's signals. A dump of latent thoughts records which read-out it holds
+ * (`thoughts_readout`: the trajectory head's maps or the latents' own attention). Values are written at full float32 precision: the gap read
  * from the dump is the gap the evaluation measured.
  */
 export async function writeAttentionDump(
@@ -16,7 +17,7 @@ export async function writeAttentionDump(
   data: LoadedSplit,
   generated: readonly string[],
   maps: readonly (readonly Float32Array[])[],
-  o: { model: string; topk?: number },
+  o: { model: string; topk?: number; thoughts?: "head" | "attention" },
 ): Promise<void> {
   const finalDir = resolve(dir);
   await buildDirAtomic(
@@ -37,7 +38,14 @@ export async function writeAttentionDump(
           attention_path_abs: trajRel,
         };
       });
-      writeFileSync(join(tmp, METADATA_FILE), JSON.stringify({ results, model: o.model, split: data.split, method: "student_attention" }, null, 1) + "\n");
+      writeFileSync(
+        join(tmp, METADATA_FILE),
+        JSON.stringify(
+          { results, model: o.model, split: data.split, method: "student_attention", ...(o.thoughts ? { thoughts_readout: o.thoughts } : {}) },
+          null,
+          1,
+        ) + "\n",
+      );
     },
     "signals",
   );

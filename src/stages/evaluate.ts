@@ -1,11 +1,14 @@
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit } from "../data/dataset.js";
-import { evaluateModel, type EvalResult, type Prediction } from "../eval/evaluate.js";
+import { evaluateModel, THOUGHTS_READOUTS, type EvalResult, type Prediction, type ThoughtsMetrics, type ThoughtsReadout } from "../eval/evaluate.js";
+import { ANSWER_PROBES, answerProbes, type AnswerProbe, type AnswerProbes } from "../eval/answer-probes.js";
 import { evaluateForced, type ForcedResult } from "../eval/forced.js";
 import type { GazeMetrics } from "../eval/gap.js";
 import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
 import { loadModelFor, withModel } from "../model/load.js";
+import { readModelFolder } from "../model/checkpoint.js";
+import { trajHeadTrained } from "../model/training-record.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { assertFileOutput, assertOutputApart, assertOutputLocation } from "../util/paths.js";
 import { checkReplaceable } from "../util/marker.js";
@@ -28,6 +31,8 @@ export const evaluateOptionsSchema = named(
       allowOutsideRoot: flag().optional(),
       dumpAttention: text().optional(),
       dumpThoughts: text().optional(),
+      thoughtsReadout: z.enum(THOUGHTS_READOUTS).optional(),
+      probe: z.array(z.enum(ANSWER_PROBES)).optional(),
     })
     .strict(),
   "eval option",
@@ -59,9 +64,20 @@ export interface EvaluateOptions {
   dumpAttention?: string;
   /** Write where the model's latent thoughts look, step by step, here, in the same layout (models with latents). */
   dumpThoughts?: string;
+  /** Which read-out --dump-thoughts writes (default: head when the model's trajectory head was trained, else attention). */
+  thoughtsReadout?: ThoughtsReadout;
+  /** Probes of whether the answer reads the latent thoughts (models with latents). */
+  probe?: AnswerProbe[];
 }
 
-export type Evaluation = EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
+export { ANSWER_PROBES, type AnswerProbe };
+
+export const EVALUATE_DEFAULTS = {
+  /** Seeds the swap probe's pairing of samples that share a question (test-pairs' minimal pairs need none). */
+  probeSeed: 1,
+};
+
+export type Evaluation = EvalResult & GazeMetrics & ThoughtsMetrics & { probes?: AnswerProbes };
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
@@ -87,26 +103,41 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
     ]);
     checkReplaceable(resolve(d.path), "signals", false, d.flag);
   }
+  if (o.thoughtsReadout && !o.dumpThoughts) throw new UserError("--thoughts-readout chooses what --dump-thoughts writes: give --dump-thoughts DIR too");
+  const probes = [...new Set(o.probe ?? [])];
+  if (probes.length && (o.maskLatents || o.noImageForAnswer))
+    throw new UserError("--probe takes neither --mask-latents nor --no-image-for-answer (each probe reports its own masked-latents constant)");
+  // Refused before any work (a --teacher evaluation comes first).
+  if ((probes.length || o.dumpThoughts) && !readModelFolder(o.model).config.latent?.num_latents)
+    throw new UserError(
+      `${probes.length ? "--probe" : "--dump-thoughts"}: ${o.model} has no latent thoughts${probes.length ? ", so there is nothing for the answer to read" : ""} (a model with latent tokens has)`,
+    );
+  if (o.thoughtsReadout === "head" && !trajHeadTrained(o.model))
+    throw new UserError(
+      `--thoughts-readout head: ${o.model}'s trajectory head was never trained (its trainer_state.json records no trajectory loss on the head); use --thoughts-readout attention`,
+    );
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
   let teacherMaps: Float32Array[][] | undefined;
   if (o.teacher) teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }).maps);
-  const ev = withModel(loadModelFor(o.model, data, o.data), (m) =>
-    evaluateModel(m.vlm, m.tokenizer, data, {
+  const ev = withModel(loadModelFor(o.model, data, o.data), (m) => {
+    const full = evaluateModel(m.vlm, m.tokenizer, data, {
       latents: m.latents,
+      headTrained: m.headTrained,
       quiet: o.quiet,
       teacherMaps,
       probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer },
-    }),
-  );
-  if (o.dumpThoughts && !ev.thoughtMaps)
-    throw new UserError(`--dump-thoughts: ${o.model} has no latent thoughts (a model with latent tokens and a trajectory head has)`);
+    });
+    if (!probes.length) return full;
+    const found = answerProbes(m.vlm, m.tokenizer, data, m.latents, probes, { seed: EVALUATE_DEFAULTS.probeSeed, quiet: o.quiet });
+    return { ...full, result: { ...full.result, probes: found } };
+  });
   const generated = ev.predictions.map((p) => p.generated);
-  for (const [dir, maps] of [
-    [o.dumpAttention, ev.maps],
-    [o.dumpThoughts, ev.thoughtMaps],
-  ] as const)
-    if (dir && maps) await writeAttentionDump(dir, data, generated, maps, { model: o.model });
+  if (o.dumpAttention) await writeAttentionDump(o.dumpAttention, data, generated, ev.maps, { model: o.model });
+  if (o.dumpThoughts) {
+    const readout = o.thoughtsReadout ?? (ev.thoughtMaps?.head ? "head" : "attention");
+    await writeAttentionDump(o.dumpThoughts, data, generated, ev.thoughtMaps![readout]!, { model: o.model, thoughts: readout });
+  }
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
   return { result: ev.result, predictions: ev.predictions };
 }

@@ -14,6 +14,8 @@ export interface DuringTrainingEval {
   /** Teacher model folder: adds js_to_teacher and topk_iou. */
   teacher?: string;
   latents: number;
+  /** Whether this run trains the trajectory head (otherwise its map is noise, and only the latents' own attention is read). */
+  headTrained: boolean;
 }
 
 /**
@@ -29,11 +31,13 @@ export function duringTrainingEval(vlm: Vlm, tokenizer: Tokenizer, o: DuringTrai
     scoped(() => {
       if (o.teacher && !teacherMaps)
         teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: true }).maps);
-      const { result } = evaluateModel(vlm, tokenizer, data, { latents: o.latents, quiet: true, teacherMaps });
-      const { families: _families, thoughts, ...overall } = result;
+      const { result } = evaluateModel(vlm, tokenizer, data, { latents: o.latents, headTrained: o.headTrained, quiet: true, teacherMaps });
+      const { families: _families, thoughts_head, thoughts_attention, ...overall } = result;
       const line: Record<string, string | number> = {};
       for (const [k, v] of Object.entries(overall)) if (v !== undefined) line[k] = v as string | number;
-      for (const [k, v] of Object.entries(thoughts ?? {})) if (v !== undefined) line[`thoughts_${k}`] = v;
+      // Named as evaluate()'s result flattens them (thoughts_head.js_to_teacher).
+      for (const [name, g] of Object.entries({ thoughts_head, thoughts_attention }))
+        for (const [k, v] of Object.entries(g ?? {})) if (v !== undefined) line[`${name}.${k}`] = v;
       return line;
     });
 }

@@ -376,7 +376,14 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
     task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
   }
   if (o.evalEvery)
-    task.evaluate = duringTrainingEval(vlm, data.tokenizer, { data: o.data, split: o.evalSplit, limit: o.evalLimit, teacher: o.teacher, latents });
+    task.evaluate = duringTrainingEval(vlm, data.tokenizer, {
+      data: o.data,
+      split: o.evalSplit,
+      limit: o.evalLimit,
+      teacher: o.teacher,
+      latents,
+      headTrained: latents > 0 && settings.wTraj > 0 && o.trajSource !== "attention",
+    });
   return trainToFolder(o.out, task, options, vlm);
 }
 

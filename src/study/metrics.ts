@@ -7,7 +7,7 @@ const ACCURACY = ["accuracy", "pair_accuracy", "yes_rate", "yes_truth", "count"]
 export const THOUGHT_READOUTS = ["thoughts_head", "thoughts_attention"] as const;
 const PROBE_KEYS: Record<string, readonly string[]> = {
   swap: ["pairs", "follow_a", "follow_b", "neither"],
-  steer: ["samples", "changed", "to_other"],
+  steer: ["samples", "skipped", "changed", "to_other"],
 };
 
 export const DEFAULT_METRICS = [

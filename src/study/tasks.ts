@@ -169,7 +169,7 @@ async function runCell(t: CellTask): Promise<void> {
   for (const split of t.splits) {
     const data = loadSplit(t.dataDir, split, t.limit);
     const teacherMaps = readMaps(teacherMapsFile(t.refDir, split));
-    const ev = cachedEvaluation(join(t.dir, "eval"), studentDir, data, t.dataDir, { teacherMaps, quiet: t.quiet }, () => {});
+    const ev = cachedEvaluation(join(t.dir, "eval"), studentDir, data, t.dataDir, { teacherMaps, quiet: t.quiet, probes: t.probes }, () => {});
     evalSeconds += ev.seconds;
     metrics[split] = flatten(ev.result);
   }

@@ -20,8 +20,8 @@ import { readPng } from "../../src/data/png.js";
 async function screenshotReport(html: string, png: string): Promise<void> {
   await inChromium(html, { width: 1200, height: 900 }, async (page) => {
     expect(await page.textContent("#verdict")).toMatch(/On test-ood, LaViT/);
-    // four models, the two LaViT students' thoughts and the uniform-gaze scale row, on three splits each
-    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(21);
+    // four models, LaViT's thoughts read two ways, no-align's by their attention alone, and the uniform-gaze scale row, on three splits each
+    expect(await page.$$eval("#results tbody tr", (rows) => rows.length)).toBe(24);
     const widths = await page.$$eval("#heatmaps img", (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.length).toBeGreaterThan(0);
     expect(widths.every((w) => w > 0)).toBe(true);
@@ -58,14 +58,26 @@ describe("lavit demo --quick", () => {
     b.dispose();
     const out = join(mkdtempSync(join(tmpdir(), "lavit-demo-")), "demo");
     const report = await runDemo({ out, quick: true, teacher: teacherDir, studentBase: baseDir, jobs: 2, quiet: true });
-    expect(Object.keys(report.results)).toEqual(["teacher", "distill", "lavit", "lavit thoughts", "no-align", "no-align thoughts"]);
+    expect(Object.keys(report.results)).toEqual([
+      "teacher",
+      "distill",
+      "lavit",
+      "lavit thoughts (head)",
+      "lavit thoughts (attention)",
+      "no-align",
+      "no-align thoughts (attention)",
+    ]);
     expect(report.verdict.statement).toMatch(/without its alignment losses \(no-align\)/);
-    // The latent thoughts' row is gaze alone, read from the trajectory head's maps kept beside the predictions.
-    expect(report.results["lavit thoughts"]["test-ood"]).not.toHaveProperty("accuracy");
-    expect(report.results["lavit thoughts"]["test-ood"].js_to_teacher).toBeGreaterThan(0);
-    expect(existsSync(join(out, "cells", "seed-101_lavit", "eval", "test-ood.thoughts.json"))).toBe(true);
-    expect(existsSync(join(out, "cells", "seed-101_distill", "eval", "test-ood.thoughts.json"))).toBe(false);
-    expect(report.verdict.statement).toMatch(/LaViT's latent thoughts/);
+    // The latent thoughts' rows are gaze alone, read two ways from maps kept beside the predictions;
+    // no-align's trajectory head was never trained, so only its latents' own attention is read.
+    for (const readout of ["head", "attention"]) {
+      expect(report.results[`lavit thoughts (${readout})`]["test-ood"]).not.toHaveProperty("accuracy");
+      expect(report.results[`lavit thoughts (${readout})`]["test-ood"].js_to_teacher).toBeGreaterThan(0);
+      expect(existsSync(join(out, "cells", "seed-101_lavit", "eval", `test-ood.thoughts-${readout}.json`))).toBe(true);
+      expect(existsSync(join(out, "cells", "seed-101_distill", "eval", `test-ood.thoughts-${readout}.json`))).toBe(false);
+    }
+    expect(existsSync(join(out, "cells", "seed-101_no-align", "eval", "test-ood.thoughts-head.json"))).toBe(false);
+    expect(report.verdict.statement).toMatch(/LaViT's latent thoughts \(trajectory head\)/);
     for (const f of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, f))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     expect(json.seeds).toEqual([101]);

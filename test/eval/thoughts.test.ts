@@ -24,4 +24,13 @@ describe("thoughtGaze", () => {
     expect(Array.from(maps[0])).toEqual([1, 0, 0]);
     expect(Array.from(maps[2])).toEqual([0, 0, 1]);
   });
+
+  it("normalises raw attention rows after averaging them (the attention read-out)", () => {
+    const raw = [Float32Array.from([0.2, 0.2]), Float32Array.from([0.1, 0.5])];
+    const [m] = thoughtGaze(raw, 1, true);
+    expect(m[0]).toBeCloseTo(0.3 / 1.0, 6);
+    expect(m[1]).toBeCloseTo(0.7 / 1.0, 6);
+    const [u] = thoughtGaze([new Float32Array(2)], 1, true);
+    expect(Array.from(u)).toEqual([0.5, 0.5]);
+  });
 });

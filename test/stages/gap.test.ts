@@ -125,16 +125,29 @@ describe("lavit gap on lavit models", () => {
     await checkInChromium(join(out, "gap.html"), 3);
   });
 
-  it("`eval --dump-thoughts` dumps where the latent thoughts look, and gap on it gives eval's thoughts row; a model without latents is refused", async () => {
+  it("`eval --dump-thoughts` dumps where the latent thoughts look, either read-out, and gap on it gives eval's row for that read-out; a model without latents is refused", async () => {
     const split = "test-id";
     const dumpT = join(root, "dumps-thoughts", "teacher");
-    const dumpL = join(root, "dumps-thoughts", "student-thoughts");
     await evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpAttention: dumpT, quiet: true });
-    const ev = await evaluate({ model: join(root, "student"), teacher: join(root, "teacher"), data: dataDir, split, dumpThoughts: dumpL, quiet: true });
-    const report = await gap({ teacher: dumpT, compare: [dumpL], data: dataDir, split, out: join(root, "gap2"), quiet: true });
-    const m = report.models["student-thoughts"];
-    for (const key of ["js_to_teacher", "topk_iou", "grounding_mass", "entropy"] as const)
-      expect(Math.abs(m[key]! - ev.result.thoughts![key]!), key).toBeLessThan(1e-6);
+    for (const readout of ["head", "attention"] as const) {
+      const dumpL = join(root, "dumps-thoughts", `student-${readout}`);
+      // A model folder without a training record counts as having a trained head, so head is the default read-out.
+      const ev = await evaluate({
+        model: join(root, "student"),
+        teacher: join(root, "teacher"),
+        data: dataDir,
+        split,
+        dumpThoughts: dumpL,
+        ...(readout === "attention" ? { thoughtsReadout: readout } : {}),
+        quiet: true,
+      });
+      expect(JSON.parse(readFileSync(join(dumpL, "metadata.json"), "utf8")).thoughts_readout).toBe(readout);
+      const report = await gap({ teacher: dumpT, compare: [dumpL], data: dataDir, split, out: join(root, `gap-${readout}`), quiet: true });
+      const m = report.models[`student-${readout}`];
+      const row = ev.result[`thoughts_${readout}`]!;
+      for (const key of ["js_to_teacher", "topk_iou", "grounding_mass", "entropy"] as const)
+        expect(Math.abs(m[key]! - row[key]!), `${readout} ${key}`).toBeLessThan(1e-6);
+    }
     await expect(
       evaluate({ model: join(root, "teacher"), data: dataDir, split, dumpThoughts: join(root, "dumps-thoughts", "none"), quiet: true }),
     ).rejects.toThrow(/--dump-thoughts: .* has no latent thoughts/);

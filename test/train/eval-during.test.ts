@@ -70,7 +70,17 @@ describe("train student --eval-every", () => {
     expect(evals.map((l) => l.step)).toEqual([2, 4, 5]);
     for (const e of evals) {
       expect(e).toMatchObject({ kind: "eval", split: "test-ood", count: 3 });
-      for (const k of ["accuracy", "grounding_mass", "entropy", "js_to_teacher", "topk_iou", "thoughts_grounding_mass", "thoughts_js_to_teacher"])
+      for (const k of [
+        "accuracy",
+        "grounding_mass",
+        "entropy",
+        "js_to_teacher",
+        "topk_iou",
+        "thoughts_head.grounding_mass",
+        "thoughts_head.js_to_teacher",
+        "thoughts_attention.grounding_mass",
+        "thoughts_attention.js_to_teacher",
+      ])
         expect(typeof e[k], k).toBe("number");
       expect(e.accuracy as number).toBeGreaterThanOrEqual(0);
       expect(e.accuracy as number).toBeLessThanOrEqual(1);
@@ -89,6 +99,14 @@ describe("train student --eval-every", () => {
     expect(typeof e.pair_accuracy).toBe("number");
     expect(Object.keys(e).some((k) => k.startsWith("thoughts_"))).toBe(false);
     expect(e.js_to_teacher).toBeUndefined();
+  }, 120_000);
+
+  it("reads a --no-traj student's thoughts by their attention alone (its head is never trained)", async () => {
+    const o = student({ traj: false, evalEvery: 5 });
+    await trainStudent(o);
+    const [e] = lines(o.out).filter((l) => l.kind === "eval");
+    expect(typeof e["thoughts_attention.grounding_mass"]).toBe("number");
+    expect(Object.keys(e).some((k) => k.startsWith("thoughts_head"))).toBe(false);
   }, 120_000);
 
   it("refuses eval options without --eval-every", async () => {
@@ -117,7 +135,7 @@ describe("train student --eval-every", () => {
     const run = async (dir: string, o: TrainOptions) => {
       const vlm = buildVlm(cfg, 0);
       const task = teacherTask(vlm, split);
-      task.evaluate = duringTrainingEval(vlm, split.tokenizer, { data, split: "test-ood", limit: 2, latents: 0 });
+      task.evaluate = duringTrainingEval(vlm, split.tokenizer, { data, split: "test-ood", limit: 2, latents: 0, headTrained: false });
       try {
         return await train(dir, task, o);
       } finally {

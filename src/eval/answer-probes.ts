@@ -1,0 +1,29 @@
+import type { LoadedSplit } from "../data/dataset.js";
+import type { Tokenizer } from "../data/tokenizer.js";
+import type { Vlm } from "../model/vlm.js";
+import { steerProbe, type SteerProbe } from "./steer.js";
+import { swapProbe, type SwapProbe } from "./swap.js";
+
+/** Probes of whether the answer reads the latent thoughts. */
+export const ANSWER_PROBES = ["swap", "steer"] as const;
+export type AnswerProbe = (typeof ANSWER_PROBES)[number];
+
+export interface AnswerProbes {
+  swap?: SwapProbe;
+  steer?: SteerProbe;
+}
+
+/** Runs the asked probes on a model with `latents` latent tokens (the caller refuses a model without). */
+export function answerProbes(
+  vlm: Vlm,
+  tok: Tokenizer,
+  data: LoadedSplit,
+  latents: number,
+  probes: readonly AnswerProbe[],
+  o: { seed: number; batchSize?: number; quiet?: boolean },
+): AnswerProbes {
+  const out: AnswerProbes = {};
+  if (probes.includes("swap")) out.swap = swapProbe(vlm, tok, data, latents, o);
+  if (probes.includes("steer")) out.steer = steerProbe(vlm, tok, data, latents, o);
+  return out;
+}

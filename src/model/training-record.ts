@@ -1,0 +1,29 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+/** The part of a run's trainer_state.json that says how its latents were trained (older or foreign runs may lack any of it). */
+const recordSchema = z.object({
+  settings: z.object({ wTraj: z.number().optional(), trajSource: z.string().optional() }).passthrough().optional(),
+});
+
+/**
+ * Whether a model folder's trajectory head was trained: its run recorded a trajectory loss
+ * (wTraj > 0) read from the head (trajSource head). A `--no-traj` or `--traj-source attention`
+ * student's head never learnt anything, so its map is noise. A folder without the record (a
+ * model made elsewhere or saved by hand) is taken as trained: the head is what it ships with.
+ */
+export function trajHeadTrained(dir: string): boolean {
+  const file = join(dir, "trainer_state.json");
+  if (!existsSync(file)) return true;
+  let parsed: z.infer<typeof recordSchema>;
+  try {
+    const r = recordSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    if (!r.success) return true;
+    parsed = r.data;
+  } catch {
+    return true;
+  }
+  const s = parsed.settings ?? {};
+  return (s.wTraj ?? 1) > 0 && s.trajSource !== "attention";
+}
