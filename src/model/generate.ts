@@ -1,6 +1,7 @@
 import { tf } from "../engine/index.js";
 import { imageRowsAttention } from "./readout.js";
-import { checkPositions } from "./config.js";
+import { checkPositions, numPatches } from "./config.js";
+import { NEG_INF } from "./nn.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, visionForward, type KvCache, type Vlm } from "./vlm.js";
 
 export interface GenerateOptions {
@@ -73,13 +74,50 @@ export function generateGreedy(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly
   return generate(vlm, patches, prompts, opts).tokens;
 }
 
+type BiasFor = NonNullable<GenerateOptions["biasFor"]>;
+
+/**
+ * A student trained with a gate that never opens (config latent.closed_gate) reads the image
+ * only through its latents, at inference as in training: the rows after the prompt (and, with
+ * `prompt`, the question's rows) lose the image columns, on top of any probe's bias. The last
+ * latent row, which writes the first generated token, keeps the image, as in training.
+ */
+export function withClosedGate(vlm: Vlm, promptLength: number, opts: GenerateOptions): GenerateOptions {
+  const closed = vlm.config.latent?.closed_gate;
+  if (!closed) return opts;
+  const n = numPatches(vlm.config.vision);
+  const questionStart = IMAGE_START + n + 1;
+  const latentStart = promptLength - vlm.config.latent!.num_latents;
+  const gate: BiasFor = (q, k, qStart) => {
+    const bias = new Float32Array(q * k);
+    for (let i = 0; i < q; i++) {
+      const row = qStart + i;
+      const shut = row >= promptLength || (closed.prompt && row >= questionStart && row < latentStart);
+      if (shut) for (let c = IMAGE_START; c < IMAGE_START + n && c < k; c++) bias[i * k + c] = NEG_INF;
+    }
+    return tf.tensor4d(bias, [1, 1, q, k]);
+  };
+  const combine =
+    (other?: BiasFor): BiasFor =>
+    (q, k, qStart) => {
+      const a = gate(q, k, qStart)!;
+      const o = other?.(q, k, qStart);
+      if (!o) return a;
+      const sum = tf.add(a, o);
+      tf.dispose([a, o]);
+      return sum;
+    };
+  return { ...opts, biasFor: combine(opts.biasFor), ...(opts.latentPass ? { latentPass: { ...opts.latentPass, bias: combine(opts.latentPass.bias) } } : {}) };
+}
+
 /**
  * Greedy decoding for a batch of prompts of equal length (callers group by length, so no
  * padding and no position shifts are needed).
  */
-export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly number[][], opts: GenerateOptions): Generation {
+export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly number[][], given: GenerateOptions): Generation {
   const b = prompts.length;
   const t0 = prompts[0].length;
+  const opts = withClosedGate(vlm, t0, given);
   if (prompts.some((p) => p.length !== t0)) throw new Error("generateGreedy: prompts must have equal length");
   checkPositions(vlm.config, t0, "the prompt (image, question and latent tokens)");
   const useCache = opts.useCache ?? true;
