@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 import { optionParser } from "./parse.js";
 
 function gazeLine(g: GazeMetrics): string {
-  const gap = [`grounding_mass ${g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
+  const gap = [`grounding_mass ${g.grounding_mass === undefined ? "n/a (no boxes)" : g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
   if (g.js_to_teacher !== undefined) gap.push(`js_to_teacher ${g.js_to_teacher.toFixed(3)}`, `topk_iou ${g.topk_iou!.toFixed(3)}`);
   return gap.join(", ");
 }

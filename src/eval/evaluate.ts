@@ -12,8 +12,9 @@ import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 
 export interface Prediction {
   id: string;
-  family: string;
-  template: string;
+  /** Absent for an imported sample without one. */
+  family?: string;
+  template?: string;
   pair?: string;
   answer: string;
   predicted: string | null;
@@ -134,7 +135,8 @@ function group(preds: readonly Prediction[]): GroupAccuracy {
 /** Accuracy overall and per family (and pair accuracy on test-pairs), from predictions alone. */
 export function summarise(split: string, preds: readonly Prediction[]): EvalResult {
   const families: Record<string, GroupAccuracy> = {};
-  for (const f of [...new Set(preds.map((p) => p.family))].sort()) families[f] = group(preds.filter((p) => p.family === f));
+  for (const f of [...new Set(preds.flatMap((p) => (p.family !== undefined ? [p.family] : [])))].sort())
+    families[f] = group(preds.filter((p) => p.family === f));
   return { split, ...group(preds), families };
 }
 
