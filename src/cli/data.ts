@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
-import { choicesOf, optionParser, parsePositiveInt } from "./parse.js";
+import { choicesOf, optionParser, parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
 import { assertFileOutput } from "../util/paths.js";
 import { checkRaster } from "../util/limits.js";
 import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";

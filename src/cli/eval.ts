@@ -1,9 +1,9 @@
-import { Command } from "commander";
-import type { EvalResult } from "../eval/evaluate.js";
+import { Command, Option } from "commander";
 import type { ForcedAccuracy, ForcedResult } from "../eval/forced.js";
 import type { VisionHeadsResult } from "../eval/vision-heads.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import { evaluate, evaluateOptionsSchema, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions } from "../stages/evaluate.js";
+import { evaluate, evaluateOptionsSchema, evaluateTeacherForced, evaluateVisionTower, type EvaluateOptions, type Evaluation } from "../stages/evaluate.js";
+import { ANSWER_FORMATS } from "../data/manifest.js";
 import { UserError } from "../errors.js";
 import { optionParser } from "./parse.js";
 
@@ -13,9 +13,10 @@ function gazeLine(g: GazeMetrics): string {
   return gap.join(", ");
 }
 
-function formatResult(r: EvalResult & GazeMetrics & { thoughts?: GazeMetrics }): string {
+function formatResult(r: Evaluation): string {
   const lines = [
-    `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`,
+    `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples${r.answer_format === "free" ? ", free-text answers" : ""})${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ", pair accuracy n/a (no pairs)"}`,
+    ...(r.unknown_words ? [`  ${r.unknown_words} question words unknown to the model, read as <unk>`] : []),
     `  gaze while writing: ${gazeLine(r)}`,
     ...(r.thoughts ? [`  gaze of the latent thoughts: ${gazeLine(r.thoughts)}`] : []),
   ];
@@ -60,6 +61,12 @@ export function register(program: Command): void {
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
     .option("--vision-heads", "diagnostic: what the vision tower sees, read through its per-patch heads (teachers and bases trained with --aux-patch)")
+    .addOption(
+      new Option(
+        "--answer-format <f>",
+        'lavit: the word after "answer"; free: the whole text after the rationale, normalised (default: the dataset\'s)',
+      ).choices([...ANSWER_FORMATS]),
+    )
     .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
@@ -93,6 +100,7 @@ export function register(program: Command): void {
         dumpThoughts: f.dumpThoughts,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
+        answerFormat: f.answerFormat,
       });
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });

@@ -167,6 +167,15 @@ export function parseManifest(text: string, file: string, kind: DatasetKind = "b
   return out;
 }
 
+/** The splits a folder's dataset.json lists, or null when it has no readable one. */
+function listedSplits(dir: string): string[] | null {
+  try {
+    return datasetSplits(readDatasetInfo(dir));
+  } catch {
+    return null;
+  }
+}
+
 /** The dataset kind of a folder (benchmark when it has no readable dataset.json: the reader then says what is wrong). */
 function kindOf(dir: string): DatasetKind {
   try {
@@ -184,6 +193,10 @@ export function readManifest(dir: string, split: string, kind: DatasetKind = kin
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      const listed = listedSplits(dir);
+      if (listed && !listed.includes(s)) throw new UserError(`--split: unknown split "${s}" (${dir} has ${listed.join(", ")})`);
+    }
     throw new UserError(`${file}: cannot read manifest (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }
   return parseManifest(text, file, kind);

@@ -2,7 +2,9 @@ import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
 import { generate } from "../model/generate.js";
-import { parseAnswer, promptIds } from "../model/sequence.js";
+import { promptIds } from "../model/sequence.js";
+import { answerFormatOf, type AnswerFormat } from "../data/manifest.js";
+import { scoreAnswer } from "./answers.js";
 import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
@@ -43,6 +45,8 @@ export interface EvalOptions {
   maxNewTokens?: number;
   quiet?: boolean;
   probes?: ProbeOptions;
+  /** How answers are read and scored (default: the dataset's). */
+  answerFormat?: AnswerFormat;
 }
 
 export interface PredictionsWithReadout {
@@ -100,9 +104,10 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
     }
   }
   bar.stop();
+  const format = opts.answerFormat ?? answerFormatOf(data.info);
   const predictions = data.samples.map((s, i) => {
     const text = tok.decode(generated[i]);
-    const predicted = parseAnswer(text);
+    const { predicted, correct } = scoreAnswer(text, s.answer, format);
     return {
       id: s.id,
       family: s.family,
@@ -110,7 +115,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
       ...(s.pair !== undefined ? { pair: s.pair } : {}),
       answer: s.answer,
       predicted,
-      correct: predicted === s.answer,
+      correct,
       generated: text,
     };
   });

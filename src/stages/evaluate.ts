@@ -28,6 +28,7 @@ export const evaluateOptionsSchema = named(
       allowOutsideRoot: flag().optional(),
       dumpAttention: text().optional(),
       dumpThoughts: text().optional(),
+      answerFormat: z.enum(ANSWER_FORMATS).optional(),
     })
     .strict(),
   "eval option",
@@ -35,6 +36,8 @@ export const evaluateOptionsSchema = named(
 
 /** The options of the diagnostics (`evaluateTeacherForced`, `evaluateVisionTower`). */
 export const diagnosticOptionsSchema = named(z.object(DIAGNOSTIC_FIELDS).strict(), "eval option");
+import { ANSWER_FORMATS, answerFormatOf, type AnswerFormat } from "../data/manifest.js";
+import { countUnknownWords } from "./unknown-words.js";
 
 export interface EvaluateOptions {
   /** Model folder (config.json, model.safetensors, tokenizer.json). */
@@ -59,9 +62,17 @@ export interface EvaluateOptions {
   dumpAttention?: string;
   /** Write where the model's latent thoughts look, step by step, here, in the same layout (models with latents). */
   dumpThoughts?: string;
+  /** How answers are read and scored (default: the one the dataset records; the benchmark's is lavit). */
+  answerFormat?: AnswerFormat;
 }
 
-export type Evaluation = EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
+export type Evaluation = EvalResult &
+  GazeMetrics & {
+    thoughts?: GazeMetrics;
+    answer_format?: AnswerFormat;
+    /** A model with an open vocabulary: words of the split's questions it read as <unk>. */
+    unknown_words?: number;
+  };
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
@@ -97,8 +108,11 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
       quiet: o.quiet,
       teacherMaps,
       probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer },
+      answerFormat: o.answerFormat,
     }),
   );
+  const answerFormat = o.answerFormat ?? answerFormatOf(data.info);
+  const unknownWords = countUnknownWords(o.model, data.samples);
   if (o.dumpThoughts && !ev.thoughtMaps)
     throw new UserError(`--dump-thoughts: ${o.model} has no latent thoughts (a model with latent tokens and a trajectory head has)`);
   const generated = ev.predictions.map((p) => p.generated);
@@ -108,7 +122,10 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
   ] as const)
     if (dir && maps) await writeAttentionDump(dir, data, generated, maps, { model: o.model });
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
-  return { result: ev.result, predictions: ev.predictions };
+  return {
+    result: { ...ev.result, answer_format: answerFormat, ...(unknownWords !== undefined ? { unknown_words: unknownWords } : {}) },
+    predictions: ev.predictions,
+  };
 }
 
 /** Diagnostic: feeds the true rationale and scores the answer after it and each rationale token (models without latents). */

@@ -74,3 +74,21 @@ export function boxPatches(box: Box, t: ImageTransform, size: number, patch: num
 export function boxesPatches(boxes: readonly Box[], t: ImageTransform, size: number, patch: number): number[] {
   return [...new Set(boxes.flatMap((b) => boxPatches(b, t, size, patch)))].sort((a, b) => a - b);
 }
+
+/**
+ * A map over the fitted square's patches (grid x grid), resampled onto a rows x cols grid over
+ * the original image: each cell takes the value of the patch its centre lands on once fitted.
+ */
+export function mapOverOriginal(map: ArrayLike<number>, grid: number, t: ImageTransform, size: number, out = { rows: 64, cols: 64 }): Float32Array {
+  const m = new Float32Array(out.rows * out.cols);
+  const patch = size / grid;
+  for (let r = 0; r < out.rows; r++)
+    for (let c = 0; c < out.cols; c++) {
+      const x = ((c + 0.5) * t.width) / out.cols;
+      const y = ((r + 0.5) * t.height) / out.rows;
+      const pc = Math.min(grid - 1, Math.max(0, Math.floor((x * t.scale + t.dx) / patch)));
+      const pr = Math.min(grid - 1, Math.max(0, Math.floor((y * t.scale + t.dy) / patch)));
+      m[r * out.cols + c] = map[pr * grid + pc];
+    }
+  return m;
+}
