@@ -34,7 +34,11 @@ export const MAX_IMPORT_PIXELS = 64_000_000;
  * are added, removed or reordered, and another seed draws another split.
  */
 export function defaultSplit(seed: number, id: string, val: number, test: number): string {
-  const u = fnv1a(`${seed}/${id}`) / 2 ** 32;
+  // FNV-1a of similar ids ("q1", "q2") differ little in their high bits: mixed (MurmurHash3's finaliser) before use as a uniform draw.
+  let h = fnv1a(`${seed}/${id}`);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  const u = ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
   return u < val ? "val" : u < val + test ? "test" : "train";
 }
 
