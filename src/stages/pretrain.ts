@@ -140,11 +140,13 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   const perFamily = familyCounts(data);
   if (!o.quiet)
     process.stderr.write(
-      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(
-        perFamily,
-      )
-        .map(([k, v]) => `${k} ${v}`)
-        .join(", ")})\n`,
+      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples${
+        Object.keys(perFamily).length
+          ? ` (${Object.entries(perFamily)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")})`
+          : ""
+      }\n`,
     );
   task.settings = {
     ...task.settings,

@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { MAX_LATENTS, type Tokenizer } from "../data/tokenizer.js";
 import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
+import { datasetKind, readDatasetInfo } from "../data/manifest.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
@@ -268,7 +269,8 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   }
   checkLatents(o.latents, MAX_LATENTS);
   if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
-  const initFrom = o.initFrom ?? undefined;
+  // The shipped base knows only the benchmark's words and images: a student of imported data starts from nothing unless told.
+  const initFrom = (opts.initFrom === undefined && datasetKind(readDatasetInfo(o.data)) === "imported" ? null : o.initFrom) ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   for (const k of ["evalSplit", "evalLimit"] as const)
