@@ -3,8 +3,9 @@ import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
 import { generate } from "../model/generate.js";
 import { promptIds } from "../model/sequence.js";
-import { answerFormatOf, type AnswerFormat } from "../data/manifest.js";
-import { scoreAnswer } from "./answers.js";
+import { answerFormatOf, datasetKind, type AnswerFormat } from "../data/manifest.js";
+import { normaliseAnswer, scoreAnswer } from "./answers.js";
+import { pickChoices } from "./choices.js";
 import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
@@ -105,9 +106,14 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
   }
   bar.stop();
   const format = opts.answerFormat ?? answerFormatOf(data.info);
+  const texts = generated.map((g) => tok.decode(g));
+  // An imported sample with choices is answered by the choice the model scores highest (the benchmark keeps its own reading).
+  const picks = datasetKind(data.info) === "imported" && data.samples.some((s) => s.choices) ? pickChoices(vlm, tok, data, prompts, texts) : null;
   const predictions = data.samples.map((s, i) => {
-    const text = tok.decode(generated[i]);
-    const { predicted, correct } = scoreAnswer(text, s.answer, format);
+    const text = texts[i];
+    const pick = picks?.[i];
+    const { predicted, correct } =
+      pick != null ? { predicted: pick, correct: normaliseAnswer(pick) === normaliseAnswer(s.answer) } : scoreAnswer(text, s.answer, format);
     return {
       id: s.id,
       family: s.family,
