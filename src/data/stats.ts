@@ -89,7 +89,7 @@ export function computeStats(dir: string): DatasetStats {
     const samples = readManifest(dir, split);
     const families: Record<string, GroupStats> = {};
     for (const f of [...new Set(samples.flatMap((s) => (s.family !== undefined ? [s.family] : [])))].sort())
-      families[f] = group(
+      families[f] = baselineStats(
         samples.filter((s) => s.family === f),
         answerer,
       );
