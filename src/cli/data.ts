@@ -51,7 +51,11 @@ export function register(program: Command): void {
   data
     .command("import")
     .description("import your own data: a JSONL or CSV of id, image, question, answer (optional split, family, choices, rationale, boxes) and its images")
-    .requiredOption("--from <file>", "JSONL or CSV file, one row per sample")
+    .option("--from <file>", "JSONL or CSV file, one row per sample")
+    .option(
+      "--from-official <file>",
+      "instead of --from: the official pipeline's lavit_15k_for_training.json, or Visual-CoT's JSON (question, answer, image, bbox)",
+    )
     .requiredOption("--images <dir>", "folder the rows' image paths are relative to (PNG or JPEG, any size)")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
     .option("--size <px>", "image side in pixels: every image is fitted to it, aspect kept, padded", parsePositiveInt("--size"), IMPORT_DEFAULTS.size)

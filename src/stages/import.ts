@@ -16,9 +16,11 @@ import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
  */
 export const IMPORT_DEFAULTS = { size: 64, patch: 8, seed: 0, val: 0.1, test: 0.1 } as const;
 
-export interface ImportOptions extends Partial<Omit<ImportBuildOptions, "from" | "images" | "quiet">> {
+export interface ImportOptions extends Partial<Omit<ImportBuildOptions, "from" | "official" | "images" | "quiet">> {
   /** JSONL or CSV: id, image, question, answer; optional split, family, choices, rationale, boxes. */
-  from: string;
+  from?: string;
+  /** Instead of `from`: the official pipeline's `lavit_15k_for_training.json`, or Visual-CoT's JSON. */
+  fromOfficial?: string;
   /** The folder the rows' image paths are relative to. */
   images: string;
   /** A new (or empty) folder; with force, a dataset lavit made there is replaced. */
@@ -30,6 +32,8 @@ export interface ImportOptions extends Partial<Omit<ImportBuildOptions, "from" |
 /** Imports your own data (`lavit data import`); resolves to the dataset's info. */
 export async function importData(opts: ImportOptions): Promise<DatasetInfo> {
   const o = withDefaults(IMPORT_DEFAULTS, opts);
+  if (!o.from === !o.fromOfficial) throw new UserError("give one of --from (JSONL or CSV rows) and --from-official (the official metadata or Visual-CoT JSON)");
+  const from = (o.from ?? o.fromOfficial)!;
   checkGeometry(o.size, o.patch);
   checkImageSize(o.size, o.patch);
   for (const [flag, v] of [
@@ -40,14 +44,14 @@ export async function importData(opts: ImportOptions): Promise<DatasetInfo> {
   if (o.val + o.test >= 1) throw new UserError(`--val ${o.val} and --test ${o.test} leave no rows for train`);
   assertOutputLocation(o.out);
   assertOutputApart(o.out, [
-    { flag: "--from", path: o.from },
+    { flag: o.from ? "--from" : "--from-official", path: from },
     { flag: "--images", path: o.images },
   ]);
   const out = resolve(o.out);
   checkReplaceable(out, "dataset", !!o.force);
   const t0 = Date.now();
   // Built in a temp sibling and renamed into place: a bad row leaves nothing behind, and a previous dataset stays as it was.
-  const info = await withLock(out, () => buildDirAtomic(out, (tmp) => importDataset(tmp, o), "dataset"));
+  const info = await withLock(out, () => buildDirAtomic(out, (tmp) => importDataset(tmp, { ...o, from, official: !o.from }), "dataset"));
   if (!o.quiet) {
     const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
     const splits = Object.entries(info.splits)

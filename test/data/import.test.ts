@@ -141,6 +141,23 @@ describe("lavit data import", () => {
     expect(b.boxes).toBeUndefined();
   });
 
+  it("imports the official metadata and Visual-CoT's JSON: ids, splits, free answers, bbox strings as evidence", async () => {
+    const official = {
+      results: [{ question_id: 0, split: "train", question: "Q one?", ground_truth_enriched: "look here ; red", image_relative_path: "wide.png" }],
+    };
+    const visualCot = [{ question_id: 7, question: "<image>\nWhat is it?", answer: "A cat", image: "tall.png", bbox: "[0, 0, 30, 45]" }];
+    const a = source(JSON.stringify(official), "meta.json");
+    const info = await importData({ fromOfficial: a.from, images: a.images, out: join(a.root, "d"), quiet: true });
+    expect(info).toMatchObject({ splits: { train: 1 }, answer_format: "free" });
+    expect(readManifest(join(a.root, "d"), "train")[0]).toMatchObject({ id: "0", answer: "look here red" });
+    const b = source(JSON.stringify(visualCot), "vcot.json");
+    await importData({ fromOfficial: b.from, images: b.images, out: join(b.root, "d"), quiet: true, val: 0, test: 0 });
+    const [s] = readManifest(join(b.root, "d"), "train");
+    expect(s).toMatchObject({ id: "7", question: "What is it?", answer: "a cat", boxes: [[0, 0, 30, 45]] });
+    expect(s.evidence!.length).toBeGreaterThan(0);
+    await expect(importData({ from: b.from, fromOfficial: b.from, images: b.images, out: join(b.root, "e"), quiet: true })).rejects.toThrow(/one of --from/);
+  });
+
   it("exits 2 from the CLI naming the line, and refuses an --out holding its inputs", () => {
     const s = source([ROWS[0], { id: "x", image: "wide.png", question: "Q" }]);
     const r = runCli(["data", "import", "--from", s.from, "--images", s.images, "--out", join(s.root, "d")]);

@@ -9,12 +9,13 @@ import { imageSize, readImageAny } from "../read-image.js";
 import { formatManifest, IMPORT_FORMAT, type AnswerFormat, type DatasetInfo, type Sample } from "../manifest.js";
 import { textWords, Tokenizer } from "../tokenizer.js";
 import { boxesPatches, fitImage, fitTransform } from "./fit-image.js";
-import { readRows } from "./read-rows.js";
+import { readOfficialRows, readRows } from "./read-rows.js";
 import { checkRow, checkUniqueIds, type Box, type ImportRow } from "./rows.js";
 
 export interface ImportBuildOptions {
-  /** JSONL or CSV file of rows. */
+  /** JSONL or CSV file of rows (or, with `official`, the official pipeline's or Visual-CoT's JSON). */
   from: string;
+  official?: boolean;
   /** Folder the rows' image paths are relative to. */
   images: string;
   size: number;
@@ -84,12 +85,18 @@ function sampleOf(
   const at = (f: string) => `${file}:${row.line}: ${f}`;
   if (row.boxes) checkBoxes(row.boxes, width, height, at("boxes"), transformSource);
   row.rationale?.forEach((s, k) => s.boxes && checkBoxes(s.boxes, width, height, at(`rationale[${k}].boxes`), transformSource));
+  // Text that looks like a special token ("<image>\n..." in Visual-CoT's questions) would be read as one.
+  const question = row.question
+    .replace(/<[a-z0-9_]+>/gi, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (!question) throw new UserError(`${at("question")}: has no words ("${row.question}")`);
   const answer = answerText(row.answer);
   if (!answer) throw new UserError(`${at("answer")}: has no words ("${row.answer}")`);
   return {
     id: row.id,
     image: imageName,
-    question: row.question,
+    question,
     answer,
     ...(row.family !== undefined ? { family: row.family } : {}),
     ...(row.choices ? { choices: row.choices.map(answerText) } : {}),
@@ -110,7 +117,7 @@ function sampleOf(
  * a bad row fails fast.
  */
 export function importDataset(dir: string, o: ImportBuildOptions): DatasetInfo {
-  const rows = readRows(o.from).map((r) => checkRow(r, o.from));
+  const rows = (o.official ? readOfficialRows(o.from) : readRows(o.from)).map((r) => checkRow(r, o.from));
   if (!rows.length) throw new UserError(`--from ${o.from}: no rows`);
   checkUniqueIds(rows, o.from);
   const bySplit = new Map<string, Sample[]>();

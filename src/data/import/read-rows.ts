@@ -62,3 +62,38 @@ export function readRows(file: string): RawRow[] {
   if (ext === ".jsonl" || ext === ".ndjson") return readJsonl(file, text);
   throw new UserError(`--from ${file}: expected a .jsonl or .csv file (one record per line, or a CSV with a header row)`);
 }
+
+/** A record field that may hold the value under several names (the official builder's, Visual-CoT's). */
+function first(r: Record<string, unknown>, names: readonly string[]): unknown {
+  for (const n of names) if (r[n] !== undefined && r[n] !== null) return r[n];
+  return undefined;
+}
+
+/**
+ * Rows from the official pipeline's metadata (`lavit_15k_for_training.json`: `{"results": [...]}`
+ * with `question_id`, `question`, `image_relative_path`, `ground_truth_enriched`, `split`) or
+ * Visual-CoT's JSON (a list of `question`, `answer`, `image`, `bbox`). The answer is `answer`,
+ * else the whole `ground_truth_enriched` (a free-text answer); Visual-CoT's boxes become the
+ * evidence. A record's "line" is its 1-based place in the list.
+ */
+export function readOfficialRows(file: string): RawRow[] {
+  const value = parseJsonText(readText(file), file);
+  const list = Array.isArray(value) ? value : (value as { results?: unknown } | null)?.results;
+  if (!Array.isArray(list))
+    throw new UserError(`--from-official ${file}: expected a JSON list of records, or an object with "results" (the official metadata)`);
+  return list.map((r, i) => {
+    if (r === null || typeof r !== "object" || Array.isArray(r)) throw new UserError(`${file}:${i + 1}: record ${i + 1} is not a JSON object`);
+    const rec = r as Record<string, unknown>;
+    const fields: Record<string, unknown> = {
+      id: first(rec, ["question_id", "id"]),
+      image: first(rec, ["image_relative_path", "image", "image_path"]),
+      question: first(rec, ["question"]),
+      answer: first(rec, ["answer", "ground_truth_enriched"]),
+    };
+    const split = first(rec, ["split"]);
+    if (typeof split === "string" && split) fields.split = split;
+    const boxes = first(rec, ["boxes", "bbox", "bboxs"]);
+    if (boxes !== undefined) fields.boxes = typeof boxes === "string" && /^\s*\[/.test(boxes) ? parseJsonText(boxes, `${file}:${i + 1}: bbox`) : boxes;
+    return { line: i + 1, fields };
+  });
+}
