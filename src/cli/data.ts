@@ -2,12 +2,12 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
-import { choicesOf, optionParser, parseNumberIn, parsePositiveInt, parseSeedFlag } from "./parse.js";
+import { choicesOf, optionParser, parsePositiveInt } from "./parse.js";
 import { assertFileOutput } from "../util/paths.js";
 import { checkRaster } from "../util/limits.js";
 import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
 import { givenOptions } from "./options.js";
-import { importData, IMPORT_DEFAULTS, type ImportOptions } from "../stages/import.js";
+import { importData, IMPORT_DEFAULTS, importOptionsSchema, type ImportOptions } from "../stages/import.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
@@ -58,11 +58,16 @@ export function register(program: Command): void {
     )
     .requiredOption("--images <dir>", "folder the rows' image paths are relative to (PNG or JPEG, any size)")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
-    .option("--size <px>", "image side in pixels: every image is fitted to it, aspect kept, padded", parsePositiveInt("--size"), IMPORT_DEFAULTS.size)
-    .option("--patch <px>", "patch side in pixels (must divide --size)", parsePositiveInt("--patch"), IMPORT_DEFAULTS.patch)
-    .option("--seed <n>", "seed of the split drawn for rows without a split column", parseSeedFlag(), IMPORT_DEFAULTS.seed)
-    .option("--val <share>", "rows without a split: share put in val", parseNumberIn("--val", 0, 1), IMPORT_DEFAULTS.val)
-    .option("--test <share>", "rows without a split: share put in test", parseNumberIn("--test", 0, 1), IMPORT_DEFAULTS.test)
+    .option(
+      "--size <px>",
+      "image side in pixels: every image is fitted to it, aspect kept, padded",
+      optionParser(importOptionsSchema.shape, "size"),
+      IMPORT_DEFAULTS.size,
+    )
+    .option("--patch <px>", "patch side in pixels (must divide --size)", optionParser(importOptionsSchema.shape, "patch"), IMPORT_DEFAULTS.patch)
+    .option("--seed <n>", "seed of the split drawn for rows without a split column", optionParser(importOptionsSchema.shape, "seed"), IMPORT_DEFAULTS.seed)
+    .option("--val <share>", "rows without a split: share put in val", optionParser(importOptionsSchema.shape, "val"), IMPORT_DEFAULTS.val)
+    .option("--test <share>", "rows without a split: share put in test", optionParser(importOptionsSchema.shape, "test"), IMPORT_DEFAULTS.test)
     .option("--force", "replace an existing output folder lavit made")
     .option("--quiet", "no progress output")
     .action(async (_: unknown, cmd: Command) => {

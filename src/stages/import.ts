@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
+import { z } from "zod";
 import { withDefaults } from "./defaults.js";
+import { flag, named, numIn, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
 import { checkGeometry } from "./generate.js";
 import { UserError } from "../errors.js";
 import { importDataset, type ImportBuildOptions } from "../data/import/build.js";
@@ -29,8 +31,29 @@ export interface ImportOptions extends Partial<Omit<ImportBuildOptions, "from" |
   quiet?: boolean;
 }
 
+/** The options of `importData` and their ranges (the CLI's parsers read them from here). */
+export const importOptionsSchema = named(
+  z
+    .object({
+      from: text().optional(),
+      fromOfficial: text().optional(),
+      images: text(),
+      out: text(),
+      size: positiveInt().optional(),
+      patch: positiveInt().optional(),
+      seed: seedField().optional(),
+      val: numIn(0, 1).optional(),
+      test: numIn(0, 1).optional(),
+      force: flag().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
+  "import option",
+);
+
 /** Imports your own data (`lavit data import`); resolves to the dataset's info. */
 export async function importData(opts: ImportOptions): Promise<DatasetInfo> {
+  validateOptions(importOptionsSchema, opts);
   const o = withDefaults(IMPORT_DEFAULTS, opts);
   if (!o.from === !o.fromOfficial) throw new UserError("give one of --from (JSONL or CSV rows) and --from-official (the official metadata or Visual-CoT JSON)");
   const from = (o.from ?? o.fromOfficial)!;
