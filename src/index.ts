@@ -3,6 +3,7 @@
  * The CLI (`lavit ...`) is a thin layer over these.
  */
 export { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "./stages/generate.js";
+export { importData, IMPORT_DEFAULTS, type ImportOptions } from "./stages/import.js";
 export { extract, EXTRACT_DEFAULTS, extractOptionsSchema, type ExtractStageOptions } from "./stages/extract.js";
 export {
   trainTeacher,

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .description("answer one question about one image, showing where each latent thought looks")
     .argument("<question>", 'the question, in the benchmark\'s words (e.g. "what color is the circle ?")')
     .requiredOption("--model <dir>", "model folder")
-    .requiredOption("--image <png>", "image; must have the model's size (no silent resizing)")
+    .requiredOption("--image <file>", "PNG or JPEG of any size (fitted to the model's size, aspect kept, padded; the heatmap is drawn over it as given)")
     .option("--top <n>", "patches listed per latent step", optionParser(askOptionsSchema.shape, "top"), ASK_DEFAULTS.top)
     .option("--heatmap <png>", "write the image with each latent step's attention over it")
     .option("--mask-latents", "probe: hide the latent tokens from the answer")

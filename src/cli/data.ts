@@ -7,6 +7,7 @@ import { assertFileOutput } from "../util/paths.js";
 import { checkRaster } from "../util/limits.js";
 import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
 import { givenOptions } from "./options.js";
+import { importData, IMPORT_DEFAULTS, importOptionsSchema, type ImportOptions } from "../stages/import.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
@@ -14,7 +15,7 @@ import { loadImages } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
 
 export function register(program: Command): void {
-  const data = program.command("data").description("the built-in benchmark: generate scenes and questions, show statistics and samples");
+  const data = program.command("data").description("datasets: generate the built-in benchmark, import your own, show statistics and samples");
   data
     .command("generate")
     .description("generate the benchmark (all five splits) into a new folder")
@@ -48,8 +49,34 @@ export function register(program: Command): void {
     });
 
   data
+    .command("import")
+    .description("import your own data: a JSONL or CSV of id, image, question, answer (optional split, family, choices, rationale, boxes) and its images")
+    .option("--from <file>", "JSONL or CSV file, one row per sample")
+    .option(
+      "--from-official <file>",
+      "instead of --from: the official pipeline's lavit_15k_for_training.json, or Visual-CoT's JSON (question, answer, image, bbox)",
+    )
+    .requiredOption("--images <dir>", "folder the rows' image paths are relative to (PNG or JPEG, any size)")
+    .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
+    .option(
+      "--size <px>",
+      "image side in pixels: every image is fitted to it, aspect kept, padded",
+      optionParser(importOptionsSchema.shape, "size"),
+      IMPORT_DEFAULTS.size,
+    )
+    .option("--patch <px>", "patch side in pixels (must divide --size)", optionParser(importOptionsSchema.shape, "patch"), IMPORT_DEFAULTS.patch)
+    .option("--seed <n>", "seed of the split drawn for rows without a split column", optionParser(importOptionsSchema.shape, "seed"), IMPORT_DEFAULTS.seed)
+    .option("--val <share>", "rows without a split: share put in val", optionParser(importOptionsSchema.shape, "val"), IMPORT_DEFAULTS.val)
+    .option("--test <share>", "rows without a split: share put in test", optionParser(importOptionsSchema.shape, "test"), IMPORT_DEFAULTS.test)
+    .option("--force", "replace an existing output folder lavit made")
+    .option("--quiet", "no progress output")
+    .action(async (_: unknown, cmd: Command) => {
+      await importData(givenOptions<ImportOptions>(cmd));
+    });
+
+  data
     .command("stats")
-    .description("per split and family: counts, prior-only answerer accuracy, chance accuracy")
+    .description("per split and family: counts, prior-only answerer accuracy, chance accuracy (n/a where the data lacks templates or choices)")
     .argument("<dir>", "dataset folder")
     .option("--json", "print one JSON object")
     .action((dir: string, opts: { json?: boolean }) => {

@@ -13,11 +13,12 @@ import {
   type EvaluateOptions,
   type Evaluation,
 } from "../stages/evaluate.js";
+import { ANSWER_FORMATS } from "../data/manifest.js";
 import { UserError } from "../errors.js";
 import { optionParser } from "./parse.js";
 
 function gazeLine(g: GazeMetrics): string {
-  const gap = [`grounding_mass ${g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
+  const gap = [`grounding_mass ${g.grounding_mass === undefined ? "n/a (no boxes)" : g.grounding_mass.toFixed(3)}`, `entropy ${g.entropy.toFixed(3)}`];
   if (g.js_to_teacher !== undefined) gap.push(`js_to_teacher ${g.js_to_teacher.toFixed(3)}`, `topk_iou ${g.topk_iou!.toFixed(3)}`);
   return gap.join(", ");
 }
@@ -49,7 +50,8 @@ function formatProbes(p: NonNullable<Evaluation["probes"]>): string[] {
 
 function formatResult(r: Evaluation): string {
   const lines = [
-    `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples)${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ""}`,
+    `${r.split}: accuracy ${r.accuracy.toFixed(3)} (${r.count} samples${r.answer_format === "free" ? ", free-text answers" : ""})${r.pair_accuracy !== undefined ? `, pair accuracy ${r.pair_accuracy.toFixed(3)}` : ", pair accuracy n/a (no pairs)"}`,
+    ...(r.unknown_words ? [`  ${r.unknown_words} question words unknown to the model, read as <unk>`] : []),
     `  gaze while writing: ${gazeLine(r)}`,
     ...THOUGHTS_READOUTS.flatMap((k) => {
       const g = r[`thoughts_${k}`];
@@ -118,6 +120,12 @@ export function register(program: Command): void {
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
     .option("--vision-heads", "diagnostic: what the vision tower sees, read through its per-patch heads (teachers and bases trained with --aux-patch)")
+    .addOption(
+      new Option(
+        "--answer-format <f>",
+        'lavit: the word after "answer"; free: the whole text after the rationale, normalised (default: the dataset\'s)',
+      ).choices([...ANSWER_FORMATS]),
+    )
     .option("--allow-outside-root", "read manifest images that lead outside the --data folder")
     .option("--json", "print one JSON object")
     .option("--quiet", "no progress output")
@@ -153,6 +161,7 @@ export function register(program: Command): void {
         probe: f.probe,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
+        answerFormat: f.answerFormat,
       });
       process.stdout.write((f.json ? JSON.stringify(result) : formatResult(result)) + "\n");
     });

@@ -1,4 +1,4 @@
-import type { Sample } from "./manifest.js";
+import { sceneObjects, type Sample } from "./manifest.js";
 import { locatedName } from "./names.js";
 import { centre } from "./scene.js";
 
@@ -10,7 +10,8 @@ import { centre } from "./scene.js";
  * seeing a question, so the students that start from it differ only in how they are then
  * taught to answer.
  */
-export function captionText(sample: Pick<Sample, "objects">, imageSize: number): string {
-  const order = sample.objects.map((o, i) => ({ i, ...centre(o) })).sort((a, b) => a.cx - b.cx || a.cy - b.cy || a.i - b.i);
-  return order.map(({ i }) => `look ${locatedName(sample.objects[i], imageSize)}`).join(" ; ");
+export function captionText(sample: Sample, imageSize: number): string {
+  const objects = sceneObjects(sample, "the student base's scene descriptions");
+  const order = objects.map((o, i) => ({ i, ...centre(o) })).sort((a, b) => a.cx - b.cx || a.cy - b.cy || a.i - b.i);
+  return order.map(({ i }) => `look ${locatedName(objects[i], imageSize)}`).join(" ; ");
 }

@@ -1,4 +1,4 @@
-import type { Sample } from "./manifest.js";
+import { sceneObjects, type Sample } from "./manifest.js";
 import { compose } from "./render.js";
 import { MaskCache } from "./shapes.js";
 import { COLOURS, SHAPES } from "./vocab.js";
@@ -31,8 +31,9 @@ export interface PatchLabels {
  * sees, occlusion included); students never get it.
  */
 export function patchLabels(sample: Sample, size: number, patch: number, masks: MaskCache): PatchLabels {
+  const objects = sceneObjects(sample, "the per-patch heads (--aux-patch)");
   const grid = size / patch;
-  const comp = compose(sample.objects, { size, patch, masks });
+  const comp = compose(objects, { size, patch, masks });
   const counts = new Map<number, number>();
   const shape = new Int32Array(grid * grid);
   const colour = new Int32Array(grid * grid);
@@ -53,7 +54,7 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
       let bestCount = 0;
       for (const [o, c] of counts) if (c > bestCount) [best, bestCount] = [o, c];
       if (best < 0 || bestCount < MIN_COVER * patch * patch) continue;
-      const o = sample.objects[best];
+      const o = objects[best];
       shape[pr * grid + pc] = 1 + SHAPES.indexOf(o.shape);
       colour[pr * grid + pc] = 1 + COLOURS.indexOf(o.colour);
       objectRow[pr * grid + pc] = 1 + gridCell(o.y0 + o.h / 2, patch, grid);
@@ -68,7 +69,7 @@ export function patchLabels(sample: Sample, size: number, patch: number, masks: 
       let hiddenCount = 0;
       for (const [u, c] of hiddenCounts) if (c > hiddenCount) [hidden, hiddenCount] = [u, c];
       if (hidden >= 0 && hiddenCount >= MIN_HIDDEN * patch * patch) {
-        const h = sample.objects[hidden];
+        const h = objects[hidden];
         hiddenShape[pr * grid + pc] = 1 + SHAPES.indexOf(h.shape);
         hiddenColour[pr * grid + pc] = 1 + COLOURS.indexOf(h.colour);
       }

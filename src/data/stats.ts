@@ -1,16 +1,18 @@
 import { priorAnswer } from "./questions.js";
 import { templateByKey } from "./families/index.js";
-import { FAMILIES } from "./families/family.js";
-import { SPLITS, readManifest, type Sample } from "./manifest.js";
+import { datasetSplits, readDatasetInfo, readManifest, type Sample } from "./manifest.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
 
+/**
+ * A metric is absent (n/a) when the samples lack the field it needs: the prior-only answerer
+ * needs templates and a train split, chance needs choices, pair accuracy needs pairs.
+ */
 export interface GroupStats {
   count: number;
-  prior_only_accuracy: number;
-  chance_accuracy: number;
-  /** test-pairs only: pairs where the prior-only answerer gets both members right. */
+  prior_only_accuracy?: number;
+  chance_accuracy?: number;
+  /** Splits with pairs: pairs where the prior-only answerer gets both members right. */
   prior_only_pair_accuracy?: number;
 }
 
@@ -31,6 +33,7 @@ export interface DatasetStats {
 export function fitPriorAnswerer(train: readonly Sample[]): Map<string, string> {
   const counts = new Map<string, Map<string, number>>();
   for (const s of train) {
+    if (s.template === undefined) continue;
     const m = counts.get(s.template) ?? new Map<string, number>();
     m.set(s.answer, (m.get(s.answer) ?? 0) + 1);
     counts.set(s.template, m);
@@ -44,25 +47,23 @@ export function fitPriorAnswerer(train: readonly Sample[]): Map<string, string> 
   return out;
 }
 
-function priorGuess(answerer: Map<string, string>, s: Sample): string {
+function priorGuess(answerer: Map<string, string>, s: Sample & { template: string }): string | undefined {
   const fitted = answerer.get(s.template);
   if (fitted !== undefined) return fitted;
   // A template absent from train: fall back to its built-in prior, or the first choice.
   const t = templateByKey(s.template);
-  return t ? priorAnswer(t) : s.choices[0];
+  return t ? priorAnswer(t) : s.choices?.[0];
 }
 
-/** The prior-only answerer's and chance's accuracy on these samples (pairs: also both members of a pair). */
-export function baselineStats(samples: readonly Sample[], answerer: Map<string, string>, pairs: boolean): GroupStats {
+/** The prior-only answerer's and chance's accuracy on these samples (pairs: also both members of a pair), where the fields allow. */
+export function baselineStats(samples: readonly Sample[], answerer: Map<string, string> | null, pairs = true): GroupStats {
   const n = samples.length;
-  let correct = 0;
-  let chance = 0;
-  for (const s of samples) {
-    if (priorGuess(answerer, s) === s.answer) correct++;
-    chance += 1 / s.choices.length;
-  }
-  const g: GroupStats = { count: n, prior_only_accuracy: n ? correct / n : 0, chance_accuracy: n ? chance / n : 0 };
-  if (pairs) {
+  const g: GroupStats = { count: n };
+  if (!n) return g;
+  const templated = samples.every((s): s is Sample & { template: string } => s.template !== undefined);
+  if (answerer && templated) g.prior_only_accuracy = samples.filter((s) => priorGuess(answerer, s as Sample & { template: string }) === s.answer).length / n;
+  if (samples.every((s) => s.choices?.length)) g.chance_accuracy = samples.reduce((a, s) => a + 1 / s.choices!.length, 0) / n;
+  if (pairs && answerer && templated && samples.some((s) => s.pair !== undefined)) {
     const byPair = new Map<string, Sample[]>();
     for (const s of samples) {
       if (s.pair === undefined) continue;
@@ -71,35 +72,38 @@ export function baselineStats(samples: readonly Sample[], answerer: Map<string, 
       else byPair.set(s.pair, [s]);
     }
     let both = 0;
-    for (const members of byPair.values()) if (members.every((s) => priorGuess(answerer, s) === s.answer)) both++;
-    g.prior_only_pair_accuracy = byPair.size ? both / byPair.size : 0;
+    for (const members of byPair.values()) if (members.every((s) => priorGuess(answerer, s as Sample & { template: string }) === s.answer)) both++;
+    g.prior_only_pair_accuracy = both / byPair.size;
   }
   return g;
 }
 
+/** Per split (every split the dataset lists) and family: counts and the baselines its fields allow. */
 export function computeStats(dir: string): DatasetStats {
-  if (!existsSync(join(dir, "train", "manifest.jsonl")))
-    throw new UserError(`${dir}: no train/manifest.jsonl (the prior-only answerer is fitted on the train split)`);
-  const answerer = fitPriorAnswerer(readManifest(dir, "train"));
+  const info = readDatasetInfo(dir);
+  const names = datasetSplits(info).filter((s) => existsSync(join(dir, s, "manifest.jsonl")));
+  const fitted = names.includes("train") ? fitPriorAnswerer(readManifest(dir, "train")) : null;
+  const answerer = fitted?.size ? fitted : null;
   const splits: Record<string, SplitStats> = {};
-  for (const split of SPLITS) {
-    if (!existsSync(join(dir, split, "manifest.jsonl"))) continue;
+  for (const split of names) {
     const samples = readManifest(dir, split);
-    const pairs = split === "test-pairs";
     const families: Record<string, GroupStats> = {};
-    for (const f of FAMILIES) {
-      const members = samples.filter((s) => s.family === f);
-      if (members.length) families[f] = baselineStats(members, answerer, pairs);
-    }
-    splits[split] = { ...baselineStats(samples, answerer, pairs), families };
+    for (const f of [...new Set(samples.flatMap((s) => (s.family !== undefined ? [s.family] : [])))].sort())
+      families[f] = baselineStats(
+        samples.filter((s) => s.family === f),
+        answerer,
+      );
+    splits[split] = { ...baselineStats(samples, answerer), families };
   }
-  return { splits, prior_answers: Object.fromEntries(answerer) };
+  return { splits, prior_answers: Object.fromEntries(answerer ?? []) };
 }
+
+const cell = (v: number | undefined, width: number) => (v === undefined ? "n/a" : v.toFixed(3)).padStart(width);
 
 export function formatStats(stats: DatasetStats): string {
   const lines = ["split / family        count  prior-only  chance"];
   const row = (name: string, g: GroupStats) =>
-    `${name.padEnd(20)} ${String(g.count).padStart(6)}  ${g.prior_only_accuracy.toFixed(3).padStart(10)}  ${g.chance_accuracy.toFixed(3).padStart(6)}` +
+    `${name.padEnd(20)} ${String(g.count).padStart(6)}  ${cell(g.prior_only_accuracy, 10)}  ${cell(g.chance_accuracy, 6)}` +
     (g.prior_only_pair_accuracy !== undefined ? `  (pairs both right: ${g.prior_only_pair_accuracy.toFixed(3)})` : "");
   for (const [split, s] of Object.entries(stats.splits)) {
     lines.push(row(split, s));

@@ -16,6 +16,9 @@ export const SPECIAL_TOKENS = [
   ...Array.from({ length: MAX_LATENTS }, (_, i) => `<lvr${i + 1}>`),
 ] as const;
 
+/** The word an open vocabulary (an imported dataset's) reads an unknown word as. */
+export const UNK = "<unk>";
+
 const tokenizerSchema = z
   .object({
     type: z.literal("word-level"),
@@ -25,8 +28,19 @@ const tokenizerSchema = z
   .strict();
 
 /**
- * Word-level tokenizer over the benchmark's closed grammar. A word outside the vocabulary is
- * an error naming the word: a silent <unk> would let a model "answer" questions it cannot read.
+ * The words of a text: lowercased; a number (3, 12, 3.5) one word; a special token
+ * (<eos>) one word; every other punctuation mark a word of its own ("table?" is "table" "?").
+ * The benchmark's text is already in this form, so its tokens are unchanged.
+ */
+export function textWords(text: string): string[] {
+  return text.toLowerCase().match(/<[a-z0-9_]+>|\d+(?:\.\d+)?|[\p{L}\p{N}]+(?:'[\p{L}]+)*|[^\s\p{L}\p{N}]/gu) ?? [];
+}
+
+/**
+ * Word-level tokenizer. A closed vocabulary (the benchmark's grammar, and the models trained
+ * on it) makes a word outside it an error naming the word: a silent <unk> would let a model
+ * "answer" questions it cannot read. An open one (it has <unk>: an imported dataset's) reads
+ * such a word as <unk>, and the stages count them (`unknownWords`).
  */
 export class Tokenizer {
   private readonly ids: Map<string, number>;
@@ -39,6 +53,24 @@ export class Tokenizer {
 
   static forGrammar(): Tokenizer {
     return new Tokenizer([...SPECIAL_TOKENS, ...grammarWords()]);
+  }
+
+  /** An open vocabulary of the given texts' words (sorted, so the same texts give the same ids), with the words every target uses. */
+  static fromTexts(texts: Iterable<string>): Tokenizer {
+    const words = new Set<string>(["look", "answer", ";"]);
+    for (const t of texts) for (const w of textWords(t)) words.add(w);
+    for (const s of [...SPECIAL_TOKENS, UNK]) words.delete(s);
+    return new Tokenizer([...SPECIAL_TOKENS, UNK, ...[...words].sort()]);
+  }
+
+  /** Open: unknown words are read as <unk> instead of refused. */
+  get open(): boolean {
+    return this.ids.has(UNK);
+  }
+
+  /** The words of a text this vocabulary does not have. */
+  unknownWords(text: string): string[] {
+    return textWords(text).filter((w) => !this.ids.has(w));
   }
 
   get size(): number {
@@ -63,9 +95,9 @@ export class Tokenizer {
   }
 
   encode(text: string, context = "text"): number[] {
-    const words = text.trim().split(/\s+/).filter(Boolean);
-    return words.map((w) => {
-      const i = this.ids.get(w);
+    const unk = this.ids.get(UNK);
+    return textWords(text).map((w) => {
+      const i = this.ids.get(w) ?? unk;
       if (i === undefined) throw new UserError(`${context}: unknown word "${w}" in "${text}"`);
       return i;
     });

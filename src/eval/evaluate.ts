@@ -2,7 +2,10 @@ import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { numPatches } from "../model/config.js";
 import { generate } from "../model/generate.js";
-import { parseAnswer, promptIds } from "../model/sequence.js";
+import { promptIds } from "../model/sequence.js";
+import { answerFormatOf, datasetKind, type AnswerFormat } from "../data/manifest.js";
+import { normaliseAnswer, scoreAnswer } from "./answers.js";
+import { pickChoices } from "./choices.js";
 import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
@@ -13,8 +16,9 @@ import { toDistribution } from "../signals/maps.js";
 
 export interface Prediction {
   id: string;
-  family: string;
-  template: string;
+  /** Absent for an imported sample without one. */
+  family?: string;
+  template?: string;
   pair?: string;
   answer: string;
   predicted: string | null;
@@ -48,6 +52,8 @@ export interface EvalOptions {
    * `--traj-source attention` student, whose head map would be noise and is not reported).
    */
   headTrained?: boolean;
+  /** How answers are read and scored (default: the dataset's). */
+  answerFormat?: AnswerFormat;
 }
 
 export interface PredictionsWithReadout {
@@ -109,9 +115,15 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
     }
   }
   bar.stop();
+  const format = opts.answerFormat ?? answerFormatOf(data.info);
+  const texts = generated.map((g) => tok.decode(g));
+  // An imported sample with choices is answered by the choice the model scores highest (the benchmark keeps its own reading).
+  const picks = datasetKind(data.info) === "imported" && data.samples.some((s) => s.choices) ? pickChoices(vlm, tok, data, prompts, texts) : null;
   const predictions = data.samples.map((s, i) => {
-    const text = tok.decode(generated[i]);
-    const predicted = parseAnswer(text);
+    const text = texts[i];
+    const pick = picks?.[i];
+    const { predicted, correct } =
+      pick != null ? { predicted: pick, correct: normaliseAnswer(pick) === normaliseAnswer(s.answer) } : scoreAnswer(text, s.answer, format);
     return {
       id: s.id,
       family: s.family,
@@ -119,7 +131,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
       ...(s.pair !== undefined ? { pair: s.pair } : {}),
       answer: s.answer,
       predicted,
-      correct: predicted === s.answer,
+      correct,
       generated: text,
     };
   });
@@ -144,7 +156,8 @@ function group(preds: readonly Prediction[]): GroupAccuracy {
 /** Accuracy overall and per family (and pair accuracy on test-pairs), from predictions alone. */
 export function summarise(split: string, preds: readonly Prediction[]): EvalResult {
   const families: Record<string, GroupAccuracy> = {};
-  for (const f of [...new Set(preds.map((p) => p.family))].sort()) families[f] = group(preds.filter((p) => p.family === f));
+  for (const f of [...new Set(preds.flatMap((p) => (p.family !== undefined ? [p.family] : [])))].sort())
+    families[f] = group(preds.filter((p) => p.family === f));
   return { split, ...group(preds), families };
 }
 

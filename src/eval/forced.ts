@@ -39,7 +39,7 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
   const n = numPatches(vlm.config.vision);
   const answerWord = tok.id("answer");
   const stepEnd = tok.id(";");
-  const perSample: { family: string; answer: boolean; tokens: number; tokensRight: number; steps: boolean[] }[] = [];
+  const perSample: { family?: string; answer: boolean; tokens: number; tokensRight: number; steps: boolean[] }[] = [];
   const bar = progress("teacher-forced", data.samples.length, { quiet: opts.quiet });
   for (let start = 0; start < data.samples.length; start += batchSize) {
     const samples = data.samples.slice(start, start + batchSize);
@@ -108,7 +108,7 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
       return having.filter((r) => r.steps[i]).length / having.length;
     }),
   });
-  const families = [...new Set(perSample.map((r) => r.family))].sort();
+  const families = [...new Set(perSample.flatMap((r) => (r.family !== undefined ? [r.family] : [])))].sort();
   return {
     split: data.split,
     ...summarise(perSample),

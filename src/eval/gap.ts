@@ -3,7 +3,8 @@ import { massOn, stepPatches, topkIndices } from "../signals/maps.js";
 
 /** Perception-Gap metrics of one sample, averaged over its rationale steps. */
 export interface GazeMetrics {
-  grounding_mass: number;
+  /** Absent when no step's region is known (an imported sample without boxes): n/a, not 0. */
+  grounding_mass?: number;
   entropy: number;
   js_to_teacher?: number;
   topk_iou?: number;
@@ -45,8 +46,14 @@ export interface GapMetrics {
 /** Per step, the patch indices of the ground-truth region, each once (undefined: regions unknown). */
 export type StepRegions = (step: number) => readonly number[];
 
-/** A lavit sample's regions, as extraction scores them (stepPatches). */
-export function sampleRegions(sample: Sample): StepRegions {
+/**
+ * A lavit sample's regions, as extraction scores them (stepPatches). A sample without rationale
+ * has one step, the answer's, whose region is its evidence. Undefined when no region is known
+ * (an imported sample without boxes).
+ */
+export function sampleRegions(sample: Sample): StepRegions | undefined {
+  if (!sample.rationale.length) return sample.evidence?.length ? () => sample.evidence! : undefined;
+  if (!sample.rationale.some((r) => r.patches.length)) return undefined;
   return (t) => stepPatches(sample, t);
 }
 
@@ -57,14 +64,20 @@ export function sampleRegions(sample: Sample): StepRegions {
  */
 export function mapGaze(maps: readonly Float32Array[], regions: StepRegions | undefined, teacher?: readonly Float32Array[], k = 8): GapMetrics {
   let mass = 0;
+  let known = 0;
   let ent = 0;
   maps.forEach((p, t) => {
-    // The maps are distributions: their mass is taken as 1, not re-summed.
-    if (regions) mass += massOn(p, regions(t), 1);
+    // The maps are distributions: their mass is taken as 1, not re-summed. A step without a
+    // known region (an imported step without boxes) has no grounding mass, rather than 0.
+    const region = regions?.(t);
+    if (region?.length) {
+      mass += massOn(p, region, 1);
+      known++;
+    }
     ent += entropy(p);
   });
   const out: GapMetrics = { entropy: ent / maps.length };
-  if (regions) out.grounding_mass = mass / maps.length;
+  if (known) out.grounding_mass = mass / known;
   if (teacher) {
     const steps = Math.min(maps.length, teacher.length);
     let js = 0;
@@ -81,8 +94,7 @@ export function mapGaze(maps: readonly Float32Array[], regions: StepRegions | un
 
 /** mapGaze with a lavit sample's regions (always known). */
 export function sampleGaze(sample: Sample, maps: readonly Float32Array[], teacher?: readonly Float32Array[], k = 8): GazeMetrics {
-  const g = mapGaze(maps, sampleRegions(sample), teacher, k);
-  return { grounding_mass: g.grounding_mass!, ...g };
+  return mapGaze(maps, sampleRegions(sample), teacher, k);
 }
 
 /** Means over samples (every reported number is a plain mean of the per-sample values that exist). */
@@ -100,8 +112,7 @@ export function meanGap(per: readonly GapMetrics[]): GapMetrics {
 }
 
 export function meanGaze(per: readonly GazeMetrics[]): GazeMetrics {
-  const g = meanGap(per);
-  return { grounding_mass: g.grounding_mass ?? 0, ...g };
+  return meanGap(per);
 }
 
 /**
@@ -126,6 +137,5 @@ export function uniformGap(teacherMaps: readonly (readonly Float32Array[])[], re
 
 /** uniformGap for lavit samples (regions always known). */
 export function uniformGaze(samples: readonly Sample[], teacherMaps: readonly (readonly Float32Array[])[]): GazeMetrics {
-  const g = uniformGap(teacherMaps, samples.map(sampleRegions));
-  return { grounding_mass: g.grounding_mass ?? 0, ...g };
+  return uniformGap(teacherMaps, samples.map(sampleRegions));
 }

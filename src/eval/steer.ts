@@ -44,15 +44,18 @@ export interface SteerProbe extends SteerFractions {
  * is visible.
  */
 export function steerTarget(sample: Sample, ctx: SceneContext): SteerTarget | null {
-  const kind = sample.family === "attribute" ? sample.template.split("/")[0] : "";
+  const { template, objects, choices } = sample;
+  // An imported sample has no scene to steer towards.
+  if (!template || !objects || !choices) return null;
+  const kind = sample.family === "attribute" ? template.split("/")[0] : "";
   const attribute = kind === "attr_color" ? "colour" : kind === "attr_shape" ? "shape" : null;
-  const target = sample.rationale[0]?.objects[0];
+  const target = sample.rationale[0]?.objects?.[0];
   if (!attribute || target === undefined) return null;
-  const coverage = patchCoverage(compose(sample.objects, ctx), sample.objects.length, ctx.patch);
+  const coverage = patchCoverage(compose(objects, ctx), objects.length, ctx.patch);
   let best: SteerTarget | null = null;
-  sample.objects.forEach((o, j) => {
+  objects.forEach((o, j) => {
     const value = o[attribute];
-    if (j === target || value === sample.answer || !sample.choices.includes(value)) return;
+    if (j === target || value === sample.answer || !choices.includes(value)) return;
     const patches = coverage[j].size ? groundTruthPatches(coverage[j]).sort((a, b) => a - b) : [];
     if (patches.length && (!best || patches.length > best.patches.length)) best = { patches, answer: value };
   });

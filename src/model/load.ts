@@ -17,8 +17,7 @@ export interface LoadedModel {
 /** A model folder loaded for a dataset, with the checks that keep the two compatible. */
 export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, opts: { auxHeads?: boolean } = {}): LoadedModel {
   const folder = readModelFolder(dir);
-  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" "))
-    throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
+  if (data.tokenizer.vocab.join(" ") !== folder.tokenizer.vocab.join(" ")) checkVocabulary(dir, folder.tokenizer, data, dataDir);
   if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
     throw new UserError(
       `${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`,
@@ -35,6 +34,24 @@ export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, op
   }
   const latents = folder.config.latent?.num_latents ?? 0;
   return { vlm, tokenizer: folder.tokenizer, latents, headTrained: latents > 0 && trajHeadTrained(dir) };
+}
+
+/**
+ * A model whose vocabulary is not the dataset's. An open one (a model trained on imported
+ * data) reads the words it lacks as <unk>, and the stages count them. A closed one (the
+ * shipped models, anything trained on the benchmark) refuses data with words it does not know.
+ */
+function checkVocabulary(dir: string, tok: Tokenizer, data: LoadedSplit, dataDir: string): void {
+  if (tok.open) return;
+  const unknown = [...new Set(data.samples.flatMap((s) => tok.unknownWords(s.question)))];
+  if (unknown.length)
+    throw new UserError(
+      `${dir} knows only the words it was trained on (the shipped models: the benchmark's ${tok.size} words), and ${dataDir} (${data.split}) asks questions with ${unknown.length} it does not know (${unknown
+        .slice(0, 5)
+        .map((w) => `"${w}"`)
+        .join(", ")}${unknown.length > 5 ? ", ..." : ""}): train your own teacher on this data (\`lavit train teacher --data ${dataDir}\`)`,
+    );
+  throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
 }
 
 /** Runs `fn` on a loaded model and frees the model's tensors, whatever happens. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { readDatasetInfo, readManifest, type Sample } from "../data/manifest.js";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
-import { massOn } from "./maps.js";
+import { massOn, stepPatches } from "./maps.js";
 import { detectLayout, METADATA_FILE, openSignals, resolveIn, type SignalsLayout } from "./layout.js";
 import type { OfficialReadOptions } from "./official-layout.js";
 import { checkJoin, joinSignals, resultId } from "./join.js";
@@ -110,9 +110,9 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
     counts.push(s.steps.length);
     const i = sampleOf?.get(k);
     if (manifest && i !== undefined) {
-      const rationale = manifest[i].rationale;
       for (const [t, p] of s.steps.entries()) {
-        const gt = rationale[t]?.patches ?? rationale.flatMap((x) => x.patches);
+        const gt = stepPatches(manifest[i], t);
+        if (!gt.length) continue; // region unknown (imported without boxes): no grounding mass
         mass += massOn(p, gt);
         floor += gt.length / p.length;
         n++;
@@ -128,8 +128,8 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
     v_top_width: width,
     v_top_dtype: [...dtypes].join(", "),
     methods: [...methods],
-    grounding_mass: manifest ? mass / Math.max(1, n) : null,
-    grounding_mass_uniform: manifest ? floor / Math.max(1, n) : null,
+    grounding_mass: manifest && n ? mass / n : null,
+    grounding_mass_uniform: manifest && n ? floor / n : null,
     ...(joined ? { join: joined } : {}),
   };
 }

@@ -128,10 +128,10 @@ export interface ExtractSummary extends ExtractionSettings {
   grid: number;
   v_top_width: number;
   mean_steps: number;
-  /** Mean fraction of each step's (sum-normalised) map on that step's ground-truth patches. */
-  grounding_mass: number;
+  /** Mean fraction of each step's (sum-normalised) map on that step's ground-truth patches (over steps whose region is known; null: none is, as in an imported set without boxes). */
+  grounding_mass: number | null;
   /** Same, uniform map: the floor grounding_mass is compared against. */
-  grounding_mass_uniform: number;
+  grounding_mass_uniform: number | null;
   /** grounding_mass per question family (steps of that family's samples). */
   grounding_mass_by_family: Record<string, number>;
   /** Over every sample the teacher ran on. */
@@ -176,6 +176,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   let massSum = 0;
   let uniformSum = 0;
   let stepCount = 0;
+  let groundedSteps = 0;
   const byFamily = new Map<string, { mass: number; steps: number }>();
   const bar = progress(`extract ${data.split}`, kept.length, { quiet: opts.quiet });
   const write = (index: number, maps: readonly Float32Array[], vTop: Float32Array) => {
@@ -183,14 +184,20 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     const { words, spans } = stepSpans(preds[index].generated);
     const steps = maps.map((p, k) => {
       const gt = stepPatches(sample, k);
-      const mass = massOn(p, gt);
-      massSum += mass;
-      const fam = byFamily.get(sample.family) ?? { mass: 0, steps: 0 };
-      fam.mass += mass;
-      fam.steps++;
-      byFamily.set(sample.family, fam);
-      uniformSum += gt.length / n;
       stepCount++;
+      // A step whose region is unknown (an imported sample without boxes) has no grounding mass.
+      if (gt.length) {
+        const mass = massOn(p, gt);
+        massSum += mass;
+        uniformSum += gt.length / n;
+        groundedSteps++;
+        if (sample.family !== undefined) {
+          const fam = byFamily.get(sample.family) ?? { mass: 0, steps: 0 };
+          fam.mass += mass;
+          fam.steps++;
+          byFamily.set(sample.family, fam);
+        }
+      }
       return {
         p_t: Array.from(p, (x) => Math.round(x * 1e6) / 1e6),
         p_topk_idx: topkIndices(p, opts.topk),
@@ -247,8 +254,8 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
     grid,
     v_top_width: teacher.config.decoder.hidden_size,
     mean_steps: stepCount / Math.max(1, kept.length),
-    grounding_mass: massSum / Math.max(1, stepCount),
-    grounding_mass_uniform: uniformSum / Math.max(1, stepCount),
+    grounding_mass: groundedSteps ? massSum / groundedSteps : null,
+    grounding_mass_uniform: groundedSteps ? uniformSum / groundedSteps : null,
     grounding_mass_by_family: Object.fromEntries([...byFamily.keys()].sort().map((f) => [f, byFamily.get(f)!.mass / byFamily.get(f)!.steps])),
     teacher_accuracy: summarise(data.split, preds).accuracy,
   };

@@ -39,7 +39,9 @@ export function topkIndices(p: ArrayLike<number>, k: number): number[] {
  * for a step past the end of the sample's rationale (a model may write more steps), every
  * patch of the rationale.
  */
-export function stepPatches(sample: Pick<Sample, "rationale">, t: number): number[] {
+export function stepPatches(sample: Pick<Sample, "rationale" | "evidence">, t: number): number[] {
+  // No rationale (an imported sample): one step, the answer's, looking at its evidence if known.
+  if (!sample.rationale.length) return [...new Set(sample.evidence ?? [])];
   return [...new Set(sample.rationale[t]?.patches ?? sample.rationale.flatMap((r) => r.patches))];
 }
 

@@ -109,14 +109,18 @@ export interface SampleRegionBoxes {
   steps: Box[][];
 }
 
-/** Regions of lavit samples (their rationale steps' patches), as pixel boxes per step. */
+/**
+ * Regions of lavit samples (their rationale steps' patches, or for a sample without rationale
+ * its answer's evidence), as pixel boxes per step. A sample with no region known is left out.
+ */
 export function datasetRegionBoxes(samples: readonly Sample[], size: number, grid: number): Map<string, SampleRegionBoxes> {
+  const known = samples.filter((s) => (s.rationale.length ? s.rationale.some((r) => r.patches.length) : s.evidence?.length));
   return new Map(
-    samples.map((s) => [
+    known.map((s) => [
       s.id,
       {
         steps: [
-          ...s.rationale.map((r) => patchesToBoxes(r.patches, size, grid)),
+          ...(s.rationale.length ? s.rationale.map((r) => patchesToBoxes(r.patches, size, grid)) : [patchesToBoxes(s.evidence!, size, grid)]),
           patchesToBoxes(
             s.rationale.flatMap((r) => r.patches),
             size,

@@ -2,7 +2,10 @@ import { initEngine, scoped, tf } from "../engine/index.js";
 import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { encodePng } from "../data/png.js";
-import { readSizedImage } from "../data/images.js";
+import { readImageAny } from "../data/read-image.js";
+import { freeAnswer } from "../eval/answers.js";
+import { fitImage, fitTransform, mapOverOriginal } from "../data/import/fit-image.js";
+import { overlayPanel, tileRasters } from "../report/overlay.js";
 import { probeBias } from "../eval/probes.js";
 import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { numPatches } from "../model/config.js";
@@ -17,13 +20,16 @@ import { assertFileOutput } from "../util/paths.js";
 import { z } from "zod";
 import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
 
+/** The grid a fitted image's map is resampled to when drawn over the original. */
+const ORIGINAL_GRID = { rows: 64, cols: 64 };
+
 export const ASK_DEFAULTS = { top: 5, maxNewTokens: 32 } as const;
 
 export interface AskOptions {
   /** The question, in the benchmark's words (e.g. "what color is the circle ?"). */
   question: string;
   model: string;
-  /** PNG of the model's size (no silent resizing). */
+  /** PNG or JPEG of any size: fitted to the model's size as `lavit data import` fits images (aspect kept, padded). */
   image: string;
   /** Patches listed per latent step. */
   top?: number;
@@ -54,6 +60,8 @@ export interface AskResult {
   answer: string | null;
   generated: string;
   latent_steps: { latent: string; top_patches: { patch: number; row: number; col: number; weight: number }[] }[];
+  /** A model with an open vocabulary: the question's words it read as <unk>. */
+  unknown_words?: string[];
 }
 
 /** Answers one question about one image, with where each latent thought looks. */
@@ -68,7 +76,15 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
   await initEngine();
   const folder = readModelFolder(o.model);
   const cfg = folder.config;
-  const img = readSizedImage(o.image, cfg.vision.image_size, { shownAs: `--image ${o.image}`, whose: "the model's image size: resize it first" });
+  const original = readImageAny(o.image);
+  const size = cfg.vision.image_size;
+  const fit = original.width === size && original.height === size ? null : fitTransform(o.image, original.width, original.height, size);
+  const img = { rgb: fit ? fitImage(original, fit, size) : original.rgb };
+  const unknown = folder.tokenizer.unknownWords(o.question);
+  if (unknown.length && !folder.tokenizer.open)
+    throw new UserError(
+      `--model ${o.model} knows only the words it was trained on (the shipped models: the benchmark's), not ${unknown.map((w) => `"${w}"`).join(", ")}: ask in its words, or train your own teacher on your data (\`lavit data import\`, then \`lavit train teacher\`)`,
+    );
   const vlm = buildVlm(cfg, 0);
   let maps: Float32Array[];
   let text: string;
@@ -101,9 +117,26 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
     top_patches: topkIndices(m, o.top).map((p) => ({ patch: p, row: Math.floor(p / grid), col: p % grid, weight: +m[p].toFixed(4) })),
   }));
   if (o.heatmap) {
-    const panels = [heatmapPanel(img.rgb, cfg.vision.image_size, grid, null), ...maps.map((m) => heatmapPanel(img.rgb, cfg.vision.image_size, grid, m))];
-    const t = tile(panels, panels.length);
+    // Over the image as given: a fitted image's maps are drawn back through its transform.
+    const t = fit
+      ? tileRasters(
+          [null, ...maps].map((m) =>
+            m ? overlayPanel(original, mapOverOriginal(m, grid, fit, size), ORIGINAL_GRID) : overlayPanel(original, null, ORIGINAL_GRID),
+          ),
+          maps.length + 1,
+        )
+      : tile(
+          [null, ...maps].map((m) => heatmapPanel(img.rgb, size, grid, m)),
+          maps.length + 1,
+        );
     writeFileAtomic(o.heatmap, encodePng(t.rgb, t.width, t.height));
   }
-  return { question: o.question, answer: parseAnswer(text), generated: text.replace(/\s*<eos>\s*$/, ""), latent_steps: latentSteps };
+  return {
+    question: o.question,
+    // A model trained on imported data may answer in several words: all of them after the marker.
+    answer: folder.tokenizer.open ? freeAnswer(text) : parseAnswer(text),
+    generated: text.replace(/\s*<eos>\s*$/, ""),
+    latent_steps: latentSteps,
+    ...(unknown.length ? { unknown_words: unknown } : {}),
+  };
 }

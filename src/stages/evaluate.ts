@@ -33,6 +33,7 @@ export const evaluateOptionsSchema = named(
       dumpThoughts: text().optional(),
       thoughtsReadout: z.enum(THOUGHTS_READOUTS).optional(),
       probe: z.array(z.enum(ANSWER_PROBES)).optional(),
+      answerFormat: z.enum(ANSWER_FORMATS).optional(),
     })
     .strict(),
   "eval option",
@@ -40,6 +41,8 @@ export const evaluateOptionsSchema = named(
 
 /** The options of the diagnostics (`evaluateTeacherForced`, `evaluateVisionTower`). */
 export const diagnosticOptionsSchema = named(z.object(DIAGNOSTIC_FIELDS).strict(), "eval option");
+import { ANSWER_FORMATS, answerFormatOf, type AnswerFormat } from "../data/manifest.js";
+import { countUnknownWords } from "./unknown-words.js";
 
 export interface EvaluateOptions {
   /** Model folder (config.json, model.safetensors, tokenizer.json). */
@@ -68,6 +71,8 @@ export interface EvaluateOptions {
   thoughtsReadout?: ThoughtsReadout;
   /** Probes of whether the answer reads the latent thoughts (models with latents). */
   probe?: AnswerProbe[];
+  /** How answers are read and scored (default: the one the dataset records; the benchmark's is lavit). */
+  answerFormat?: AnswerFormat;
 }
 
 export { ANSWER_PROBES, type AnswerProbe };
@@ -77,7 +82,14 @@ export const EVALUATE_DEFAULTS = {
   probeSeed: 1,
 };
 
-export type Evaluation = EvalResult & GazeMetrics & ThoughtsMetrics & { probes?: AnswerProbes };
+export type Evaluation = EvalResult &
+  GazeMetrics &
+  ThoughtsMetrics & {
+    probes?: AnswerProbes;
+    answer_format?: AnswerFormat;
+    /** A model with an open vocabulary: words of the split's questions it read as <unk>. */
+    unknown_words?: number;
+  };
 
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
@@ -127,11 +139,14 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
       quiet: o.quiet,
       teacherMaps,
       probes: { maskLatents: o.maskLatents, noImageForAnswer: o.noImageForAnswer },
+      answerFormat: o.answerFormat,
     });
     if (!probes.length) return full;
     const found = answerProbes(m.vlm, m.tokenizer, data, m.latents, probes, { seed: EVALUATE_DEFAULTS.probeSeed, quiet: o.quiet });
     return { ...full, result: { ...full.result, probes: found } };
   });
+  const answerFormat = o.answerFormat ?? answerFormatOf(data.info);
+  const unknownWords = countUnknownWords(o.model, data.samples);
   const generated = ev.predictions.map((p) => p.generated);
   if (o.dumpAttention) await writeAttentionDump(o.dumpAttention, data, generated, ev.maps, { model: o.model });
   if (o.dumpThoughts) {
@@ -139,7 +154,10 @@ export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation
     await writeAttentionDump(o.dumpThoughts, data, generated, ev.thoughtMaps![readout]!, { model: o.model, thoughts: readout });
   }
   if (o.predictions) writeFileAtomic(o.predictions, ev.predictions.map((p) => JSON.stringify(p)).join("\n") + "\n");
-  return { result: ev.result, predictions: ev.predictions };
+  return {
+    result: { ...ev.result, answer_format: answerFormat, ...(unknownWords !== undefined ? { unknown_words: unknownWords } : {}) },
+    predictions: ev.predictions,
+  };
 }
 
 /** Diagnostic: feeds the true rationale and scores the answer after it and each rationale token (models without latents). */

@@ -142,13 +142,16 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
         "signals",
       ),
     );
+    const byFamily = Object.entries(summary.grounding_mass_by_family)
+      .map(([f, m]) => `${f} ${m.toFixed(3)}`)
+      .join(", ");
     if (!o.quiet)
       process.stderr.write(
-        `signals for ${summary.count}${summary.count < summary.samples_total ? ` of ${summary.samples_total} (teacher correct)` : ""} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform.toFixed(3)}; ${Object.entries(
-          summary.grounding_mass_by_family,
-        )
-          .map(([f, m]) => `${f} ${m.toFixed(3)}`)
-          .join(", ")})\n`,
+        `signals for ${summary.count}${summary.count < summary.samples_total ? ` of ${summary.samples_total} (teacher correct)` : ""} samples in ${o.out}: teacher accuracy ${summary.teacher_accuracy.toFixed(3)}, grounding mass ${
+          summary.grounding_mass === null
+            ? "n/a (no sample has boxes)"
+            : `${summary.grounding_mass.toFixed(3)} (uniform ${summary.grounding_mass_uniform!.toFixed(3)}${byFamily ? `; ${byFamily}` : ""})`
+        }\n`,
       );
     return summary;
   } finally {

@@ -3,6 +3,7 @@ import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { captionText } from "../data/caption.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import { datasetKind, readDatasetInfo } from "../data/manifest.js";
 import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
 import { numPatches, readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
@@ -94,6 +95,15 @@ export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: 
     );
 }
 
+/**
+ * The defaults that differ on an imported dataset: it has no teacher-train split (the teacher
+ * trains on train), and no scene descriptions for the per-patch heads (they are off).
+ */
+function importedDefaults<O extends { data: string; split?: string; auxPatch?: number }>(opts: O): O {
+  if (datasetKind(readDatasetInfo(opts.data)) !== "imported") return opts;
+  return { ...opts, split: opts.split ?? "train", auxPatch: opts.auxPatch ?? 0 };
+}
+
 /** Runs a training task to its end, says where the model is, and frees the model's tensors. */
 export async function trainToFolder(out: string, task: TrainTask, options: TrainOptions, vlm: Vlm): Promise<TrainResult> {
   try {
@@ -108,7 +118,7 @@ export async function trainToFolder(out: string, task: TrainTask, options: Train
 /** Trains the teacher VLM on the teacher-train split (rationale + answer). */
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   validateOptions(teacherOptionsSchema, opts);
-  const o = withDefaults(TEACHER_DEFAULTS, opts);
+  const o = withDefaults(TEACHER_DEFAULTS, importedDefaults(opts));
   const options = trainerOptions(o, o.steps);
   assertOutputApart(o.out, inputsOf(o));
   await initEngine();
@@ -130,11 +140,13 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   const perFamily = familyCounts(data);
   if (!o.quiet)
     process.stderr.write(
-      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples (${Object.entries(
-        perFamily,
-      )
-        .map(([k, v]) => `${k} ${v}`)
-        .join(", ")})\n`,
+      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples${
+        Object.keys(perFamily).length
+          ? ` (${Object.entries(perFamily)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")})`
+          : ""
+      }\n`,
     );
   task.settings = {
     ...task.settings,

@@ -138,7 +138,16 @@ function phaseStep(runDir: string): number {
 }
 
 async function ensureData(dir: string, spec: RecipePhase["data"], quiet: boolean): Promise<void> {
-  const want = { seed: spec.seed, setting: "default" as const, size: spec.size, patch: spec.patch, prior: spec.prior, teacherTrain: spec.teacher_train, train: spec.train, test: spec.test };
+  const want = {
+    seed: spec.seed,
+    setting: "default" as const,
+    size: spec.size,
+    patch: spec.patch,
+    prior: spec.prior,
+    teacherTrain: spec.teacher_train,
+    train: spec.train,
+    test: spec.test,
+  };
   if (existsSync(join(dir, "dataset.json"))) {
     const info = readDatasetInfo(dir);
     if (info.seed !== want.seed || info.size !== want.size || info.patch !== want.patch || info.splits["teacher-train"] !== want.teacherTrain)

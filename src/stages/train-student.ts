@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { MAX_LATENTS, type Tokenizer } from "../data/tokenizer.js";
 import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
+import { answerFormatOf, datasetKind, readDatasetInfo } from "../data/manifest.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
@@ -224,7 +225,7 @@ function joinStudentSignals(
   if (notice) process.stderr.write(notice + "\n");
   const data = { ...full, samples: j.pairs.map((p) => full.samples[p.sample]), images: j.pairs.map((p) => full.images[p.sample]) };
   // The dataset's answer format decides the target's (lavit's own datasets: "answer X").
-  const format: AnswerFormat = "lavit";
+  const format: AnswerFormat = answerFormatOf(full.info);
   const targets = j.pairs.map((p, k) =>
     studentTargetText(answerTarget(source.results[p.result].ground_truth_enriched, data.samples[k].answer, format), o.targetText),
   );
@@ -268,7 +269,8 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   }
   checkLatents(o.latents, MAX_LATENTS);
   if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
-  const initFrom = o.initFrom ?? undefined;
+  // The shipped base knows only the benchmark's words and images: a student of imported data starts from nothing unless told.
+  const initFrom = (opts.initFrom === undefined && datasetKind(readDatasetInfo(o.data)) === "imported" ? null : o.initFrom) ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   for (const k of ["evalSplit", "evalLimit"] as const)

@@ -63,6 +63,6 @@ export function formatFamilyWeights(weights: FamilyWeights): string {
 /** Samples per family, for the run's settings and its progress line. */
 export function familyCounts(data: LoadedSplit): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const s of data.samples) counts[s.family] = (counts[s.family] ?? 0) + 1;
+  for (const s of data.samples) if (s.family !== undefined) counts[s.family] = (counts[s.family] ?? 0) + 1;
   return counts;
 }

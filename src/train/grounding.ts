@@ -25,7 +25,9 @@ export interface GroundStep {
  * with the sample's rationale patches. A step without patches is left out (nothing to pull to).
  */
 export function groundSteps(targetWords: readonly string[], promptLength: number, rationale: readonly { patches: readonly number[] }[]): GroundStep[] {
-  const spans = splitSteps(targetWords);
+  const found = splitSteps(targetWords);
+  // A target without "look" steps (an imported sample without rationale) is one step: all of it, as extraction reads it.
+  const spans = found.length ? found : [{ start: 0, end: targetWords.length }];
   const out: GroundStep[] = [];
   spans.forEach(({ start, end }, k) => {
     const patches = rationale[k]?.patches ?? [];

@@ -28,7 +28,8 @@ export function studentTargetText(text: string, mode: TargetText): string {
  * How a dataset writes its answers: lavit's "... ; answer X" (eval reads the word after
  * `answer`), or free text scored whole.
  */
-export type AnswerFormat = "lavit" | "free";
+export type { AnswerFormat } from "../data/manifest.js";
+import type { AnswerFormat } from "../data/manifest.js";
 
 /**
  * The text a student learns from a signals result, in its dataset's answer format, so that eval

@@ -67,7 +67,13 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
-  const steps = groundAttention > 0 ? data.samples.map((s, i) => groundSteps(targetText(s).split(" ").filter(Boolean), prompts[i].length, s.rationale)) : null;
+  // A sample without rationale (imported) has one step, the answer's, looking at its evidence.
+  const steps =
+    groundAttention > 0
+      ? data.samples.map((s, i) =>
+          groundSteps(targetText(s).split(" ").filter(Boolean), prompts[i].length, s.rationale.length ? s.rationale : [{ patches: s.evidence ?? [] }]),
+        )
+      : null;
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   return {
     kind,

@@ -38,7 +38,8 @@ describe("ground-truth patches", () => {
     let looked = 0;
     for (const split of ["teacher-train", "train"] as const)
       for (const s of readManifest(dir, split)) {
-        const { owner } = compose(s.objects, { size, patch, masks });
+        const objects = s.objects!;
+        const { owner } = compose(objects, { size, patch, masks });
         // Visible pixels of object o in patch p, counted from the composed image.
         const cover = (o: number, p: number) => {
           let c = 0;
@@ -48,10 +49,10 @@ describe("ground-truth patches", () => {
         };
         for (const step of s.rationale) {
           // Look steps name their objects; verdict steps (depth's hidden colour, the final comparison) have their own regions.
-          if (step.text !== `look ${step.objects.map((i) => locatedName(s.objects[i], size)).join(" ")}`) continue;
+          if (step.text !== `look ${step.objects!.map((i) => locatedName(objects[i], size)).join(" ")}`) continue;
           looked++;
           const expected = new Set<number>();
-          for (const o of step.objects) {
+          for (const o of step.objects!) {
             const per = Array.from({ length: grid * grid }, (_, p) => cover(o, p));
             const enough = per.flatMap((c, p) => (c >= 1 / 8 ? [p] : []));
             const best = per.indexOf(Math.max(...per));

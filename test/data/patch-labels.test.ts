@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { patchLabels } from "../../src/data/patch-labels.js";
 import { MaskCache } from "../../src/data/shapes.js";
 import { COLOURS, SHAPES } from "../../src/data/vocab.js";
-import type { Sample } from "../../src/data/manifest.js";
+import type { BenchmarkSample as Sample } from "../../src/data/manifest.js";
 
 /** A large red square at (8, 8) (19 x 19 pixels) with a small blue circle in front of its lower right part. */
 function squareAndCircle(): { masks: MaskCache; sample: Sample } {

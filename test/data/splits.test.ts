@@ -15,7 +15,7 @@ function split(name: Split, count: number): Sample[] {
   return out;
 }
 
-const prior = (s: Sample) => priorAnswer(templateByKey(s.template)!);
+const prior = (s: Sample) => priorAnswer(templateByKey(s.template!)!);
 const priorShare = (samples: readonly Sample[]) => samples.filter((s) => s.answer === prior(s)).length / samples.length;
 
 describe("answers drawn per split", () => {

@@ -23,10 +23,11 @@ describe("steerTarget", () => {
       const t = steerTarget(s, ctx);
       if (!t) continue;
       found++;
-      const key = s.template.startsWith("attr_color/") ? "colour" : "shape";
-      const target = s.rationale[0].objects[0];
-      const coverage = patchCoverage(compose(s.objects, ctx), s.objects.length, ctx.patch);
-      const candidates = s.objects
+      const key = s.template!.startsWith("attr_color/") ? "colour" : "shape";
+      const target = s.rationale[0].objects![0];
+      const objects = s.objects!;
+      const coverage = patchCoverage(compose(objects, ctx), objects.length, ctx.patch);
+      const candidates = objects
         .map((o, j) => ({ j, value: o[key], patches: coverage[j].size ? groundTruthPatches(coverage[j]) : [] }))
         .filter((c) => c.j !== target && c.value !== s.answer && c.patches.length);
       const best = Math.max(...candidates.map((c) => c.patches.length));

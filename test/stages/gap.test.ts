@@ -107,7 +107,7 @@ describe("lavit gap on lavit models", () => {
     const teacherMaps = report.per_sample.map((r) => readSignals(dumpT, undefined, { vTop: false }).samples.find((s) => s.result.id === r.id)!.steps);
     const u = uniformGaze(data.samples, teacherMaps);
     expect(report.uniform.js_to_teacher).toBeCloseTo(u.js_to_teacher!, 10);
-    expect(report.uniform.grounding_mass).toBeCloseTo(u.grounding_mass, 10);
+    expect(report.uniform.grounding_mass).toBeCloseTo(u.grounding_mass!, 10);
     expect(report.uniform.entropy).toBeCloseTo(Math.log(16), 6);
     expect(report.uniform).not.toHaveProperty("topk_iou");
 
