@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { checkJson, parseJsonText, readJsonValue } from "../util/json.js";
 import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
@@ -82,8 +82,9 @@ export function readManifest(dir: string, split: string): Sample[] {
   const file = manifestPath(dir, s);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (e) {
+    if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`${file}: cannot read manifest (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { readDatasetInfo, readManifest, type Sample } from "../data/manifest.js";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
 import { massOn } from "./maps.js";
@@ -35,9 +36,10 @@ export interface CheckSummary {
 function lavitMeta(root: string): { grid?: unknown; method?: unknown } {
   const file = join(root, METADATA_FILE);
   try {
-    const m = JSON.parse(readFileSync(file, "utf8")) as unknown;
+    const m = JSON.parse(readRegularFile(file, "utf8")) as unknown;
     return typeof m === "object" && m !== null ? (m as { grid?: unknown; method?: unknown }) : {};
-  } catch {
+  } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: signals metadata is not valid JSON`);
   }
 }
@@ -138,7 +140,7 @@ function splitOf(root: string, layout: SignalsLayout, opts: OfficialReadOptions)
   const file = layout === "lavit" ? join(root, "summary.json") : (opts.metadata ?? join(root, "data", "metadata", "lavit_15k_for_training.json"));
   if (!existsSync(file)) return undefined;
   try {
-    const j = JSON.parse(readFileSync(file, "utf8")) as { split?: unknown; lavit?: { split?: unknown } };
+    const j = JSON.parse(readRegularFile(file, "utf8")) as { split?: unknown; lavit?: { split?: unknown } };
     const s = layout === "lavit" ? j.split : j.lavit?.split;
     return typeof s === "string" ? s : undefined;
   } catch {
