@@ -45,7 +45,20 @@ describe("every command declares its paths to the output guard", () => {
   it("knows the commands that write", () => {
     const writing = all.filter((l) => Object.values(ioSpecOf(l.cmd) ?? {}).some(isOutput)).map((l) => l.name);
     expect(writing).toEqual(
-      expect.arrayContaining(["data generate", "data show", "train teacher", "train base", "train student", "extract", "eval", "gap", "ask", "demo"]),
+      expect.arrayContaining([
+        "data generate",
+        "data show",
+        "train teacher",
+        "train base",
+        "train student",
+        "extract",
+        "eval",
+        "gap",
+        "ask",
+        "demo",
+        "study run",
+        "study report",
+      ]),
     );
   });
 
