@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { isUserError, UserError } from "../errors.js";
-import { readRegularFile } from "../util/read-guard.js";
+import { assertInsideRoot, readRegularFile } from "../util/read-guard.js";
 import { readDatasetInfo, readManifest, type Sample } from "../data/manifest.js";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
 import { massOn } from "./maps.js";
-import { detectLayout, METADATA_FILE, openSignals, resolveIn, type SignalsLayout } from "./layout.js";
+import { detectLayout, METADATA_FILE, openSignals, type SignalsLayout } from "./layout.js";
 import type { OfficialReadOptions } from "./official-layout.js";
 import { checkJoin, joinSignals, resultId } from "./join.js";
 
@@ -71,8 +71,17 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
   const grid = layout === "official" ? (info ? info.size / info.patch : undefined) : lavitGrid(root, opts.data);
   const source = openSignals(root, grid, opts);
   if (layout === "lavit") {
+    const first = source.results[0].v_top_path_abs;
     try {
-      dtypes.add([...readSafetensors(resolveIn(root, source.results[0].v_top_path_abs ?? "")).tensors.values()][0].dtype);
+      // A missing field is reported by the sample's own read below; a path outside the root, here.
+      if (first)
+        dtypes.add(
+          [
+            ...readSafetensors(
+              assertInsideRoot(root, first, `${join(root, METADATA_FILE)}: results.0: v_top_path_abs`, opts.allowOutsideRoot),
+            ).tensors.values(),
+          ][0].dtype,
+        );
     } catch (e) {
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;
