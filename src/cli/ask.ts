@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { ask, ASK_DEFAULTS, askOptionsSchema } from "../stages/ask.js";
+import { ask, ASK_DEFAULTS, ASK_IO, askOptionsSchema } from "../stages/ask.js";
+import { declareIo } from "./io.js";
 import { optionParser } from "./parse.js";
 
 interface AskFlags {
@@ -10,17 +11,18 @@ interface AskFlags {
   maskLatents?: boolean;
   imageForAnswer: boolean;
   top: number;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
-  program
-    .command("ask")
+  declareIo(program.command("ask"), ASK_IO)
     .description("answer one question about one image, showing where each latent thought looks")
     .argument("<question>", 'the question, in the benchmark\'s words (e.g. "what color is the circle ?")')
     .requiredOption("--model <dir>", "model folder")
     .requiredOption("--image <file>", "PNG or JPEG of any size (fitted to the model's size, aspect kept, padded; the heatmap is drawn over it as given)")
     .option("--top <n>", "patches listed per latent step", optionParser(askOptionsSchema.shape, "top"), ASK_DEFAULTS.top)
     .option("--heatmap <png>", "write the image with each latent step's attention over it")
+    .option("--force", "replace an existing --heatmap file")
     .option("--mask-latents", "probe: hide the latent tokens from the answer")
     .option("--no-image-for-answer", "probe: the answer cannot attend to the image (gate closed)")
     .option("--json", "print one JSON object")
@@ -31,6 +33,7 @@ export function register(program: Command): void {
         image: f.image,
         top: f.top,
         heatmap: f.heatmap,
+        force: f.force,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
       });

@@ -3,21 +3,24 @@ import { Command, Option } from "commander";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../errors.js";
 import { choicesOf, optionParser, parsePositiveInt } from "./parse.js";
-import { assertFileOutput } from "../util/paths.js";
+import { input, outputFile, withOutputs, type IoSpec } from "../util/io-guard.js";
+import { declareIo } from "./io.js";
 import { checkRaster } from "../util/limits.js";
-import { generate, GENERATE_DEFAULTS, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
+import { generate, GENERATE_DEFAULTS, GENERATE_IO, generateOptionsSchema, type GenerateOptions } from "../stages/generate.js";
 import { givenOptions } from "./options.js";
-import { importData, IMPORT_DEFAULTS, importOptionsSchema, type ImportOptions } from "../stages/import.js";
+import { importData, IMPORT_DEFAULTS, IMPORT_IO, importOptionsSchema, type ImportOptions } from "../stages/import.js";
 import { checkSplit, readDatasetInfo, readManifest } from "../data/manifest.js";
 import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
 import { loadImages } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
 
+/** What `data show` reads and writes (positional <dir> is `dir`). */
+const SHOW_IO: IoSpec = { dir: input("<dir>"), out: outputFile() };
+
 export function register(program: Command): void {
   const data = program.command("data").description("datasets: generate the built-in benchmark, import your own, show statistics and samples");
-  data
-    .command("generate")
+  declareIo(data.command("generate"), GENERATE_IO)
     .description("generate the benchmark (all five splits) into a new folder")
     .requiredOption("--out <dir>", "output folder (must not exist or be empty, unless --force)")
     .option("--seed <n>", "random seed", optionParser(generateOptionsSchema.shape, "seed"), GENERATE_DEFAULTS.seed)
@@ -48,8 +51,7 @@ export function register(program: Command): void {
       await generate(givenOptions<GenerateOptions>(cmd));
     });
 
-  data
-    .command("import")
+  declareIo(data.command("import"), IMPORT_IO)
     .description("import your own data: a JSONL or CSV of id, image, question, answer (optional split, family, choices, rationale, boxes) and its images")
     .option("--from <file>", "JSONL or CSV file, one row per sample")
     .option(
@@ -74,8 +76,7 @@ export function register(program: Command): void {
       await importData(givenOptions<ImportOptions>(cmd));
     });
 
-  data
-    .command("stats")
+  declareIo(data.command("stats"), { dir: input("<dir>") })
     .description("per split and family: counts, prior-only answerer accuracy, chance accuracy (n/a where the data lacks templates or choices)")
     .argument("<dir>", "dataset folder")
     .option("--json", "print one JSON object")
@@ -85,27 +86,31 @@ export function register(program: Command): void {
       else process.stdout.write(formatStats(stats) + "\n");
     });
 
-  data
-    .command("show")
+  declareIo(data.command("show"), SHOW_IO)
     .description("write one sample enlarged, with each rationale step's ground-truth region outlined")
     .argument("<dir>", "dataset folder")
     .requiredOption("--split <split>", "split name")
     .requiredOption("--id <id>", "sample id")
     .requiredOption("--out <file>", "output PNG")
     .option("--scale <n>", "enlargement factor", parsePositiveInt("--scale", false, 64), 8)
-    .action((dir: string, opts: { split: string; id: string; out: string; scale: number }) => {
-      const split = checkSplit(opts.split);
-      assertFileOutput(opts.out, "--out", [{ flag: "<dir>", path: dir }]);
-      const info = readDatasetInfo(dir);
-      checkRaster(info.size * opts.scale, `--scale ${opts.scale}`);
-      const sample = readManifest(dir, split).find((s) => s.id === opts.id);
-      if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
-      const img = { rgb: loadImages(dir, split, [sample], info.size)[0] };
-      const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
-      writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));
-      const steps = sample.rationale.map(
-        (r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`,
-      );
-      process.stdout.write(`${sample.question}  answer: ${sample.answer}\n${steps.join("\n")}\nwrote ${opts.out}\n`);
-    });
+    .option("--allow-outside-root", "read a manifest image that leads outside <dir>")
+    .option("--force", "replace an existing --out file")
+    .action(async (dir: string, opts: { split: string; id: string; out: string; scale: number; allowOutsideRoot?: boolean; force?: boolean }) =>
+      withOutputs(SHOW_IO, { dir, ...opts }, () => show(dir, opts)),
+    );
+}
+
+function show(dir: string, opts: { split: string; id: string; out: string; scale: number; allowOutsideRoot?: boolean }): void {
+  const split = checkSplit(opts.split);
+  const info = readDatasetInfo(dir);
+  checkRaster(info.size * opts.scale, `--scale ${opts.scale}`);
+  const sample = readManifest(dir, split).find((s) => s.id === opts.id);
+  if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
+  const img = { rgb: loadImages(dir, split, [sample], info.size, { allowOutsideRoot: opts.allowOutsideRoot })[0] };
+  const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
+  writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));
+  const steps = sample.rationale.map(
+    (r, t) => `  step ${t + 1} (${["white", "black", "orange", "magenta"][t % 4]}): ${r.text} -> patches ${r.patches.join(",")}`,
+  );
+  process.stdout.write(`${sample.question}  answer: ${sample.answer}\n${steps.join("\n")}\nwrote ${opts.out}\n`);
 }

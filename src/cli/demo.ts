@@ -1,14 +1,14 @@
 import { Command, Option } from "commander";
 import { PRESETS } from "../stages/presets.js";
-import { runDemo, type DemoOptions } from "../demo/pipeline.js";
+import { DEMO_IO, runDemo, type DemoOptions } from "../demo/pipeline.js";
+import { declareIo } from "./io.js";
 import { DEMO_DEFAULTS, demoOptionsSchema } from "../demo/recipe.js";
 import { givenOptions } from "./options.js";
 import { optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = DEMO_DEFAULTS;
-  program
-    .command("demo")
+  declareIo(program.command("demo"), DEMO_IO)
     .description("the whole pipeline on the built-in benchmark: data, teacher signals, distill vs LaViT students, evaluation, report")
     .option("--out <dir>", "output folder", d.out)
     .option("--seeds <n>", "repeat with n data/training seeds (means and std in the report)", optionParser(demoOptionsSchema.shape, "seeds"), d.seeds)

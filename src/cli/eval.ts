@@ -6,6 +6,7 @@ import type { GazeMetrics } from "../eval/gap.js";
 import {
   ANSWER_PROBES,
   evaluate,
+  EVALUATE_IO,
   evaluateOptionsSchema,
   evaluateTeacherForced,
   evaluateVisionTower,
@@ -14,6 +15,7 @@ import {
   type Evaluation,
 } from "../stages/evaluate.js";
 import { ANSWER_FORMATS } from "../data/manifest.js";
+import { declareIo } from "./io.js";
 import { UserError } from "../errors.js";
 import { optionParser } from "./parse.js";
 
@@ -94,8 +96,7 @@ function collectProbes(value: string, previous: AnswerProbe[] = []): AnswerProbe
 }
 
 export function register(program: Command): void {
-  program
-    .command("eval")
+  declareIo(program.command("eval"), EVALUATE_IO)
     .description("answer a split with a model (greedy): accuracy overall and per family, and where the model looks")
     .requiredOption("--model <dir>", "model folder (config.json, model.safetensors, tokenizer.json)")
     .requiredOption("--data <dir>", "dataset folder")
@@ -116,6 +117,7 @@ export function register(program: Command): void {
       "probe whether the answer reads the latent thoughts: swap (thoughts over one image, text over another) or steer (thoughts sent to another object); repeat or comma-separate",
       collectProbes,
     )
+    .option("--force", "replace an existing --predictions file, and --dump-* folders an earlier eval wrote")
     .option("--mask-latents", "probe: hide the latent tokens from the generated text")
     .option("--no-image-for-answer", "probe: generated tokens cannot attend to the image (gate closed)")
     .option("--teacher-forced", "diagnostic: feed the true rationale and score the answer after it and each rationale token (models without latents)")
@@ -159,6 +161,7 @@ export function register(program: Command): void {
         dumpThoughts: f.dumpThoughts,
         thoughtsReadout: f.thoughtsReadout,
         probe: f.probe,
+        force: f.force,
         maskLatents: f.maskLatents,
         noImageForAnswer: !f.imageForAnswer,
         answerFormat: f.answerFormat,

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { EXTRACT_DEFAULTS, extract, extractOptionsSchema, type ExtractStageOptions } from "../stages/extract.js";
+import { EXTRACT_DEFAULTS, EXTRACT_IO, extract, extractOptionsSchema, type ExtractStageOptions } from "../stages/extract.js";
+import { declareIo } from "./io.js";
 import { parseLayerSpec } from "../model/readout.js";
 import { PRESETS } from "../stages/presets.js";
 import { givenOptions } from "./options.js";
@@ -7,8 +8,7 @@ import { choicesOf, optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = EXTRACT_DEFAULTS;
-  program
-    .command("extract")
+  declareIo(program.command("extract"), EXTRACT_IO)
     .description("run the teacher and write its white-box signals (trajectories + V_top) in the LaViT layout")
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--out <dir>", "signals folder to write")

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { checkSignals, formatCheck } from "../signals/check.js";
+import { input } from "../util/io-guard.js";
+import { declareIo } from "./io.js";
 
 interface CheckFlags {
   metadata?: string;
@@ -13,8 +15,7 @@ interface CheckFlags {
 
 export function register(program: Command): void {
   const signals = program.command("signals").description("inspect white-box signal folders (lavit's layout or the official LaViT one)");
-  signals
-    .command("check <root>")
+  declareIo(signals.command("check <root>"), { root: input("<root>"), metadata: input(), data: input() })
     .description("validate every sample of a signals folder and print a summary (exit 2 naming the first bad sample)")
     .option("--metadata <file>", "official layout: the metadata file (default data/metadata/lavit_15k_for_training.json)")
     .option("--allow-outside-root", "accept feature and image paths that resolve outside the root")

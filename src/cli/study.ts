@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { expandCells, parseShard, shardCells } from "../study/cells.js";
-import { reportStudy } from "../study/report.js";
-import { runStudy, STUDY_DEFAULTS } from "../study/run.js";
+import { reportStudy, STUDY_REPORT_IO } from "../study/report.js";
+import { runStudy, STUDY_DEFAULTS, STUDY_RUN_IO } from "../study/run.js";
+import { input } from "../util/io-guard.js";
+import { declareIo } from "./io.js";
 import { loadStudy } from "../study/spec.js";
 import { givenOptions } from "./options.js";
 import { parsePositiveInt } from "./parse.js";
@@ -10,8 +12,7 @@ export function register(program: Command): void {
   const study = program
     .command("study")
     .description("grids of runs from a study file: data, signals, students and evaluation per cell, resumable and shardable; then one merged report");
-  study
-    .command("run <file>")
+  declareIo(study.command("run <file>"), STUDY_RUN_IO)
     .description("run a study file's cells (or one shard of them) into --out; finished cells are kept, so --resume continues")
     .requiredOption("--out <dir>", "study run folder")
     .option("--jobs <n>", "cells at once, each in its own process with an equal share of the threads (default: one per thread)", parsePositiveInt("--jobs"))
@@ -24,8 +25,7 @@ export function register(program: Command): void {
       const o = givenOptions<{ out: string; jobs?: number; shard?: string; resume?: boolean; force?: boolean; maxCells?: number; quiet?: boolean }>(cmd);
       await runStudy({ ...o, file });
     });
-  study
-    .command("report <dirs...>")
+  declareIo(study.command("report <dirs...>"), STUDY_REPORT_IO)
     .description("merge study run folders (whole runs or shards of one study file) into study.json, study.md and study.html")
     .requiredOption("--out <dir>", "report folder")
     .option("--force", "replace a report folder lavit made")
@@ -33,8 +33,7 @@ export function register(program: Command): void {
     .action(async (dirs: string[], _: unknown, cmd: Command) => {
       await reportStudy({ ...givenOptions<{ out: string; force?: boolean; quiet?: boolean }>(cmd), dirs });
     });
-  study
-    .command("cells <file>")
+  declareIo(study.command("cells <file>"), { file: input("<file>") })
     .description("list a study file's cells (of one shard with --shard), one id per line, without running anything")
     .option("--shard <I/N>", "only shard I of N")
     .action((file: string, o: { shard?: string }) => {

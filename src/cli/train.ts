@@ -2,11 +2,22 @@ import { Command, Option } from "commander";
 import { parseFamilyWeights } from "../train/family-weights.js";
 import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
 import { TARGET_TEXTS } from "../train/target-text.js";
-import { BASE_DEFAULTS, TEACHER_DEFAULTS, teacherOptionsSchema, trainBase, trainTeacher, type BaseOptions, type TeacherOptions } from "../stages/pretrain.js";
-import { STUDENT_DEFAULTS, studentOptionsSchema, trainStudent, type StudentOptions } from "../stages/train-student.js";
+import {
+  BASE_DEFAULTS,
+  BASE_IO,
+  TEACHER_DEFAULTS,
+  TEACHER_IO,
+  teacherOptionsSchema,
+  trainBase,
+  trainTeacher,
+  type BaseOptions,
+  type TeacherOptions,
+} from "../stages/pretrain.js";
+import { STUDENT_DEFAULTS, STUDENT_IO, studentOptionsSchema, trainStudent, type StudentOptions } from "../stages/train-student.js";
+import { declareIo } from "./io.js";
 import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
-import { runRecipe } from "../stages/teacher-recipe.js";
+import { RECIPE_IO, runRecipe } from "../stages/teacher-recipe.js";
 import { UserError } from "../errors.js";
 import { SPLITS } from "../data/manifest.js";
 import { choicesOf, optionParser } from "./parse.js";
@@ -28,7 +39,9 @@ function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { step
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher, a student base, or a student");
   addPretrainOptions(
-    trainCmd.command("teacher").description("train the teacher VLM on the teacher-train split (rationale + answer), or run a teacher recipe"),
+    declareIo(trainCmd.command("teacher"), { ...TEACHER_IO, ...RECIPE_IO }).description(
+      "train the teacher VLM on the teacher-train split (rationale + answer), or run a teacher recipe",
+    ),
     "teacher",
     TEACHER_DEFAULTS,
     false,
@@ -73,9 +86,9 @@ export function register(program: Command): void {
       await trainTeacher(o);
     });
   addPretrainOptions(
-    trainCmd
-      .command("base")
-      .description("pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it"),
+    declareIo(trainCmd.command("base"), BASE_IO).description(
+      "pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it",
+    ),
     "student",
     BASE_DEFAULTS,
   )
@@ -89,9 +102,9 @@ export function register(program: Command): void {
 
   const d = STUDENT_DEFAULTS;
   addTrainerOptions(
-    trainCmd
-      .command("student")
-      .description("train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline; the defaults are the demo's recipe"),
+    declareIo(trainCmd.command("student"), STUDENT_IO).description(
+      "train a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline; the defaults are the demo's recipe",
+    ),
     d.steps,
   )
     .addOption(

@@ -2,7 +2,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { Sample } from "./manifest.js";
 import { UserError } from "../errors.js";
 import { readPng, type DecodedImage } from "./png.js";
-import { assertInsideRoot } from "../util/paths.js";
+import { assertInsideRoot } from "../util/read-guard.js";
 import { checkImageSize } from "../util/limits.js";
 
 export interface ImageReadOptions {

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { checkJson, parseJsonText, readJsonValue } from "../util/json.js";
 import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
@@ -190,8 +190,9 @@ export function readManifest(dir: string, split: string, kind: DatasetKind = kin
   const file = manifestPath(dir, s);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (e) {
+    if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
       const listed = listedSplits(dir);
@@ -271,6 +272,19 @@ export function datasetKind(info: DatasetInfo): DatasetKind {
 }
 
 /** The answer format a dataset's answers are scored in. */
+/**
+ * Whether `dir` holds an imported dataset, for the defaults that differ on one. A folder that
+ * cannot be read counts as not imported: the stage reads it again after its output guard, and
+ * reports the problem there.
+ */
+export function isImportedDataset(dir: string): boolean {
+  try {
+    return datasetKind(readDatasetInfo(dir)) === "imported";
+  } catch {
+    return false;
+  }
+}
+
 export function answerFormatOf(info: DatasetInfo): AnswerFormat {
   return info.format === IMPORT_FORMAT ? info.answer_format : "lavit";
 }

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { PNG } from "pngjs";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 
 /**
  * Fixed encoder options: the output bytes depend only on the pixels (and zlib's deterministic
@@ -76,8 +76,9 @@ export function decodePng(buf: Uint8Array, name: string, expect?: { width: numbe
 export function readPng(path: string, expect?: { width: number; height: number }): DecodedImage {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    buf = readRegularFile(path);
   } catch (e) {
+    if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`image ${path}: cannot read (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? String(e))})`);
   }

@@ -10,9 +10,8 @@ import type { Evaluation } from "../stages/evaluate.js";
 import { checkLatents } from "../util/limits.js";
 import { MAX_LATENTS } from "../data/tokenizer.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { acquireLock } from "../util/lock.js";
 import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
-import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
 import { RUN_RECORD, runLoadedStudy, studyPaths } from "../study/run.js";
 import { checkStudy, type LoadedStudy } from "../study/spec.js";
@@ -71,11 +70,6 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
     throw new UserError(
       `no student base model at ${o.studentBase}. Train one with: lavit data generate --out runs/teacher-data --seed 1 --teacher-train 20000 && lavit train base --data runs/teacher-data --out ${o.studentBase}; or give --student-base none to train the students from scratch`,
     );
-  assertOutputLocation(o.out);
-  assertOutputApart(o.out, [
-    { flag: "--teacher", path: o.teacher },
-    { flag: "--student-base", path: o.studentBase ?? undefined },
-  ]);
   if (o.force && existsSync(out)) {
     assertNotProtected(out);
     // --force clears only a demo folder: lavit's marker or a demo.json says it is one.
@@ -146,6 +140,9 @@ function readEval(
   };
 }
 
+/** What the demo reads and writes (the output guard's declaration; the CLI shares it). */
+export const DEMO_IO: IoSpec = { teacher: input(), studentBase: input(), out: outputFolder("demo", "run") };
+
 /** Runs the whole pipeline on the built-in benchmark: data, teacher signals, students, evaluation, report. */
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   validateOptions(demoOptionsSchema, opts);
@@ -159,13 +156,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     force: !!opts.force,
     quiet: !!opts.quiet,
   };
-  await initEngine();
-  const lock = acquireLock(resolve(o.out));
-  try {
-    return await demoIn(o);
-  } finally {
-    lock.release();
-  }
+  return withOutputs(DEMO_IO, o, async () => {
+    await initEngine();
+    return demoIn(o);
+  });
 }
 
 async function demoIn(o: Resolved): Promise<DemoReport> {

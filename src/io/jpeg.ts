@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { readPng, type DecodedImage } from "../data/png.js";
 
 /** Limits against decompression bombs: far above any dataset image (Visual-CoT's are a few MP). */
@@ -15,8 +15,9 @@ const MAX_MEMORY_MB = 2048;
 export function readJpeg(path: string): DecodedImage {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    buf = readRegularFile(path);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`image ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let img: { width: number; height: number; data: Uint8Array };
@@ -40,8 +41,9 @@ export function readJpeg(path: string): DecodedImage {
 export function readImageFile(path: string): DecodedImage {
   let head: Buffer;
   try {
-    head = readFileSync(path).subarray(0, 4);
+    head = readRegularFile(path).subarray(0, 4);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`image ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   if (head[0] === 0xff && head[1] === 0xd8) return readJpeg(path);
@@ -57,8 +59,9 @@ export function readImageFile(path: string): DecodedImage {
 export function imageSize(path: string): { width: number; height: number } {
   let b: Buffer;
   try {
-    b = readFileSync(path);
+    b = readRegularFile(path);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`image ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const size = headerSize(b);

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { unzipSync, zipSync, type Zippable } from "fflate";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { OP, PickleWriter, PyTuple, unpickle, type PyValue } from "./pickle.js";
 
@@ -149,8 +149,9 @@ function decodeRun(bytes: Uint8Array, dtype: PthDtype, offset: number, count: nu
 export function readPth(file: string): PthTensor {
   let raw: Uint8Array;
   try {
-    raw = readFileSync(file);
+    raw = readRegularFile(file);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
   let entries: Record<string, Uint8Array>;

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { isUserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
 /**
@@ -171,8 +172,9 @@ export function decodeSafetensors(buf: Uint8Array, file?: string): Decoded {
 export function readSafetensors(file: string): Decoded {
   let buf: Buffer;
   try {
-    buf = readFileSync(file);
+    buf = readRegularFile(file);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new SafetensorsError(`cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, file);
   }
   return decodeSafetensors(buf, file);

@@ -1,7 +1,8 @@
-import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { openRegularFile } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { Tokenizer } from "../data/tokenizer.js";
@@ -36,8 +37,9 @@ export function saveModel(dir: string, config: unknown, store: ParamStore, token
 export function readSafetensorsMetadata(file: string): Record<string, string> {
   let fd: number;
   try {
-    fd = openSync(file, "r");
+    fd = openRegularFile(file);
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   try {

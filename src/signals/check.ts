@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { assertInsideRoot, readRegularFile } from "../util/read-guard.js";
 import { readDatasetInfo, readManifest, type Sample } from "../data/manifest.js";
 import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
 import { massOn, stepPatches } from "./maps.js";
-import { detectLayout, METADATA_FILE, openSignals, resolveIn, type SignalsLayout } from "./layout.js";
+import { detectLayout, METADATA_FILE, openSignals, type SignalsLayout } from "./layout.js";
 import type { OfficialReadOptions } from "./official-layout.js";
 import { checkJoin, joinSignals, resultId } from "./join.js";
 
@@ -35,9 +36,10 @@ export interface CheckSummary {
 function lavitMeta(root: string): { grid?: unknown; method?: unknown } {
   const file = join(root, METADATA_FILE);
   try {
-    const m = JSON.parse(readFileSync(file, "utf8")) as unknown;
+    const m = JSON.parse(readRegularFile(file, "utf8")) as unknown;
     return typeof m === "object" && m !== null ? (m as { grid?: unknown; method?: unknown }) : {};
-  } catch {
+  } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: signals metadata is not valid JSON`);
   }
 }
@@ -69,8 +71,17 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
   const grid = layout === "official" ? (info ? info.size / info.patch : undefined) : lavitGrid(root, opts.data);
   const source = openSignals(root, grid, opts);
   if (layout === "lavit") {
+    const first = source.results[0].v_top_path_abs;
     try {
-      dtypes.add([...readSafetensors(resolveIn(root, source.results[0].v_top_path_abs ?? "")).tensors.values()][0].dtype);
+      // A missing field is reported by the sample's own read below; a path outside the root, here.
+      if (first)
+        dtypes.add(
+          [
+            ...readSafetensors(
+              assertInsideRoot(root, first, `${join(root, METADATA_FILE)}: results.0: v_top_path_abs`, opts.allowOutsideRoot),
+            ).tensors.values(),
+          ][0].dtype,
+        );
     } catch (e) {
       if (e instanceof SafetensorsError) throw new UserError(e.message);
       throw e;
@@ -138,7 +149,7 @@ function splitOf(root: string, layout: SignalsLayout, opts: OfficialReadOptions)
   const file = layout === "lavit" ? join(root, "summary.json") : (opts.metadata ?? join(root, "data", "metadata", "lavit_15k_for_training.json"));
   if (!existsSync(file)) return undefined;
   try {
-    const j = JSON.parse(readFileSync(file, "utf8")) as { split?: unknown; lavit?: { split?: unknown } };
+    const j = JSON.parse(readRegularFile(file, "utf8")) as { split?: unknown; lavit?: { split?: unknown } };
     const s = layout === "lavit" ? j.split : j.lavit?.split;
     return typeof s === "string" ? s : undefined;
   } catch {

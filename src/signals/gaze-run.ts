@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { METADATA_FILE, openSignals, resolveIn } from "./layout.js";
+import { METADATA_FILE, openSignals } from "./layout.js";
+import { OFFICIAL_METADATA } from "./official-layout.js";
+import { assertInsideRoot } from "../util/read-guard.js";
 import { idKey, resultId } from "./join.js";
 import type { Grid } from "./maps.js";
 
@@ -21,6 +23,13 @@ export interface GazeSample {
 export interface GazeRunOptions {
   /** Folder the image paths are relative to (default: the run's folder). */
   images?: string;
+  /** Read metadata paths (trajectories, images) that lead outside their folder (--allow-outside-root). */
+  allowOutsideRoot?: boolean;
+  /**
+   * Other folders the user named that images may be in (a dataset: signals and attention dumps
+   * point at the dataset's images); paths elsewhere are refused unless allowOutsideRoot.
+   */
+  imageRoots?: readonly string[];
 }
 
 /**
@@ -31,7 +40,7 @@ export interface GazeRunOptions {
 export function readGazeRun(dir: string, o: GazeRunOptions = {}): GazeSample[] {
   // The official builder's folders keep their images under data/images/ and may hold
   // non-square grids: read them on the teacher's own grid, as their reader gives it.
-  const source = openSignals(dir, undefined, { vTop: false });
+  const source = openSignals(dir, undefined, { vTop: false, allowOutsideRoot: o.allowOutsideRoot });
   const official = source.layout === "official";
   const seen = new Set<string>();
   return source.results.map((result, i) => {
@@ -44,6 +53,8 @@ export function readGazeRun(dir: string, o: GazeRunOptions = {}): GazeSample[] {
     const info = source.info(i);
     const grid = official && info ? { rows: info.grid.h, cols: info.grid.w } : { rows: side, cols: side };
     const imagesRoot = o.images ?? (official ? resolve(dir, "data", "images") : dir);
-    return { id, question: result.question, image: resolveIn(imagesRoot, result.image_relative_path), grid, steps: s.steps };
+    const where = `${resolve(dir, official ? OFFICIAL_METADATA : METADATA_FILE)}: results.${i}: image_relative_path`;
+    const image = assertInsideRoot(imagesRoot, result.image_relative_path, where, o.allowOutsideRoot, o.imageRoots);
+    return { id, question: result.question, image, grid, steps: s.steps };
   });
 }

@@ -4,7 +4,7 @@ import { join, resolve, isAbsolute } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
-import { assertInsideRoot } from "../util/paths.js";
+import { assertInsideRoot } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { checkSample } from "./sample-check.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";

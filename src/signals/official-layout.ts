@@ -1,7 +1,9 @@
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { normalise } from "./maps.js";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { UserError } from "../errors.js";
+import { isAbsolute, join, resolve } from "node:path";
+import { isUserError, UserError } from "../errors.js";
+import { assertInsideRoot, readRegularFile } from "../util/read-guard.js";
+import { isWithin } from "../util/paths.js";
 import { readPth, type PthDtype, type PthTensor } from "../io/pth.js";
 import { imageSize } from "../io/jpeg.js";
 import { bestGrid, resizeGrid } from "./grid.js";
@@ -59,8 +61,9 @@ const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && 
 function readJson(file: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
   try {
@@ -71,15 +74,11 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-function inside(root: string, file: string): boolean {
-  const rel = relative(root, file);
-  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
-}
-
 /**
  * Resolves a path from the metadata: as written when it lies inside the root, else by its
  * `data/features/...` tail under the root (a moved or copied root), else as written outside the
- * root only with allowOutsideRoot.
+ * root only with allowOutsideRoot. A path outside the root is refused by the read guard's one
+ * message, whether it exists or not.
  */
 function locate(root: string, rootReal: string, p: string, what: string, opts: OfficialReadOptions): string {
   const given = isAbsolute(p) ? p : resolve(root, p);
@@ -87,12 +86,10 @@ function locate(root: string, rootReal: string, p: string, what: string, opts: O
   const at = parts.lastIndexOf("data");
   const tail = at >= 0 && parts[at + 1] === "features" ? join(root, ...parts.slice(at)) : null;
   for (const c of [given, tail]) {
-    if (c && existsSync(c) && inside(rootReal, realpathSync(c))) return realpathSync(c);
+    if (c && existsSync(c) && isWithin(realpathSync(c), rootReal)) return realpathSync(c);
   }
-  if (existsSync(given)) {
-    if (!opts.allowOutsideRoot) throw new UserError(`${what} resolves outside the root ${root} (${given}); pass --allow-outside-root to accept it`);
-    return realpathSync(given);
-  }
+  const checked = assertInsideRoot(root, p, what, opts.allowOutsideRoot);
+  if (existsSync(checked)) return realpathSync(checked);
   throw new UserError(`${what} not found (${[given, tail].filter(Boolean).join(", also tried ")})`);
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "../util/read-guard.js";
 import type { Sample } from "../data/manifest.js";
 import type { Grid } from "./maps.js";
 
@@ -37,8 +37,9 @@ function parseBoxes(v: unknown): Box[] | string {
 export function readBoxes(file: string): Map<string, Box[]> {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: cannot read boxes (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let records: { where: string; value: unknown }[];

@@ -16,7 +16,7 @@ import { buildVlm, decoderForward, embedWithImage, patchify, projectVision, visi
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { topkIndices } from "../signals/maps.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { assertFileOutput } from "../util/paths.js";
+import { input, outputFile, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { z } from "zod";
 import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
 
@@ -37,7 +37,12 @@ export interface AskOptions {
   heatmap?: string;
   maskLatents?: boolean;
   noImageForAnswer?: boolean;
+  /** Replace an existing --heatmap file. */
+  force?: boolean;
 }
+
+/** What `ask` reads and writes (the output guard's declaration; the CLI shares it). */
+export const ASK_IO: IoSpec = { model: input(), image: input(), heatmap: outputFile() };
 
 /** The options of `ask` and their ranges (the CLI's parsers read them from here). */
 export const askOptionsSchema = named(
@@ -48,6 +53,7 @@ export const askOptionsSchema = named(
       image: text(),
       top: positiveInt().optional(),
       heatmap: text().optional(),
+      force: flag().optional(),
       maskLatents: flag().optional(),
       noImageForAnswer: flag().optional(),
     })
@@ -69,10 +75,10 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
   validateOptions(askOptionsSchema, opts);
   const o = withDefaults(ASK_DEFAULTS, opts);
   if (!o.question.trim()) throw new UserError("the question is empty");
-  assertFileOutput(o.heatmap, "--heatmap", [
-    { flag: "--model", path: o.model },
-    { flag: "--image", path: o.image },
-  ]);
+  return withOutputs(ASK_IO, o, () => askWith(o));
+}
+
+async function askWith(o: AskOptions & typeof ASK_DEFAULTS): Promise<AskResult> {
   await initEngine();
   const folder = readModelFolder(o.model);
   const cfg = folder.config;

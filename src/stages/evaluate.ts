@@ -10,9 +10,7 @@ import { loadModelFor, withModel } from "../model/load.js";
 import { readModelFolder } from "../model/checkpoint.js";
 import { trajHeadTrained } from "../model/training-record.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { assertFileOutput, assertOutputApart, assertOutputLocation } from "../util/paths.js";
-import { checkReplaceable } from "../util/marker.js";
-import { resolve } from "node:path";
+import { input, outputFile, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { writeAttentionDump } from "../signals/dump.js";
 import { z } from "zod";
 import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
@@ -34,6 +32,7 @@ export const evaluateOptionsSchema = named(
       thoughtsReadout: z.enum(THOUGHTS_READOUTS).optional(),
       probe: z.array(z.enum(ANSWER_PROBES)).optional(),
       answerFormat: z.enum(ANSWER_FORMATS).optional(),
+      force: flag().optional(),
     })
     .strict(),
   "eval option",
@@ -73,7 +72,19 @@ export interface EvaluateOptions {
   probe?: AnswerProbe[];
   /** How answers are read and scored (default: the one the dataset records; the benchmark's is lavit). */
   answerFormat?: AnswerFormat;
+  /** Replace an existing --predictions file, and --dump-* folders lavit wrote. */
+  force?: boolean;
 }
+
+/** What `evaluate` reads and writes (the output guard's declaration; the CLI's `eval` shares it). */
+export const EVALUATE_IO: IoSpec = {
+  model: input(),
+  data: input(),
+  teacher: input(),
+  predictions: outputFile(),
+  dumpAttention: outputFolder("signals"),
+  dumpThoughts: outputFolder("signals"),
+};
 
 export { ANSWER_PROBES, type AnswerProbe };
 
@@ -94,27 +105,10 @@ export type Evaluation = EvalResult &
 /** Answers a split with a model (greedy): accuracy overall and per family, and where the model looks. */
 export async function evaluate(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
   validateOptions(evaluateOptionsSchema, o);
-  assertFileOutput(o.predictions, "--predictions", [
-    { flag: "--model", path: o.model },
-    { flag: "--data", path: o.data },
-    { flag: "--teacher", path: o.teacher },
-  ]);
-  const dumps = [
-    { flag: "--dump-attention", path: o.dumpAttention },
-    { flag: "--dump-thoughts", path: o.dumpThoughts },
-  ];
-  for (const d of dumps) {
-    if (!d.path) continue;
-    // The same guards as every output folder: apart from the inputs and each other, never over a folder lavit did not make.
-    assertOutputLocation(d.path, d.flag);
-    assertOutputApart({ flag: d.flag, path: d.path }, [
-      { flag: "--model", path: o.model },
-      { flag: "--data", path: o.data },
-      { flag: "--teacher", path: o.teacher },
-      ...dumps.filter((x) => x !== d),
-    ]);
-    checkReplaceable(resolve(d.path), "signals", false, d.flag);
-  }
+  return withOutputs(EVALUATE_IO, o, () => evaluateInto(o));
+}
+
+async function evaluateInto(o: EvaluateOptions): Promise<{ result: Evaluation; predictions: Prediction[] }> {
   if (o.thoughtsReadout && !o.dumpThoughts) throw new UserError("--thoughts-readout chooses what --dump-thoughts writes: give --dump-thoughts DIR too");
   const probes = [...new Set(o.probe ?? [])];
   if (probes.length && (o.maskLatents || o.noImageForAnswer))

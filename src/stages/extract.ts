@@ -11,9 +11,7 @@ import type { GradientRecipe } from "../signals/gradient.js";
 import { layersUsed, parseLayerSpec, type LayerSpec } from "../model/readout.js";
 import { OFFICIAL_EXTRACT, withPreset, type Preset } from "./presets.js";
 import { buildDirAtomic } from "../util/atomic.js";
-import { withLock } from "../util/lock.js";
-import { checkReplaceable } from "../util/marker.js";
-import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import type { SignalsLayout } from "../signals/layout.js";
 import { z } from "zod";
 import { flag, named, numIn, positiveInt, text, validateOptions } from "./options-schema.js";
@@ -97,6 +95,9 @@ export const extractOptionsSchema = named(
   "extract option",
 );
 
+/** What `extract` reads and writes (the output guard's declaration; the CLI shares it). */
+export const EXTRACT_IO: IoSpec = { data: input(), teacher: input(), out: outputFolder("signals") };
+
 /** Runs the teacher on a split and writes its white-box signals (trajectories + V_top). */
 export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary> {
   validateOptions(extractOptionsSchema, opts);
@@ -106,14 +107,12 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
   if (method === "gradient" && (opts.layers !== undefined || opts.queries !== undefined))
     throw new UserError(`${opts.layers !== undefined ? "--layers" : "--queries"} chooses attention rows and has no meaning with --method gradient`);
   if (method === "attention" && opts.gradientRecipe !== undefined) throw new UserError("--gradient-recipe has no meaning with --method attention");
+  return withOutputs(EXTRACT_IO, o, () => extractInto(o));
+}
+
+async function extractInto(o: ExtractStageOptions & typeof EXTRACT_DEFAULTS): Promise<ExtractSummary> {
   await initEngine();
-  assertOutputLocation(o.out);
-  assertOutputApart(o.out, [
-    { flag: "--data", path: o.data },
-    { flag: "--teacher", path: o.teacher },
-  ]);
   const out = resolve(o.out);
-  checkReplaceable(out, "signals", !!o.force);
   const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
   if (o.topk > (data.info.size / data.info.patch) ** 2) throw new UserError(`--topk ${o.topk} exceeds the number of image patches`);
   const teacher = loadModelFor(o.teacher, data, o.data);
@@ -122,25 +121,23 @@ export async function extract(opts: ExtractStageOptions): Promise<ExtractSummary
     if (!layersUsed(o.layers, layers))
       throw new UserError(`--layers ${o.layers}: the teacher ${o.teacher} has ${layers} decoder layers (give last:1 to last:${layers}, all, or official)`);
     // Paths inside are relative to the final folder, so compute them as if written there.
-    const summary = await withLock(out, () =>
-      buildDirAtomic(
-        out,
-        (tmp) =>
-          extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, {
-            method: o.method,
-            topk: o.topk,
-            tau: o.tau,
-            layers: o.layers,
-            queries: o.queries,
-            gradientRecipe: o.gradientRecipe,
-            vtopLayer: o.vtopLayer,
-            onlyCorrect: o.onlyCorrect,
-            quiet: o.quiet,
-            finalDir: out,
-            layout: o.layout,
-          }),
-        "signals",
-      ),
+    const summary = await buildDirAtomic(
+      out,
+      (tmp) =>
+        extractSignals(teacher.vlm, teacher.tokenizer, data, tmp, {
+          method: o.method,
+          topk: o.topk,
+          tau: o.tau,
+          layers: o.layers,
+          queries: o.queries,
+          gradientRecipe: o.gradientRecipe,
+          vtopLayer: o.vtopLayer,
+          onlyCorrect: o.onlyCorrect,
+          quiet: o.quiet,
+          finalDir: out,
+          layout: o.layout,
+        }),
+      "signals",
     );
     const byFamily = Object.entries(summary.grounding_mass_by_family)
       .map(([f, m]) => `${f} ${m.toFixed(3)}`)

@@ -11,7 +11,9 @@ import { readGazeRun, type GazeSample } from "../signals/gaze-run.js";
 import { idKey, joinSignals } from "../signals/join.js";
 import { resizeMap, toDistribution, type Grid } from "../signals/maps.js";
 import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { buildDirAtomic } from "../util/atomic.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { Rng } from "../util/rng.js";
 import { z } from "zod";
 import { countOrZero, flag, intIn, named, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
@@ -40,8 +42,22 @@ export interface GapOptions {
   seed?: number;
   /** Longer side of a heatmap panel, in pixels. */
   maxSide?: number;
+  /** Replace an --out folder an earlier `lavit gap` wrote. */
+  force?: boolean;
+  /** Read metadata paths (trajectories, images) that lead outside their folder. */
+  allowOutsideRoot?: boolean;
   quiet?: boolean;
 }
+
+/** What `gap` reads and writes (the output guard's declaration; the CLI shares it). */
+export const GAP_IO: IoSpec = {
+  teacher: input(),
+  compare: input(),
+  boxes: input(),
+  data: input(),
+  images: input(),
+  out: outputFolder("gap"),
+};
 
 export const GAP_DEFAULTS = { topk: 8, show: 4, random: 2, seed: 0, strict: false, maxSide: 256, quiet: false } satisfies Partial<GapOptions>;
 
@@ -62,6 +78,8 @@ export const gapOptionsSchema = named(
       random: countOrZero().optional(),
       seed: seedField().optional(),
       maxSide: intIn(16, 4096).optional(),
+      force: flag().optional(),
+      allowOutsideRoot: flag().optional(),
       quiet: flag().optional(),
     })
     .strict(),
@@ -115,10 +133,15 @@ export async function gap(options: GapOptions): Promise<GapReport> {
     throw new UserError("--data and --split go together (the dataset whose rationale patches are the ground truth)");
   if (o.data && o.boxes) throw new UserError("give either --boxes or --data/--split as the ground truth, not both");
   if (o.split) checkSplit(o.split);
+  return withOutputs(GAP_IO, o, () => gapInto(o));
+}
 
-  const teacher = readGazeRun(o.teacher, { images: o.images });
+async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> {
+  // Images may be in the folder itself, under --images, or in the --data dataset (where signals and dumps point).
+  const read = { images: o.images, allowOutsideRoot: o.allowOutsideRoot, imageRoots: o.data ? [o.data] : [] };
+  const teacher = readGazeRun(o.teacher, read);
   // Samples are matched by id as join.ts compares them ("000017" is question_id 17).
-  const runs = o.compare.map((dir) => new Map(readGazeRun(dir, { images: o.images }).map((s) => [idKey(s.id), s])));
+  const runs = o.compare.map((dir) => new Map(readGazeRun(dir, read).map((s) => [idKey(s.id), s])));
   const names = uniqueNames(o.compare);
   const teacherName = basename(resolve(o.teacher));
 
@@ -233,10 +256,18 @@ export async function gap(options: GapOptions): Promise<GapReport> {
   });
   report.heatmaps = rendered.map((r) => r.heat);
 
-  for (const r of rendered) writeFileAtomic(join(o.out, r.heat.file), encodePng(r.raster.rgb, r.raster.width, r.raster.height));
-  writeFileAtomic(join(o.out, "gap.json"), JSON.stringify(report, null, 2) + "\n");
-  writeFileAtomic(join(o.out, "gap.md"), gapMarkdown(report));
-  writeFileAtomic(join(o.out, "gap.html"), gapHtml(report));
+  // Built in a temp sibling and renamed into place, marked as lavit's, so --force may replace it.
+  await buildDirAtomic(
+    resolve(o.out),
+    (tmp) => {
+      mkdirSync(join(tmp, "heatmaps"), { recursive: true });
+      for (const r of rendered) writeFileSync(join(tmp, r.heat.file), encodePng(r.raster.rgb, r.raster.width, r.raster.height));
+      writeFileSync(join(tmp, "gap.json"), JSON.stringify(report, null, 2) + "\n");
+      writeFileSync(join(tmp, "gap.md"), gapMarkdown(report));
+      writeFileSync(join(tmp, "gap.html"), gapHtml(report));
+    },
+    "gap",
+  );
   if (!o.quiet) process.stdout.write(gapMarkdown(report, false) + `\nreport: ${join(o.out, "gap.html")}\n`);
   return report;
 }

@@ -5,9 +5,7 @@ import { generateDataset, type GenerateOptions as DataOptions } from "../data/ge
 import type { DatasetInfo } from "../data/manifest.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { checkImageSize } from "../util/limits.js";
-import { withLock } from "../util/lock.js";
-import { checkReplaceable } from "../util/marker.js";
-import { assertOutputLocation } from "../util/paths.js";
+import { outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { z } from "zod";
 import { SETTING_NAMES, type SettingName } from "../data/settings.js";
 import { countOrZero, flag, named, numIn, positiveInt, seedField, text, validateOptions } from "./options-schema.js";
@@ -51,6 +49,9 @@ export const generateOptionsSchema = named(
   "generate option",
 );
 
+/** What `generate` writes (the output guard's declaration; the CLI's `data generate` shares it). */
+export const GENERATE_IO: IoSpec = { out: outputFolder("dataset") };
+
 export function checkGeometry(size: number, patch: number): void {
   if (size % patch !== 0) throw new UserError(`--size ${size} is not divisible by --patch ${patch}`);
   if (size < 32) throw new UserError(`--size must be at least 32 (objects would not fit), got ${size}`);
@@ -63,12 +64,10 @@ export async function generate(opts: GenerateOptions): Promise<DatasetInfo> {
   const o = withDefaults(GENERATE_DEFAULTS, opts);
   checkGeometry(o.size, o.patch);
   checkImageSize(o.size, o.patch);
-  assertOutputLocation(o.out);
   const out = resolve(o.out);
-  checkReplaceable(out, "dataset", !!o.force);
   const t0 = Date.now();
   // Built in a temp sibling and renamed into place: an interrupted run never leaves a half dataset.
-  const info = await withLock(out, () => buildDirAtomic(out, (tmp) => generateDataset(tmp, o), "dataset"));
+  const info = await withOutputs(GENERATE_IO, o, () => buildDirAtomic(out, (tmp) => generateDataset(tmp, o), "dataset"));
   const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
   if (!o.quiet)
     process.stderr.write(

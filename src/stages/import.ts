@@ -8,9 +8,7 @@ import { importDataset, type ImportBuildOptions } from "../data/import/build.js"
 import type { DatasetInfo } from "../data/manifest.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { checkImageSize } from "../util/limits.js";
-import { withLock } from "../util/lock.js";
-import { checkReplaceable } from "../util/marker.js";
-import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 
 /**
  * Images are fitted to the benchmark's size by default, so the stage defaults of every later
@@ -51,30 +49,30 @@ export const importOptionsSchema = named(
   "import option",
 );
 
+/** What `importData` reads and writes (the output guard's declaration; the CLI's `data import` shares it). */
+export const IMPORT_IO: IoSpec = { from: input(), fromOfficial: input(), images: input(), out: outputFolder("dataset") };
+
 /** Imports your own data (`lavit data import`); resolves to the dataset's info. */
 export async function importData(opts: ImportOptions): Promise<DatasetInfo> {
   validateOptions(importOptionsSchema, opts);
   const o = withDefaults(IMPORT_DEFAULTS, opts);
-  if (!o.from === !o.fromOfficial) throw new UserError("give one of --from (JSONL or CSV rows) and --from-official (the official metadata or Visual-CoT JSON)");
-  const from = (o.from ?? o.fromOfficial)!;
-  checkGeometry(o.size, o.patch);
-  checkImageSize(o.size, o.patch);
-  for (const [flag, v] of [
-    ["--val", o.val],
-    ["--test", o.test],
-  ] as const)
-    if (!(v >= 0 && v < 1)) throw new UserError(`${flag} must be a share in [0, 1), got ${v}`);
-  if (o.val + o.test >= 1) throw new UserError(`--val ${o.val} and --test ${o.test} leave no rows for train`);
-  assertOutputLocation(o.out);
-  assertOutputApart(o.out, [
-    { flag: o.from ? "--from" : "--from-official", path: from },
-    { flag: "--images", path: o.images },
-  ]);
   const out = resolve(o.out);
-  checkReplaceable(out, "dataset", !!o.force);
   const t0 = Date.now();
   // Built in a temp sibling and renamed into place: a bad row leaves nothing behind, and a previous dataset stays as it was.
-  const info = await withLock(out, () => buildDirAtomic(out, (tmp) => importDataset(tmp, { ...o, from, official: !o.from }), "dataset"));
+  const info = await withOutputs(IMPORT_IO, o, () => {
+    if (!o.from === !o.fromOfficial)
+      throw new UserError("give one of --from (JSONL or CSV rows) and --from-official (the official metadata or Visual-CoT JSON)");
+    const from = (o.from ?? o.fromOfficial)!;
+    checkGeometry(o.size, o.patch);
+    checkImageSize(o.size, o.patch);
+    for (const [flag, v] of [
+      ["--val", o.val],
+      ["--test", o.test],
+    ] as const)
+      if (!(v >= 0 && v < 1)) throw new UserError(`${flag} must be a share in [0, 1), got ${v}`);
+    if (o.val + o.test >= 1) throw new UserError(`--val ${o.val} and --test ${o.test} leave no rows for train`);
+    return buildDirAtomic(out, (tmp) => importDataset(tmp, { ...o, from, official: !o.from }), "dataset");
+  });
   if (!o.quiet) {
     const total = Object.values(info.splits).reduce((a, b) => a + b, 0);
     const splits = Object.entries(info.splits)

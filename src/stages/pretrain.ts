@@ -3,7 +3,7 @@ import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
 import { captionText } from "../data/caption.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
-import { datasetKind, readDatasetInfo } from "../data/manifest.js";
+import { isImportedDataset } from "../data/manifest.js";
 import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
 import { numPatches, readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
@@ -16,7 +16,7 @@ import { named, numIn, text, validateOptions } from "./options-schema.js";
 import { FAMILIES } from "../data/families/family.js";
 import { z } from "zod";
 import { checkBatchSize, checkModelFits } from "../util/limits.js";
-import { assertOutputApart, type FlagPath } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 
 /** Options of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
 export interface PretrainOptions extends CommonTrainOptions {
@@ -75,14 +75,11 @@ export const teacherOptionsSchema = named(
 
 export const baseOptionsSchema = named(z.object({ ...PRETRAIN_FIELDS, visionFrom: text().optional() }).strict(), "base option");
 
-/** The folders a pretraining run reads, which its --out must stay apart from. */
-function inputsOf(o: PretrainOptions): FlagPath[] {
-  return [
-    { flag: "--data", path: o.data },
-    { flag: "--init-from", path: o.initFrom },
-    { flag: "--config", path: o.config },
-  ];
-}
+/** What `trainTeacher` reads and writes (the output guard's declaration; the CLI shares it). */
+export const TEACHER_IO: IoSpec = { data: input(), initFrom: input(), config: input(), out: outputFolder("model", "run") };
+
+/** What `trainBase` reads and writes. */
+export const BASE_IO: IoSpec = { ...TEACHER_IO, visionFrom: input() };
 
 /** A model config must agree with the dataset's tokenizer and image geometry. */
 export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: string | undefined): void {
@@ -100,7 +97,7 @@ export function checkDataFits(config: VlmConfig, data: LoadedSplit, configFile: 
  * trains on train), and no scene descriptions for the per-patch heads (they are off).
  */
 function importedDefaults<O extends { data: string; split?: string; auxPatch?: number }>(opts: O): O {
-  if (datasetKind(readDatasetInfo(opts.data)) !== "imported") return opts;
+  if (!isImportedDataset(opts.data)) return opts;
   return { ...opts, split: opts.split ?? "train", auxPatch: opts.auxPatch ?? 0 };
 }
 
@@ -120,43 +117,44 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   validateOptions(teacherOptionsSchema, opts);
   const o = withDefaults(TEACHER_DEFAULTS, importedDefaults(opts));
   const options = trainerOptions(o, o.steps);
-  assertOutputApart(o.out, inputsOf(o));
-  await initEngine();
-  const loaded = loadSplit(o.data, o.split);
-  const data = o.familyWeight ? weighFamilies(loaded, o.familyWeight, options.seed) : loaded;
-  checkBatchSize(options.batchSize, data.samples.length, o.split);
-  const config = o.config ? readVlmConfig(o.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
-  checkDataFits(config, data, o.config);
-  checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
-  const vlm = buildVlm(config, options.seed);
-  // The task adds the auxiliary heads to the store, so build it before loading weights.
-  const task = teacherTask(vlm, data, {
-    auxPatchWeight: o.auxPatch,
-    answerWeight: o.answerWeight,
-    groundAttention: o.groundAttention,
-    groundTarget: o.groundTarget,
+  return withOutputs(TEACHER_IO, o, async () => {
+    await initEngine();
+    const loaded = loadSplit(o.data, o.split);
+    const data = o.familyWeight ? weighFamilies(loaded, o.familyWeight, options.seed) : loaded;
+    checkBatchSize(options.batchSize, data.samples.length, o.split);
+    const config = o.config ? readVlmConfig(o.config) : teacherConfig(data.tokenizer.size, data.info.size, data.info.patch);
+    checkDataFits(config, data, o.config);
+    checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
+    const vlm = buildVlm(config, options.seed);
+    // The task adds the auxiliary heads to the store, so build it before loading weights.
+    const task = teacherTask(vlm, data, {
+      auxPatchWeight: o.auxPatch,
+      answerWeight: o.answerWeight,
+      groundAttention: o.groundAttention,
+      groundTarget: o.groundTarget,
+    });
+    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+    const perFamily = familyCounts(data);
+    if (!o.quiet)
+      process.stderr.write(
+        `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples${
+          Object.keys(perFamily).length
+            ? ` (${Object.entries(perFamily)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(", ")})`
+            : ""
+        }\n`,
+      );
+    task.settings = {
+      ...task.settings,
+      aux_patch: o.auxPatch,
+      answer_weight: o.answerWeight,
+      init_from: o.initFrom ?? null,
+      family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null,
+      ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention, ground_target: o.groundTarget } : {}),
+    };
+    return trainToFolder(o.out, task, options, vlm);
   });
-  if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
-  const perFamily = familyCounts(data);
-  if (!o.quiet)
-    process.stderr.write(
-      `teacher: ${vlm.store.count().toLocaleString("en-US")} parameters, ${numPatches(config.vision)} image tokens, ${data.samples.length} samples${
-        Object.keys(perFamily).length
-          ? ` (${Object.entries(perFamily)
-              .map(([k, v]) => `${k} ${v}`)
-              .join(", ")})`
-          : ""
-      }\n`,
-    );
-  task.settings = {
-    ...task.settings,
-    aux_patch: o.auxPatch,
-    answer_weight: o.answerWeight,
-    init_from: o.initFrom ?? null,
-    family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null,
-    ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention, ground_target: o.groundTarget } : {}),
-  };
-  return trainToFolder(o.out, task, options, vlm);
 }
 
 /** Pretrains the student base on scene descriptions of the teacher-train images (no questions). */
@@ -165,25 +163,26 @@ export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
   const o = withDefaults(BASE_DEFAULTS, opts);
   if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
   const options = trainerOptions(o, o.steps);
-  assertOutputApart(o.out, [...inputsOf(o), { flag: "--vision-from", path: o.visionFrom }]);
-  await initEngine();
-  const data = loadSplit(o.data, o.split);
-  checkBatchSize(options.batchSize, data.samples.length, o.split);
-  const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
-  if (config.latent) throw new UserError(`${o.config}: a base model has no latent block; students add it when they start from the base`);
-  checkDataFits(config, data, o.config);
-  checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
-  const vlm = buildVlm(config, options.seed);
-  // No question in the prompt: the base model describes the image, it never answers.
-  const task = teacherTask(vlm, data, {
-    kind: "student-base",
-    askQuestion: false,
-    targets: data.samples.map((s) => captionText(s, data.info.size)),
-    auxPatchWeight: o.auxPatch,
+  return withOutputs(BASE_IO, o, async () => {
+    await initEngine();
+    const data = loadSplit(o.data, o.split);
+    checkBatchSize(options.batchSize, data.samples.length, o.split);
+    const config = o.config ? readVlmConfig(o.config) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
+    if (config.latent) throw new UserError(`${o.config}: a base model has no latent block; students add it when they start from the base`);
+    checkDataFits(config, data, o.config);
+    checkModelFits(config, { training: true, batch: options.batchSize }, o.config ?? "the built-in config");
+    const vlm = buildVlm(config, options.seed);
+    // No question in the prompt: the base model describes the image, it never answers.
+    const task = teacherTask(vlm, data, {
+      kind: "student-base",
+      askQuestion: false,
+      targets: data.samples.map((s) => captionText(s, data.info.size)),
+      auxPatchWeight: o.auxPatch,
+    });
+    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+    if (o.visionFrom && !o.resume) initVisionFrom(vlm.store, o.visionFrom, config);
+    if (!o.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
+    task.settings = { ...task.settings, target: "scene description", aux_patch: o.auxPatch, init_from: o.initFrom ?? null, vision_from: o.visionFrom ?? null };
+    return trainToFolder(o.out, task, options, vlm);
   });
-  if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
-  if (o.visionFrom && !o.resume) initVisionFrom(vlm.store, o.visionFrom, config);
-  if (!o.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
-  task.settings = { ...task.settings, target: "scene description", aux_patch: o.auxPatch, init_from: o.initFrom ?? null, vision_from: o.visionFrom ?? null };
-  return trainToFolder(o.out, task, options, vlm);
 }

@@ -5,7 +5,9 @@ import { generateDataset } from "../data/generate.js";
 import { GENERATE_DEFAULTS } from "./generate.js";
 import { readDatasetInfo } from "../data/manifest.js";
 import { FAMILIES } from "../data/families/family.js";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
+import { readRegularFile } from "../util/read-guard.js";
 import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { FamilyWeights } from "../train/family-weights.js";
 import { trainTeacher } from "./pretrain.js";
@@ -82,12 +84,16 @@ function keyPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
 }
 
+/** What a recipe run reads and writes (the output guard's declaration; `train teacher --recipe` shares it). */
+export const RECIPE_IO: IoSpec = { recipe: input(), out: outputFolder("model", "run") };
+
 /** Reads and checks a recipe file: an unknown key or phase, a bad value, names the file and the key. */
 export function readRecipe(file: string): Recipe {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(readRegularFile(file, "utf8"));
   } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(`${file}: not a readable JSON recipe (${(e as Error).message.split("\n")[0]})`);
   }
   const parsed = recipeSchema.safeParse(raw);
@@ -179,6 +185,10 @@ export interface RecipeRunResult {
  * folder that already holds a recipe run is refused.
  */
 export async function runRecipe(file: string, out: string, opts: RecipeRunOptions = {}): Promise<RecipeRunResult> {
+  return withOutputs(RECIPE_IO, { recipe: file, out }, () => runRecipeInto(file, out, opts));
+}
+
+async function runRecipeInto(file: string, out: string, opts: RecipeRunOptions): Promise<RecipeRunResult> {
   const recipe = readRecipe(file);
   const log = opts.log ?? (() => {});
   const copy = join(out, "recipe.json");

@@ -5,7 +5,7 @@ import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { MAX_LATENTS, type Tokenizer } from "../data/tokenizer.js";
 import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
-import { answerFormatOf, datasetKind, readDatasetInfo } from "../data/manifest.js";
+import { answerFormatOf, isImportedDataset } from "../data/manifest.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
@@ -29,7 +29,7 @@ import { duringTrainingEval } from "./student-eval.js";
 import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
 import { TARGET_TEXTS } from "../train/target-text.js";
 import { checkBatchSize, checkLatents, checkModelFits } from "../util/limits.js";
-import { assertOutputApart } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 
 export type StudentMode = "lavit" | "distill";
 
@@ -244,6 +244,17 @@ function initFromBase(store: ParamStore, config: VlmConfig, tokenizer: Tokenizer
   initFromFolder(store, dir, { config, tokenizer }, isHeadParam);
 }
 
+/** What `trainStudent` reads and writes (the output guard's declaration; the CLI shares it). */
+export const STUDENT_IO: IoSpec = {
+  data: input(),
+  signals: input(),
+  teacher: input(),
+  initFrom: input(),
+  config: input(),
+  metadata: input(),
+  out: outputFolder("model", "run"),
+};
+
 /** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
 export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
   validateOptions(studentOptionsSchema, given);
@@ -270,123 +281,118 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   checkLatents(o.latents, MAX_LATENTS);
   if (o.mode === "lavit" && o.latents === 0) throw new UserError("--latents 0 leaves LaViT nothing to align; use --mode distill for a student without latents");
   // The shipped base knows only the benchmark's words and images: a student of imported data starts from nothing unless told.
-  const initFrom = (opts.initFrom === undefined && datasetKind(readDatasetInfo(o.data)) === "imported" ? null : o.initFrom) ?? undefined;
+  const initFrom = (opts.initFrom === undefined && isImportedDataset(o.data) ? null : o.initFrom) ?? undefined;
   const freezeVision = o.freezeVision ?? !!initFrom;
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   for (const k of ["evalSplit", "evalLimit"] as const)
     if (opts[k] !== undefined && !o.evalEvery) throw new UserError(`${flagOf(k)} needs --eval-every (evaluations during training are off)`);
   const options = { ...trainerOptions(o, o.steps), evalEvery: o.evalEvery };
-  assertOutputApart(o.out, [
-    { flag: "--data", path: o.data },
-    { flag: "--signals", path: o.signals },
-    { flag: "--teacher", path: o.teacher },
-    { flag: "--init-from", path: initFrom },
-    { flag: "--config", path: o.config },
-  ]);
-  await initEngine();
-  checkExtraction(readSignalsSummary(o.signals), join(o.signals, "summary.json"), o.preset);
-  const { data, signals } = joinStudentSignals(
-    o.data,
-    o.signals,
-    o.split,
-    { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot },
-    { strict: o.strict, targetText: o.targetText },
-  );
-  const vDim = signals.vTopDim;
-  if (o.teacher) {
-    const t = readModelFolder(o.teacher);
-    if (t.config.decoder.hidden_size !== vDim)
+  return withOutputs(STUDENT_IO, { ...o, initFrom }, async () => {
+    await initEngine();
+    checkExtraction(readSignalsSummary(o.signals), join(o.signals, "summary.json"), o.preset);
+    const { data, signals } = joinStudentSignals(
+      o.data,
+      o.signals,
+      o.split,
+      { metadata: o.metadata, allowOutsideRoot: o.allowOutsideRoot },
+      { strict: o.strict, targetText: o.targetText },
+    );
+    const vDim = signals.vTopDim;
+    if (o.teacher) {
+      const t = readModelFolder(o.teacher);
+      if (t.config.decoder.hidden_size !== vDim)
+        throw new UserError(
+          `${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`,
+        );
+    }
+    const latents = o.mode === "lavit" ? o.latents : 0;
+    // A student starting from a base has the base's size (on resume too: the checkpoint has it);
+    // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
+    const sizeSource = o.config ?? (initFrom ? join(initFrom, "config.json") : undefined);
+    const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
+    const config: VlmConfig = {
+      ...sized,
+      decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
+      latent:
+        latents > 0
+          ? {
+              num_latents: latents,
+              teacher_hidden_size: vDim,
+              ...(o.trajHead === "official" ? { heads: "official" as const } : {}),
+              ...(o.gate && o.gateSchedule === "closed" ? { closed_gate: { prompt: o.gatePrompt } } : {}),
+            }
+          : undefined,
+    };
+    if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
       throw new UserError(
-        `${o.signals}: V_top width ${vDim} disagrees with the teacher config ${join(o.teacher, "config.json")} (hidden_size ${t.config.decoder.hidden_size})`,
+        `${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})${opts.initFrom === undefined && !o.config ? "; the default --init-from is the shipped student base: give --init-from none (or a base of your data's size)" : ""}`,
       );
-  }
-  const latents = o.mode === "lavit" ? o.latents : 0;
-  // A student starting from a base has the base's size (on resume too: the checkpoint has it);
-  // the base's vocabulary may be a prefix of the data's (initFromFolder checks), so the data's size wins.
-  const sizeSource = o.config ?? (initFrom ? join(initFrom, "config.json") : undefined);
-  const sized = sizeSource ? readVlmConfig(sizeSource) : studentConfig(data.tokenizer.size, data.info.size, data.info.patch);
-  const config: VlmConfig = {
-    ...sized,
-    decoder: o.config ? sized.decoder : { ...sized.decoder, vocab_size: data.tokenizer.size },
-    latent:
-      latents > 0
-        ? {
-            num_latents: latents,
-            teacher_hidden_size: vDim,
-            ...(o.trajHead === "official" ? { heads: "official" as const } : {}),
-            ...(o.gate && o.gateSchedule === "closed" ? { closed_gate: { prompt: o.gatePrompt } } : {}),
-          }
-        : undefined,
-  };
-  if (config.vision.image_size !== data.info.size || config.vision.patch_size !== data.info.patch)
-    throw new UserError(
-      `${sizeSource ?? "the built-in student config"}: vision image_size/patch_size do not match the dataset (${data.info.size}/${data.info.patch})${opts.initFrom === undefined && !o.config ? "; the default --init-from is the shipped student base: give --init-from none (or a base of your data's size)" : ""}`,
-    );
-  checkBatchSize(options.batchSize, data.samples.length, `${data.split} (with signals)`);
-  checkModelFits(config, { training: true, batch: options.batchSize }, sizeSource ?? "the built-in student config");
-  const vlm = buildVlm(config, options.seed);
-  if (initFrom && !o.resume) initFromBase(vlm.store, config, data.tokenizer, initFrom);
-  const settings = {
-    mode: o.mode,
-    init_from: initFrom ?? null,
-    ...(freezeVision ? { freeze_vision: true } : {}),
-    signals: o.signals,
-    samples: data.samples.length,
-    latents,
-    wVtop: o.vtop ? o.wVtop : 0,
-    wTraj: o.traj ? o.wTraj : 0,
-    vtopTarget: o.vtopTarget,
-    trajTopk: o.trajTopk,
-    trajSource: o.trajSource,
-    ...(o.trajTarget !== "steps" ? { trajTarget: o.trajTarget } : {}),
-    ...(o.trajHead !== "lavit" ? { trajHead: o.trajHead } : {}),
-    ...(stages ? { stage2LrRatio: stages.lrRatio, stage2ResetOptimizer: stages.resetOptimizer } : {}),
-    ...(o.preset !== "lavit" ? { preset: o.preset } : {}),
-    gate: o.gate ? o.gateSchedule : "none",
-    gateOpenAt: o.gateOpenAt,
-    gateMode: o.gateMode,
-    gatePrompt: o.gatePrompt,
-    ...(o.answerWeight !== 1 ? { answer_weight: o.answerWeight } : {}),
-    ...(o.targetText !== "full" ? { target_text: o.targetText } : {}),
-  };
-  if (!o.quiet)
-    process.stderr.write(
-      `student (${o.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`,
-    );
-  let task;
-  if (o.mode === "distill") {
-    task = teacherTask(vlm, data, {
-      kind: "student-distill",
-      targets: Array.from({ length: signals.size }, (_, i) => signals.target(i)),
-      frozenVision: freezeVision,
-      answerWeight: o.answerWeight,
-    });
-    task.settings = settings;
-  } else {
-    const s: LavitSettings = {
+    checkBatchSize(options.batchSize, data.samples.length, `${data.split} (with signals)`);
+    checkModelFits(config, { training: true, batch: options.batchSize }, sizeSource ?? "the built-in student config");
+    const vlm = buildVlm(config, options.seed);
+    if (initFrom && !o.resume) initFromBase(vlm.store, config, data.tokenizer, initFrom);
+    const settings = {
+      mode: o.mode,
+      init_from: initFrom ?? null,
+      ...(freezeVision ? { freeze_vision: true } : {}),
+      signals: o.signals,
+      samples: data.samples.length,
       latents,
-      wVtop: settings.wVtop,
-      wTraj: settings.wTraj,
+      wVtop: o.vtop ? o.wVtop : 0,
+      wTraj: o.traj ? o.wTraj : 0,
       vtopTarget: o.vtopTarget,
       trajTopk: o.trajTopk,
       trajSource: o.trajSource,
-      trajTarget: o.trajTarget,
-      stages,
-      gate: { schedule: o.gate ? o.gateSchedule : "none", openAt: o.gateOpenAt, mode: o.gateMode, gatePrompt: o.gatePrompt },
-      answerWeight: o.answerWeight,
+      ...(o.trajTarget !== "steps" ? { trajTarget: o.trajTarget } : {}),
+      ...(o.trajHead !== "lavit" ? { trajHead: o.trajHead } : {}),
+      ...(stages ? { stage2LrRatio: stages.lrRatio, stage2ResetOptimizer: stages.resetOptimizer } : {}),
+      ...(o.preset !== "lavit" ? { preset: o.preset } : {}),
+      gate: o.gate ? o.gateSchedule : "none",
+      gateOpenAt: o.gateOpenAt,
+      gateMode: o.gateMode,
+      gatePrompt: o.gatePrompt,
+      ...(o.answerWeight !== 1 ? { answer_weight: o.answerWeight } : {}),
+      ...(o.targetText !== "full" ? { target_text: o.targetText } : {}),
     };
-    task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
-  }
-  if (o.evalEvery)
-    task.evaluate = duringTrainingEval(vlm, data.tokenizer, {
-      data: o.data,
-      split: o.evalSplit,
-      limit: o.evalLimit,
-      teacher: o.teacher,
-      latents,
-      headTrained: latents > 0 && settings.wTraj > 0 && o.trajSource !== "attention",
-    });
-  return trainToFolder(o.out, task, options, vlm);
+    if (!o.quiet)
+      process.stderr.write(
+        `student (${o.mode}): ${vlm.store.count().toLocaleString("en-US")} parameters, ${latents} latents, ${data.samples.length} samples with signals\n`,
+      );
+    let task;
+    if (o.mode === "distill") {
+      task = teacherTask(vlm, data, {
+        kind: "student-distill",
+        targets: Array.from({ length: signals.size }, (_, i) => signals.target(i)),
+        frozenVision: freezeVision,
+        answerWeight: o.answerWeight,
+      });
+      task.settings = settings;
+    } else {
+      const s: LavitSettings = {
+        latents,
+        wVtop: settings.wVtop,
+        wTraj: settings.wTraj,
+        vtopTarget: o.vtopTarget,
+        trajTopk: o.trajTopk,
+        trajSource: o.trajSource,
+        trajTarget: o.trajTarget,
+        stages,
+        gate: { schedule: o.gate ? o.gateSchedule : "none", openAt: o.gateOpenAt, mode: o.gateMode, gatePrompt: o.gatePrompt },
+        answerWeight: o.answerWeight,
+      };
+      task = lavitTask(vlm, data, signals, s, options.steps, options.seed, settings, freezeVision);
+    }
+    if (o.evalEvery)
+      task.evaluate = duringTrainingEval(vlm, data.tokenizer, {
+        data: o.data,
+        split: o.evalSplit,
+        limit: o.evalLimit,
+        teacher: o.teacher,
+        latents,
+        headTrained: latents > 0 && settings.wTraj > 0 && o.trajSource !== "attention",
+      });
+    return trainToFolder(o.out, task, options, vlm);
+  });
 }
 
 const FLAGS: Record<LavitOnlyOption, string> = {

@@ -4,9 +4,8 @@ import { UserError } from "../errors.js";
 import { colourFor, esc, lineChart, type Series } from "../report/charts.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson, readJsonValue } from "../util/json.js";
-import { withLock } from "../util/lock.js";
-import { checkReplaceable, writeMarker } from "../util/marker.js";
-import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { writeMarker } from "../util/marker.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { codeVersion, type CodeVersion } from "../util/version.js";
 import { expandCells } from "./cells.js";
 import { constantsFor } from "./metrics.js";
@@ -435,19 +434,15 @@ export const studyReportOptionsSchema = named(
   "study report option",
 );
 
+/** What `lavit study report` reads and writes (the output guard's declaration; the CLI shares it). */
+export const STUDY_REPORT_IO: IoSpec = { dirs: input("<dirs>"), out: outputFolder("study-report") };
+
 /** Merges study runs and shards into `out`: study.json, study.md, study.html. */
 export async function reportStudy(o: StudyReportOptions): Promise<StudyReport> {
   validateOptions(studyReportOptionsSchema, o);
-  const runs = o.dirs.map(readRun);
-  assertOutputLocation(o.out);
-  assertOutputApart(
-    o.out,
-    o.dirs.map((d) => ({ flag: "the run folder", path: d })),
-  );
   const out = resolve(o.out);
-  checkReplaceable(out, "study-report", !!o.force);
-  return withLock(out, () => {
-    const rep = buildReport(runs);
+  return withOutputs(STUDY_REPORT_IO, o, () => {
+    const rep = buildReport(o.dirs.map(readRun));
     mkdirSync(out, { recursive: true });
     writeMarker(out, "study-report");
     writeFileAtomic(join(out, "study.json"), JSON.stringify(rep, null, 2) + "\n");

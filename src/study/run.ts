@@ -6,9 +6,8 @@ import { UserError } from "../errors.js";
 import { LAVIT_ONLY } from "../stages/train-student.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/json.js";
-import { acquireLock } from "../util/lock.js";
 import { checkReplaceable, writeMarker } from "../util/marker.js";
-import { assertOutputApart, assertOutputLocation } from "../util/paths.js";
+import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { codeVersion } from "../util/version.js";
 import { flag, named, positiveInt, text, validateOptions } from "../stages/options-schema.js";
 import { weightsDigest } from "./weights.js";
@@ -100,14 +99,19 @@ function checkCells(study: LoadedStudy, cells: readonly Cell[]): void {
   }
 }
 
+/**
+ * What a study run reads and writes (the output guard's declaration; `lavit study run` shares
+ * it). The teacher and student base are named by the study file.
+ */
+export const STUDY_RUN_IO: IoSpec = {
+  file: input("<file>"),
+  teacher: input("the study's teacher"),
+  studentBase: input("the study's student base"),
+  out: outputFolder("study", "run"),
+};
+
 function prepareOut(study: LoadedStudy, o: StudyRunOptions): void {
   const out = resolve(o.out);
-  assertOutputLocation(o.out);
-  assertOutputApart(o.out, [
-    { flag: "the study file", path: o.file },
-    { flag: "the study's teacher", path: study.teacher },
-    { flag: "the study's student base", path: study.studentBase ?? undefined },
-  ]);
   const record = {
     study_file: o.file,
     study_sha256: study.sha256,
@@ -152,7 +156,8 @@ function pick(value: unknown, path: string): unknown {
 export async function runStudy(o: StudyRunOptions): Promise<StudyRunResult> {
   validateOptions(studyRunOptionsSchema, o);
   if (typeof o.shard === "object") parseShard(`${o.shard.index}/${o.shard.count}`);
-  return runLoadedStudy(loadStudy(o.file), o);
+  // Guarded before the file is read, and again once it names the teacher and student base.
+  return withOutputs(STUDY_RUN_IO, { file: o.file, out: o.out }, () => runLoadedStudy(loadStudy(o.file), o));
 }
 
 /**
@@ -177,15 +182,12 @@ export async function runLoadedStudy(study: LoadedStudy, o: StudyRunOptions, emb
   const engine = await initEngine();
   const out = resolve(o.out);
   if (embedded) return runCells(study, mine, cells.length, o, out, engine.info.threads, t0, true);
-  assertOutputLocation(o.out);
-  mkdirSync(out, { recursive: true });
-  const lock = acquireLock(out);
-  try {
+  const paths = { file: o.file, out: o.out, teacher: study.teacher, studentBase: study.studentBase };
+  return withOutputs(STUDY_RUN_IO, paths, async () => {
+    mkdirSync(out, { recursive: true });
     prepareOut(study, o);
-    return await runCells(study, mine, cells.length, o, out, engine.info.threads, t0);
-  } finally {
-    lock.release();
-  }
+    return runCells(study, mine, cells.length, o, out, engine.info.threads, t0);
+  });
 }
 
 async function runCells(

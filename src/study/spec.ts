@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readRegularFile } from "../util/read-guard.js";
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -80,7 +81,7 @@ const STAGES = ["data", "extract", "student"] as const satisfies readonly Option
 /** Reads and checks a study file; every problem names the file and the key. */
 export function loadStudy(file: string): LoadedStudy {
   if (!existsSync(file)) throw new UserError(`study file ${file} does not exist`);
-  const bytes = readFileSync(file);
+  const bytes = readRegularFile(file);
   return checkStudy(parseJsonText(bytes.toString("utf8"), file), file, createHash("sha256").update(bytes).digest("hex"));
 }
 

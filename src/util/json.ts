@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import type { z } from "zod";
-import { UserError } from "../errors.js";
+import { isUserError, UserError } from "../errors.js";
+import { readRegularFile } from "./read-guard.js";
 
 export interface ReadJsonOptions {
   /** What the file holds, for the messages ("model config", "tokenizer", ...). */
@@ -55,8 +55,9 @@ export function readJsonValue(file: string, opts: ReadJsonOptions = {}): unknown
   const hint = opts.hint ? `; ${opts.hint}` : "";
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (e) {
+    if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(
       `${file}: cannot read ${what} (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? String(e))})${hint}`,

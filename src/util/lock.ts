@@ -1,8 +1,8 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { UserError } from "../errors.js";
-import { realPath } from "./paths.js";
+import { assertNameFits, realPath } from "./paths.js";
 import { hostName, processAlive } from "./process.js";
 
 /**
@@ -66,6 +66,23 @@ function installHandlers(): void {
   }
 }
 
+/**
+ * Refuses a lock path that holds something other than a lock file (a folder, a FIFO): it is not
+ * ours to move aside or delete, and no lock can be taken there.
+ */
+function assertLockSlot(file: string, out: string, flag: string): void {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    return;
+  }
+  if (!st.isFile() && !st.isSymbolicLink())
+    throw new UserError(
+      `${flag} ${out}: its lock path ${file} is ${st.isDirectory() ? "a folder" : "not a file"}, so no lock can be taken; remove it yourself or choose another ${flag}`,
+    );
+}
+
 function tryCreate(file: string, owner: LockOwner): boolean {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}`;
   writeFileSync(tmp, JSON.stringify(owner) + "\n");
@@ -85,6 +102,7 @@ function tryCreate(file: string, owner: LockOwner): boolean {
  * the folder in messages. A second writer gets a UserError (exit 2) naming the holder.
  */
 export function acquireLock(out: string, flag = "--out"): Lock {
+  assertNameFits(out, flag);
   const file = lockFileFor(out);
   const mine = held.get(file);
   if (mine) {
@@ -100,6 +118,7 @@ export function acquireLock(out: string, flag = "--out"): Lock {
     command: process.argv.slice(2).join(" ").slice(0, 200),
   };
   for (let attempt = 0; attempt < 5; attempt++) {
+    assertLockSlot(file, out, flag);
     if (tryCreate(file, owner)) {
       installHandlers();
       held.set(file, { owner, count: 1 });

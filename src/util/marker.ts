@@ -11,7 +11,7 @@ import { isWithin, realPath } from "./paths.js";
 export const MARKER_FILE = ".lavit.json";
 export const MARKER_VERSION = 1;
 
-export type OutputKind = "dataset" | "signals" | "model" | "demo" | "eval" | "study" | "study-report";
+export type OutputKind = "dataset" | "signals" | "model" | "demo" | "eval" | "study" | "study-report" | "gap";
 
 export interface Marker {
   kind: OutputKind;

@@ -262,11 +262,14 @@ describe("lavit data (CLI)", () => {
     const show = runCli(["data", "show", out, "--split", "test-pairs", "--id", "000000a", "--out", png]);
     expect(show.status, show.stderr).toBe(0);
     expect(readPng(png).width).toBe(64 * 8);
-    const badSplit = runCli(["data", "show", out, "--split", "valid", "--id", "000000", "--out", png]);
+    const twice = runCli(["data", "show", out, "--split", "test-pairs", "--id", "000000a", "--out", png]);
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/--out .*shown\.png already exists \(use --force to replace it\)/);
+    const badSplit = runCli(["data", "show", out, "--split", "valid", "--id", "000000", "--out", png, "--force"]);
     expect(badSplit.status).toBe(2);
     expect(badSplit.stderr).toMatch(/unknown split "valid"/);
     writeFileSync(join(out, "train", "images", "000000.png"), "not a png");
-    const corrupt = runCli(["data", "show", out, "--split", "train", "--id", "000000", "--out", png]);
+    const corrupt = runCli(["data", "show", out, "--split", "train", "--id", "000000", "--out", png, "--force"]);
     expect(corrupt.status).toBe(2);
     expect(corrupt.stderr).toMatch(/000000\.png: not a valid PNG/);
   });

@@ -252,7 +252,21 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
       const r = results();
       r[0].attention_path_abs = secret;
       setResults(r);
-      expect(() => readOfficialSignals(bad, 4)).toThrow(/resolves outside the root .*--allow-outside-root/);
+      expect(() => readOfficialSignals(bad, 4)).toThrow(/leads outside .*--allow-outside-root/);
+      // A missing file outside the root gets the same words: whether it exists is not learnt.
+      const wording = (path: string) => {
+        r[0].attention_path_abs = path;
+        setResults(r);
+        try {
+          readOfficialSignals(bad, 4);
+        } catch (e) {
+          return (e as Error).message.replace(path, "PATH");
+        }
+        return "";
+      };
+      expect(wording(join(secretDir, "missing.json"))).toBe(wording(secret));
+      r[0].attention_path_abs = secret;
+      setResults(r);
       let msg = "";
       try {
         readOfficialSignals(bad, 4, { allowOutsideRoot: true });
@@ -263,7 +277,7 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
       expect(msg).not.toContain("SECRET");
       r[0].attention_path_abs = "../../../../../../../../etc/passwd";
       setResults(r);
-      expect(() => readOfficialSignals(bad, 4)).toThrow(/outside the root/);
+      expect(() => readOfficialSignals(bad, 4)).toThrow(/leads outside/);
       writeFileSync(meta(), "{ SECRET-CONTENT-456");
       expect(() => readOfficialSignals(bad, 4)).toThrow(/signals metadata is not valid JSON$/);
       try {

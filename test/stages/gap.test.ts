@@ -167,7 +167,11 @@ describe("lavit gap on lavit models", () => {
         steps: JSON.parse(readFileSync(join(dumpT, r.attention_path_abs), "utf8")).steps.map((s: { p_t: number[] }) => s.p_t),
       })),
     );
-    const report = await gap({ teacher: dumpT, compare: [partial], out: join(root, "gap2"), quiet: true });
+    // Without --data, the dumps' images (in the dataset) lie outside every folder named: refused unless allowed.
+    await expect(gap({ teacher: dumpT, compare: [partial], out: join(root, "gap3"), quiet: true })).rejects.toThrow(
+      /image_relative_path: path ".*" leads outside .*--allow-outside-root/,
+    );
+    const report = await gap({ teacher: dumpT, compare: [partial], out: join(root, "gap3"), allowOutsideRoot: true, quiet: true });
     expect(report.compared).toBe(5);
     expect(report.coverage.teacher).toEqual({ samples: 6, not_compared: 1 });
     expect(report.coverage.partial).toEqual({ samples: 5, not_compared: 0 });
@@ -175,9 +179,12 @@ describe("lavit gap on lavit models", () => {
     expect(report.models.partial.js_to_teacher).toBeLessThan(1e-9);
     expect(report.models.partial.topk_iou).toBeCloseTo(1, 12);
     expect(report.models.partial).not.toHaveProperty("grounding_mass");
-    expect(readFileSync(join(root, "gap2", "gap.md"), "utf8")).toMatch(/left out: teacher 1 of 6/);
-    await expectUserError(gap({ teacher: dumpT, compare: [partial], out: join(root, "gap3"), strict: true, quiet: true }), /--strict.*teacher: 1 of 6/);
-    expect(existsSync(join(root, "gap3", "gap.json"))).toBe(false);
+    expect(readFileSync(join(root, "gap3", "gap.md"), "utf8")).toMatch(/left out: teacher 1 of 6/);
+    await expectUserError(
+      gap({ teacher: dumpT, compare: [partial], out: join(root, "gap4"), strict: true, allowOutsideRoot: true, quiet: true }),
+      /--strict.*teacher: 1 of 6/,
+    );
+    expect(existsSync(join(root, "gap4"))).toBe(false);
   });
 });
 

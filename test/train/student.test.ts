@@ -204,7 +204,17 @@ describe("LaViT student training", () => {
     expect(Math.abs(resumed.lastLoss - straight.lastLoss)).toBeLessThan(1e-4);
 
     const image = join(dataDir, "train", data.samples[0].image);
-    const r = runCli(["ask", "--model", crashDir, "--image", image, data.samples[0].question, "--json", "--heatmap", join(crashDir, "gaze.png")]);
+    const r = runCli([
+      "ask",
+      "--model",
+      crashDir,
+      "--image",
+      image,
+      data.samples[0].question,
+      "--json",
+      "--heatmap",
+      join(mkdtempSync(join(tmpdir(), "lavit-gaze-")), "gaze.png"),
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toHaveProperty("answer");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acquireLock, lockFileFor } from "../../src/util/lock.js";
@@ -62,5 +62,32 @@ describe("output lock", () => {
     acquireLock(out).release();
     writeFileSync(lockFileFor(out), JSON.stringify({ pid: 1, host: "elsewhere.example", started: "then", token: "x" }));
     expect(() => acquireLock(out)).toThrow(/pid 1 on elsewhere\.example/);
+  });
+
+  it("refuses a folder at the lock path with a UserError, moving nothing aside", () => {
+    const parent = mkdtempSync(join(tmpdir(), "lavit-lock-"));
+    const out = join(parent, "run");
+    mkdirSync(lockFileFor(out));
+    writeFileSync(join(lockFileFor(out), "keep"), "x");
+    let err: unknown;
+    try {
+      acquireLock(out);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(
+      `--out ${out}: its lock path ${lockFileFor(out)} is a folder, so no lock can be taken; remove it yourself or choose another --out`,
+    );
+    expect(readdirSync(parent)).toEqual([".run.lavit-lock"]);
+    expect(readdirSync(lockFileFor(out))).toEqual(["keep"]);
+  });
+
+  it("refuses an output name too long for its lock's name, with a UserError", () => {
+    const parent = mkdtempSync(join(tmpdir(), "lavit-lock-"));
+    expect(() => acquireLock(join(parent, "x".repeat(255)), "--dump-attention")).toThrow(UserError);
+    expect(() => acquireLock(join(parent, "x".repeat(255)))).toThrow(/^--out: the name x+\.\.\. is 255 bytes long/);
+    acquireLock(join(parent, "x".repeat(200))).release();
+    expect(readdirSync(parent)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { UserError } from "../../errors.js";
 import { fnv1a } from "../../util/hash.js";
 import { progress } from "../../util/progress.js";
-import { assertInsideRoot } from "../../util/paths.js";
+import { assertInsideRoot } from "../../util/read-guard.js";
 import { encodePng } from "../png.js";
 import { imageSize, readImageAny } from "../read-image.js";
 import { formatManifest, IMPORT_FORMAT, type AnswerFormat, type DatasetInfo, type Sample } from "../manifest.js";

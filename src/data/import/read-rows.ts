@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse } from "csv-parse/sync";
 import { UserError } from "../../errors.js";
 import { parseJsonText } from "../../util/json.js";
+import { readRegularFile } from "../../util/read-guard.js";
 
 /** One record of the source file, with the line it starts on (1-based) for messages. */
 export interface RawRow {
@@ -12,8 +12,9 @@ export interface RawRow {
 
 function readText(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readRegularFile(file, "utf8");
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`--from ${file}: cannot read (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }
