@@ -4,6 +4,8 @@ import { UserError } from "../errors.js";
 import { addAuxHeads } from "./aux-heads.js";
 import { loadWeightsInto, readModelFolder } from "./checkpoint.js";
 import { buildVlm, type Vlm } from "./vlm.js";
+import { trainedSetting } from "./training-record.js";
+import { DATASET_FORMAT } from "../data/manifest.js";
 import { trajHeadTrained } from "./training-record.js";
 
 export interface LoadedModel {
@@ -21,6 +23,12 @@ export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, op
   if (folder.config.vision.image_size !== data.info.size || folder.config.vision.patch_size !== data.info.patch)
     throw new UserError(
       `${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`,
+    );
+  const trained = trainedSetting(dir);
+  const setting = data.info.format === DATASET_FORMAT ? (data.info.setting ?? "default") : null;
+  if (trained && setting && trained !== setting)
+    throw new UserError(
+      `${dir} is a student of the benchmark's ${trained} setting (its trainer_state.json), but ${dataDir} holds the ${setting} setting (its dataset.json): evaluate it on ${trained} data, or train a student on ${setting} data`,
     );
   const vlm = buildVlm(folder.config, 0);
   if (opts.auxHeads) addAuxHeads(vlm);

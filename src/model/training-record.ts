@@ -4,7 +4,10 @@ import { z } from "zod";
 
 /** The part of a run's trainer_state.json that says how its latents were trained (older or foreign runs may lack any of it). */
 const recordSchema = z.object({
-  settings: z.object({ wTraj: z.number().optional(), trajSource: z.string().optional() }).passthrough().optional(),
+  settings: z
+    .object({ wTraj: z.number().optional(), trajSource: z.string().optional(), data_setting: z.string().optional(), mode: z.string().optional() })
+    .passthrough()
+    .optional(),
 });
 
 /**
@@ -26,4 +29,21 @@ export function trajHeadTrained(dir: string): boolean {
   }
   const s = parsed.settings ?? {};
   return (s.wTraj ?? 1) > 0 && s.trajSource !== "attention";
+}
+
+/**
+ * The benchmark setting a student's run learnt from ("default" when its record names none), or
+ * null for a folder that is not a student's run (a shipped model, a teacher: those are measured
+ * on any setting).
+ */
+export function trainedSetting(dir: string): string | null {
+  const file = join(dir, "trainer_state.json");
+  if (!existsSync(file)) return null;
+  try {
+    const r = recordSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    if (!r.success || r.data.settings?.mode === undefined) return null;
+    return r.data.settings.data_setting ?? "default";
+  } catch {
+    return null;
+  }
 }

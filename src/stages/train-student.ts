@@ -5,7 +5,7 @@ import { UserError } from "../errors.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { MAX_LATENTS, type Tokenizer } from "../data/tokenizer.js";
 import { initFromFolder, readModelFolder } from "../model/checkpoint.js";
-import { answerFormatOf, isImportedDataset } from "../data/manifest.js";
+import { answerFormatOf, DATASET_FORMAT, isImportedDataset } from "../data/manifest.js";
 import { readVlmConfig, type VlmConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { studentConfig } from "../model/presets.js";
@@ -337,6 +337,8 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
       ...(freezeVision ? { freeze_vision: true } : {}),
       signals: o.signals,
       samples: data.samples.length,
+      // The benchmark setting it learnt from: evaluating it on another setting's data is refused (model/training-record.ts).
+      ...(data.info.format === DATASET_FORMAT && data.info.setting ? { data_setting: data.info.setting } : {}),
       latents,
       wVtop: o.vtop ? o.wVtop : 0,
       wTraj: o.traj ? o.wTraj : 0,

@@ -11,7 +11,7 @@ export type OptionStage = "data" | "extract" | "student";
  * itself decides (folders, seeds, the models, resuming, output).
  */
 const ALLOWED: Record<OptionStage, readonly string[]> = {
-  data: ["size", "patch", "prior", "teacherTrain", "train", "test"],
+  data: ["setting", "size", "patch", "prior", "teacherTrain", "train", "test"],
   extract: ["method", "layout", "topk", "tau", "layers", "queries", "gradientRecipe", "vtopLayer", "onlyCorrect", "preset", "limit"],
   student: [
     "mode",
