@@ -78,7 +78,6 @@ export const QUOTE_LIMIT = 200;
  * million-word input gives a one-line error, not megabytes.
  */
 export function quoteInput(text: string, limit = QUOTE_LIMIT): string {
-  // eslint-disable-next-line no-control-regex
   const esc = (s: string) => s.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => JSON.stringify(c).slice(1, -1));
   if (text.length <= limit) return `"${esc(text)}"`;
   const head = Math.ceil(limit * 0.7);
