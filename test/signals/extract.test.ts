@@ -145,7 +145,7 @@ describe("signal extraction", () => {
     const bad = toFloat32(v);
     bad[5] = Infinity;
     writeSafetensors(f.vTop, { v_top: { dtype: "F32", shape: v.shape, data: bad } });
-    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: V_top holds Infinity at row 0, column 5`));
+    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: results\\.1 \\(sample ${f.id}\\): V_top holds Infinity at row 0, column 5`));
     teacher.dispose();
   });
 });
