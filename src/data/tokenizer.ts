@@ -23,7 +23,8 @@ const tokenizerSchema = z
   .object({
     type: z.literal("word-level"),
     specials: z.array(z.string()),
-    vocab: z.array(z.string()).min(1),
+    // encode() splits text at whitespace, so a token with a space (or none at all) could never be read.
+    vocab: z.array(z.string().regex(/^\S+$/, "a token must be one non-empty word (no spaces)")).min(1),
   })
   .strict();
 
