@@ -13,6 +13,7 @@ import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
 import { loadImages } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
+import { quoteInput } from "../util/errors-text.js";
 
 export function register(program: Command): void {
   const data = program.command("data").description("datasets: generate the built-in benchmark, import your own, show statistics and samples");
@@ -99,7 +100,7 @@ export function register(program: Command): void {
       const info = readDatasetInfo(dir);
       checkRaster(info.size * opts.scale, `--scale ${opts.scale}`);
       const sample = readManifest(dir, split).find((s) => s.id === opts.id);
-      if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
+      if (!sample) throw new UserError(`--id: no sample ${quoteInput(opts.id)} in ${join(dir, split, "manifest.jsonl")}`);
       const img = { rgb: loadImages(dir, split, [sample], info.size)[0] };
       const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
       writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));

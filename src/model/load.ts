@@ -5,6 +5,7 @@ import { addAuxHeads } from "./aux-heads.js";
 import { loadWeightsInto, readModelFolder } from "./checkpoint.js";
 import { buildVlm, type Vlm } from "./vlm.js";
 import { trajHeadTrained } from "./training-record.js";
+import { checkSplitQuestions } from "./sequence.js";
 
 export interface LoadedModel {
   vlm: Vlm;
@@ -22,6 +23,7 @@ export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, op
     throw new UserError(
       `${dir}: the model takes ${folder.config.vision.image_size}px images in ${folder.config.vision.patch_size}px patches, the dataset has ${data.info.size}/${data.info.patch}`,
     );
+  checkSplitQuestions(folder.config, data, folder.config.latent?.num_latents ?? 0);
   const vlm = buildVlm(folder.config, 0);
   if (opts.auxHeads) addAuxHeads(vlm);
   try {

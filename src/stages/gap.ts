@@ -206,8 +206,7 @@ export async function gap(options: GapOptions): Promise<GapReport> {
 
   // The samples where the runs' maps differ most, then a few others at random (seeded).
   const order = rows.map((_, i) => i).sort((a, b) => rows[b].disagreement - rows[a].disagreement || a - b);
-  const chosen = order.slice(0, o.show);
-  chosen.push(...new Rng(o.seed).shuffle(order.slice(o.show)).slice(0, o.random));
+  const chosen = order.slice(0, o.show).concat(new Rng(o.seed).shuffle(order.slice(o.show)).slice(0, o.random));
   const rendered: { heat: GapHeatmap; raster: Raster }[] = chosen.map((i, k) => {
     const row = rows[i];
     const img = readImageAny(row.image);
