@@ -1,6 +1,7 @@
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { UserError } from "../errors.js";
+import { quoteInput } from "../util/errors-text.js";
 import { addAuxHeads } from "./aux-heads.js";
 import { loadWeightsInto, readModelFolder } from "./checkpoint.js";
 import { buildVlm, type Vlm } from "./vlm.js";
@@ -50,17 +51,22 @@ function checkVocabulary(dir: string, tok: Tokenizer, data: LoadedSplit, dataDir
     throw new UserError(
       `${dir} knows only the words it was trained on (the shipped models: the benchmark's ${tok.size} words), and ${dataDir} (${data.split}) asks questions with ${unknown.length} it does not know (${unknown
         .slice(0, 5)
-        .map((w) => `"${w}"`)
+        .map((w) => quoteInput(w))
         .join(", ")}${unknown.length > 5 ? ", ..." : ""}): train your own teacher on this data (\`lavit train teacher --data ${dataDir}\`)`,
     );
   throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
 }
 
-/** Runs `fn` on a loaded model and frees the model's tensors, whatever happens. */
+/** Runs `fn` on a loaded model and frees the model's tensors once it is done (settled, for an async `fn`), whatever happens. */
 export function withModel<M extends { vlm: Vlm }, R>(m: M, fn: (m: M) => R): R {
+  let r: R;
   try {
-    return fn(m);
-  } finally {
+    r = fn(m);
+  } catch (e) {
     m.vlm.dispose();
+    throw e;
   }
+  if (r instanceof Promise) return r.finally(() => m.vlm.dispose()) as R;
+  m.vlm.dispose();
+  return r;
 }

@@ -6,6 +6,7 @@ import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
 import { buildDirAtomicSync, removeStaleSiblings, tempSibling, writeFileAtomic } from "../util/atomic.js";
+import { breathe } from "../util/interrupt.js";
 import { acquireLock } from "../util/lock.js";
 import { assertOutputLocation } from "../util/paths.js";
 import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
@@ -450,6 +451,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
       appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...task.evaluate(step) }) + "\n");
     if (step % opts.checkpointEvery === 0 || step === opts.steps) checkpoint(step, elapsed);
     bar.tick(1, { loss: lastLoss.toFixed(4) });
+    await breathe();
     if (opts.haltAfter !== undefined && step >= opts.haltAfter && step < opts.steps) {
       halted = true;
       break;
