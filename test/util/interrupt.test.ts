@@ -49,12 +49,31 @@ describe("SIGTERM and SIGINT during long synchronous work", () => {
   it("stop training between steps: the lock released, the run resumable", async () => {
     const parent = mkdtempSync(join(tmpdir(), "lavit-sig-"));
     const data = join(parent, "data");
-    const g = spawnSync(tsx, [cli, "data", "generate", "--out", data, "--teacher-train", "8", "--train", "2", "--test", "2", "--size", "32", "--patch", "8", "--quiet"], {
-      encoding: "utf8",
-    });
+    const g = spawnSync(
+      tsx,
+      [cli, "data", "generate", "--out", data, "--teacher-train", "8", "--train", "2", "--test", "2", "--size", "32", "--patch", "8", "--quiet"],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(g.status, g.stderr).toBe(0);
     const out = join(parent, "teacher");
-    const run = start(["train", "teacher", "--data", data, "--out", out, "--steps", "1000000", "--batch-size", "2", "--log-every", "1", "--checkpoint-every", "1000000"]);
+    const run = start([
+      "train",
+      "teacher",
+      "--data",
+      data,
+      "--out",
+      out,
+      "--steps",
+      "1000000",
+      "--batch-size",
+      "2",
+      "--log-every",
+      "1",
+      "--checkpoint-every",
+      "1000000",
+    ]);
     await until(() => existsSync(join(out, "metrics.jsonl")), run.exit);
     run.child.kill("SIGINT");
     const { signal } = await run.exit;
