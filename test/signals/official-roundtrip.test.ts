@@ -81,12 +81,12 @@ describe("extract --layout official, then train student --signals <official root
 describe("train student --signals <official root>: the join", () => {
   it("joins question_id to the manifest's id whatever the metadata's order, refuses a wrong question, counts missing samples", async () => {
     await initEngine();
-    const dataDir = tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
+    const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
     const data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const base = mkdtempSync(join(tmpdir(), "lavit-join-"));
     const root = join(base, "official");
-    extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
+    await extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
     teacher.dispose();
     const manifest = readManifest(dataDir, "train");
     type Result = { id?: string; question_id: number; question: string; ground_truth_enriched: string };
