@@ -85,7 +85,12 @@ export async function ask(opts: AskOptions): Promise<AskResult> {
   const unknown = folder.tokenizer.unknownWords(o.question);
   if (unknown.length && !folder.tokenizer.open)
     throw new UserError(
-      `--model ${o.model} knows only the words it was trained on (the shipped models: the benchmark's), not ${unknown.slice(0, 5).map((w) => quoteInput(w)).join(", ")}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}: ask in its words, or train your own teacher on your data (\`lavit data import\`, then \`lavit train teacher\`)`,
+      `--model ${o.model} knows only the words it was trained on (the shipped models: the benchmark's), not ${unknown
+        .slice(0, 5)
+        .map((w) => quoteInput(w))
+        .join(
+          ", ",
+        )}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}: ask in its words, or train your own teacher on your data (\`lavit data import\`, then \`lavit train teacher\`)`,
     );
   const vlm = buildVlm(cfg, 0);
   let maps: Float32Array[];
