@@ -14,6 +14,7 @@ import { computeStats, formatStats } from "../data/stats.js";
 import { encodePng } from "../data/png.js";
 import { loadImages } from "../data/images.js";
 import { renderGroundTruth } from "../data/show.js";
+import { quoteInput } from "../util/errors-text.js";
 
 /** What `data show` reads and writes (positional <dir> is `dir`). */
 const SHOW_IO: IoSpec = { dir: input("<dir>"), out: outputFile() };
@@ -105,7 +106,7 @@ function show(dir: string, opts: { split: string; id: string; out: string; scale
   const info = readDatasetInfo(dir);
   checkRaster(info.size * opts.scale, `--scale ${opts.scale}`);
   const sample = readManifest(dir, split).find((s) => s.id === opts.id);
-  if (!sample) throw new UserError(`--id: no sample "${opts.id}" in ${join(dir, split, "manifest.jsonl")}`);
+  if (!sample) throw new UserError(`--id: no sample ${quoteInput(opts.id)} in ${join(dir, split, "manifest.jsonl")}`);
   const img = { rgb: loadImages(dir, split, [sample], info.size, { allowOutsideRoot: opts.allowOutsideRoot })[0] };
   const big = renderGroundTruth(img.rgb, info.size, info.patch, sample, opts.scale);
   writeFileAtomic(opts.out, encodePng(big.rgb, big.size, big.size));

@@ -13,6 +13,7 @@ import { MaskCache } from "./shapes.js";
 import type { SceneContext } from "./scene.js";
 import { Tokenizer } from "./tokenizer.js";
 import { BENCHMARK_SETTINGS, type SettingName } from "./settings.js";
+import { breathe } from "../util/interrupt.js";
 
 export interface GenerateOptions {
   seed: number;
@@ -65,7 +66,8 @@ function sampleId(i: number, suffix = ""): string {
   return `${String(i).padStart(6, "0")}${suffix}`;
 }
 
-export function generateSplit(split: Split, count: number, opts: GenerateOptions, ctx: SceneContext, onImage: (record: Sample, png: Buffer) => void): void {
+/** The samples of a split, one at a time (record and PNG bytes), so the writer can yield between them. */
+export function* generateSplit(split: Split, count: number, opts: GenerateOptions, ctx: SceneContext): Generator<{ record: Sample; png: Buffer }> {
   for (let i = 0; i < count;) {
     const rng = sampleRng(opts.seed, split, i);
     if (split === "test-pairs") {
@@ -85,7 +87,7 @@ export function generateSplit(split: Split, count: number, opts: GenerateOptions
           [second, "b"],
         ] as const) {
           const { record, rgb } = renderSample(d, ctx, sampleId(pairIndex, suffix), noise, pair);
-          onImage(record, encodePng(rgb, ctx.size, ctx.size));
+          yield { record, png: encodePng(rgb, ctx.size, ctx.size) };
         }
         done = true;
       }
@@ -96,7 +98,7 @@ export function generateSplit(split: Split, count: number, opts: GenerateOptions
     const t = drawTemplate(rng);
     const d = buildDraft(rng, ctx, t, drawAnswer(rng, split, t, opts.prior));
     const { record, rgb } = renderSample(d, ctx, sampleId(i), rng.int(0, 0x7fffffff));
-    onImage(record, encodePng(rgb, ctx.size, ctx.size));
+    yield { record, png: encodePng(rgb, ctx.size, ctx.size) };
     i += 1;
   }
 }
@@ -106,7 +108,7 @@ export function splitSizes(opts: GenerateOptions): Record<Split, number> {
 }
 
 /** Writes a complete dataset into `dir` (which the caller makes atomic by building it in a temp folder). */
-export function generateDataset(dir: string, opts: GenerateOptions): DatasetInfo {
+export async function generateDataset(dir: string, opts: GenerateOptions): Promise<DatasetInfo> {
   const ctx: SceneContext = { size: opts.size, patch: opts.patch, masks: new MaskCache(opts.size), setting: BENCHMARK_SETTINGS[opts.setting] };
   const sizes = splitSizes(opts);
   const total = SPLITS.reduce((a, s) => a + sizes[s], 0);
@@ -115,11 +117,12 @@ export function generateDataset(dir: string, opts: GenerateOptions): DatasetInfo
     const imagesDir = join(dir, split, "images");
     mkdirSync(imagesDir, { recursive: true });
     const records: Sample[] = [];
-    generateSplit(split, sizes[split], opts, ctx, (record, png) => {
+    for (const { record, png } of generateSplit(split, sizes[split], opts, ctx)) {
       writeFileSync(join(dir, split, record.image), png);
       records.push(record);
       bar.tick(1, { split });
-    });
+      await breathe();
+    }
     writeFileSync(join(dir, split, "manifest.jsonl"), formatManifest(records));
   }
   bar.stop();

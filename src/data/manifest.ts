@@ -6,6 +6,7 @@ import { checkJson, parseJsonText, readJsonValue } from "../util/json.js";
 import { FAMILIES } from "./families/family.js";
 import { COLOURS, SHAPES, SIZES } from "./vocab.js";
 import { SETTING_NAMES, type SettingName } from "./settings.js";
+import { quoteInput } from "../util/errors-text.js";
 
 /** The built-in benchmark's splits. An imported dataset has splits of any name (see checkSplit). */
 export const SPLITS = ["teacher-train", "train", "test-id", "test-ood", "test-pairs"] as const;
@@ -143,7 +144,7 @@ const SPLIT_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 /** Any split name a dataset can hold: the benchmark's five, or an imported dataset's own. */
 export function checkSplit(split: string, flag = "--split"): string {
   if (!SPLIT_NAME.test(split))
-    throw new UserError(`${flag}: "${split}" is not a split name (letters, digits, ".", "_" and "-", at most 64, not starting with ".")`);
+    throw new UserError(`${flag}: ${quoteInput(split)} is not a split name (letters, digits, ".", "_" and "-", at most 64, not starting with ".")`);
   return split;
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
+import { quoteInput } from "../util/errors-text.js";
 import { grammarWords } from "./questions.js";
 
 export const MAX_LATENTS = 8;
@@ -23,7 +24,8 @@ const tokenizerSchema = z
   .object({
     type: z.literal("word-level"),
     specials: z.array(z.string()),
-    vocab: z.array(z.string()).min(1),
+    // encode() splits text at whitespace, so a token with a space (or none at all) could never be read.
+    vocab: z.array(z.string().regex(/^\S+$/, "a token must be one non-empty word (no spaces)")).min(1),
   })
   .strict();
 
@@ -86,7 +88,7 @@ export class Tokenizer {
 
   id(token: string): number {
     const i = this.ids.get(token);
-    if (i === undefined) throw new UserError(`unknown word "${token}" (not in the tokenizer vocabulary)`);
+    if (i === undefined) throw new UserError(`unknown word ${quoteInput(token)} (not in the tokenizer vocabulary)`);
     return i;
   }
 
@@ -98,7 +100,7 @@ export class Tokenizer {
     const unk = this.ids.get(UNK);
     return textWords(text).map((w) => {
       const i = this.ids.get(w) ?? unk;
-      if (i === undefined) throw new UserError(`${context}: unknown word "${w}" in "${text}"`);
+      if (i === undefined) throw new UserError(`${context}: unknown word ${quoteInput(w)} in ${quoteInput(text)}`);
       return i;
     });
   }

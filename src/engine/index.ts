@@ -76,3 +76,13 @@ export function scoped<T>(fn: () => T): T {
     tf.engine().endScope();
   }
 }
+
+/** scoped for async work (e.g. loops that yield to the event loop between batches). */
+export async function scopedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  tf.engine().startScope();
+  try {
+    return await fn();
+  } finally {
+    tf.engine().endScope();
+  }
+}

@@ -13,6 +13,7 @@ import { gazeMaps } from "./gaze.js";
 import { stepForLatent } from "../train/losses.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 import { toDistribution } from "../signals/maps.js";
+import { breathe } from "../util/interrupt.js";
 
 export interface Prediction {
   id: string;
@@ -69,7 +70,13 @@ export interface PredictionsWithReadout {
 }
 
 /** Greedy answers plus where each generated token looked, read in the same decoding pass. */
-export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions = {}, readAttention = true): PredictionsWithReadout {
+export async function predictWithReadout(
+  vlm: Vlm,
+  tok: Tokenizer,
+  data: LoadedSplit,
+  opts: EvalOptions = {},
+  readAttention = true,
+): Promise<PredictionsWithReadout> {
   const n = numPatches(vlm.config.vision);
   const prompts = data.samples.map((s) => promptIds(tok, n, s.question, opts.latents ?? 0));
   const byLength = new Map<number, number[]>();
@@ -112,6 +119,7 @@ export function predictWithReadout(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, 
         if (g.latentAttention) latentAttention[i] = g.latentAttention[k];
       });
       bar.tick(chunk.length);
+      await breathe();
     }
   }
   bar.stop();
@@ -207,8 +215,13 @@ export function thoughtGaze(latentMaps: readonly Float32Array[], steps: number, 
  * same way from the model's own attention while it writes its rationale. With `teacherMaps`
  * (the teacher's maps on the same samples) the teacher-relative metrics are added.
  */
-export function evaluateModel(vlm: Vlm, tok: Tokenizer, data: LoadedSplit, opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {}): FullEval {
-  const { predictions: preds, tokenAttention, latentMaps, latentAttention } = predictWithReadout(vlm, tok, data, opts);
+export async function evaluateModel(
+  vlm: Vlm,
+  tok: Tokenizer,
+  data: LoadedSplit,
+  opts: EvalOptions & { teacherMaps?: Float32Array[][] } = {},
+): Promise<FullEval> {
+  const { predictions: preds, tokenAttention, latentMaps, latentAttention } = await predictWithReadout(vlm, tok, data, opts);
   const n = numPatches(vlm.config.vision);
   const maps = preds.map((p, i) => gazeMaps(p.generated, tokenAttention[i], n));
   const predictions = preds.map((p, i) => ({ ...p, gaze: sampleGaze(data.samples[i], maps[i], opts.teacherMaps?.[i]) }));

@@ -6,6 +6,7 @@ import { promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, patchBatch, visionForward, type Vlm } from "../model/vlm.js";
 import { makeTextBatch } from "../train/batch.js";
 import { progress } from "../util/progress.js";
+import { breathe } from "../util/interrupt.js";
 
 export interface ForcedAccuracy {
   count: number;
@@ -32,7 +33,7 @@ export interface ForcedResult extends ForcedAccuracy {
  * given the true rationale) from "does not see" (low rationale token accuracy), which
  * greedy accuracy mixes. Only for models without latent tokens (teacher, base, distill).
  */
-export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: number; quiet?: boolean } = {}): ForcedResult {
+export async function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: number; quiet?: boolean } = {}): Promise<ForcedResult> {
   if (vlm.config.latent) throw new Error("teacher-forced evaluation needs a model without latent tokens");
   const batchSize = opts.batchSize ?? 32;
   const tok = data.tokenizer;
@@ -85,6 +86,7 @@ export function evaluateForced(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: 
       perSample.push({ family: s.family, answer, tokens, tokensRight, steps });
     });
     bar.tick(samples.length);
+    await breathe();
   }
   bar.stop();
   const summarise = (rows: typeof perSample): ForcedAccuracy => ({

@@ -6,6 +6,7 @@ import { linear } from "../model/nn.js";
 import { patchBatch, visionForward, type Vlm } from "../model/vlm.js";
 import { AUX_HEADS } from "../model/aux-heads.js";
 import { progress } from "../util/progress.js";
+import { breathe } from "../util/interrupt.js";
 
 export interface HeadAccuracy {
   /** Over every patch, background ("none") included. */
@@ -32,7 +33,7 @@ export interface VisionHeadsResult {
  * accuracy is the figure that says whether the tower sees objects. The model must already
  * hold the heads (`aux.*`).
  */
-export function evaluateVisionHeads(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: number; quiet?: boolean } = {}): VisionHeadsResult {
+export async function evaluateVisionHeads(vlm: Vlm, data: LoadedSplit, opts: { batchSize?: number; quiet?: boolean } = {}): Promise<VisionHeadsResult> {
   const batchSize = opts.batchSize ?? 32;
   const masks = new MaskCache(data.info.size);
   const tally = AUX_HEADS.map(() => ({ all: 0, right: 0, labelled: 0, labelledRight: 0, saidNone: 0, empty: 0, falsePositive: 0 }));
@@ -73,6 +74,7 @@ export function evaluateVisionHeads(vlm: Vlm, data: LoadedSplit, opts: { batchSi
       });
     });
     bar.tick(samples.length);
+    await breathe();
   }
   bar.stop();
   const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);

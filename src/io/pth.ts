@@ -1,7 +1,9 @@
+import { statSync } from "node:fs";
 import { unzipSync, zipSync, type Zippable } from "fflate";
 import { isUserError, UserError } from "../errors.js";
 import { readRegularFile } from "../util/read-guard.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { quoteInput } from "../util/errors-text.js";
 import { OP, PickleWriter, PyTuple, unpickle, type PyValue } from "./pickle.js";
 
 /**
@@ -32,10 +34,11 @@ const STORAGE_DTYPE: Record<string, PthDtype | string> = {
 };
 const SUPPORTED: readonly string[] = ["bf16", "fp16", "fp32"];
 const ELEMENT_BYTES: Record<PthDtype, number> = { bf16: 2, fp16: 2, fp32: 4 };
-/** A V_top is [N_img, d] bf16: tens of MB. Anything past this is not one. */
-const MAX_ENTRY = 2 ** 31 - 1;
-/** 1 GB of float32 once decoded. */
-const MAX_ELEMENTS = 2 ** 28;
+/**
+ * A V_top is [N_img, d] bf16: a few million values (1280 image tokens of a 3584-wide teacher is
+ * 4.6 M). 256 MB of float32 once decoded.
+ */
+const MAX_ELEMENTS = 2 ** 26;
 
 interface StorageRef {
   readonly kind: "storage";
@@ -145,37 +148,113 @@ function decodeRun(bytes: Uint8Array, dtype: PthDtype, offset: number, count: nu
   return out;
 }
 
+/**
+ * What a torch.save of one tensor can legitimately hold: the caps on the entries read, so that no
+ * archive, however its central directory lies, makes the reader allocate more than about
+ * MAX_FILE + 2 x MAX_STORAGE_BYTES.
+ */
+const MAX_PICKLE = 2 ** 20; // a tensor's pickle is a few hundred bytes
+const MAX_BYTEORDER = 16;
+const MAX_STORAGE_BYTES = MAX_ELEMENTS * 4;
+const MAX_FILE = MAX_STORAGE_BYTES + MAX_PICKLE + 2 ** 20;
+const MAX_ENTRIES = 4096; // torch writes 3 to 5 for one tensor
+/** Deflate cannot expand data more than about 1032:1. */
+const DEFLATE_RATIO = 1032;
+
+interface ZipInfo {
+  name: string;
+  size: number;
+  originalSize: number;
+  compression: number;
+}
+
+/**
+ * The entries of `raw` that `cap` gives a size for (the rest are neither inflated nor copied),
+ * each checked against its cap and its storage size before it is inflated. `check` sees each
+ * wanted entry first (to compare its declared size with what the pickle expects).
+ */
+function readEntries(
+  file: string,
+  raw: Uint8Array,
+  cap: (name: string) => number | undefined,
+  check: (f: ZipInfo) => void = () => {},
+): { entries: Record<string, Uint8Array>; names: string[] } {
+  const names: string[] = [];
+  const wanted = new Map<string, number>();
+  const filter = (f: ZipInfo): boolean => {
+    if (names.push(f.name) > MAX_ENTRIES) throw new UserError(`${file}: the archive lists over ${MAX_ENTRIES} entries; a torch.save of one tensor has a few`);
+    const max = cap(f.name);
+    if (max === undefined) return false;
+    const entry = `entry ${quoteInput(f.name)}`;
+    if (wanted.has(f.name)) throw new UserError(`${file}: ${entry} appears twice in the archive`);
+    wanted.set(f.name, f.originalSize);
+    if (f.compression !== 0 && f.compression !== 8)
+      throw new UserError(`${file}: ${entry} uses compression method ${f.compression}; only stored and deflate are read`);
+    if (f.compression === 0 && f.size !== f.originalSize)
+      throw new UserError(`${file}: ${entry} is stored uncompressed but declares ${f.originalSize} bytes from ${f.size}; the archive is corrupt`);
+    const bomb = `${file}: looks like a zip bomb: ${entry} declares ${f.originalSize} bytes from ${f.size} compressed`;
+    if (f.compression === 8 && f.originalSize > f.size * DEFLATE_RATIO + 64) throw new UserError(`${bomb}, more than deflate can expand`);
+    if (f.originalSize > max) {
+      if (f.compression === 8) throw new UserError(`${bomb}; a torch.save of one tensor needs at most ${max} there`);
+      throw new UserError(`${file}: ${entry} holds ${f.originalSize} bytes, more than the ${max} a tensor file may hold there`);
+    }
+    check(f);
+    return true;
+  };
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(raw, { filter });
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${file}: not a torch.save zip file (the legacy pre-1.6 format and other files are not read)`);
+  }
+  for (const [name, bytes] of Object.entries(entries)) {
+    const declared = wanted.get(name);
+    if (bytes.length !== declared) throw new UserError(`${file}: entry ${quoteInput(name)} inflates to ${bytes.length} bytes, not the ${declared} it declares`);
+  }
+  return { entries, names };
+}
+
 /** Reads one tensor from a torch.save file, as float32 in row-major order. */
 export function readPth(file: string): PthTensor {
   let raw: Uint8Array;
   try {
+    const { size } = statSync(file);
+    if (size > MAX_FILE) throw new UserError(`${file}: is ${size} bytes, more than a tensor file of at most ${MAX_ELEMENTS} values can be`);
     raw = readRegularFile(file);
   } catch (e) {
     if (isUserError(e)) throw e;
     throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(raw, { filter: (f) => f.originalSize <= MAX_ENTRY && (f.compression === 0 || f.compression === 8) });
-  } catch {
-    throw new UserError(`${file}: not a torch.save zip file (the legacy pre-1.6 format and other files are not read)`);
-  }
-  const pkl = Object.keys(entries).filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+  // Pass 1: the pickle and the byte order, which name the one storage pass 2 reads.
+  const head = readEntries(file, raw, (n) => (/^[^/]+\/data\.pkl$/.test(n) ? MAX_PICKLE : /^[^/]+\/byteorder$/.test(n) ? MAX_BYTEORDER : undefined));
+  const pkl = head.names.filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkl.length !== 1) throw new UserError(`${file}: not a torch.save file (expected one <archive>/data.pkl, found ${pkl.length})`);
   const prefix = pkl[0].slice(0, -"data.pkl".length);
-  const order = entries[`${prefix}byteorder`];
+  const order = head.entries[`${prefix}byteorder`];
   if (order && new TextDecoder().decode(order).trim() !== "little") throw new UserError(`${file}: storages are big-endian; only little-endian is read`);
-  const value = unpickle(entries[pkl[0]], { source: `${file} (data.pkl)`, globals: torchGlobals(file), persistentLoad: persistentLoad(file) }) as unknown;
+  const value = unpickle(head.entries[pkl[0]], { source: `${file} (data.pkl)`, globals: torchGlobals(file), persistentLoad: persistentLoad(file) }) as unknown;
   const t = value as TensorRef | null;
   if (!t || typeof t !== "object" || t.kind !== "tensor")
     throw new UserError(`${file}: holds no single tensor (a dict or list of tensors is not read; save the tensor itself)`);
   const { storage } = t;
   if (!SUPPORTED.includes(storage.dtype)) throw new UserError(`${file}: tensor dtype ${storage.dtype || "unknown"} is not supported (bf16, fp16 or fp32)`);
   const dtype = storage.dtype as PthDtype;
-  const bytes = entries[`${prefix}data/${storage.key}`];
+  const storageName = `${prefix}data/${storage.key}`;
+  const expected = storage.numel * ELEMENT_BYTES[dtype];
+  const wrongSize = (bytes: number) => new UserError(`${file}: storage data/${storage.key} holds ${bytes} bytes, expected ${storage.numel} ${dtype} values`);
+  // Pass 2: that storage alone, refused before inflating unless it declares exactly what the pickle needs.
+  const { entries } = readEntries(
+    file,
+    raw,
+    (n) => (n === storageName ? MAX_STORAGE_BYTES : undefined),
+    (f) => {
+      if (f.originalSize !== expected) throw wrongSize(f.originalSize);
+    },
+  );
+  const bytes = entries[storageName];
   if (!bytes) throw new UserError(`${file}: storage data/${storage.key} is missing from the archive`);
-  if (bytes.length !== storage.numel * ELEMENT_BYTES[dtype])
-    throw new UserError(`${file}: storage data/${storage.key} holds ${bytes.length} bytes, expected ${storage.numel} ${dtype} values`);
+  if (bytes.length !== expected) throw wrongSize(bytes.length);
   const count = t.shape.reduce((a, b) => a * b, 1);
   // Zero strides let a tiny storage claim a huge tensor; refuse before allocating.
   if (!Number.isSafeInteger(count) || count > MAX_ELEMENTS)

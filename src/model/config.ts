@@ -3,6 +3,9 @@ import { UserError } from "../errors.js";
 import { checkJson, readJsonValue } from "../util/json.js";
 import { checkModelFits } from "../util/limits.js";
 
+/** Far beyond any model lavit can train on a CPU; a guard against a typo such as 1e6. */
+const MAX_LAYERS = 1024;
+
 /**
  * The vision-language model family shared by teacher and student (Qwen2-VL shape, scaled
  * down): a ViT encoder over image patches, an MLP projector into the decoder width and a
@@ -14,7 +17,7 @@ export const visionConfigSchema = z
     patch_size: z.number().int().positive(),
     channels: z.number().int().positive().default(3),
     hidden_size: z.number().int().positive(),
-    num_layers: z.number().int().nonnegative(),
+    num_layers: z.number().int().min(1, "a vision tower needs at least one layer").max(MAX_LAYERS),
     num_heads: z.number().int().positive(),
     mlp_size: z.number().int().positive(),
   })
@@ -26,13 +29,23 @@ export const decoderConfigSchema = z
   .object({
     vocab_size: z.number().int().positive(),
     hidden_size: z.number().int().positive(),
-    num_layers: z.number().int().positive(),
+    num_layers: z.number().int().min(1, "a decoder needs at least one layer").max(MAX_LAYERS),
     num_heads: z.number().int().positive(),
     num_kv_heads: z.number().int().positive().optional(),
     ffn_size: z.number().int().positive(),
     max_positions: z.number().int().positive(),
-    rope_base: z.number().positive().default(10000),
-    rms_eps: z.number().positive().default(1e-6),
+    // Rotary frequencies base^(-2i/d) must fall with i: a base <= 1 gives no positions at all.
+    rope_base: z
+      .number()
+      .gt(1, "rope_base must be > 1 (models use 1e4 to 1e7)")
+      .max(1e9, "rope_base must be at most 1e9 (models use 1e4 to 1e7)")
+      .default(10000),
+    // An eps near a unit activation's mean square swamps it; one that is 0 in float32 divides by 0.
+    rms_eps: z
+      .number()
+      .min(1e-12, "rms_eps must be at least 1e-12 (models use 1e-6 to 1e-5)")
+      .max(1e-2, "rms_eps must be at most 0.01 (models use 1e-6 to 1e-5)")
+      .default(1e-6),
   })
   .strict()
   .refine((d) => d.hidden_size % d.num_heads === 0, { message: "hidden_size must be divisible by num_heads", path: ["num_heads"] })

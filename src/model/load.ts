@@ -1,12 +1,14 @@
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { UserError } from "../errors.js";
+import { quoteInput } from "../util/errors-text.js";
 import { addAuxHeads } from "./aux-heads.js";
 import { loadWeightsInto, readModelFolder } from "./checkpoint.js";
 import { buildVlm, type Vlm } from "./vlm.js";
 import { trainedSetting } from "./training-record.js";
 import { DATASET_FORMAT } from "../data/manifest.js";
 import { trajHeadTrained } from "./training-record.js";
+import { checkSplitQuestions } from "./sequence.js";
 
 export interface LoadedModel {
   vlm: Vlm;
@@ -30,6 +32,7 @@ export function loadModelFor(dir: string, data: LoadedSplit, dataDir: string, op
     throw new UserError(
       `${dir} is a student of the benchmark's ${trained} setting (its trainer_state.json), but ${dataDir} holds the ${setting} setting (its dataset.json): evaluate it on ${trained} data, or train a student on ${setting} data`,
     );
+  checkSplitQuestions(folder.config, data, folder.config.latent?.num_latents ?? 0);
   const vlm = buildVlm(folder.config, 0);
   if (opts.auxHeads) addAuxHeads(vlm);
   try {
@@ -56,17 +59,22 @@ function checkVocabulary(dir: string, tok: Tokenizer, data: LoadedSplit, dataDir
     throw new UserError(
       `${dir} knows only the words it was trained on (the shipped models: the benchmark's ${tok.size} words), and ${dataDir} (${data.split}) asks questions with ${unknown.length} it does not know (${unknown
         .slice(0, 5)
-        .map((w) => `"${w}"`)
+        .map((w) => quoteInput(w))
         .join(", ")}${unknown.length > 5 ? ", ..." : ""}): train your own teacher on this data (\`lavit train teacher --data ${dataDir}\`)`,
     );
   throw new UserError(`${dir}/tokenizer.json differs from ${dataDir}/tokenizer.json: the model was trained on another vocabulary`);
 }
 
-/** Runs `fn` on a loaded model and frees the model's tensors, whatever happens. */
+/** Runs `fn` on a loaded model and frees the model's tensors once it is done (settled, for an async `fn`), whatever happens. */
 export function withModel<M extends { vlm: Vlm }, R>(m: M, fn: (m: M) => R): R {
+  let r: R;
   try {
-    return fn(m);
-  } finally {
+    r = fn(m);
+  } catch (e) {
     m.vlm.dispose();
+    throw e;
   }
+  if (r instanceof Promise) return r.finally(() => m.vlm.dispose()) as R;
+  m.vlm.dispose();
+  return r;
 }

@@ -1,4 +1,9 @@
+import { readFileSync } from "node:fs";
 import type { Tokenizer } from "../data/tokenizer.js";
+import type { LoadedSplit } from "../data/dataset.js";
+import { manifestPath } from "../data/manifest.js";
+import { UserError } from "../errors.js";
+import { numPatches, type VlmConfig } from "./config.js";
 
 /**
  * Token ids of the prompt: <bos> <vision_start> <image>*N <vision_end> question, then the K
@@ -8,7 +13,9 @@ export function promptIds(tok: Tokenizer, numPatches: number, question: string, 
   const ids = [tok.id("<bos>"), tok.id("<vision_start>")];
   const image = tok.id("<image>");
   for (let i = 0; i < numPatches; i++) ids.push(image);
-  ids.push(tok.id("<vision_end>"), ...tok.encode(question, "question"));
+  ids.push(tok.id("<vision_end>"));
+  // A loop, not push(...words): spreading a million-word question overflows the call stack.
+  for (const w of tok.encode(question, "question")) ids.push(w);
   for (let k = 1; k <= latents; k++) ids.push(tok.id(`<lvr${k}>`));
   return ids;
 }
@@ -52,4 +59,67 @@ export function splitSteps(words: readonly string[]): { start: number; end: numb
     }
   }
   return steps;
+}
+
+/** The words Tokenizer.encode splits `text` into, counted without building them (a question may be megabytes). */
+export function wordCount(text: string): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Whitespace as /\s/ matches it in the ASCII and Latin-1 range; wider spaces count as letters (encode refuses them anyway).
+    const space =
+      c === 32 ||
+      (c >= 9 && c <= 13) ||
+      c === 0xa0 ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000 ||
+      c === 0xfeff;
+    if (!space && !inWord) n++;
+    inWord = !space;
+  }
+  return n;
+}
+
+/** Why a question's prompt (image patches, question, latents) exceeds decoder.max_positions, or null when it fits. */
+function overflow(config: VlmConfig, question: string, latents: number): string | null {
+  const words = wordCount(question);
+  const n = numPatches(config.vision);
+  const length = 3 + n + words + latents;
+  const max = config.decoder.max_positions;
+  if (length <= max) return null;
+  return `the question is ${words} words long; with ${n} image patches${latents ? ` and ${latents} latents` : ""} its prompt takes ${length} positions, more than the model's decoder.max_positions ${max}`;
+}
+
+/** Refuses, before it is encoded, a question too long for the model; `where` names it (e.g. the flag it came from). */
+export function checkQuestionFits(config: VlmConfig, question: string, latents: number, where: string): void {
+  const why = overflow(config, question, latents);
+  if (why) throw new UserError(`${where}: ${why}`);
+}
+
+/** checkQuestionFits for every sample of a split, naming the manifest's file and line of the first too long. */
+export function checkSplitQuestions(config: VlmConfig, data: Pick<LoadedSplit, "dir" | "split" | "samples">, latents: number): void {
+  for (const [i, s] of data.samples.entries()) {
+    const why = overflow(config, s.question, latents);
+    if (!why) continue;
+    const file = manifestPath(data.dir, data.split);
+    throw new UserError(`${file}:${manifestLine(file, i)}: ${why}`);
+  }
+}
+
+/** The line (1-based) of a manifest's i-th sample: blank lines are skipped when it is read. */
+function manifestLine(file: string, index: number): string {
+  try {
+    const lines = readFileSync(file, "utf8").split("\n");
+    let seen = -1;
+    for (let l = 0; l < lines.length; l++) if (lines[l].trim() && ++seen === index) return String(l + 1);
+  } catch {
+    // the file changed or went: the sample's place is all there is
+  }
+  return `sample ${index + 1}`;
 }

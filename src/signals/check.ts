@@ -134,7 +134,7 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
   return {
     layout,
     samples: counts.length,
-    steps: { total, min: Math.min(...counts), max: Math.max(...counts), mean: total / counts.length },
+    steps: { total, min: counts.reduce((a, b) => Math.min(a, b)), max: counts.reduce((a, b) => Math.max(a, b)), mean: total / counts.length },
     grids,
     v_top_width: width,
     v_top_dtype: [...dtypes].join(", "),

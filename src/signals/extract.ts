@@ -16,6 +16,7 @@ import { officialWriter } from "./official-writer.js";
 import { forcedReadout, meanRows, stepQueryRows, type QuerySpan, type VtopLayer } from "./forced.js";
 import { gradientStepMaps, type GradientRecipe } from "./gradient.js";
 import { readoutRows, spanAttention, stepSpans } from "../eval/gaze.js";
+import { breathe } from "../util/interrupt.js";
 
 export type SignalMethod = "attention" | "gradient";
 
@@ -154,7 +155,7 @@ export const LAVIT_EXTRACTION: Omit<ExtractionSettings, "method" | "topk" | "tau
  * normalised; or the gradient saliency variant), and V_top, the last-layer hidden states at the
  * image positions. Writes the LaViT layout into `outDir` (which the caller makes atomic).
  */
-export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, outDir: string, opts: ExtractOptions): ExtractSummary {
+export async function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, outDir: string, opts: ExtractOptions): Promise<ExtractSummary> {
   const n = numPatches(teacher.config.vision);
   const grid = Math.round(Math.sqrt(n));
   const layerSpec = opts.layers ?? "all";
@@ -166,7 +167,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
   if (!layers) throw new UserError(`--layers ${layerSpec}: the teacher has ${teacher.config.decoder.num_layers} decoder layers`);
   // Generation reads all layers over each step's own tokens and V_top after the norm; anything else needs a forced pass.
   const forced = vtopLayer !== "final" || (attention && (layers.length !== teacher.config.decoder.num_layers || queries !== "step"));
-  const { predictions: preds, tokenAttention, imageHidden } = predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, attention && !forced);
+  const { predictions: preds, tokenAttention, imageHidden } = await predictWithReadout(teacher, tok, data, { quiet: opts.quiet }, attention && !forced);
   const kept = preds.flatMap((p, i) => (!opts.onlyCorrect || p.correct ? [i] : []));
   if (!kept.length)
     throw new UserError(`--only-correct: the teacher answers none of the ${preds.length} samples of ${data.split} correctly, so no signals are left`);
@@ -236,6 +237,7 @@ export function extractSignals(teacher: Vlm, tok: Tokenizer, data: LoadedSplit, 
       else maps = r.spans.map((span) => minMax(spanAttention(tokenAttention[r.index], span, n)));
       write(r.index, maps, read ? read.vTop[i] : imageHidden[r.index]);
     });
+    await breathe();
   }
   bar.stop();
   const summary: ExtractSummary = {

@@ -6,7 +6,7 @@ import { UserError } from "../errors.js";
 import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
-import { checkSample } from "./sample-check.js";
+import { checkDecodedSample, checkSample } from "./sample-check.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
 /**
@@ -152,13 +152,14 @@ export function openSignals(dir: string, grid: number | undefined, opts: ReadSig
     if (results.length === 0) throw new UserError(`${metaFile}: results is empty (no samples)`);
     load = (i) => readLavitSample(dir, metaFile, results[i], i, grid, withVTop, opts);
   }
+  let width: number | undefined;
   return {
     dir,
     layout,
     results,
     read(i) {
       const s = load(i);
-      checkSample(s, `${dir}: results.${i}${s.result.id ? ` (sample ${s.result.id})` : ""}`);
+      width = checkSample(s, `${dir}: results.${i}${s.result.id ? ` (sample ${s.result.id})` : ""}`, width);
       return s;
     },
     info: (i) => infos.get(i),
@@ -192,7 +193,11 @@ function readLavitSample(
       topk.push([...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, step.p_topk_idx.length));
     }
   }
-  if (!withVTop) return { result, steps, topk };
+  const pT = traj.steps.map((step) => step.p_t);
+  if (!withVTop) {
+    checkDecodedSample({ name, trajectoryFile: trajFile, pT });
+    return { result, steps, topk };
+  }
   if (!result.v_top_path_abs)
     throw new UserError(`${metaFile}: ${name}: field v_top_path_abs is missing (a trajectory-only folder, such as an attention dump, cannot train a student)`);
   const vFile = assertInsideRoot(dir, resolveIn(dir, result.v_top_path_abs), `${metaFile}: ${name}: v_top_path_abs`, opts.allowOutsideRoot);
@@ -201,12 +206,11 @@ function readLavitSample(
     const t = [...readSafetensors(vFile).tensors.values()][0];
     if (!t || t.shape.length !== 2) throw new UserError(`${vFile}: expected one 2-D tensor [image tokens, width]`);
     vTop = { rows: t.shape[0], dim: t.shape[1], data: toFloat32(t) };
-    const bad = vTop.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new UserError(`${vFile}: V_top holds ${vTop.data[bad]} at row ${Math.floor(bad / vTop.dim)}, column ${bad % vTop.dim}`);
   } catch (e) {
     if (e instanceof SafetensorsError) throw new UserError(e.message);
     throw e;
   }
+  checkDecodedSample({ name, trajectoryFile: trajFile, pT, vTop: { file: vFile, ...vTop } });
   if (!result.image_relative_path) throw new UserError(`${metaFile}: ${name}: image_relative_path is empty`);
   return { result, steps, topk, vTop };
 }

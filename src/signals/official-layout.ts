@@ -7,7 +7,7 @@ import { isWithin } from "../util/paths.js";
 import { readPth, type PthDtype, type PthTensor } from "../io/pth.js";
 import { imageSize } from "../io/jpeg.js";
 import { bestGrid, resizeGrid } from "./grid.js";
-import { checkSample } from "./sample-check.js";
+import { checkDecodedSample, checkSample } from "./sample-check.js";
 import type { SampleSignals, SignalResult, TrajectorySignals } from "./layout.js";
 
 /**
@@ -187,17 +187,11 @@ export function openOfficialSignals(root: string, grid: number | null, opts: Off
       vt = readPth(vFile);
       if (vt.shape.length !== 2) throw new UserError(`${vFile}: ${name}: V_top has shape [${vt.shape.join(", ")}], expected [N_img, d]`);
       nImg = vt.shape[0];
-      const dim = vt.shape[1];
-      const nonFinite = vt.data.findIndex((v) => !Number.isFinite(v));
-      if (nonFinite >= 0) throw new UserError(`${vFile}: ${name}: V_top is not finite at row ${Math.floor(nonFinite / dim)}, column ${nonFinite % dim}`);
     }
+    const pT = steps.map((s) => s.p_t);
+    checkDecodedSample({ name, trajectoryFile: trajFile, pT, ...(vt ? { vTop: { file: vFile, rows: nImg, dim: vt.shape[1], data: vt.data } } : {}) });
     for (const [t, s] of steps.entries())
-      if (s.p_t.length !== nImg)
-        throw new UserError(
-          vt
-            ? `${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but V_top ${vFile} has ${nImg} rows`
-            : `${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but steps.0.p_t has ${nImg}`,
-        );
+      if (s.p_t.length !== nImg) throw new UserError(`${name}: ${trajFile} steps.${t}.p_t has ${s.p_t.length} values but steps.0.p_t has ${nImg}`);
     // As the official trainer: the image's shape is consulted only when N_img is not the target
     // grid (and always when checking a folder without a target grid).
     let g = { h: grid ?? 0, w: grid ?? 0 };
@@ -242,9 +236,10 @@ export function readOfficialSignals(
   opts: OfficialReadOptions = {},
 ): { metadata: { results: SignalResult[] }; samples: SampleSignals[]; info: OfficialSampleInfo[] } {
   const index = openOfficialSignals(root, grid, opts);
+  let width: number | undefined;
   const read = index.results.map((_, i) => {
     const r = index.read(i);
-    checkSample(r.sample, `${index.metaFile}: results.${i}`);
+    width = checkSample(r.sample, `${index.metaFile}: results.${i}`, width);
     return r;
   });
   return { metadata: { results: index.results }, samples: read.map((r) => r.sample as SampleSignals), info: read.map((r) => r.info) };

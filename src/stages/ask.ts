@@ -11,12 +11,13 @@ import { loadWeightsInto, readModelFolder } from "../model/checkpoint.js";
 import { numPatches } from "../model/config.js";
 import { generateGreedy } from "../model/generate.js";
 import { imageRowsAttention } from "../model/readout.js";
-import { parseAnswer, promptIds } from "../model/sequence.js";
+import { checkQuestionFits, parseAnswer, promptIds } from "../model/sequence.js";
 import { buildVlm, decoderForward, embedWithImage, patchify, projectVision, visionForward } from "../model/vlm.js";
 import { heatmapPanel, tile } from "../report/heatmap.js";
 import { topkIndices } from "../signals/maps.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { input, outputFile, withOutputs, type IoSpec } from "../util/io-guard.js";
+import { quoteInput } from "../util/errors-text.js";
 import { z } from "zod";
 import { flag, named, positiveInt, text, validateOptions } from "./options-schema.js";
 
@@ -82,6 +83,7 @@ async function askWith(o: AskOptions & typeof ASK_DEFAULTS): Promise<AskResult> 
   await initEngine();
   const folder = readModelFolder(o.model);
   const cfg = folder.config;
+  checkQuestionFits(cfg, o.question, cfg.latent?.num_latents ?? 0, "the question");
   const original = readImageAny(o.image);
   const size = cfg.vision.image_size;
   const fit = original.width === size && original.height === size ? null : fitTransform(o.image, original.width, original.height, size);
@@ -89,7 +91,12 @@ async function askWith(o: AskOptions & typeof ASK_DEFAULTS): Promise<AskResult> 
   const unknown = folder.tokenizer.unknownWords(o.question);
   if (unknown.length && !folder.tokenizer.open)
     throw new UserError(
-      `--model ${o.model} knows only the words it was trained on (the shipped models: the benchmark's), not ${unknown.map((w) => `"${w}"`).join(", ")}: ask in its words, or train your own teacher on your data (\`lavit data import\`, then \`lavit train teacher\`)`,
+      `--model ${o.model} knows only the words it was trained on (the shipped models: the benchmark's), not ${unknown
+        .slice(0, 5)
+        .map((w) => quoteInput(w))
+        .join(
+          ", ",
+        )}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}: ask in its words, or train your own teacher on your data (\`lavit data import\`, then \`lavit train teacher\`)`,
     );
   const vlm = buildVlm(cfg, 0);
   let maps: Float32Array[];

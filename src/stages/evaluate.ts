@@ -125,9 +125,10 @@ async function evaluateInto(o: EvaluateOptions): Promise<{ result: Evaluation; p
   await initEngine();
   const data = loadSplit(o.data, o.split, o.limit, { allowOutsideRoot: o.allowOutsideRoot });
   let teacherMaps: Float32Array[][] | undefined;
-  if (o.teacher) teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }).maps);
-  const ev = withModel(loadModelFor(o.model, data, o.data), (m) => {
-    const full = evaluateModel(m.vlm, m.tokenizer, data, {
+  if (o.teacher)
+    teacherMaps = (await withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: o.quiet }))).maps;
+  const ev = await withModel(loadModelFor(o.model, data, o.data), async (m) => {
+    const full = await evaluateModel(m.vlm, m.tokenizer, data, {
       latents: m.latents,
       headTrained: m.headTrained,
       quiet: o.quiet,

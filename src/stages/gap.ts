@@ -229,8 +229,7 @@ async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> 
 
   // The samples where the runs' maps differ most, then a few others at random (seeded).
   const order = rows.map((_, i) => i).sort((a, b) => rows[b].disagreement - rows[a].disagreement || a - b);
-  const chosen = order.slice(0, o.show);
-  chosen.push(...new Rng(o.seed).shuffle(order.slice(o.show)).slice(0, o.random));
+  const chosen = order.slice(0, o.show).concat(new Rng(o.seed).shuffle(order.slice(o.show)).slice(0, o.random));
   const rendered: { heat: GapHeatmap; raster: Raster }[] = chosen.map((i, k) => {
     const row = rows[i];
     const img = readImageAny(row.image);

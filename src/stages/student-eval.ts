@@ -1,4 +1,4 @@
-import { scoped } from "../engine/index.js";
+import { scopedAsync } from "../engine/index.js";
 import { loadSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import { evaluateModel } from "../eval/evaluate.js";
@@ -24,14 +24,14 @@ export interface DuringTrainingEval {
  * split is refused before training; the teacher's maps once, at the first evaluation. The model
  * is only read (inference), so training goes on with the same bits.
  */
-export function duringTrainingEval(vlm: Vlm, tokenizer: Tokenizer, o: DuringTrainingEval): (step: number) => Record<string, string | number> {
+export function duringTrainingEval(vlm: Vlm, tokenizer: Tokenizer, o: DuringTrainingEval): (step: number) => Promise<Record<string, string | number>> {
   const data = loadSplit(o.data, o.split, o.limit);
   let teacherMaps: Float32Array[][] | undefined;
   return () =>
-    scoped(() => {
+    scopedAsync(async () => {
       if (o.teacher && !teacherMaps)
-        teacherMaps = withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: true }).maps);
-      const { result } = evaluateModel(vlm, tokenizer, data, { latents: o.latents, headTrained: o.headTrained, quiet: true, teacherMaps });
+        teacherMaps = (await withModel(loadModelFor(o.teacher, data, o.data), (t) => evaluateModel(t.vlm, t.tokenizer, data, { quiet: true }))).maps;
+      const { result } = await evaluateModel(vlm, tokenizer, data, { latents: o.latents, headTrained: o.headTrained, quiet: true, teacherMaps });
       const { families: _families, thoughts_head, thoughts_attention, ...overall } = result;
       const line: Record<string, string | number> = {};
       for (const [k, v] of Object.entries(overall)) if (v !== undefined) line[k] = v as string | number;

@@ -11,6 +11,7 @@ import { readRegularFile } from "../util/read-guard.js";
 import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { FamilyWeights } from "../train/family-weights.js";
 import { trainTeacher } from "./pretrain.js";
+import { quoteInput } from "../util/errors-text.js";
 
 /**
  * A teacher recipe: the phases that make a teacher, one after another, each with the data it
@@ -108,10 +109,10 @@ export function readRecipe(file: string): Recipe {
   const recipe = parsed.data;
   const seen = new Set<string>();
   recipe.phases.forEach((p, i) => {
-    if (seen.has(p.name)) throw new UserError(`${file}: phases[${i}].name: phase "${p.name}" is named twice`);
+    if (seen.has(p.name)) throw new UserError(`${file}: phases[${i}].name: phase ${quoteInput(p.name)} is named twice`);
     const from = p.init_from;
     if (from && typeof from === "object" && !seen.has(from.phase))
-      throw new UserError(`${file}: phases[${i}].init_from.phase: unknown phase "${from.phase}" (earlier phases: ${[...seen].join(", ") || "none"})`);
+      throw new UserError(`${file}: phases[${i}].init_from.phase: unknown phase ${quoteInput(from.phase)} (earlier phases: ${[...seen].join(", ") || "none"})`);
     seen.add(p.name);
   });
   return recipe;

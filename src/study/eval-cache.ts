@@ -23,14 +23,14 @@ export interface CachedEval {
  * also probed (the result's `probes`, as `lavit eval --probe` reports them). Accuracy figures recompute from the
  * predictions, since a newer lavit may report more of them.
  */
-export function cachedEvaluation(
+export async function cachedEvaluation(
   evalDir: string,
   modelDir: string,
   data: LoadedSplit,
   dataDir: string,
   opts: { teacherMaps?: Float32Array[][]; quiet: boolean; probes?: readonly AnswerProbe[] },
   onEvaluate: () => void,
-): CachedEval {
+): Promise<CachedEval> {
   const split = data.split;
   const resultFile = join(evalDir, `${split}.json`);
   const mapsFile = join(evalDir, `${split}.maps.json`);
@@ -60,8 +60,13 @@ export function cachedEvaluation(
   }
   onEvaluate();
   const t0 = performance.now();
-  const ev = withModel(loadModelFor(modelDir, data, dataDir), (m) => {
-    const full = evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, headTrained: m.headTrained, quiet: opts.quiet, teacherMaps: opts.teacherMaps });
+  const ev = await withModel(loadModelFor(modelDir, data, dataDir), async (m) => {
+    const full = await evaluateModel(m.vlm, m.tokenizer, data, {
+      latents: m.latents,
+      headTrained: m.headTrained,
+      quiet: opts.quiet,
+      teacherMaps: opts.teacherMaps,
+    });
     // The probes ask whether the answer reads the latent thoughts: a model without latents has nothing to probe.
     if (!wanted.length || !m.latents) return full;
     const probes = answerProbes(m.vlm, m.tokenizer, data, m.latents, wanted, { seed: EVALUATE_DEFAULTS.probeSeed, quiet: opts.quiet });

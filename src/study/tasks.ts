@@ -113,7 +113,7 @@ async function runReference(t: ReferenceTask): Promise<void> {
   const out: Reference = {};
   for (const split of t.splits) {
     const data = loadSplit(t.dataDir, split, t.limit);
-    const ev = cachedEvaluation(join(t.dir, "teacher"), t.teacher, data, t.dataDir, { quiet: t.quiet }, () => {});
+    const ev = await cachedEvaluation(join(t.dir, "teacher"), t.teacher, data, t.dataDir, { quiet: t.quiet }, () => {});
     const base = baselineStats(data.samples, answerer, split === "test-pairs");
     out[split] = flatten({
       teacher: ev.result,
@@ -169,7 +169,7 @@ async function runCell(t: CellTask): Promise<void> {
   for (const split of t.splits) {
     const data = loadSplit(t.dataDir, split, t.limit);
     const teacherMaps = readMaps(teacherMapsFile(t.refDir, split));
-    const ev = cachedEvaluation(join(t.dir, "eval"), studentDir, data, t.dataDir, { teacherMaps, quiet: t.quiet, probes: t.probes }, () => {});
+    const ev = await cachedEvaluation(join(t.dir, "eval"), studentDir, data, t.dataDir, { teacherMaps, quiet: t.quiet, probes: t.probes }, () => {});
     evalSeconds += ev.seconds;
     metrics[split] = flatten(ev.result);
   }

@@ -2,6 +2,7 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { FAMILIES, type FamilyName } from "../data/families/family.js";
 import { Rng } from "../util/rng.js";
 import { UserError } from "../errors.js";
+import { quoteInput } from "../util/errors-text.js";
 
 export type FamilyWeights = Partial<Record<FamilyName, number>>;
 
@@ -15,12 +16,13 @@ export function parseFamilyWeights(value: string): FamilyWeights {
   const weights: FamilyWeights = {};
   for (const part of value.split(",")) {
     const m = /^\s*([a-z]+)\s*=\s*([0-9.]+)\s*$/.exec(part);
-    if (!m) throw new UserError(`--family-weight wants family=weight pairs separated by commas (e.g. depth=3,attribute=0.5), got "${part}"`);
+    if (!m) throw new UserError(`--family-weight wants family=weight pairs separated by commas (e.g. depth=3,attribute=0.5), got ${quoteInput(part)}`);
     const [, family, text] = m;
     if (!(FAMILIES as readonly string[]).includes(family))
-      throw new UserError(`--family-weight: unknown family "${family}" (families: ${FAMILIES.join(", ")})`);
+      throw new UserError(`--family-weight: unknown family ${quoteInput(family)} (families: ${FAMILIES.join(", ")})`);
     const w = Number(text);
-    if (!Number.isFinite(w) || w < 0 || w > 100) throw new UserError(`--family-weight: weight of ${family} must be a number in [0, 100], got "${text}"`);
+    if (!Number.isFinite(w) || w < 0 || w > 100)
+      throw new UserError(`--family-weight: weight of ${family} must be a number in [0, 100], got ${quoteInput(text)}`);
     if (family in weights) throw new UserError(`--family-weight: ${family} given twice`);
     weights[family as FamilyName] = w;
   }
@@ -38,15 +40,14 @@ export function weighFamilies(data: LoadedSplit, weights: FamilyWeights, seed: n
   for (const family of FAMILIES) {
     const members = data.samples.flatMap((s, i) => (s.family === family ? [i] : []));
     const w = weights[family] ?? 1;
-    for (let c = 0; c < Math.floor(w); c++) picked.push(...members);
+    for (let c = 0; c < Math.floor(w); c++) for (const m of members) picked.push(m);
     const extra = Math.round((w - Math.floor(w)) * members.length);
     if (extra > 0)
-      picked.push(
-        ...rng
-          .shuffle([...members])
-          .slice(0, extra)
-          .sort((a, b) => a - b),
-      );
+      for (const m of rng
+        .shuffle([...members])
+        .slice(0, extra)
+        .sort((a, b) => a - b))
+        picked.push(m);
   }
   if (!picked.length) throw new UserError(`--family-weight leaves no training samples in ${data.dir} (${data.split})`);
   picked.sort((a, b) => a - b);

@@ -5,7 +5,7 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { checkPositions, numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { crossEntropy } from "../model/nn.js";
-import { longestSequence, promptIds, targetIds } from "../model/sequence.js";
+import { checkSplitQuestions, longestSequence, promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
@@ -124,6 +124,7 @@ export function lavitTask(
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
+  checkSplitQuestions(vlm.config, data, K);
   const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
   const targets = Array.from({ length: signals.size }, (_, i) => targetIds(tok, signals.target(i)));
   const longest = longestSequence(prompts, targets);

@@ -7,7 +7,7 @@ import { addAuxHeads, AUX_HEADS } from "../model/aux-heads.js";
 import { MaskCache } from "../data/shapes.js";
 import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
-import { longestSequence, promptIds, targetIds } from "../model/sequence.js";
+import { checkSplitQuestions, longestSequence, promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, forwardText, lmLogits, projectVision, type Vlm } from "../model/vlm.js";
 import { groundBatch, groundingLoss, groundSteps } from "./grounding.js";
 import { makeTextBatch, weighAnswers } from "./batch.js";
@@ -60,6 +60,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
+  if (askQuestion) checkSplitQuestions(vlm.config, data, 0);
   const prompts = data.samples.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
   const targetSeqs = data.samples.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
   const longest = longestSequence(prompts, targetSeqs);

@@ -6,6 +6,7 @@ import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
 import { buildDirAtomicSync, removeStaleSiblings, tempSibling, writeFileAtomic } from "../util/atomic.js";
+import { breathe } from "../util/interrupt.js";
 import { acquireLock } from "../util/lock.js";
 import { assertOutputLocation } from "../util/paths.js";
 import { readMarker, writeMarker, MARKER_FILE } from "../util/marker.js";
@@ -73,7 +74,7 @@ export interface TrainTask {
    * Measures the model as it stands after `step` (held-out accuracy, gaze), for a metrics line
    * of kind "eval". It must leave the weights, and everything training reads, as they are.
    */
-  evaluate?(step: number): Record<string, string | number>;
+  evaluate?(step: number): Promise<Record<string, string | number>> | Record<string, string | number>;
 }
 
 /** The kind of a metrics.jsonl line that is not a training step's losses. */
@@ -447,9 +448,10 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     // Before the checkpoint: a kill between the two re-runs this step on resume, and
     // truncateMetrics drops the line first, so an evaluation is never missing nor written twice.
     if (task.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps))
-      appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...task.evaluate(step) }) + "\n");
+      appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...(await task.evaluate(step)) }) + "\n");
     if (step % opts.checkpointEvery === 0 || step === opts.steps) checkpoint(step, elapsed);
     bar.tick(1, { loss: lastLoss.toFixed(4) });
+    await breathe();
     if (opts.haltAfter !== undefined && step >= opts.haltAfter && step < opts.steps) {
       halted = true;
       break;

@@ -2,6 +2,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { UserError } from "../errors.js";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { onInterrupt } from "./interrupt.js";
 import { writeMarker, type OutputKind } from "./marker.js";
 import { hostName, processAlive } from "./process.js";
 import { assertNotSpecial } from "./paths.js";
@@ -18,22 +20,34 @@ function siblingName(path: string, tag: string): string {
   return join(dirname(path), `.${tag}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-/** `.tmp-<name>-<pid>-<8 hex>` and `.old-<name>-<pid>-<8 hex>`: the names siblingName makes. */
-const SIBLING = /^\.(tmp|old)-.+-(\d+)-[0-9a-f]{8}$/;
+/** `.tmp-`, `.old-` and `.trash-<name>-<pid>-<8 hex>`: the names siblingName makes. */
+const SIBLING = /^\.(tmp|old|trash)-.+-(\d+)-[0-9a-f]{8}$/;
+
+export interface StaleRemoval {
+  /** The leftovers found (their names before they were moved aside). */
+  moved: string[];
+  /** Settles once they are deleted (never rejects). */
+  done: Promise<void>;
+}
 
 /**
- * Removes temp and moved-aside siblings left in `parent` by lavit runs whose process is gone
- * (a kill -9 or a power cut skips their own clean-up; one such folder can hold gigabytes).
- * A folder whose owner record names another host is left alone: its process cannot be checked.
+ * Clears temp and moved-aside siblings left in `parent` by lavit runs whose process is gone
+ * (a kill -9 or a power cut skips their own clean-up). One such folder can hold gigabytes, and
+ * deleting it first held a run up, silent and deaf to Ctrl-C, for minutes: so each is renamed
+ * to a `.trash-` name of this process (instant) and deleted in the background, saying so in one
+ * stderr line. If this run stops first, the next one finds the trash (its process gone) and
+ * goes on. A folder whose owner record names another host is left alone: its process cannot
+ * be checked.
  */
-export function removeStaleSiblings(parent: string): string[] {
+export function removeStaleSiblings(parent: string, opts: { quiet?: boolean } = {}): StaleRemoval {
   let names: string[];
   try {
     names = readdirSync(parent);
   } catch {
-    return [];
+    return { moved: [], done: Promise.resolve() };
   }
-  const removed: string[] = [];
+  const moved: string[] = [];
+  const trash: string[] = [];
   const host = hostName();
   for (const name of names) {
     const m = SIBLING.exec(name);
@@ -48,14 +62,25 @@ export function removeStaleSiblings(parent: string): string[] {
       // a file, or a folder without a record: the pid in the name is all there is
     }
     if (pid === process.pid || processAlive(pid)) continue;
+    const aside = siblingName(full, "trash");
     try {
-      rmSync(full, { recursive: true, force: true });
-      removed.push(full);
+      renameSync(full, aside);
     } catch {
-      // another run removed it first, or it is not ours to remove: leave it
+      // another run moved it first, or it is not ours to move: leave it
+      continue;
     }
+    moved.push(full);
+    trash.push(aside);
   }
-  return removed;
+  if (moved.length && !opts.quiet) {
+    const shown = moved.slice(0, 3).map((m) => basename(m));
+    process.stderr.write(
+      `lavit: deleting ${moved.length} temp folder${moved.length > 1 ? "s" : ""} left by a stopped run in ${parent}, in the background (${shown.join(", ")}${moved.length > 3 ? `, and ${moved.length - 3} more` : ""})\n`,
+    );
+  }
+  // Errors are dropped: whatever is left keeps its .trash- name for a later run.
+  const done = Promise.all(trash.map((t) => rm(t, { recursive: true, force: true }).catch(() => {}))).then(() => {});
+  return { moved, done };
 }
 
 /** Writes a file via temp file + rename so a crash never leaves a half-written file. */
@@ -83,22 +108,26 @@ function asErrorOn(e: unknown, path: string): unknown {
   return e;
 }
 
-function beginDir(finalDir: string): string {
+/** The temp folder of a build in progress, and how to stop it being removed on a signal. */
+interface Building {
+  tmp: string;
+  settle: () => void;
+}
+
+function beginDir(finalDir: string): Building {
   assertNotSpecial(finalDir);
   mkdirSync(dirname(finalDir), { recursive: true });
-  const stale = removeStaleSiblings(dirname(finalDir));
-  if (stale.length)
-    process.stderr.write(
-      `lavit: removed ${stale.length} temp folder${stale.length > 1 ? "s" : ""} left by a stopped run (${stale.map((s) => basename(s)).join(", ")})\n`,
-    );
+  removeStaleSiblings(dirname(finalDir));
   const tmp = siblingName(finalDir, "tmp");
   try {
     mkdirSync(tmp, { recursive: true });
   } catch (e) {
     throw asErrorOn(e, dirname(finalDir));
   }
+  // A run stopped by a signal leaves no half-built folder behind.
+  const settle = onInterrupt(() => rmSync(tmp, { recursive: true, force: true }));
   writeFileSync(join(tmp, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostName(), started: new Date().toISOString() }) + "\n");
-  return tmp;
+  return { tmp, settle };
 }
 
 function commitDir(tmp: string, finalDir: string, kind: OutputKind | undefined): void {
@@ -119,10 +148,11 @@ function commitDir(tmp: string, finalDir: string, kind: OutputKind | undefined):
  * half-finished run never replaces (or masquerades as) a finished one. An existing folder is
  * moved aside first and deleted only once the new one is in place. With a `kind`, the new
  * folder carries lavit's marker (see marker.ts), so a later --force may replace it. Leftover
- * temp folders of dead runs in the same parent are removed first.
+ * temp folders of dead runs in the same parent are deleted in the background. A signal
+ * removes the temp folder before the process dies.
  */
 export async function buildDirAtomic<T>(finalDir: string, build: (tmpDir: string) => Promise<T> | T, kind?: OutputKind): Promise<T> {
-  const tmp = beginDir(finalDir);
+  const { tmp, settle } = beginDir(finalDir);
   try {
     const result = await build(tmp);
     commitDir(tmp, finalDir, kind);
@@ -130,12 +160,14 @@ export async function buildDirAtomic<T>(finalDir: string, build: (tmpDir: string
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    settle();
   }
 }
 
 /** buildDirAtomic for a synchronous build: the folder is in place when this returns. */
 export function buildDirAtomicSync<T>(finalDir: string, build: (tmpDir: string) => T, kind?: OutputKind): T {
-  const tmp = beginDir(finalDir);
+  const { tmp, settle } = beginDir(finalDir);
   try {
     const result = build(tmp);
     commitDir(tmp, finalDir, kind);
@@ -143,5 +175,7 @@ export function buildDirAtomicSync<T>(finalDir: string, build: (tmpDir: string) 
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    settle();
   }
 }

@@ -68,3 +68,19 @@ export function describeAllocationError(e: unknown): ErrorReport | null {
     };
   return null;
 }
+
+/** How much of a user's input an error message quotes: enough to recognise it, one line. */
+export const QUOTE_LIMIT = 200;
+
+/**
+ * `text` quoted for an error message: in double quotes, control characters (newlines) escaped so
+ * the message stays one line, and cut to about `limit` characters with the full length said, so a
+ * million-word input gives a one-line error, not megabytes.
+ */
+export function quoteInput(text: string, limit = QUOTE_LIMIT): string {
+  const esc = (s: string) => s.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => JSON.stringify(c).slice(1, -1));
+  if (text.length <= limit) return `"${esc(text)}"`;
+  const head = Math.ceil(limit * 0.7);
+  const tail = limit - head;
+  return `"${esc(text.slice(0, head))}…${esc(text.slice(text.length - tail))}" (${text.length} characters)`;
+}

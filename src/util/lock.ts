@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { UserError } from "../errors.js";
 import { assertNameFits, realPath } from "./paths.js";
 import { hostName, processAlive } from "./process.js";
+import { onInterrupt } from "./interrupt.js";
 
 /**
  * One writer per output folder. The lock is a sibling file `.<name>.lavit-lock` (beside the
@@ -55,15 +56,7 @@ function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on("exit", releaseAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = () => {
-      releaseAll();
-      process.removeListener(signal, onSignal);
-      // Nobody else handles it: die of the signal as Node would have without this handler.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  onInterrupt(releaseAll);
 }
 
 /**

@@ -50,7 +50,7 @@ let model: string;
 
 beforeAll(async () => {
   await initEngine();
-  data = tinyDataset({ teacherTrain: 2, train: 2, test: 2 });
+  data = await tinyDataset({ teacherTrain: 2, train: 2, test: 2 });
   root = mkdtempSync(join(tmpdir(), "lavit-guards-cli-"));
   const tok = loadSplit(data, "train").tokenizer;
   const cfg = tinyConfig(tok.size);

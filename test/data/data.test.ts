@@ -94,23 +94,23 @@ describe("scenes", () => {
 describe("generated dataset", () => {
   let dir: string;
   let dir2: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     const root = mkdtempSync(join(tmpdir(), "lavit-data-"));
     dir = join(root, "a");
     dir2 = join(root, "b");
     mkdirSync(dir);
     mkdirSync(dir2);
-    generateDataset(dir, { ...small, seed: 11 });
-    generateDataset(dir2, { ...small, seed: 11 });
+    await generateDataset(dir, { ...small, seed: 11 });
+    await generateDataset(dir2, { ...small, seed: 11 });
   });
 
-  it("is byte-identical for the same seed and different for another", () => {
+  it("is byte-identical for the same seed and different for another", async () => {
     const a = hashTree(dir);
     const b = hashTree(dir2);
     expect([...a.keys()]).toEqual([...b.keys()]);
     for (const [k, v] of a) expect(b.get(k), k).toBe(v);
     const other = mkdtempSync(join(tmpdir(), "lavit-data-"));
-    generateDataset(other, { ...small, seed: 12 });
+    await generateDataset(other, { ...small, seed: 12 });
     const c = hashTree(other);
     expect(c.get("train/manifest.jsonl")).not.toBe(a.get("train/manifest.jsonl"));
     expect(c.get("train/images/000000.png")).not.toBe(a.get("train/images/000000.png"));

@@ -29,8 +29,8 @@ describe("ground-truth patches", () => {
     expect(groundTruthPatches(new Map())).toEqual([]);
   });
 
-  it("in a generated dataset, each look step's patches are where its objects visibly cover an eighth of a patch", () => {
-    const dir = tinyDataset({ teacherTrain: 24, train: 24, test: 4 });
+  it("in a generated dataset, each look step's patches are where its objects visibly cover an eighth of a patch", async () => {
+    const dir = await tinyDataset({ teacherTrain: 24, train: 24, test: 4 });
     const size = 32;
     const patch = 8;
     const grid = size / patch;

@@ -11,7 +11,7 @@ const ctx = { size: 32, patch: 8, masks: new MaskCache(32) };
 
 function split(name: Split, count: number): Sample[] {
   const out: Sample[] = [];
-  generateSplit(name, count, opts, ctx, (record) => out.push(record));
+  for (const { record } of generateSplit(name, count, opts, ctx)) out.push(record);
   return out;
 }
 

@@ -11,11 +11,11 @@ describe("teacher-forced evaluation", () => {
     data = await tinySplit({ teacherTrain: 30, train: 4, test: 4 });
   });
 
-  it("does not depend on how samples are batched (padding), and counts every sample and family", () => {
+  it("does not depend on how samples are batched (padding), and counts every sample and family", async () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const before = tf.memory().numTensors;
-    const one = evaluateForced(vlm, data, { batchSize: 1, quiet: true });
-    const many = evaluateForced(vlm, data, { batchSize: 7, quiet: true });
+    const one = await evaluateForced(vlm, data, { batchSize: 1, quiet: true });
+    const many = await evaluateForced(vlm, data, { batchSize: 7, quiet: true });
     expect(tf.memory().numTensors).toBe(before);
     expect(many).toEqual(one);
     expect(one.count).toBe(30);
@@ -31,12 +31,12 @@ describe("teacher-forced evaluation", () => {
     vlm.dispose();
   });
 
-  it("scores 0 for a model that only ever predicts padding: padded positions never count", () => {
+  it("scores 0 for a model that only ever predicts padding: padded positions never count", async () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size), 5);
     expect(data.tokenizer.id("<pad>")).toBe(0);
     // A zero LM head ties every logit; argmax takes the first id, the padding token.
     vlm.store.get("lm_head.weight").assign(tf.zerosLike(vlm.store.get("lm_head.weight")));
-    const r = evaluateForced(vlm, data, { quiet: true });
+    const r = await evaluateForced(vlm, data, { quiet: true });
     expect([r.answer_accuracy, r.rationale_token_accuracy, r.step_accuracy, r.last_step_accuracy]).toEqual([0, 0, 0, 0]);
     expect(r.step_accuracy_by_index.every((a) => a === 0)).toBe(true);
     vlm.dispose();

@@ -10,8 +10,8 @@ import { tinyDataset } from "../helpers/tiny.js";
 describe("steerTarget", () => {
   let data: LoadedSplit;
   let ctx: SceneContext;
-  beforeAll(() => {
-    data = loadSplit(tinyDataset({ teacherTrain: 0, train: 0, test: 40 }), "test-ood");
+  beforeAll(async () => {
+    data = loadSplit(await tinyDataset({ teacherTrain: 0, train: 0, test: 40 }), "test-ood");
     ctx = { size: data.info.size, patch: data.info.patch, masks: new MaskCache(data.info.size) };
   });
 

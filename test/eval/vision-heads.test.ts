@@ -27,13 +27,13 @@ describe("vision-heads evaluation", () => {
     data = await tinySplit({ teacherTrain: 12, train: 4, test: 4 });
   });
 
-  it("scores constant heads exactly as counting the labels does", () => {
+  it("scores constant heads exactly as counting the labels does", async () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size), 2);
     addAuxHeads(vlm);
     constantHead(vlm, "aux.patch_shape", 0);
     constantHead(vlm, "aux.patch_colour", 1);
     const before = tf.memory().numTensors;
-    const r = evaluateVisionHeads(vlm, data, { batchSize: 5, quiet: true });
+    const r = await evaluateVisionHeads(vlm, data, { batchSize: 5, quiet: true });
     expect(tf.memory().numTensors).toBe(before);
 
     const masks = new MaskCache(data.info.size);

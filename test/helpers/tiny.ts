@@ -31,15 +31,15 @@ export function tinyConfig(
 }
 
 /** A fresh dataset folder of 32 px scenes matching tinyConfig, with the given split sizes. */
-export function tinyDataset(sizes: { teacherTrain: number; train: number; test: number }): string {
+export async function tinyDataset(sizes: { teacherTrain: number; train: number; test: number }): Promise<string> {
   const dir = join(mkdtempSync(join(tmpdir(), "lavit-tiny-")), "d");
   mkdirSync(dir);
-  generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, ...sizes, quiet: true });
+  await generateDataset(dir, { ...GENERATE_DEFAULTS, size: 32, patch: 8, ...sizes, quiet: true });
   return dir;
 }
 
 /** The engine started and one split of a fresh tiny dataset loaded: the usual test set-up. */
 export async function tinySplit(sizes: { teacherTrain: number; train: number; test: number }, split = "teacher-train"): Promise<LoadedSplit> {
   await initEngine();
-  return loadSplit(tinyDataset(sizes), split);
+  return loadSplit(await tinyDataset(sizes), split);
 }

@@ -40,7 +40,7 @@ describe("trainedSetting: a student is evaluated on its own setting's data", () 
 
   it("refuses a hard-setting student on default data, naming both settings", async () => {
     await initEngine();
-    const data = tinyDataset({ teacherTrain: 0, train: 4, test: 4 });
+    const data = await tinyDataset({ teacherTrain: 0, train: 4, test: 4 });
     const split = loadSplit(data, "test-ood");
     const dir = folder({ settings: { mode: "lavit", data_setting: "hard" } });
     const vlm = buildVlm(tinyConfig(split.tokenizer.size), 0);

@@ -34,16 +34,16 @@ describe("signal extraction", () => {
   let data: LoadedSplit;
   beforeAll(async () => {
     await initEngine();
-    const dir = tinyDataset({ teacherTrain: 4, train: 6, test: 4 });
+    const dir = await tinyDataset({ teacherTrain: 4, train: 6, test: 4 });
     data = loadSplit(dir, "train");
   });
 
   for (const method of ["attention", "gradient"] as const) {
-    it(`writes the LaViT layout that a plain Python reader loads (${method})`, () => {
+    it(`writes the LaViT layout that a plain Python reader loads (${method})`, async () => {
       const teacher = buildVlm(tiny(data.tokenizer.size), 1);
       const out = mkdtempSync(join(tmpdir(), "lavit-sig-out-"));
       const before = tf.memory().numTensors;
-      const summary = extractSignals(teacher, data.tokenizer, data, out, { method, topk: 4, tau: 0.05, quiet: true });
+      const summary = await extractSignals(teacher, data.tokenizer, data, out, { method, topk: 4, tau: 0.05, quiet: true });
       expect(tf.memory().numTensors).toBe(before);
       expect(summary.count).toBe(6);
       expect(summary.grounding_mass).toBeGreaterThanOrEqual(0);
@@ -89,7 +89,7 @@ describe("signal extraction", () => {
     });
   }
 
-  it("resizes maps bilinearly when the grids differ, and rejects a non-square map", () => {
+  it("resizes maps bilinearly when the grids differ, and rejects a non-square map", async () => {
     // a 2x2 map up to 4x4 (align_corners = false): corners keep their values
     const up = resizeSquare([0, 1, 2, 3], 2, 4);
     expect(up[0]).toBeCloseTo(0);
@@ -104,7 +104,7 @@ describe("signal extraction", () => {
     expect(down[0]).toBeCloseTo(2.5); // mean of the top-left 2x2 block (0, 1, 4, 5)
     const teacher = buildVlm(tiny(data.tokenizer.size), 1);
     const out = mkdtempSync(join(tmpdir(), "lavit-sig-out-"));
-    extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 1), images: data.images.slice(0, 1) }, out, {
+    await extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 1), images: data.images.slice(0, 1) }, out, {
       method: "attention",
       topk: 4,
       tau: 0.05,
@@ -120,11 +120,11 @@ describe("signal extraction", () => {
     expect(() => readSignals(out, 4)).toThrow(/steps\.0\.p_t has 15 values, not a square patch grid/);
   });
 
-  it("names the sample or file when a trajectory is missing or a signal is not finite", () => {
+  it("names the sample or file when a trajectory is missing or a signal is not finite", async () => {
     const teacher = buildVlm(tiny(data.tokenizer.size), 1);
-    const fresh = () => {
+    const fresh = async () => {
       const out = mkdtempSync(join(tmpdir(), "lavit-sig-bad-"));
-      extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 2), images: data.images.slice(0, 2) }, out, {
+      await extractSignals(teacher, data.tokenizer, { ...data, samples: data.samples.slice(0, 2), images: data.images.slice(0, 2) }, out, {
         method: "attention",
         topk: 4,
         tau: 0.05,
@@ -133,19 +133,19 @@ describe("signal extraction", () => {
       const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8"));
       return { out, traj: join(out, meta.results[1].attention_path_abs), vTop: join(out, meta.results[1].v_top_path_abs), id: meta.results[1].id as string };
     };
-    let f = fresh();
+    let f = await fresh();
     rmSync(f.traj);
     expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`results\\.1 \\(sample ${f.id}\\): trajectory file .* is missing`));
-    f = fresh();
+    f = await fresh();
     // Python's json.dump writes NaN as a bare word, which is not JSON.
     writeFileSync(f.traj, readFileSync(f.traj, "utf8").replace(/"p_t":\[[^,\]]+/, '"p_t":[NaN'));
     expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.json: cannot read trajectory`));
-    f = fresh();
+    f = await fresh();
     const v = readSafetensors(f.vTop).tensors.get("v_top")!;
     const bad = toFloat32(v);
     bad[5] = Infinity;
     writeSafetensors(f.vTop, { v_top: { dtype: "F32", shape: v.shape, data: bad } });
-    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: V_top holds Infinity at row 0, column 5`));
+    expect(() => readSignals(f.out, 4)).toThrow(new RegExp(`${f.id}\\.safetensors: results\\.1 \\(sample ${f.id}\\): V_top holds Infinity at row 0, column 5`));
     teacher.dispose();
   });
 });

@@ -121,12 +121,12 @@ describe("extraction settings on a tiny teacher", () => {
   const n = 16;
   beforeAll(async () => {
     await initEngine();
-    data = loadSplit(tinyDataset({ teacherTrain: 2, train: 4, test: 2 }), "train");
+    data = loadSplit(await tinyDataset({ teacherTrain: 2, train: 4, test: 2 }), "train");
   });
-  const run = (teacherSeed: number, o: Partial<ExtractOptions>) => {
+  const run = async (teacherSeed: number, o: Partial<ExtractOptions>) => {
     const teacher = buildVlm(tinyConfig(data.tokenizer.size, { layers: 3 }), teacherSeed);
     const out = mkdtempSync(join(tmpdir(), "lavit-fid-"));
-    const summary = extractSignals(teacher, data.tokenizer, data, out, { method: "attention", topk: 4, tau: 0.05, quiet: true, ...o });
+    const summary = await extractSignals(teacher, data.tokenizer, data, out, { method: "attention", topk: 4, tau: 0.05, quiet: true, ...o });
     const meta = JSON.parse(readFileSync(join(out, "metadata.json"), "utf8")) as {
       results: { id: string; attention_path_abs: string; v_top_path_abs: string; ground_truth_enriched: string }[];
     };
@@ -137,8 +137,8 @@ describe("extraction settings on a tiny teacher", () => {
     return { teacher, summary, maps, vtop, meta };
   };
 
-  it("records every setting in summary.json", () => {
-    const { teacher, summary } = run(1, { layers: "last:2", queries: "prefix", vtopLayer: "pre-norm" });
+  it("records every setting in summary.json", async () => {
+    const { teacher, summary } = await run(1, { layers: "last:2", queries: "prefix", vtopLayer: "pre-norm" });
     teacher.dispose();
     expect(summary).toMatchObject({
       method: "attention",
@@ -152,23 +152,23 @@ describe("extraction settings on a tiny teacher", () => {
       count: 4,
       samples_total: 4,
     });
-    const g = run(1, { method: "gradient", gradientRecipe: "official", tau: 0.01 });
+    const g = await run(1, { method: "gradient", gradientRecipe: "official", tau: 0.01 });
     g.teacher.dispose();
     expect(g.summary).toMatchObject({ method: "gradient", layers: null, queries: null, gradient_recipe: "official", tau: 0.01, vtop_layer: "final" });
   });
 
-  it("a forced pass over all layers and the step's tokens gives the maps read while generating", () => {
-    const a = run(2, {});
+  it("a forced pass over all layers and the step's tokens gives the maps read while generating", async () => {
+    const a = await run(2, {});
     a.teacher.dispose();
     // pre-norm V_top forces the forced pass; the maps must not move.
-    const b = run(2, { vtopLayer: "pre-norm" });
+    const b = await run(2, { vtopLayer: "pre-norm" });
     b.teacher.dispose();
     a.maps.forEach((steps, i) => steps.forEach((p, k) => p.forEach((v, j) => expect(Math.abs(v - b.maps[i][k][j])).toBeLessThan(2e-4))));
   });
 
-  it("V_top: final is the final RMSNorm of the pre-norm read-out", () => {
-    const a = run(3, {});
-    const b = run(3, { vtopLayer: "pre-norm" });
+  it("V_top: final is the final RMSNorm of the pre-norm read-out", async () => {
+    const a = await run(3, {});
+    const b = await run(3, { vtopLayer: "pre-norm" });
     const d = a.teacher.config.decoder.hidden_size;
     const w = a.teacher.store.get("model.norm.weight").dataSync();
     for (let i = 0; i < a.vtop.length; i++)
@@ -183,9 +183,9 @@ describe("extraction settings on a tiny teacher", () => {
     b.teacher.dispose();
   });
 
-  it("last:N with prefix queries averages exactly those layers over those rows, min-max normalised", () => {
-    const { teacher, maps } = run(4, { layers: "last:1", queries: "prefix" });
-    const generated = predictWithReadout(teacher, data.tokenizer, data, { quiet: true }, false).predictions.map((p) => p.generated);
+  it("last:N with prefix queries averages exactly those layers over those rows, min-max normalised", async () => {
+    const { teacher, maps } = await run(4, { layers: "last:1", queries: "prefix" });
+    const generated = (await predictWithReadout(teacher, data.tokenizer, data, { quiet: true }, false)).predictions.map((p) => p.generated);
     const rows = readoutRows(data.tokenizer, data, generated, n);
     const i = 0;
     const r = rows[i];
@@ -204,12 +204,12 @@ describe("extraction settings on a tiny teacher", () => {
     want.forEach((v, j) => expect(maps[i][0][j]).toBeCloseTo((v - lo) / (hi - lo), 3));
   });
 
-  it("--only-correct keeps exactly the samples the teacher answers correctly", () => {
+  it("--only-correct keeps exactly the samples the teacher answers correctly", async () => {
     const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const out = mkdtempSync(join(tmpdir(), "lavit-fid-oc-"));
     let summary;
     try {
-      summary = extractSignals(teacher, data.tokenizer, data, out, { method: "attention", topk: 4, tau: 0.05, quiet: true, onlyCorrect: true });
+      summary = await extractSignals(teacher, data.tokenizer, data, out, { method: "attention", topk: 4, tau: 0.05, quiet: true, onlyCorrect: true });
     } catch (e) {
       // An untrained teacher usually answers nothing right: then there is nothing to keep, said as a user error.
       expect(e).toBeInstanceOf(UserError);

@@ -230,6 +230,23 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
       expect(cli.stderr).not.toMatch(/at .*\.ts:\d+/);
     });
 
+    it("a p_t of 1e300 (Infinity as float32) or a V_top of width 0 is refused, naming the file (signals check exits 2)", () => {
+      fresh();
+      const traj = join(bad, "data/features/trajectories/sample_004203_attention.json");
+      const t = JSON.parse(readFileSync(traj, "utf8"));
+      t.steps[0].p_t[3] = 1e300;
+      writeFileSync(traj, JSON.stringify(t));
+      expect(() => readOfficialSignals(bad, 4)).toThrow(/sample_004203_attention\.json: sample 4203 \(results\.1\): steps\.0\.p_t\.3 is 1e\+300, not a finite/);
+      const cli = runCli(["signals", "check", bad]);
+      expect(cli.status).toBe(2);
+      expect(cli.stderr).toMatch(/sample_004203_attention\.json: .*steps\.0\.p_t\.3/);
+      fresh();
+      writePth(join(bad, "data/features/vtop/sample_004203_v_top_layer.pth"), { dtype: "bf16", shape: [8, 0], data: new Float32Array(0) });
+      expect(() => checkSignals(bad)).toThrow(
+        /sample_004203_v_top_layer\.pth: sample 4203 \(results\.1\): V_top has shape \[8, 0\]; it needs at least one row and a width > 0/,
+      );
+    });
+
     it("a token count that fits no grid near the image's shape names the sample", () => {
       fresh();
       // 4203's image is 48 wide, 24 high; 7 tokens only factor as 1x7.

@@ -23,15 +23,15 @@ const finalLoss = (dir: string) => {
 describe("extract --layout official, then train student --signals <official root>", () => {
   it("joins by question_id and trains exactly as with lavit's own layout (fp32 V_top)", async () => {
     await initEngine();
-    const dataDir = tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
+    const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
     const data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const base = mkdtempSync(join(tmpdir(), "lavit-rt-"));
     const lavitDir = join(base, "lavit");
     const officialDir = join(base, "official");
     const o = { method: "attention" as const, topk: 4, tau: 0.05, quiet: true };
-    extractSignals(teacher, data.tokenizer, data, lavitDir, o);
-    extractSignals(teacher, data.tokenizer, data, officialDir, { ...o, layout: "official", vtopDtype: "fp32" });
+    await extractSignals(teacher, data.tokenizer, data, lavitDir, o);
+    await extractSignals(teacher, data.tokenizer, data, officialDir, { ...o, layout: "official", vtopDtype: "fp32" });
     teacher.dispose();
     // A root from the official builder carries no lavit id: join by question_id alone.
     const metaFile = join(officialDir, OFFICIAL_METADATA);
@@ -81,12 +81,12 @@ describe("extract --layout official, then train student --signals <official root
 describe("train student --signals <official root>: the join", () => {
   it("joins question_id to the manifest's id whatever the metadata's order, refuses a wrong question, counts missing samples", async () => {
     await initEngine();
-    const dataDir = tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
+    const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
     const data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const base = mkdtempSync(join(tmpdir(), "lavit-join-"));
     const root = join(base, "official");
-    extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
+    await extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
     teacher.dispose();
     const manifest = readManifest(dataDir, "train");
     type Result = { id?: string; question_id: number; question: string; ground_truth_enriched: string };

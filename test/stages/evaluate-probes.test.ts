@@ -33,7 +33,7 @@ describe("latent thoughts read two ways, and the answer probes, on tiny trained 
   let pairs: LoadedSplit;
   beforeAll(async () => {
     await initEngine();
-    dataDir = tinyDataset({ teacherTrain: 4, train: 64, test: 12 });
+    dataDir = await tinyDataset({ teacherTrain: 4, train: 64, test: 12 });
     root = mkdtempSync(join(tmpdir(), "lavit-probes-"));
     const tok = loadSplit(dataDir, "train").tokenizer;
     const teacher = buildVlm(tinyConfig(tok.size), 5);
@@ -72,18 +72,18 @@ describe("latent thoughts read two ways, and the answer probes, on tiny trained 
   });
 
   it("swap with the same image on both sides is plain generation", () => {
-    withModel(loadModelFor(join(root, "lavit"), pairs, dataDir), (m) => {
+    withModel(loadModelFor(join(root, "lavit"), pairs, dataDir), async (m) => {
       const same = pairs.samples.map((_, i) => ({ a: i, b: i }));
-      const plain = predictWithReadout(m.vlm, m.tokenizer, pairs, { latents: m.latents, quiet: true }, false).predictions.map((p) => p.predicted);
+      const plain = (await predictWithReadout(m.vlm, m.tokenizer, pairs, { latents: m.latents, quiet: true }, false)).predictions.map((p) => p.predicted);
       expect(swappedAnswers(m.vlm, m.tokenizer, pairs, same, m.latents, { quiet: true })).toEqual(plain);
     });
   });
 
   it("swap with the latents masked follows image B: each answer is the one the masked model gives on B alone", () => {
-    withModel(loadModelFor(join(root, "lavit"), pairs, dataDir), (m) => {
+    withModel(loadModelFor(join(root, "lavit"), pairs, dataDir), async (m) => {
       const p = swapPairs(pairs.samples, EVALUATE_DEFAULTS.probeSeed);
       expect(p.length).toBe(pairs.samples.length);
-      const onB = predictWithReadout(m.vlm, m.tokenizer, pairs, { latents: m.latents, quiet: true, probes: { maskLatents: true } }, false).predictions;
+      const onB = (await predictWithReadout(m.vlm, m.tokenizer, pairs, { latents: m.latents, quiet: true, probes: { maskLatents: true } }, false)).predictions;
       const swapped = swappedAnswers(m.vlm, m.tokenizer, pairs, p, m.latents, { maskLatents: true, quiet: true });
       expect(swapped).toEqual(p.map((q) => onB[q.b].predicted));
       const before = tf.memory().numTensors;
@@ -111,30 +111,30 @@ describe("latent thoughts read two ways, and the answer probes, on tiny trained 
     });
   });
 
-  it("the evaluation cache probes a model with latents when asked, redoes an entry that lacks an asked probe or predates the two read-outs", () => {
+  it("the evaluation cache probes a model with latents when asked, redoes an entry that lacks an asked probe or predates the two read-outs", async () => {
     const dir = join(root, "cache");
     const run = (model: string, probes: ("swap" | "steer")[]) =>
       cachedEvaluation(join(dir, model), join(root, model), pairs, dataDir, { quiet: true, probes }, () => {});
-    const first = run("lavit", ["swap"]);
+    const first = await run("lavit", ["swap"]);
     expect(first.seconds).toBeGreaterThan(0);
     expect(first.result.probes?.swap?.pairs).toBe(pairs.samples.length);
     expect(first.thoughtMaps?.attention).toHaveLength(pairs.samples.length);
-    const again = run("lavit", ["swap"]);
+    const again = await run("lavit", ["swap"]);
     expect(again.seconds).toBe(0);
     expect(again.result.probes).toEqual(first.result.probes);
     // The maps are kept to 5 decimals.
     expect(Object.keys(again.thoughtMaps!).sort()).toEqual(["attention", "head"]);
     expect(again.thoughtMaps!.attention![3][0][5]).toBeCloseTo(first.thoughtMaps!.attention![3][0][5], 5);
-    const more = run("lavit", ["swap", "steer"]);
+    const more = await run("lavit", ["swap", "steer"]);
     expect(more.seconds).toBeGreaterThan(0);
     expect(more.result.probes?.steer).toBeDefined();
     // A model without latents has nothing to probe, and its entry stands.
-    expect(run("teacher", ["swap"]).result).not.toHaveProperty("probes");
-    expect(run("teacher", ["swap"]).seconds).toBe(0);
+    expect((await run("teacher", ["swap"])).result).not.toHaveProperty("probes");
+    expect((await run("teacher", ["swap"])).seconds).toBe(0);
     const file = join(dir, "lavit", "test-pairs.json");
     const { thoughts_head, thoughts_attention, ...rest } = JSON.parse(readFileSync(file, "utf8"));
     writeFileSync(file, JSON.stringify({ ...rest, thoughts: thoughts_head ?? thoughts_attention }));
-    const redone = run("lavit", []);
+    const redone = await run("lavit", []);
     expect(redone.seconds).toBeGreaterThan(0);
     expect(redone.result).toHaveProperty("thoughts_attention");
   });

@@ -60,7 +60,7 @@ describe("lavit gap on lavit models", () => {
   let root: string;
   beforeAll(async () => {
     await initEngine();
-    dataDir = tinyDataset({ teacherTrain: 2, train: 2, test: 6 });
+    dataDir = await tinyDataset({ teacherTrain: 2, train: 2, test: 6 });
     root = mkdtempSync(join(tmpdir(), "lavit-gap-"));
     const tok = loadSplit(dataDir, "test-id").tokenizer;
     for (const [name, cfg, seed] of [

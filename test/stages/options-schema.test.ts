@@ -256,7 +256,7 @@ describe("every stage under random options: a UserError or a valid run", () => {
 
   it("trainStudent: small options on real signals train or are refused", async () => {
     await initEngine();
-    const data = tinyDataset({ teacherTrain: 2, train: 8, test: 2 });
+    const data = await tinyDataset({ teacherTrain: 2, train: 8, test: 2 });
     const split = loadSplit(data, "train");
     const teacher = buildVlm(tinyConfig(split.tokenizer.size, { layers: 2 }), 1);
     const root = mkdtempSync(join(tmpdir(), "lavit-schema-st-"));

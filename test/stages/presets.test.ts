@@ -82,7 +82,7 @@ describe("stages with the preset", () => {
   let teacherDir: string;
   beforeAll(async () => {
     await initEngine();
-    dataDir = tinyDataset({ teacherTrain: 2, train: 4, test: 2 });
+    dataDir = await tinyDataset({ teacherTrain: 2, train: 4, test: 2 });
     const data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tinyConfig(data.tokenizer.size, { layers: 2 }), 1);
     teacherDir = mkdtempSync(join(tmpdir(), "lavit-fid-teacher-"));

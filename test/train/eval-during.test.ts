@@ -29,7 +29,7 @@ describe("train student --eval-every", () => {
   let signals: string;
   beforeAll(async () => {
     await initEngine();
-    data = tinyDataset({ teacherTrain: 2, train: 8, test: 4 });
+    data = await tinyDataset({ teacherTrain: 2, train: 8, test: 4 });
     split = loadSplit(data, "train");
     const t = buildVlm(tinyConfig(split.tokenizer.size, { layers: 2 }), 1);
     const root = mkdtempSync(join(tmpdir(), "lavit-evalev-"));

@@ -78,10 +78,10 @@ describe("official student choices", () => {
   let signals: SampleSignals[];
   beforeAll(async () => {
     await initEngine();
-    data = loadSplit(tinyDataset({ teacherTrain: 2, train: 8, test: 2 }), "train");
+    data = loadSplit(await tinyDataset({ teacherTrain: 2, train: 8, test: 2 }), "train");
     const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const dir = mkdtempSync(join(tmpdir(), "lavit-fid-sig-"));
-    extractSignals(teacher, data.tokenizer, data, dir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+    await extractSignals(teacher, data.tokenizer, data, dir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
     teacher.dispose();
     signals = readSignals(dir, 4).samples;
   });

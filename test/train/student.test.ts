@@ -25,11 +25,11 @@ describe("LaViT student training", () => {
   let dataDir: string;
   beforeAll(async () => {
     await initEngine();
-    dataDir = tinyDataset({ teacherTrain: 4, train: 64, test: 4 });
+    dataDir = await tinyDataset({ teacherTrain: 4, train: 64, test: 4 });
     data = loadSplit(dataDir, "train");
     const teacher = buildVlm(tiny(data.tokenizer.size), 5);
     sigDir = mkdtempSync(join(tmpdir(), "lavit-st-sig-"));
-    extractSignals(teacher, data.tokenizer, data, sigDir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
+    await extractSignals(teacher, data.tokenizer, data, sigDir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
     teacher.dispose();
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeAllocationError, describeFsError } from "../../src/util/errors-text.js";
+import { describeAllocationError, describeFsError, quoteInput } from "../../src/util/errors-text.js";
 import { writeFileAtomic } from "../../src/util/atomic.js";
 import { reportError } from "../../src/cli/main.js";
 
@@ -62,5 +62,17 @@ describe("error lines", () => {
       delete process.env.LAVIT_DEBUG;
       spy.mockRestore();
     }
+  });
+});
+
+describe("quoteInput", () => {
+  it("quotes short input whole, on one line", () => {
+    expect(quoteInput("what color ?")).toBe('"what color ?"');
+    expect(quoteInput('a "b"\nc')).toBe('"a \\"b\\"\\nc"');
+  });
+  it("cuts long input to about 200 characters and says how long it was", () => {
+    const q = "x".repeat(1_000_000);
+    const s = quoteInput(q);
+    expect(s).toMatch(/^"x{140}…x{60}" \(1000000 characters\)$/);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,8 +79,36 @@ describe("stale temp folders", () => {
     mkdirSync(join(root, `.tmp-data-1-00000000`)); // init never dies
     mkdirSync(join(root, ".tmp-notours"));
     await buildDirAtomic(join(root, "data"), () => {});
-    expect(readdirSync(root).sort()).toEqual([".tmp-data-1-00000000", `.tmp-data-${process.pid}-00000000`, ".tmp-notours", "data"].sort());
-    expect(removeStaleSiblings(join(root, "missing"))).toEqual([]);
+    // Moved aside at once, deleted in the background.
+    await vi.waitFor(() =>
+      expect(readdirSync(root).sort()).toEqual([".tmp-data-1-00000000", `.tmp-data-${process.pid}-00000000`, ".tmp-notours", "data"].sort()),
+    );
+    expect(removeStaleSiblings(join(root, "missing")).moved).toEqual([]);
     expect(existsSync(join(root, "data"))).toBe(true);
+  });
+
+  it("are moved aside before any work and deleted in the background, saying so on stderr; a dead run's trash is taken up", async () => {
+    const root = fresh();
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    const deadPid = Number(dead.stdout);
+    const big = join(root, `.tmp-data-${deadPid}-0123abcd`);
+    mkdirSync(join(big, "images"), { recursive: true });
+    for (let i = 0; i < 200; i++) writeFileSync(join(big, "images", `${i}.png`), "x");
+    mkdirSync(join(root, `.trash-.old-x-1-00000000-${deadPid}-0123abcd`));
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    let r: ReturnType<typeof removeStaleSiblings>;
+    let said = "";
+    try {
+      r = removeStaleSiblings(root);
+      said = String(err.mock.calls[0]?.[0]);
+    } finally {
+      err.mockRestore();
+    }
+    expect(r.moved.sort()).toEqual([big, join(root, `.trash-.old-x-1-00000000-${deadPid}-0123abcd`)].sort());
+    // Nothing under the old names once the call returns.
+    expect(readdirSync(root).filter((n) => n.startsWith(".tmp-") || n.startsWith(".old-"))).toEqual([]);
+    expect(said).toMatch(/^lavit: deleting 2 temp folders left by a stopped run in .*, in the background \(/);
+    await r.done;
+    expect(readdirSync(root)).toEqual([]);
   });
 });
