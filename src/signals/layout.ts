@@ -7,6 +7,7 @@ import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { checkSample } from "./sample-check.js";
+import { resultSchema, type SampleSignals, type SignalResult, type TrajectorySignals } from "./records.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
 /**
@@ -16,19 +17,7 @@ import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type Official
  */
 export const METADATA_FILE = "metadata.json";
 
-export const resultSchema = z
-  .object({
-    id: z.string().optional(),
-    /** The official layout's integer id (see official-layout.ts for the join rule). */
-    question_id: z.number().int().optional(),
-    question: z.string(),
-    image_relative_path: z.string(),
-    ground_truth_enriched: z.string(),
-    answer: z.string().optional(),
-    v_top_path_abs: z.string().optional(),
-    attention_path_abs: z.string(),
-  })
-  .passthrough();
+export type { SampleSignals, SignalResult, TrajectorySignals } from "./records.js";
 
 export const metadataSchema = z.object({ results: z.array(resultSchema) }).passthrough();
 
@@ -48,21 +37,7 @@ export const trajectorySchema = z
   })
   .passthrough();
 
-export type SignalResult = z.infer<typeof resultSchema>;
 export type Trajectory = z.infer<typeof trajectorySchema>;
-
-export interface SampleSignals {
-  result: SignalResult;
-  /** One distribution per step over the target grid (resized when needed), each summing to 1. */
-  steps: Float32Array[];
-  /** The stored top-k indices on the target grid. */
-  topk: number[][];
-  /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
-  vTop: { rows: number; dim: number; data: Float32Array };
-}
-
-/** A sample of a folder read without V_top (`readSignals(dir, grid, { vTop: false })`). */
-export type TrajectorySignals = Omit<SampleSignals, "vTop"> & { vTop?: SampleSignals["vTop"] };
 
 export interface ReadSignalsOptions extends OfficialReadOptions {
   /** Read V_top (required for training). false: ignore it, so attention dumps and trajectory-only folders read. */

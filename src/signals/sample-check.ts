@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import type { TrajectorySignals } from "./layout.js";
+import type { TrajectorySignals } from "./records.js";
 
 /**
  * The semantic check every sample passes on its way out of a reader, whatever its layout: the
