@@ -7,6 +7,7 @@ import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { checkSample } from "./sample-check.js";
+import { resizeGrid } from "./grid.js";
 import { resultSchema, type SampleSignals, type SignalResult, type TrajectorySignals } from "./records.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
@@ -53,27 +54,7 @@ export function resolveIn(dir: string, p: string): string {
  * the signals were extracted on another patch grid than the model's.
  */
 export function resizeSquare(map: ArrayLike<number>, from: number, to: number): Float32Array {
-  const out = new Float32Array(to * to);
-  if (from === to) {
-    out.set(Array.from(map));
-    return out;
-  }
-  const scale = from / to;
-  for (let y = 0; y < to; y++) {
-    const sy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), from - 1);
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, from - 1);
-    const wy = sy - y0;
-    for (let x = 0; x < to; x++) {
-      const sx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), from - 1);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, from - 1);
-      const wx = sx - x0;
-      out[y * to + x] =
-        (1 - wy) * ((1 - wx) * map[y0 * from + x0] + wx * map[y0 * from + x1]) + wy * ((1 - wx) * map[y1 * from + x0] + wx * map[y1 * from + x1]);
-    }
-  }
-  return out;
+  return resizeGrid(map, from, from, to, to);
 }
 
 export type SignalsLayout = "lavit" | "official";
