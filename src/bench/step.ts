@@ -73,6 +73,8 @@ export interface BenchResult {
   ms_per_step_min: number;
   /** stepFlops / the median step time. */
   gflops: number;
+  /** The process's peak resident memory so far (maxRSS), in MB of 2^20 bytes. */
+  peak_rss_mb: number;
   loss_first: number;
   loss_last: number;
 }
@@ -115,6 +117,7 @@ export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3
     ms_per_step_median: Math.round(median * 100) / 100,
     ms_per_step_min: Math.round(sorted[0] * 100) / 100,
     gflops: Math.round(stepFlops(config) / (median * 1e5)) / 10,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     loss_first: first,
     loss_last: last,
   };

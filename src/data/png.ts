@@ -1,6 +1,7 @@
 import { PNG } from "pngjs";
 import { isUserError, UserError } from "../errors.js";
 import { readRegularFile } from "../util/read-guard.js";
+import type { DecodedImage } from "../io/image.js";
 
 /**
  * Fixed encoder options: the output bytes depend only on the pixels (and zlib's deterministic
@@ -22,12 +23,7 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
   return PNG.sync.write({ width, height, data } as unknown as PNG, ENCODE_OPTIONS as unknown as Parameters<typeof PNG.sync.write>[1]);
 }
 
-export interface DecodedImage {
-  width: number;
-  height: number;
-  /** RGB bytes, row-major. */
-  rgb: Uint8Array;
-}
+export type { DecodedImage } from "../io/image.js";
 
 /** The largest side lavit decodes: far above any dataset's, far below what would exhaust memory. */
 export const MAX_PNG_SIDE = 8192;

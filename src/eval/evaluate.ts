@@ -10,7 +10,7 @@ import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { probeBias, type ProbeOptions } from "./probes.js";
 import { gazeMaps } from "./gaze.js";
-import { stepForLatent } from "../train/losses.js";
+import { stepForLatent } from "../model/sequence.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 import { toDistribution } from "../signals/maps.js";
 import { breathe } from "../util/interrupt.js";

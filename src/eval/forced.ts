@@ -4,7 +4,7 @@ import { targetText } from "../data/sample.js";
 import { checkPositions, numPatches } from "../model/config.js";
 import { promptIds, targetIds } from "../model/sequence.js";
 import { forwardText, patchBatch, visionForward, type Vlm } from "../model/vlm.js";
-import { makeTextBatch } from "../train/batch.js";
+import { makeTextBatch } from "../model/text-batch.js";
 import { progress } from "../util/progress.js";
 import { breathe } from "../util/interrupt.js";
 

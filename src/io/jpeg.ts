@@ -1,7 +1,7 @@
 import jpeg from "jpeg-js";
 import { isUserError, UserError } from "../errors.js";
 import { readRegularFile } from "../util/read-guard.js";
-import { readPng, type DecodedImage } from "../data/png.js";
+import type { DecodedImage } from "./image.js";
 
 /** Limits against decompression bombs: far above any dataset image (Visual-CoT's are a few MP). */
 const MAX_MEGAPIXELS = 100;
@@ -35,20 +35,6 @@ export function readJpeg(path: string): DecodedImage {
     rgb[i + 2] = data[j + 2];
   }
   return { width, height, rgb };
-}
-
-/** Reads a PNG or a JPEG (by its first bytes, not its name). */
-export function readImageFile(path: string): DecodedImage {
-  let head: Buffer;
-  try {
-    head = readRegularFile(path).subarray(0, 4);
-  } catch (e) {
-    if (isUserError(e)) throw e;
-    throw new UserError(`image ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  if (head[0] === 0xff && head[1] === 0xd8) return readJpeg(path);
-  if (head[0] === 0x89 && head[1] === 0x50) return readPng(path);
-  throw new UserError(`image ${path}: neither a PNG nor a JPEG`);
 }
 
 /**

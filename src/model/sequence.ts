@@ -123,3 +123,12 @@ function manifestLine(file: string, index: number): string {
   }
   return `sample ${index + 1}`;
 }
+
+/**
+ * Which trajectory step latent k reconstructs when the teacher wrote T steps and the student
+ * has K latents: step floor(k * T / K). K = T is one-to-one; K > T repeats steps in order
+ * (K = 4, T = 2: 0, 0, 1, 1); K < T keeps evenly spaced steps (K = 1: step 0, the public code).
+ */
+export function stepForLatent(k: number, latents: number, steps: number): number {
+  return Math.min(steps - 1, Math.floor((k * steps) / latents));
+}

@@ -11,14 +11,14 @@ import { writeSafetensors } from "../io/safetensors.js";
 import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult, type SignalsLayout } from "./layout.js";
 import { massOn, minMax, stepPatches, topkIndices } from "./maps.js";
-import type { Sample } from "../data/manifest.js";
 import { officialWriter } from "./official-writer.js";
+import type { SignalMethod, SignalsWriter, SignalsWriterOptions } from "./writer.js";
+
+export type { ExtractedSample, SignalMethod, SignalsWriter, SignalsWriterOptions } from "./writer.js";
 import { forcedReadout, meanRows, stepQueryRows, type QuerySpan, type VtopLayer } from "./forced.js";
 import { gradientStepMaps, type GradientRecipe } from "./gradient.js";
 import { readoutRows, spanAttention, stepSpans } from "../eval/gaze.js";
 import { breathe } from "../util/interrupt.js";
-
-export type SignalMethod = "attention" | "gradient";
 
 export interface ExtractOptions {
   method: SignalMethod;
@@ -42,37 +42,6 @@ export interface ExtractOptions {
   layout?: SignalsLayout;
   /** V_top dtype in the official layout: bf16 as the official builder stores it, or fp32 (exact). */
   vtopDtype?: "bf16" | "fp32";
-}
-
-/** One sample's extracted signals, handed to the layout's writer. */
-export interface ExtractedSample {
-  /** Index of the sample in its split. */
-  index: number;
-  sample: Sample;
-  steps: { p_t: number[]; p_topk_idx: number[]; method: SignalMethod; text: string }[];
-  /** [rows, dim], row-major. */
-  vTop: Float32Array;
-  rows: number;
-  dim: number;
-  groundTruth: string;
-  /** Absolute path of the sample's image. */
-  imageFile: string;
-}
-
-export interface SignalsWriterOptions {
-  outDir: string;
-  finalDir: string;
-  method: SignalMethod;
-  tau: number;
-  split: string;
-  grid: number;
-  teacherHiddenSize: number;
-}
-
-export interface SignalsWriter {
-  add(s: ExtractedSample): void;
-  /** Writes the metadata once every sample is in. */
-  finish(): void;
 }
 
 /** lavit's layout: metadata.json, trajectories/<id>.json, v_top/<id>.safetensors; paths relative to the folder. */

@@ -7,6 +7,8 @@ import { readJson } from "../util/json.js";
 import { assertInsideRoot } from "../util/read-guard.js";
 import { readSafetensors, SafetensorsError, toFloat32 } from "../io/safetensors.js";
 import { checkDecodedSample, checkSample } from "./sample-check.js";
+import { resizeGrid } from "./grid.js";
+import { resultSchema, type SampleSignals, type SignalResult, type TrajectorySignals } from "./records.js";
 import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type OfficialReadOptions, type OfficialSampleInfo } from "./official-layout.js";
 
 /**
@@ -16,19 +18,7 @@ import { isOfficialLayout, OFFICIAL_METADATA, openOfficialSignals, type Official
  */
 export const METADATA_FILE = "metadata.json";
 
-export const resultSchema = z
-  .object({
-    id: z.string().optional(),
-    /** The official layout's integer id (see official-layout.ts for the join rule). */
-    question_id: z.number().int().optional(),
-    question: z.string(),
-    image_relative_path: z.string(),
-    ground_truth_enriched: z.string(),
-    answer: z.string().optional(),
-    v_top_path_abs: z.string().optional(),
-    attention_path_abs: z.string(),
-  })
-  .passthrough();
+export type { SampleSignals, SignalResult, TrajectorySignals } from "./records.js";
 
 export const metadataSchema = z.object({ results: z.array(resultSchema) }).passthrough();
 
@@ -48,21 +38,7 @@ export const trajectorySchema = z
   })
   .passthrough();
 
-export type SignalResult = z.infer<typeof resultSchema>;
 export type Trajectory = z.infer<typeof trajectorySchema>;
-
-export interface SampleSignals {
-  result: SignalResult;
-  /** One distribution per step over the target grid (resized when needed), each summing to 1. */
-  steps: Float32Array[];
-  /** The stored top-k indices on the target grid. */
-  topk: number[][];
-  /** V_top [rows, dim] as stored (rows = the teacher's image tokens). */
-  vTop: { rows: number; dim: number; data: Float32Array };
-}
-
-/** A sample of a folder read without V_top (`readSignals(dir, grid, { vTop: false })`). */
-export type TrajectorySignals = Omit<SampleSignals, "vTop"> & { vTop?: SampleSignals["vTop"] };
 
 export interface ReadSignalsOptions extends OfficialReadOptions {
   /** Read V_top (required for training). false: ignore it, so attention dumps and trajectory-only folders read. */
@@ -78,27 +54,7 @@ export function resolveIn(dir: string, p: string): string {
  * the signals were extracted on another patch grid than the model's.
  */
 export function resizeSquare(map: ArrayLike<number>, from: number, to: number): Float32Array {
-  const out = new Float32Array(to * to);
-  if (from === to) {
-    out.set(Array.from(map));
-    return out;
-  }
-  const scale = from / to;
-  for (let y = 0; y < to; y++) {
-    const sy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), from - 1);
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, from - 1);
-    const wy = sy - y0;
-    for (let x = 0; x < to; x++) {
-      const sx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), from - 1);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, from - 1);
-      const wx = sx - x0;
-      out[y * to + x] =
-        (1 - wy) * ((1 - wx) * map[y0 * from + x0] + wx * map[y0 * from + x1]) + wy * ((1 - wx) * map[y1 * from + x0] + wx * map[y1 * from + x1]);
-    }
-  }
-  return out;
+  return resizeGrid(map, from, from, to, to);
 }
 
 export type SignalsLayout = "lavit" | "official";

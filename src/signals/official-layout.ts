@@ -8,7 +8,7 @@ import { readPth, type PthDtype, type PthTensor } from "../io/pth.js";
 import { imageSize } from "../io/jpeg.js";
 import { bestGrid, resizeGrid } from "./grid.js";
 import { checkDecodedSample, checkSample } from "./sample-check.js";
-import type { SampleSignals, SignalResult, TrajectorySignals } from "./layout.js";
+import type { SampleSignals, SignalResult, TrajectorySignals } from "./records.js";
 
 /**
  * The official LaViT layout, as Svardfox/LaViT's builder

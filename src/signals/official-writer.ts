@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writePth } from "../io/pth.js";
-import type { SignalsWriter, SignalsWriterOptions } from "./extract.js";
+import type { SignalsWriter, SignalsWriterOptions } from "./writer.js";
 import { OFFICIAL_METADATA, trajectoryName, vtopName } from "./official-layout.js";
 
 /**

@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import type { TrajectorySignals } from "./layout.js";
+import type { TrajectorySignals } from "./records.js";
 
 /**
  * One sample's signals as read from its files, before any resizing or normalising: what

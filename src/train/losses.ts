@@ -31,12 +31,3 @@ export function sparsifyTopk(p: ArrayLike<number>, k: number): Float32Array {
   for (const i of idx) out[i] = s > 0 ? Math.max(0, p[i]) / s : 1 / idx.length;
   return out;
 }
-
-/**
- * Which trajectory step latent k reconstructs when the teacher wrote T steps and the student
- * has K latents: step floor(k * T / K). K = T is one-to-one; K > T repeats steps in order
- * (K = 4, T = 2: 0, 0, 1, 1); K < T keeps evenly spaced steps (K = 1: step 0, the public code).
- */
-export function stepForLatent(k: number, latents: number, steps: number): number {
-  return Math.min(steps - 1, Math.floor((k * steps) / latents));
-}

@@ -5,18 +5,19 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { checkPositions, numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { crossEntropy } from "../model/nn.js";
-import { checkSplitQuestions, longestSequence, promptIds, targetIds } from "../model/sequence.js";
+import { checkSplitQuestions, longestSequence, promptIds, stepForLatent, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
 import { fnv1a } from "../util/hash.js";
 import { LruCache } from "../util/lru.js";
 import { Rng } from "../util/rng.js";
-import { makeTextBatch, weighAnswers } from "./batch.js";
+import { makeTextBatch } from "../model/text-batch.js";
+import { weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
 import { gateBias, gateValue, isTwoStage, type GateConfig } from "./gate.js";
 import { stageBoundary, twoStageLr } from "./two-stage.js";
-import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "./losses.js";
+import { cosineLoss, klLoss, sparsifyTopk } from "./losses.js";
 import type { TrainOptions, TrainTask } from "./trainer.js";
 
 /** pooled: per latent, V_top pooled with its step's map; mean: the mean over image tokens for every latent; mean-last: the mean, from the last latent only (the public code). */

@@ -224,6 +224,7 @@ export const CHECKPOINTS_DIR = "checkpoints";
 const STATE_FILE = "trainer_state.json";
 const METRICS_FILE = "metrics.jsonl";
 const OPTIMIZER_FILE = "optimizer.safetensors";
+const WEIGHTS_FILE = "model.safetensors";
 
 function stepFolder(step: number): string {
   return `${CHECKPOINTS_DIR}/step-${String(step).padStart(8, "0")}`;
@@ -253,6 +254,22 @@ function publishFile(src: string, dst: string): void {
     copyFileSync(src, tmp);
   }
   renameSync(tmp, dst);
+}
+
+/**
+ * Replaces each file of a new step folder that is byte-identical to the previous checkpoint's
+ * (config.json, tokenizer.json) by a hard link to it, so unchanged files take no new space.
+ * model.safetensors holds the frozen tensors beside the trained ones, so it always changes.
+ */
+function linkUnchanged(previousDir: string, dir: string): void {
+  if (!existsSync(previousDir)) return;
+  for (const name of readdirSync(dir)) {
+    if (name === WEIGHTS_FILE) continue; // its metadata holds the step
+    const prev = join(previousDir, name);
+    const next = join(dir, name);
+    if (!existsSync(prev) || !statSync(next).isFile() || statSync(prev).size !== statSync(next).size) continue;
+    if (readFileSync(prev).equals(readFileSync(next))) publishFile(prev, next);
+  }
 }
 
 /**
@@ -380,6 +397,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
    * a complete, consistent checkpoint. The model files are then published in the run folder
    * itself (hard links) for the commands that read a model folder, and older step folders go.
    */
+  let previous = state?.checkpoint ? join(outDir, state.checkpoint) : null;
   const checkpoint = (step: number, elapsed: number) => {
     const hook = opts.checkpointHook ?? (() => {});
     const rel = stepFolder(step);
@@ -394,6 +412,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     };
     buildDirAtomicSync(join(outDir, rel), (tmp) => {
       task.saveModel(tmp, step);
+      if (previous) linkUnchanged(previous, tmp);
       hook("model", step);
       saveOptimizer(join(tmp, OPTIMIZER_FILE), opt, step);
       hook("optimizer", step);
@@ -403,6 +422,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + "\n");
     hook("pointer", step);
     publishCheckpoint(outDir, rel, (s) => hook(s, step));
+    previous = join(outDir, rel);
   };
 
   const order = new BatchOrder(task.numSamples, opts.batchSize, opts.seed);

@@ -28,6 +28,70 @@ describe("buffer pool", () => {
   });
 });
 
+describe("buffer pool bound", () => {
+  it("holds no more than the most it had out at once, under its cap, across many varied shapes", () => {
+    const cap = 1 << 20;
+    const pool = new BufferPool(cap);
+    let seed = 7;
+    const rand = (k: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % k;
+    };
+    let out: Float32Array[] = [];
+    let outBytes = 0;
+    let peakOut = 0;
+    for (let step = 0; step < 300; step++) {
+      // a "step" of a random padded length: a few outputs whose sizes depend on it
+      const t = 8 + rand(40);
+      for (const width of [16, 48, 16 * t]) {
+        const a = pool.alloc(t * width);
+        out.push(a);
+        outBytes += a.byteLength;
+        if (rand(10) === 0) pool.pin(a); // read out: never comes back
+      }
+      peakOut = Math.max(peakOut, outBytes);
+      if (rand(3) === 0) {
+        for (const a of out) pool.release(a);
+        out = [];
+        outBytes = 0;
+      }
+      expect(pool.pooledBytes).toBeLessThanOrEqual(pool.boundBytes);
+      expect(pool.boundBytes).toBeLessThanOrEqual(Math.min(cap, peakOut));
+    }
+    for (const a of out) pool.release(a);
+    expect(pool.pooledBytes).toBeGreaterThan(0);
+    expect(pool.pooledBytes).toBeLessThanOrEqual(Math.min(cap, peakOut));
+  });
+
+  it("reuses every buffer of a loop of same-shaped steps", () => {
+    const pool = new BufferPool(1 << 20);
+    const step = () => [pool.alloc(100), pool.alloc(100), pool.alloc(30)];
+    const first = step();
+    for (const a of first) pool.release(a);
+    for (let i = 0; i < 5; i++) {
+      const again = step();
+      expect(new Set([...again, ...first]).size).toBe(3);
+      for (const a of again) pool.release(a);
+    }
+  });
+
+  it("drops the lengths asked for least recently first when shapes change", () => {
+    const pool = new BufferPool(1 << 20);
+    const a = pool.alloc(100);
+    const b = pool.alloc(50);
+    pool.release(a);
+    pool.release(b);
+    expect(pool.alloc(50)).toBe(b); // 50 is now the most recent length
+    pool.release(b);
+    // a miss: 80 more floats with 150 free exceed the high-water mark of 150 out at once
+    const c = pool.alloc(80);
+    expect(pool.pooledBytes).toBe(50 * 4); // the 100 went, the 50 stayed
+    expect(pool.alloc(50)).toBe(b);
+    expect(pool.alloc(100)).not.toBe(a);
+    expect(c.length).toBe(80);
+  });
+});
+
 describe("buffer recycling on the native tier", async () => {
   const addon = await loadAddonForTests();
   const run = addon ? it : it.skip;

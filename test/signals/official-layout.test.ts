@@ -11,7 +11,8 @@ import { lavitWriter, type ExtractedSample } from "../../src/signals/extract.js"
 import { openSignals, readSignals, detectLayout } from "../../src/signals/layout.js";
 import { checkSignals } from "../../src/signals/check.js";
 import { bestGrid, resizeGrid } from "../../src/signals/grid.js";
-import { headerSize, imageSize, readImageFile, readJpeg } from "../../src/io/jpeg.js";
+import { headerSize, imageSize, readJpeg } from "../../src/io/jpeg.js";
+import { readImageAny } from "../../src/data/read-image.js";
 import fc from "fast-check";
 import { encodePng } from "../../src/data/png.js";
 import { UserError } from "../../src/errors.js";
@@ -70,7 +71,7 @@ describe("JPEG", () => {
     writeFileSync(join(dir, "x.png"), encodePng(new Uint8Array(5 * 3 * 3), 5, 3));
     const files = [join(dir, "x.jpg"), join(dir, "x.png"), ...["progressive.jpg", "cmyk.jpg"].map((f) => join(process.cwd(), "test", "fixtures", f))];
     for (const f of files) {
-      const d = readImageFile(f);
+      const d = readImageAny(f);
       expect(imageSize(f), f).toEqual({ width: d.width, height: d.height });
     }
     const jpg = readFileSync(join(dir, "x.jpg"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeTextBatch } from "../../src/train/batch.js";
+import { makeTextBatch } from "../../src/model/text-batch.js";
 import { weighAnswers } from "../../src/train/batch.js";
 
 describe("answer weight", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeTextBatch } from "../../src/train/batch.js";
+import { makeTextBatch } from "../../src/model/text-batch.js";
 
 describe("teacher-forcing batch", () => {
   it("predicts every target token, the first from the prompt's last position, and nothing of the prompt or the padding", () => {

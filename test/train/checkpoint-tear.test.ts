@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoadedSplit } from "../../src/data/dataset.js";
@@ -122,5 +122,23 @@ describe("checkpoints", () => {
     await expect(run(dir, {})).rejects.toThrow(/holds a model \(model\.safetensors\) but no trainer_state\.json/);
     await expect(run(dir, { resume: true })).rejects.toThrow(/holds a model/);
     expect(readFileSync(join(foreign, "notes.txt"), "utf8")).toBe("mine");
+  });
+
+  it("links the files a checkpoint shares with the previous one instead of writing them again", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "lavit-ck-")), "run");
+    const inodes: Record<string, number[]> = { "config.json": [], "tokenizer.json": [], "model.safetensors": [] };
+    await run(dir, {
+      checkpointEvery: 1,
+      checkpointHook: (s, step) => {
+        if (s !== "step-folder") return;
+        for (const name of Object.keys(inodes)) inodes[name].push(statSync(join(dir, "checkpoints", `step-${String(step).padStart(8, "0")}`, name)).ino);
+      },
+    });
+    expect(inodes["config.json"]).toHaveLength(4);
+    expect(new Set(inodes["config.json"]).size).toBe(1);
+    expect(new Set(inodes["tokenizer.json"]).size).toBe(1);
+    // the weights are new in every checkpoint (an inode may be reused once its folder is gone)
+    for (let i = 1; i < 4; i++) expect(inodes["model.safetensors"][i]).not.toBe(inodes["model.safetensors"][i - 1]);
+    expect(readSafetensors(join(dir, "model.safetensors")).metadata.step).toBe("4");
   });
 });

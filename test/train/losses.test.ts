@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, tf } from "../../src/engine/index.js";
-import { cosineLoss, klLoss, sparsifyTopk, stepForLatent } from "../../src/train/losses.js";
+import { cosineLoss, klLoss, sparsifyTopk } from "../../src/train/losses.js";
+import { stepForLatent } from "../../src/model/sequence.js";
 
 describe("LaViT losses", () => {
   beforeAll(async () => {

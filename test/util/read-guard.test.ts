@@ -7,7 +7,8 @@ import { assertInsideRoot, readRegularFile, resolveAsKernel } from "../../src/ut
 import { isUserError } from "../../src/errors.js";
 import { readJsonValue } from "../../src/util/json.js";
 import { readPng } from "../../src/data/png.js";
-import { imageSize, readImageFile } from "../../src/io/jpeg.js";
+import { imageSize } from "../../src/io/jpeg.js";
+import { readImageAny } from "../../src/data/read-image.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { readPth } from "../../src/io/pth.js";
 import { readBoxes } from "../../src/signals/regions.js";
@@ -53,7 +54,7 @@ describe("read guard: only regular files are opened", () => {
     const readers: [string, () => unknown][] = [
       ["json", () => readJsonValue(pipe)],
       ["png", () => readPng(pipe)],
-      ["any image", () => readImageFile(pipe)],
+      ["any image", () => readImageAny(pipe)],
       ["image size", () => imageSize(pipe)],
       ["safetensors", () => readSafetensors(pipe)],
       ["safetensors metadata", () => readSafetensorsMetadata(pipe)],

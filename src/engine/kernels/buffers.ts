@@ -16,37 +16,58 @@ import type { CpuBackend, KernelOverrides } from "./registry.js";
  *   of their input (tfjs's own slice does) or keep it otherwise. Identity and Reshape share
  *   the data by reference count, which the backend honours before deleting.
  * Buffers come back dirty: every kernel that allocates here writes all of its output.
+ *
+ * The pool is bounded: what it holds free plus what it has out never exceeds the most it ever
+ * had out at once (its high-water mark), nor `capBytes`. A loop of same-shaped steps reuses
+ * every buffer; when shapes change (batches padded to their longest sequence, another model),
+ * a miss first drops the free buffers of the size classes asked for least recently. So the
+ * pool never holds more than one step's working set, instead of a set per shape.
  */
 export class BufferPool {
+  /** Free buffers by length; Map order is the order their lengths were last asked for. */
   private readonly free = new Map<number, Float32Array[]>();
   private readonly owned = new WeakSet<Float32Array>();
   private readonly pinned = new WeakSet<Float32Array>();
-  private bytes = 0;
+  private freeBytes = 0;
+  private outBytes = 0;
+  private highWater = 0;
 
   constructor(private readonly capBytes: number) {}
 
   alloc(n: number): Float32Array {
-    const a = this.free.get(n)?.pop();
-    if (a) {
-      this.bytes -= a.byteLength;
-      this.owned.add(a);
-      return a;
+    const list = this.free.get(n);
+    if (list) {
+      // most recently asked for: last in eviction order
+      this.free.delete(n);
+      this.free.set(n, list);
+      const a = list.pop();
+      if (a) {
+        this.freeBytes -= a.byteLength;
+        this.take(a);
+        return a;
+      }
     }
     const b = new Float32Array(n);
-    this.owned.add(b);
+    if (this.outBytes + b.byteLength > this.highWater) this.highWater = Math.min(this.outBytes + b.byteLength, this.capBytes);
+    this.evict(b.byteLength);
+    this.take(b);
     return b;
   }
 
   pin(values: unknown): void {
-    if (values instanceof Float32Array) this.pinned.add(values);
+    if (!(values instanceof Float32Array)) return;
+    this.pinned.add(values);
+    // it is no longer the pool's to count
+    if (this.owned.delete(values)) this.outBytes -= values.byteLength;
   }
 
   release(values: unknown): void {
     if (!(values instanceof Float32Array) || !this.owned.has(values) || this.pinned.has(values) || values.length === 0) return;
-    if (this.bytes + values.byteLength > this.capBytes) return;
     // Out of `owned` while it waits, so a second release of it is a no-op.
     this.owned.delete(values);
-    this.bytes += values.byteLength;
+    this.outBytes -= values.byteLength;
+    if (this.freeBytes + values.byteLength > this.capBytes) return;
+    this.freeBytes += values.byteLength;
     const list = this.free.get(values.length);
     if (list) list.push(values);
     else this.free.set(values.length, [values]);
@@ -54,7 +75,26 @@ export class BufferPool {
 
   /** Bytes waiting in the pool. */
   get pooledBytes(): number {
-    return this.bytes;
+    return this.freeBytes;
+  }
+
+  /** The bound on free plus handed-out bytes: the most handed out at once, at most the cap. */
+  get boundBytes(): number {
+    return this.highWater;
+  }
+
+  private take(a: Float32Array): void {
+    this.owned.add(a);
+    this.outBytes += a.byteLength;
+  }
+
+  /** Drops free buffers, least recently asked-for lengths first, until `incoming` more fits under the bound. */
+  private evict(incoming: number): void {
+    for (const [n, list] of this.free) {
+      if (this.freeBytes + this.outBytes + incoming <= this.highWater) return;
+      while (list.length > 0 && this.freeBytes + this.outBytes + incoming > this.highWater) this.freeBytes -= list.pop()!.byteLength;
+      if (list.length === 0) this.free.delete(n);
+    }
   }
 }
 
