@@ -13,33 +13,9 @@ import { gazeMaps } from "./gaze.js";
 import { stepForLatent } from "../train/losses.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 import { toDistribution } from "../signals/maps.js";
+import type { EvalResult, GroupAccuracy, Prediction } from "./result.js";
 
-export interface Prediction {
-  id: string;
-  /** Absent for an imported sample without one. */
-  family?: string;
-  template?: string;
-  pair?: string;
-  answer: string;
-  predicted: string | null;
-  correct: boolean;
-  /** Everything the model generated after the prompt. */
-  generated: string;
-}
-
-export interface GroupAccuracy {
-  count: number;
-  accuracy: number;
-  pair_accuracy?: number;
-  /** Over the yes/no questions: the share the model answered "yes", and the share whose answer is "yes" (a model can gain accuracy on a split by a bias alone). */
-  yes_rate?: number;
-  yes_truth?: number;
-}
-
-export interface EvalResult extends GroupAccuracy {
-  split: string;
-  families: Record<string, GroupAccuracy>;
-}
+export type { EvalResult, GroupAccuracy, Prediction } from "./result.js";
 
 export interface EvalOptions {
   latents?: number;
