@@ -67,7 +67,18 @@ export type { Engine, EngineInfo, EngineTier } from "./engine/info.js";
 
 // Training results and the per-step callbacks (onStep on every trainer, onEval on trainStudent).
 export type { TrainResult, StepInfo, EvalInfo, TrainCallbacks } from "./train/result.js";
-export type { EvalResult, GroupAccuracy, Prediction, ForcedResult, ForcedAccuracy, VisionHeadsResult, HeadAccuracy } from "./eval/result.js";
+export type {
+  EvalResult,
+  GroupAccuracy,
+  Prediction,
+  ThoughtsMetrics,
+  ThoughtsReadout,
+  ForcedResult,
+  ForcedAccuracy,
+  VisionHeadsResult,
+  HeadAccuracy,
+} from "./eval/result.js";
+export type { AnswerProbes, SwapProbe, SteerProbe } from "./eval/probe-results.js";
 
 // Readers: datasets, model folders, signals in either layout (lavit's or the official pipeline's).
 export { loadSplit, type LoadedSplit } from "./data/dataset.js";

@@ -13,9 +13,9 @@ import { gazeMaps } from "./gaze.js";
 import { stepForLatent } from "../train/losses.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 import { toDistribution } from "../signals/maps.js";
-import type { EvalResult, GroupAccuracy, Prediction } from "./result.js";
+import type { EvalResult, GroupAccuracy, Prediction, ThoughtsMetrics, ThoughtsReadout } from "./result.js";
 
-export type { EvalResult, GroupAccuracy, Prediction } from "./result.js";
+export { THOUGHTS_READOUTS, type EvalResult, type GroupAccuracy, type Prediction, type ThoughtsMetrics, type ThoughtsReadout } from "./result.js";
 
 export interface EvalOptions {
   latents?: number;
@@ -140,16 +140,6 @@ export function summarise(split: string, preds: readonly Prediction[]): EvalResu
 export interface GazedPrediction extends Prediction {
   gaze: GazeMetrics;
 }
-
-/** The two read-outs of where latent thoughts look: the trajectory head's map, and the latents' own attention. */
-export const THOUGHTS_READOUTS = ["head", "attention"] as const;
-export type ThoughtsReadout = (typeof THOUGHTS_READOUTS)[number];
-
-/**
- * Where a model's latent thoughts look, each read-out under its own key: `thoughts_head` only
- * when the trajectory head was trained, `thoughts_attention` for every model with latents.
- */
-export type ThoughtsMetrics = { thoughts_head?: GazeMetrics; thoughts_attention?: GazeMetrics };
 
 export interface FullEval {
   result: EvalResult & GazeMetrics & ThoughtsMetrics;

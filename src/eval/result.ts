@@ -1,3 +1,5 @@
+import type { GazeMetrics } from "./gap.js";
+
 /** What an evaluation reports (a module without tensors: the package's public types name these). */
 
 export interface Prediction {
@@ -63,3 +65,13 @@ export interface VisionHeadsResult {
   count: number;
   heads: Record<string, HeadAccuracy>;
 }
+
+/** The two read-outs of where latent thoughts look: the trajectory head's map, and the latents' own attention. */
+export const THOUGHTS_READOUTS = ["head", "attention"] as const;
+export type ThoughtsReadout = (typeof THOUGHTS_READOUTS)[number];
+
+/**
+ * Where a model's latent thoughts look, each read-out under its own key: `thoughts_head` only
+ * when the trajectory head was trained, `thoughts_attention` for every model with latents.
+ */
+export type ThoughtsMetrics = { thoughts_head?: GazeMetrics; thoughts_attention?: GazeMetrics };

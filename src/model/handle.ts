@@ -3,7 +3,7 @@ import type { Tokenizer } from "../data/tokenizer.js";
 import { initEngine } from "../engine/index.js";
 import { evaluateModel } from "../eval/evaluate.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import type { EvalResult, Prediction } from "../eval/result.js";
+import type { EvalResult, Prediction, ThoughtsMetrics } from "../eval/result.js";
 import type { VlmConfig } from "./config.js";
 import { loadModelFor, type LoadedModel } from "./load.js";
 import { readModelFolder as readFolder } from "./checkpoint.js";
@@ -59,7 +59,7 @@ export async function loadModel(dir: string, data: LoadedSplit): Promise<ModelHa
 }
 
 export interface LoadedEvaluation {
-  result: EvalResult & GazeMetrics & { thoughts?: GazeMetrics };
+  result: EvalResult & GazeMetrics & ThoughtsMetrics;
   predictions: (Prediction & { gaze: GazeMetrics })[];
   /** Per sample, per rationale step: where the model looked, a distribution over the image patches. */
   maps: Float32Array[][];
