@@ -1,5 +1,6 @@
 import type { LoadedSplit } from "../data/dataset.js";
-import type { Tokenizer } from "../data/tokenizer.js";
+import { UNK, type Tokenizer } from "../data/tokenizer.js";
+import { answerFormatOf, type AnswerFormat } from "../data/manifest.js";
 import { initEngine } from "../engine/index.js";
 import { evaluateModel } from "../eval/evaluate.js";
 import type { GazeMetrics } from "../eval/gap.js";
@@ -59,16 +60,28 @@ export async function loadModel(dir: string, data: LoadedSplit): Promise<ModelHa
 }
 
 export interface LoadedEvaluation {
-  result: EvalResult & GazeMetrics & ThoughtsMetrics;
+  result: EvalResult & GazeMetrics & ThoughtsMetrics & { answer_format: AnswerFormat; unknown_words?: number };
   predictions: (Prediction & { gaze: GazeMetrics })[];
   /** Per sample, per rationale step: where the model looked, a distribution over the image patches. */
   maps: Float32Array[][];
 }
 
-/** Greedy answers of a loaded model on a loaded split, scored as `lavit eval` scores them. */
-export function evaluateLoaded(model: ModelHandle, data: LoadedSplit, opts: { batchSize?: number } = {}): LoadedEvaluation {
+/**
+ * Greedy answers of a loaded model on a loaded split, scored as `lavit eval` scores them (the
+ * answer format is the dataset's unless given).
+ */
+export function evaluateLoaded(model: ModelHandle, data: LoadedSplit, opts: { batchSize?: number; answerFormat?: AnswerFormat } = {}): LoadedEvaluation {
   const m = loaded.get(model);
   if (!m) throw new Error("evaluateLoaded: the model was disposed");
-  const { result, predictions, maps } = evaluateModel(m.vlm, m.tokenizer, data, { latents: m.latents, quiet: true, batchSize: opts.batchSize });
-  return { result, predictions, maps };
+  const answerFormat = opts.answerFormat ?? answerFormatOf(data.info);
+  const { result, predictions, maps } = evaluateModel(m.vlm, m.tokenizer, data, {
+    latents: m.latents,
+    headTrained: m.headTrained,
+    quiet: true,
+    batchSize: opts.batchSize,
+    answerFormat,
+  });
+  // As `lavit eval` counts them: words of the questions the model's vocabulary maps to <unk>.
+  const unknown = m.tokenizer.has(UNK) ? data.samples.reduce((n, x) => n + m.tokenizer.unknownWords(x.question).length, 0) : undefined;
+  return { result: { ...result, answer_format: answerFormat, ...(unknown !== undefined ? { unknown_words: unknown } : {}) }, predictions, maps };
 }
