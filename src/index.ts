@@ -55,10 +55,48 @@ export {
   meanGap,
   uniformGap,
   uniformGaze,
+  sampleRegions,
   type GazeMetrics,
   type GapMetrics,
+  type StepRegions,
 } from "./eval/gap.js";
 export { SHIPPED_TEACHER, SHIPPED_STUDENT_BASE } from "./model/shipped.js";
 export { UserError, isUserError } from "./errors.js";
-export type { TrainResult } from "./train/trainer.js";
-export { initEngine } from "./engine/index.js";
+export { initEngine } from "./engine/public.js";
+export type { Engine, EngineInfo, EngineTier } from "./engine/info.js";
+
+// Training results and the per-step callbacks (onStep on every trainer, onEval on trainStudent).
+export type { TrainResult, StepInfo, EvalInfo, TrainCallbacks } from "./train/result.js";
+export type {
+  EvalResult,
+  GroupAccuracy,
+  Prediction,
+  ThoughtsMetrics,
+  ThoughtsReadout,
+  ForcedResult,
+  ForcedAccuracy,
+  VisionHeadsResult,
+  HeadAccuracy,
+} from "./eval/result.js";
+export type { AnswerProbes, SwapProbe, SteerProbe } from "./eval/probe-results.js";
+
+// Readers: datasets, model folders, signals in either layout (lavit's or the official pipeline's).
+export { loadSplit, type LoadedSplit } from "./data/dataset.js";
+export { readDatasetInfo, readManifest, parseManifest, SPLITS, type DatasetInfo, type Sample, type SampleObject, type Split } from "./data/manifest.js";
+export type { ImageReadOptions } from "./data/images.js";
+export { Tokenizer, SPECIAL_TOKENS, MAX_LATENTS } from "./data/tokenizer.js";
+export { readVlmConfig, type VlmConfig, type VisionConfig, type DecoderConfig } from "./model/config.js";
+export { readModelFolder, loadModel, evaluateLoaded, type ModelFolder, type ModelHandle, type LoadedEvaluation } from "./model/handle.js";
+export {
+  openSignals,
+  detectLayout,
+  readSignalsSummary,
+  type SignalsSource,
+  type SignalsLayout,
+  type SampleSignals,
+  type TrajectorySignals,
+  type SignalResult,
+  type ReadSignalsOptions,
+} from "./signals/layout.js";
+export type { OfficialReadOptions, OfficialSampleInfo } from "./signals/official-layout.js";
+export { joinSignals, checkJoin, normaliseQuestion, type JoinResult, type JoinWhere } from "./signals/join.js";

@@ -1,4 +1,4 @@
-import type { ThoughtsReadout } from "../eval/evaluate.js";
+import type { ThoughtsReadout } from "../eval/result.js";
 import type { HeatmapFigure } from "./heatmaps.js";
 
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;

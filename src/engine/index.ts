@@ -3,35 +3,19 @@ import "@tensorflow/tfjs-backend-cpu";
 import { createRequire } from "node:module";
 import { loadNativeAddon, setActiveAddon } from "./addon.js";
 import { registerJsKernels, registerNativeKernels } from "./kernels/index.js";
+import type { Engine } from "./info.js";
 
 // Gradients and chained tensor methods (see scripts/vendor-tfjs-extras.mjs). The path is
 // relative to the package root so it resolves from src/ (tests) and dist/ (the CLI) alike.
 createRequire(import.meta.url)("../../vendor/tfjs-extras.cjs");
 
 export { tf };
+export type { Engine, EngineInfo, EngineTier } from "./info.js";
 
 // The cpu backend greets every process with an advert for tfjs-node (which cannot be installed
 // here and would not be faster than the native pack). Backend creation is synchronous for cpu,
 // so this runs before any op, also in code that uses tensors before initEngine().
 (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-
-export type EngineTier = "native-openblas" | "native-builtin" | "js";
-
-export interface EngineInfo {
-  backend: string;
-  native: boolean;
-  tier: EngineTier;
-  /** Kernels lavit registers over tfjs-backend-cpu's: the native pack's, and on every tier the block copies (Slice, PadV2, Concat). */
-  kernels: string[];
-  blas: string | null;
-  threads: number;
-  /** Why native kernels are off, when they are. */
-  reason?: string;
-}
-
-export interface Engine {
-  info: EngineInfo;
-}
 
 let ready: Promise<Engine> | null = null;
 

@@ -1,17 +1,11 @@
 import type { LoadedSplit } from "../data/dataset.js";
 import type { Tokenizer } from "../data/tokenizer.js";
 import type { Vlm } from "../model/vlm.js";
-import { steerProbe, type SteerProbe } from "./steer.js";
-import { swapProbe, type SwapProbe } from "./swap.js";
+import { steerProbe } from "./steer.js";
+import { swapProbe } from "./swap.js";
+import type { AnswerProbe, AnswerProbes } from "./probe-results.js";
 
-/** Probes of whether the answer reads the latent thoughts. */
-export const ANSWER_PROBES = ["swap", "steer"] as const;
-export type AnswerProbe = (typeof ANSWER_PROBES)[number];
-
-export interface AnswerProbes {
-  swap?: SwapProbe;
-  steer?: SteerProbe;
-}
+export { ANSWER_PROBES, type AnswerProbe, type AnswerProbes } from "./probe-results.js";
 
 /** Runs the asked probes on a model with `latents` latent tokens (the caller refuses a model without). */
 export function answerProbes(

@@ -14,33 +14,9 @@ import { stepForLatent } from "../model/sequence.js";
 import { meanGaze, sampleGaze, type GazeMetrics } from "./gap.js";
 import { toDistribution } from "../signals/maps.js";
 import { breathe } from "../util/interrupt.js";
+import type { EvalResult, GroupAccuracy, Prediction, ThoughtsMetrics, ThoughtsReadout } from "./result.js";
 
-export interface Prediction {
-  id: string;
-  /** Absent for an imported sample without one. */
-  family?: string;
-  template?: string;
-  pair?: string;
-  answer: string;
-  predicted: string | null;
-  correct: boolean;
-  /** Everything the model generated after the prompt. */
-  generated: string;
-}
-
-export interface GroupAccuracy {
-  count: number;
-  accuracy: number;
-  pair_accuracy?: number;
-  /** Over the yes/no questions: the share the model answered "yes", and the share whose answer is "yes" (a model can gain accuracy on a split by a bias alone). */
-  yes_rate?: number;
-  yes_truth?: number;
-}
-
-export interface EvalResult extends GroupAccuracy {
-  split: string;
-  families: Record<string, GroupAccuracy>;
-}
+export { THOUGHTS_READOUTS, type EvalResult, type GroupAccuracy, type Prediction, type ThoughtsMetrics, type ThoughtsReadout } from "./result.js";
 
 export interface EvalOptions {
   latents?: number;
@@ -172,16 +148,6 @@ export function summarise(split: string, preds: readonly Prediction[]): EvalResu
 export interface GazedPrediction extends Prediction {
   gaze: GazeMetrics;
 }
-
-/** The two read-outs of where latent thoughts look: the trajectory head's map, and the latents' own attention. */
-export const THOUGHTS_READOUTS = ["head", "attention"] as const;
-export type ThoughtsReadout = (typeof THOUGHTS_READOUTS)[number];
-
-/**
- * Where a model's latent thoughts look, each read-out under its own key: `thoughts_head` only
- * when the trajectory head was trained, `thoughts_attention` for every model with latents.
- */
-export type ThoughtsMetrics = { thoughts_head?: GazeMetrics; thoughts_attention?: GazeMetrics };
 
 export interface FullEval {
   result: EvalResult & GazeMetrics & ThoughtsMetrics;

@@ -7,25 +7,9 @@ import { forwardText, patchBatch, visionForward, type Vlm } from "../model/vlm.j
 import { makeTextBatch } from "../model/text-batch.js";
 import { progress } from "../util/progress.js";
 import { breathe } from "../util/interrupt.js";
+import type { ForcedAccuracy, ForcedResult } from "./result.js";
 
-export interface ForcedAccuracy {
-  count: number;
-  /** The answer word is the model's top prediction after the true rationale. */
-  answer_accuracy: number;
-  /** Share of the true rationale's tokens (up to and including "answer", which closes it) that are the model's top prediction, each given the true tokens before it. */
-  rationale_token_accuracy: number;
-  /** Share of the rationale's steps whose tokens are all the model's top predictions (each step ends at its ";"). */
-  step_accuracy: number;
-  /** The same for the last step alone (for spatial and depth questions, where the first object lies). */
-  last_step_accuracy: number;
-  /** Step accuracy by the step's place in the rationale (first, second, ...), over the samples that have that step. */
-  step_accuracy_by_index: number[];
-}
-
-export interface ForcedResult extends ForcedAccuracy {
-  split: string;
-  families: Record<string, ForcedAccuracy>;
-}
+export type { ForcedAccuracy, ForcedResult } from "./result.js";
 
 /**
  * Teacher-forced reading of a split: the model is fed the dataset's true rationale and

@@ -11,6 +11,7 @@ import { parseAnswer, promptIds } from "../model/sequence.js";
 import { patchBatch, type Vlm } from "../model/vlm.js";
 import { progress } from "../util/progress.js";
 import { chunksByLength, probeBias, share, steerBias } from "./probes.js";
+import type { SteerFractions, SteerProbe } from "./probe-results.js";
 
 /** Where the steer probe sends a sample's latents, and what its question would answer there. */
 export interface SteerTarget {
@@ -20,21 +21,7 @@ export interface SteerTarget {
   answer: string;
 }
 
-export interface SteerFractions {
-  /** Share of the steered samples whose answer differs from the model's unsteered answer. */
-  changed: number;
-  /** ... whose answer changed to the other object's. */
-  to_other: number;
-}
-
-export interface SteerProbe extends SteerFractions {
-  /** Samples steered (those whose question has an answer about another object). */
-  samples: number;
-  /** Samples left out: their question has no answer about another object. */
-  skipped: number;
-  /** The same probe with the latents hidden from the text. */
-  constant: SteerFractions;
-}
+export type { SteerFractions, SteerProbe } from "./probe-results.js";
 
 /**
  * The steer target of an attribute question ("what color is the <shape> ?", "what shape is the

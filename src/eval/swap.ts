@@ -9,6 +9,7 @@ import { fnv1a } from "../util/hash.js";
 import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { chunksByLength, probeBias, share } from "./probes.js";
+import type { SwapFractions, SwapProbe } from "./probe-results.js";
 
 /** An ordered pair of samples: the latents think over A's image, the text sees B's. */
 export interface SwapPair {
@@ -16,19 +17,7 @@ export interface SwapPair {
   b: number;
 }
 
-export interface SwapFractions {
-  /** Share of the pairs whose answer is A's (the image the latents saw). */
-  follow_a: number;
-  /** ... is B's (the image the text saw). */
-  follow_b: number;
-  neither: number;
-}
-
-export interface SwapProbe extends SwapFractions {
-  pairs: number;
-  /** The same probe with the latents hidden from the text: what an answer that ignores the thoughts does. */
-  constant: SwapFractions;
-}
+export type { SwapFractions, SwapProbe } from "./probe-results.js";
 
 /**
  * Ordered pairs (A, B) of samples that ask the same question and have different answers. A

@@ -7,24 +7,9 @@ import { patchBatch, visionForward, type Vlm } from "../model/vlm.js";
 import { AUX_HEADS } from "../model/aux-heads.js";
 import { progress } from "../util/progress.js";
 import { breathe } from "../util/interrupt.js";
+import type { VisionHeadsResult } from "./result.js";
 
-export interface HeadAccuracy {
-  /** Over every patch, background ("none") included. */
-  accuracy: number;
-  /** Over the patches with a label (an object there, or one hidden there): what the head is for. */
-  labelled_accuracy: number;
-  labelled_patches: number;
-  /** Share of labelled patches the head calls empty. */
-  said_none: number;
-  /** Share of unlabelled patches the head gives a label. */
-  false_positive: number;
-}
-
-export interface VisionHeadsResult {
-  split: string;
-  count: number;
-  heads: Record<string, HeadAccuracy>;
-}
+export type { HeadAccuracy, VisionHeadsResult } from "./result.js";
 
 /**
  * What a vision tower sees, read through the per-patch heads it was trained with

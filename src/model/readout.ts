@@ -1,3 +1,4 @@
+import type { LayerSpec } from "./layer-spec.js";
 import { tf } from "../engine/index.js";
 import { IMAGE_START } from "./vlm.js";
 
@@ -18,11 +19,7 @@ export function layerHeadMean(probs: readonly tf.Tensor4D[]): tf.Tensor3D {
   return tf.mean(tf.stack(probs.map((p) => tf.mean(p, 1))), 0) as tf.Tensor3D;
 }
 
-/**
- * Which decoder layers a read-out averages: `all`, the last N (`last:N`), or `official`, the
- * public extractor's choice (the last 8, all of them when the model has fewer).
- */
-export type LayerSpec = "all" | "official" | `last:${number}`;
+export type { LayerSpec } from "./layer-spec.js";
 
 export const OFFICIAL_LAST_LAYERS = 8;
 

@@ -12,13 +12,17 @@ import { progress } from "../util/progress.js";
 import { METADATA_FILE, type SignalResult, type SignalsLayout } from "./layout.js";
 import { massOn, minMax, stepPatches, topkIndices } from "./maps.js";
 import { officialWriter } from "./official-writer.js";
-import type { SignalMethod, SignalsWriter, SignalsWriterOptions } from "./writer.js";
+import type { SignalsWriter, SignalsWriterOptions } from "./writer.js";
 
-export type { ExtractedSample, SignalMethod, SignalsWriter, SignalsWriterOptions } from "./writer.js";
+export type { ExtractedSample, SignalsWriter, SignalsWriterOptions } from "./writer.js";
 import { forcedReadout, meanRows, stepQueryRows, type QuerySpan, type VtopLayer } from "./forced.js";
 import { gradientStepMaps, type GradientRecipe } from "./gradient.js";
 import { readoutRows, spanAttention, stepSpans } from "../eval/gaze.js";
 import { breathe } from "../util/interrupt.js";
+
+import type { ExtractionSettings, ExtractSummary, SignalMethod } from "./extract-summary.js";
+
+export type { ExtractionSettings, ExtractSummary, SignalMethod } from "./extract-summary.js";
 
 export interface ExtractOptions {
   method: SignalMethod;
@@ -72,40 +76,6 @@ export function lavitWriter(o: SignalsWriterOptions): SignalsWriter {
       );
     },
   };
-}
-
-/** Every setting the signals were made with, as summary.json records it (students check theirs against it). */
-export interface ExtractionSettings {
-  method: SignalMethod;
-  topk: number;
-  /** The gradient method's temperature (null for attention). */
-  tau: number | null;
-  /** Attention only (null for gradient). */
-  layers: LayerSpec | null;
-  layers_used: number[] | null;
-  queries: QuerySpan | null;
-  /** Gradient only (null for attention). */
-  gradient_recipe: GradientRecipe | null;
-  vtop_layer: VtopLayer;
-  only_correct: boolean;
-}
-
-export interface ExtractSummary extends ExtractionSettings {
-  count: number;
-  /** Samples the teacher ran on (count is fewer with only_correct). */
-  samples_total: number;
-  split: string;
-  grid: number;
-  v_top_width: number;
-  mean_steps: number;
-  /** Mean fraction of each step's (sum-normalised) map on that step's ground-truth patches (over steps whose region is known; null: none is, as in an imported set without boxes). */
-  grounding_mass: number | null;
-  /** Same, uniform map: the floor grounding_mass is compared against. */
-  grounding_mass_uniform: number | null;
-  /** grounding_mass per question family (steps of that family's samples). */
-  grounding_mass_by_family: Record<string, number>;
-  /** Over every sample the teacher ran on. */
-  teacher_accuracy: number;
 }
 
 /** The settings extracted signals carry when summary.json predates them: lavit's own defaults then. */

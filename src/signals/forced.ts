@@ -4,11 +4,9 @@ import { decoderForward, embedWithImage, IMAGE_START, projectVision, visionForwa
 import { imageAttentionAllRows } from "../model/readout.js";
 import { patchBatch } from "../model/vlm.js";
 import type { ReadoutRow } from "../eval/gaze.js";
+import type { QuerySpan, VtopLayer } from "./extract-summary.js";
 
-/** Which query rows a step's attention map averages. */
-export type QuerySpan = "step" | "prefix";
-/** Where V_top is read: after the decoder's final norm, or the last layer's output before it (the public extractor). */
-export type VtopLayer = "final" | "pre-norm";
+export type { QuerySpan, VtopLayer } from "./extract-summary.js";
 
 export interface ForcedReadout {
   /** Per row, [T * n]: every position's attention to the image (selected layers, mean over heads); absent when not asked. */

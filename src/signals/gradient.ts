@@ -5,13 +5,9 @@ import { decoderForward, embedWithImage, lmLogits, projectVision, visionForward,
 import { patchBatch } from "../model/vlm.js";
 import type { ReadoutRow } from "../eval/gaze.js";
 import { minMax, softmaxTemp } from "./maps.js";
+import type { GradientRecipe } from "./extract-summary.js";
 
-/**
- * `lavit`: one backward pass per step (the NLL of all its words), min-max, softmax(/tau).
- * `official`: the public extractor's recipe: one map per answer token, softmax(|g| / tau) with no
- * min-max first, at most OFFICIAL_TOKENS_PER_STEP tokens, combined weighted by strength.
- */
-export type GradientRecipe = "lavit" | "official";
+export type { GradientRecipe } from "./extract-summary.js";
 
 export const OFFICIAL_GRADIENT_TAU = 0.01;
 export const OFFICIAL_TOKENS_PER_STEP = 10;

@@ -2,7 +2,9 @@ import type { Sample } from "../data/manifest.js";
 
 // What extraction hands to a signal layout's writer (lavit's or the official one).
 
-export type SignalMethod = "attention" | "gradient";
+import type { SignalMethod } from "./extract-summary.js";
+
+export type { SignalMethod };
 
 /** One sample's extracted signals, handed to the layout's writer. */
 export interface ExtractedSample {

@@ -1,11 +1,21 @@
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
 import { loadSplit } from "../data/dataset.js";
-import { evaluateModel, THOUGHTS_READOUTS, type EvalResult, type Prediction, type ThoughtsMetrics, type ThoughtsReadout } from "../eval/evaluate.js";
-import { ANSWER_PROBES, answerProbes, type AnswerProbe, type AnswerProbes } from "../eval/answer-probes.js";
-import { evaluateForced, type ForcedResult } from "../eval/forced.js";
+import { evaluateModel } from "../eval/evaluate.js";
+import {
+  THOUGHTS_READOUTS,
+  type EvalResult,
+  type ForcedResult,
+  type Prediction,
+  type ThoughtsMetrics,
+  type ThoughtsReadout,
+  type VisionHeadsResult,
+} from "../eval/result.js";
+import { answerProbes } from "../eval/answer-probes.js";
+import { ANSWER_PROBES, type AnswerProbe, type AnswerProbes } from "../eval/probe-results.js";
+import { evaluateForced } from "../eval/forced.js";
 import type { GazeMetrics } from "../eval/gap.js";
-import { evaluateVisionHeads, type VisionHeadsResult } from "../eval/vision-heads.js";
+import { evaluateVisionHeads } from "../eval/vision-heads.js";
 import { loadModelFor, withModel } from "../model/load.js";
 import { readModelFolder } from "../model/checkpoint.js";
 import { trajHeadTrained } from "../model/training-record.js";

@@ -1,7 +1,8 @@
 import { UserError } from "../errors.js";
 import { withDefaults } from "./defaults.js";
 import { OFFICIAL_GRADIENT_TAU } from "../signals/gradient.js";
-import { LAVIT_EXTRACTION, type ExtractionSettings } from "../signals/extract.js";
+import { LAVIT_EXTRACTION } from "../signals/extract.js";
+import type { ExtractionSettings } from "../signals/extract-summary.js";
 
 /**
  * `--preset official`: every choice where the public LaViT code (Svardfox/LaViT) differs from

@@ -7,11 +7,12 @@ import { isImportedDataset } from "../data/manifest.js";
 import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
 import { numPatches, readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
-import { buildVlm, type Vlm } from "../model/vlm.js";
+import { buildVlm } from "../model/vlm.js";
 import { familyCounts, formatFamilyWeights, weighFamilies, type FamilyWeights } from "../train/family-weights.js";
 import { teacherTask } from "../train/teacher.js";
-import { train, type TrainResult, type TrainTask, type TrainOptions } from "../train/trainer.js";
-import { trainerOptions, TRAINER_FIELDS, type CommonTrainOptions } from "./trainer-options.js";
+import type { TrainResult } from "../train/result.js";
+import { trainToFolder } from "./train-folder.js";
+import { trainerOptions, TRAINER_FIELDS, withoutCallbacks, type CommonTrainOptions } from "./trainer-options.js";
 import { named, numIn, text, validateOptions } from "./options-schema.js";
 import { FAMILIES } from "../data/families/family.js";
 import { z } from "zod";
@@ -101,20 +102,9 @@ function importedDefaults<O extends { data: string; split?: string; auxPatch?: n
   return { ...opts, split: opts.split ?? "train", auxPatch: opts.auxPatch ?? 0 };
 }
 
-/** Runs a training task to its end, says where the model is, and frees the model's tensors. */
-export async function trainToFolder(out: string, task: TrainTask, options: TrainOptions, vlm: Vlm): Promise<TrainResult> {
-  try {
-    const r = await train(out, task, options);
-    if (!options.quiet) process.stderr.write(`done: step ${r.step}, loss ${r.lastLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; model in ${out}\n`);
-    return r;
-  } finally {
-    vlm.dispose();
-  }
-}
-
 /** Trains the teacher VLM on the teacher-train split (rationale + answer). */
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
-  validateOptions(teacherOptionsSchema, opts);
+  validateOptions(teacherOptionsSchema, withoutCallbacks(opts));
   const o = withDefaults(TEACHER_DEFAULTS, importedDefaults(opts));
   const options = trainerOptions(o, o.steps);
   return withOutputs(TEACHER_IO, o, async () => {
@@ -159,7 +149,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
 
 /** Pretrains the student base on scene descriptions of the teacher-train images (no questions). */
 export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
-  validateOptions(baseOptionsSchema, opts);
+  validateOptions(baseOptionsSchema, withoutCallbacks(opts));
   const o = withDefaults(BASE_DEFAULTS, opts);
   if (o.visionFrom && o.initFrom) throw new UserError("--vision-from and --init-from exclude each other (--init-from already sets the vision tower)");
   const options = trainerOptions(o, o.steps);

@@ -14,19 +14,21 @@ import { buildVlm, isHeadParam } from "../model/vlm.js";
 import { openSignals, readSignalsSummary, type SampleSignals } from "../signals/layout.js";
 import type { OfficialReadOptions as ReadSignalsOptions } from "../signals/official-layout.js";
 import { checkJoin, joinSignals } from "../signals/join.js";
-import { isTwoStage, type GateMode, type GateSchedule } from "../train/gate.js";
-import { lavitTask, type LavitSettings, type StudentSignals, type TrajSource, type TrajTarget, type VtopTarget } from "../train/student.js";
+import { isTwoStage } from "../train/gate.js";
+import type { GateMode, GateSchedule } from "../train/gate-options.js";
+import { lavitTask, type LavitSettings, type StudentSignals } from "../train/student.js";
+import type { TrajSource, TrajTarget, VtopTarget } from "../train/student-options.js";
 import { checkExtraction, flagOf, OFFICIAL_STUDENT, PRESETS, withPreset, type Preset } from "./presets.js";
 import { answerTarget, studentTargetText, type AnswerFormat, type TargetText } from "../train/target-text.js";
 import { teacherTask } from "../train/teacher.js";
-import type { TrainResult } from "../train/trainer.js";
-import { trainToFolder } from "./pretrain.js";
-import { trainerOptions, TRAINER_FIELDS, type CommonTrainOptions } from "./trainer-options.js";
+import type { TrainCallbacks, TrainResult } from "../train/result.js";
+import { trainToFolder } from "./train-folder.js";
+import { trainerOptions, TRAINER_FIELDS, withoutCallbacks, type CommonTrainOptions } from "./trainer-options.js";
 import { z } from "zod";
 import { countOrZero, flag, named, numIn, partialOptions, positiveInt, text, validateOptions } from "./options-schema.js";
 import { SPLITS, type Split } from "../data/manifest.js";
 import { duringTrainingEval } from "./student-eval.js";
-import { GATE_MODES, GATE_SCHEDULES } from "../train/gate.js";
+import { GATE_MODES, GATE_SCHEDULES } from "../train/gate-options.js";
 import { TARGET_TEXTS } from "../train/target-text.js";
 import { checkBatchSize, checkLatents, checkModelFits } from "../util/limits.js";
 import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
@@ -93,6 +95,8 @@ export interface StudentOptions extends CommonTrainOptions {
   evalSplit?: Split;
   /** Only the first n samples of that split. */
   evalLimit?: number;
+  /** Called after each of those evaluations with its metrics (library only). */
+  onEval?: TrainCallbacks["onEval"];
 }
 
 /**
@@ -257,7 +261,7 @@ export const STUDENT_IO: IoSpec = {
 
 /** Trains a student: LaViT (latent visual thoughts, alignment, gating) or the distill baseline. */
 export async function trainStudent(given: StudentOptions): Promise<TrainResult> {
-  validateOptions(studentOptionsSchema, given);
+  validateOptions(studentOptionsSchema, withoutCallbacks(given, ["onStep", "onEval"]));
   // A distill student takes the preset's training choices, not the LaViT-only ones (it has no latents).
   const distill = (given.mode ?? STUDENT_DEFAULTS.mode) === "distill";
   const table = distill
@@ -286,7 +290,7 @@ export async function trainStudent(given: StudentOptions): Promise<TrainResult> 
   if (freezeVision && !initFrom) throw new UserError("--freeze-vision needs --init-from: a vision tower trained from nothing cannot stay as it starts");
   for (const k of ["evalSplit", "evalLimit"] as const)
     if (opts[k] !== undefined && !o.evalEvery) throw new UserError(`${flagOf(k)} needs --eval-every (evaluations during training are off)`);
-  const options = { ...trainerOptions(o, o.steps), evalEvery: o.evalEvery };
+  const options = { ...trainerOptions(o, o.steps), evalEvery: o.evalEvery, onEval: o.onEval };
   return withOutputs(STUDENT_IO, { ...o, initFrom }, async () => {
     await initEngine();
     checkExtraction(readSignalsSummary(o.signals), join(o.signals, "summary.json"), o.preset);

@@ -1,9 +1,10 @@
 import { UserError } from "../errors.js";
 import { flag, intIn, numIn, positiveInt, seedField, text } from "./options-schema.js";
-import type { TrainOptions } from "../train/trainer.js";
+import type { TrainOptions } from "../train/train-options.js";
+import type { TrainCallbacks } from "../train/result.js";
 
 /** What every training stage (teacher, base, student) shares; each stage adds its own steps. */
-export interface CommonTrainOptions {
+export interface CommonTrainOptions extends Pick<TrainCallbacks, "onStep"> {
   /** Output folder for checkpoints and metrics.jsonl. */
   out: string;
   steps?: number;
@@ -73,5 +74,24 @@ export function trainerOptions(o: CommonTrainOptions, stageSteps: number): Train
     checkpointEvery: o.checkpointEvery ?? d.checkpointEvery,
     resume: !!o.resume,
     quiet: o.quiet,
+    onStep: o.onStep,
   };
+}
+
+const CALLBACKS = ["onStep", "onEval"] as const;
+
+/**
+ * A stage's options without its callbacks, which are the library's alone (no flag, no study
+ * file can give a function), so the options schema, which the CLI shares, never lists them.
+ */
+export function withoutCallbacks(o: object, allowed: readonly (typeof CALLBACKS)[number][] = ["onStep"]): object {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return o;
+  const rest: Record<string, unknown> = { ...o };
+  // A callback the stage does not call is left in, for the schema to refuse as unknown.
+  for (const k of CALLBACKS.filter((c) => allowed.includes(c))) {
+    const f = rest[k];
+    if (f !== undefined && typeof f !== "function") throw new UserError(`${k} must be a function, got ${f === null ? "null" : typeof f}`);
+    delete rest[k];
+  }
+  return rest;
 }

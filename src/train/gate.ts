@@ -1,11 +1,9 @@
+import type { GateMode, GateSchedule } from "./gate-options.js";
 import { tf } from "../engine/index.js";
 import { NEG_INF } from "../model/nn.js";
 import type { Rng } from "../util/rng.js";
 
-export const GATE_SCHEDULES = ["none", "two-stage", "two-stage-visual-only", "linear", "cosine", "closed"] as const;
-export type GateSchedule = (typeof GATE_SCHEDULES)[number];
-export const GATE_MODES = ["hard", "soft"] as const;
-export type GateMode = (typeof GATE_MODES)[number];
+export { GATE_SCHEDULES, GATE_MODES, type GateSchedule, type GateMode } from "./gate-options.js";
 
 export interface GateConfig {
   schedule: GateSchedule;

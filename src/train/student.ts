@@ -1,3 +1,4 @@
+import type { TrajSource, TrajTarget, VtopTarget } from "./student-options.js";
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
 import { UserError } from "../errors.js";
@@ -20,11 +21,7 @@ import { stageBoundary, twoStageLr } from "./two-stage.js";
 import { cosineLoss, klLoss, sparsifyTopk } from "./losses.js";
 import type { TrainOptions, TrainTask } from "./trainer.js";
 
-/** pooled: per latent, V_top pooled with its step's map; mean: the mean over image tokens for every latent; mean-last: the mean, from the last latent only (the public code). */
-export type VtopTarget = "pooled" | "mean" | "mean-last";
-export type TrajSource = "head" | "attention";
-/** steps: latent k reconstructs step k; first-last: step 1 from the last latent only (the public code). */
-export type TrajTarget = "steps" | "first-last";
+export type { TrajSource, TrajTarget, VtopTarget } from "./student-options.js";
 
 export interface LavitSettings {
   latents: number;

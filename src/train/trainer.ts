@@ -16,34 +16,11 @@ import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { warmupCosine } from "./lr.js";
 import { AdamW, clipScale, globalNorm } from "./optim.js";
+import type { EvalInfo, StepInfo, TrainResult } from "./result.js";
+import type { CheckpointStage, TrainOptions } from "./train-options.js";
 
-export interface TrainOptions {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  warmup: number;
-  minLrRatio: number;
-  weightDecay: number;
-  clip: number;
-  seed: number;
-  logEvery: number;
-  checkpointEvery: number;
-  /** Evaluate every n steps and at the last (task.evaluate); 0 or absent: never. */
-  evalEvery?: number;
-  resume: boolean;
-  quiet?: boolean;
-  /** Stops right after this step, as a crash would (tests of resume use it). */
-  haltAfter?: number;
-  /**
-   * Called between the files of a checkpoint with the stage just completed (tests throw from
-   * it to stop the writer at every file boundary, as a kill -9 would).
-   */
-  checkpointHook?: (stage: CheckpointStage, step: number) => void;
-}
-
-/** The boundaries of a checkpoint write, in order. */
-export const CHECKPOINT_STAGES = ["model", "optimizer", "step-folder", "pointer", "published", "cleaned"] as const;
-export type CheckpointStage = (typeof CHECKPOINT_STAGES)[number];
+export type { TrainResult } from "./result.js";
+export { CHECKPOINT_STAGES, type CheckpointStage, type TrainOptions } from "./train-options.js";
 
 export interface LossParts {
   total: tf.Scalar;
@@ -208,15 +185,6 @@ function truncateMetrics(file: string, step: number): void {
       }
     });
   writeFileAtomic(file, kept.map((l) => l + "\n").join(""));
-}
-
-export interface TrainResult {
-  step: number;
-  lastLoss: number;
-  seconds: number;
-  halted: boolean;
-  /** --resume of a run that had already reached its last step: nothing was trained. */
-  alreadyFinished?: boolean;
 }
 
 /** Where a run keeps its step folders; the run folder's trainer_state.json points at one. */
@@ -467,9 +435,28 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
     }
     // Before the checkpoint: a kill between the two re-runs this step on resume, and
     // truncateMetrics drops the line first, so an evaluation is never missing nor written twice.
-    if (task.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps))
-      appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...(await task.evaluate(step)) }) + "\n");
+    let evaluation: Record<string, string | number> | undefined;
+    if (task.evaluate && opts.evalEvery && (step % opts.evalEvery === 0 || step === opts.steps)) {
+      evaluation = await task.evaluate(step);
+      appendFileSync(metricsFile, JSON.stringify({ kind: EVAL_LINE_KIND, step, ...evaluation }) + "\n");
+    }
     if (step % opts.checkpointEvery === 0 || step === opts.steps) checkpoint(step, elapsed);
+    if (opts.onStep) {
+      const info: StepInfo = {
+        step,
+        steps: opts.steps,
+        loss: lastLoss,
+        parts: { ...partValues, ...(task.stepMetrics?.(step - 1) ?? {}) },
+        lr,
+        gradNorm: norm,
+        elapsedSeconds: elapsed,
+      };
+      await opts.onStep(info);
+    }
+    if (opts.onEval && evaluation) {
+      const info: EvalInfo = { step, steps: opts.steps, metrics: { ...evaluation } };
+      await opts.onEval(info);
+    }
     bar.tick(1, { loss: lastLoss.toFixed(4) });
     await breathe();
     if (opts.haltAfter !== undefined && step >= opts.haltAfter && step < opts.steps) {
