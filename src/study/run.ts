@@ -234,7 +234,9 @@ async function runCells(
       });
     }
     if (!tasks.has(refId)) {
-      state.set(refId, needs(refDir, REFERENCE_FILE));
+      // The teacher's maps too: a folder kept as records only (reference.json, cell.json) is resumed by making them again.
+      const maps = s.eval.splits.every((split) => existsSync(join(refDir, "teacher", `${split}.maps.json`)));
+      state.set(refId, maps ? needs(refDir, REFERENCE_FILE) : "todo");
       tasks.set(refId, {
         name: refId,
         after: [dataId],
