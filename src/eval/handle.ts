@@ -2,12 +2,12 @@ import type { LoadedSplit } from "../data/dataset.js";
 import { UNK, type Tokenizer } from "../data/tokenizer.js";
 import { answerFormatOf, type AnswerFormat } from "../data/manifest.js";
 import { initEngine } from "../engine/index.js";
-import { evaluateModel } from "../eval/evaluate.js";
-import type { GazeMetrics } from "../eval/gap.js";
-import type { EvalResult, Prediction, ThoughtsMetrics } from "../eval/result.js";
-import type { VlmConfig } from "./config.js";
-import { loadModelFor, type LoadedModel } from "./load.js";
-import { readModelFolder as readFolder } from "./checkpoint.js";
+import { evaluateModel } from "./evaluate.js";
+import type { GazeMetrics } from "./gap.js";
+import type { EvalResult, Prediction, ThoughtsMetrics } from "./result.js";
+import type { VlmConfig } from "../model/config.js";
+import { loadModelFor, type LoadedModel } from "../model/load.js";
+import { readModelFolder as readFolder } from "../model/checkpoint.js";
 
 export interface ModelFolder {
   config: VlmConfig;
