@@ -18,7 +18,8 @@ const FIXED: Record<string, string> = {
 const OTHERS = ["#332288", "#882255", "#44AA99", "#999933", "#AA4499", "#117733", "#88CCEE", "#DDCC77", "#CC6677", "#661100"];
 
 export function colourFor(name: string): string {
-  const base = name.replace(/ (thoughts|\(.*\))$/, "");
+  // "lavit thoughts (head)" is LaViT's too: its rows share its colour.
+  const base = name.replace(/( thoughts| \(.*\))+$/, "");
   if (FIXED[base]) return FIXED[base];
   let h = 2166136261;
   for (let i = 0; i < base.length; i++) h = Math.imul(h ^ base.charCodeAt(i), 16777619) >>> 0;
