@@ -152,31 +152,42 @@ $("explorer-controls").addEventListener("change", render);
 const decode = (b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
 const ramp = (v) => [Math.min(255, 765 * v), Math.max(0, Math.min(255, 765 * v - 255)), Math.max(0, Math.min(255, 765 * v - 510))];
 const SIDE = 132;
+let bg = null;
+function background(s) {
+  if (bg && bg.s === s) return bg.canvas;
+  const px = decode(s.image.rgb), im = new ImageData(s.image.width, s.image.height);
+  for (let p = 0; p < s.image.width * s.image.height; p++) { im.data[4 * p] = px[3 * p]; im.data[4 * p + 1] = px[3 * p + 1]; im.data[4 * p + 2] = px[3 * p + 2]; im.data[4 * p + 3] = 255; }
+  const canvas = document.createElement("canvas"); canvas.width = s.image.width; canvas.height = s.image.height; canvas.getContext("2d").putImageData(im, 0, 0);
+  bg = { s, canvas };
+  return canvas;
+}
 function panel(s, map, truth) {
-  const g = s.grid, cell = Math.max(1, Math.floor(SIDE / Math.max(g.rows, g.cols)));
+  // Cells follow the image's aspect when there is one (a 5:3 photo on a 4 x 4 grid has wide cells).
+  const g = s.grid, side = s.image ? SIDE / Math.max(s.image.width, s.image.height) : Math.max(1, Math.floor(SIDE / Math.max(g.rows, g.cols)));
   const cv = document.createElement("canvas");
-  cv.className = "map"; cv.width = g.cols * cell; cv.height = g.rows * cell;
+  cv.className = "map";
+  cv.width = s.image ? Math.round(s.image.width * side) : g.cols * side;
+  cv.height = s.image ? Math.round(s.image.height * side) : g.rows * side;
+  const cw = cv.width / g.cols, ch = cv.height / g.rows;
   const ctx = cv.getContext("2d");
   ctx.fillStyle = "#777"; ctx.fillRect(0, 0, cv.width, cv.height);
   if (s.image) {
-    const px = decode(s.image.rgb), im = ctx.createImageData(s.image.width, s.image.height);
-    for (let p = 0; p < s.image.width * s.image.height; p++) { im.data[4 * p] = px[3 * p]; im.data[4 * p + 1] = px[3 * p + 1]; im.data[4 * p + 2] = px[3 * p + 2]; im.data[4 * p + 3] = 255; }
-    const off = document.createElement("canvas"); off.width = s.image.width; off.height = s.image.height; off.getContext("2d").putImageData(im, 0, 0);
-    ctx.imageSmoothingEnabled = false; ctx.drawImage(off, 0, 0, cv.width, cv.height);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(background(s), 0, 0, cv.width, cv.height);
   }
   if (map) {
     let lo = 255, hi = 0;
     for (const v of map) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    map.forEach((v, k) => { const h = ramp(hi > lo ? (v - lo) / (hi - lo) : 0); ctx.fillStyle = "rgba(" + h.map(Math.round).join(",") + ",0.6)"; ctx.fillRect((k % g.cols) * cell, Math.floor(k / g.cols) * cell, cell, cell); });
+    map.forEach((v, k) => { const h = ramp(hi > lo ? (v - lo) / (hi - lo) : 0); ctx.fillStyle = "rgba(" + h.map(Math.round).join(",") + ",0.6)"; ctx.fillRect((k % g.cols) * cw, Math.floor(k / g.cols) * ch, cw, ch); });
   }
   const inTruth = new Set(truth || []);
   ctx.strokeStyle = "#00FFFF"; ctx.lineWidth = 2; ctx.beginPath();
   for (const k of inTruth) {
-    const r = Math.floor(k / g.cols), q = k % g.cols, x = q * cell, y = r * cell;
-    if (r === 0 || !inTruth.has(k - g.cols)) { ctx.moveTo(x, y + 1); ctx.lineTo(x + cell, y + 1); }
-    if (r === g.rows - 1 || !inTruth.has(k + g.cols)) { ctx.moveTo(x, y + cell - 1); ctx.lineTo(x + cell, y + cell - 1); }
-    if (q === 0 || !inTruth.has(k - 1)) { ctx.moveTo(x + 1, y); ctx.lineTo(x + 1, y + cell); }
-    if (q === g.cols - 1 || !inTruth.has(k + 1)) { ctx.moveTo(x + cell - 1, y); ctx.lineTo(x + cell - 1, y + cell); }
+    const r = Math.floor(k / g.cols), q = k % g.cols, x = q * cw, y = r * ch;
+    if (r === 0 || !inTruth.has(k - g.cols)) { ctx.moveTo(x, y + 1); ctx.lineTo(x + cw, y + 1); }
+    if (r === g.rows - 1 || !inTruth.has(k + g.cols)) { ctx.moveTo(x, y + ch - 1); ctx.lineTo(x + cw, y + ch - 1); }
+    if (q === 0 || !inTruth.has(k - 1)) { ctx.moveTo(x + 1, y); ctx.lineTo(x + 1, y + ch); }
+    if (q === g.cols - 1 || !inTruth.has(k + 1)) { ctx.moveTo(x + cw - 1, y); ctx.lineTo(x + cw - 1, y + ch); }
   }
   ctx.stroke();
   return cv;
