@@ -173,7 +173,7 @@ export function lineChart(o: ChartOptions): string {
     }
     const ly = m.top + 6 + i * 16;
     g.push(
-      `<line x1="${m.left + pw + 12}" x2="${m.left + pw + 32}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${s.dashed ? 1.2 : 2.5}"${s.dashed ? ' stroke-dasharray="5 4"' : ""}/><text x="${m.left + pw + 36}" y="${ly}" font-size="11" dominant-baseline="middle">${esc(s.name)}</text>`,
+      `<line x1="${m.left + pw + 12}" x2="${m.left + pw + 32}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${s.dashed ? 1.2 : 2.5}"${s.dashed ? ' stroke-dasharray="5 4"' : ""}/><text x="${m.left + pw + 36}" y="${ly}" font-size="11" dominant-baseline="middle">${esc(sorted.length ? s.name : `${s.name} (n/a)`)}</text>`,
     );
     parts.push(`<g class="series" data-name="${esc(s.name)}" data-colour="${colour}">${g.join("")}</g>`);
   });
