@@ -72,16 +72,9 @@ async function colours(page: Page): Promise<{ model: string; colour: string }[]>
     gs.map((g) => ({ model: g.getAttribute("data-name")!, colour: g.getAttribute("data-colour")! })),
   );
   const swatches = await page.$$eval("#explorer .swatch[data-model]", (ss) =>
-    ss.map((s) => ({ model: s.getAttribute("data-model")!, colour: getComputedStyle(s).backgroundColor })),
+    ss.map((s) => ({ model: s.getAttribute("data-model")!, colour: /background:(#[0-9A-Fa-f]{6})/.exec(s.getAttribute("style") ?? "")?.[1] ?? "" })),
   );
-  const hex = (rgb: string) =>
-    "#" +
-    rgb
-      .match(/\d+/g)!
-      .slice(0, 3)
-      .map((v) => Number(v).toString(16).padStart(2, "0").toUpperCase())
-      .join("");
-  return [...series, ...swatches.map((s) => ({ model: s.model, colour: hex(s.colour) }))];
+  return [...series, ...swatches];
 }
 
 /** What a researcher does: filter, sort by a gap between two models, open a sample; and nothing is fetched. */
@@ -139,8 +132,12 @@ async function explore(page: Page, total: number, models: number): Promise<void>
   expect(await page.$$eval("#explorer-detail canvas.colourbar", (c) => c.length)).toBe(1);
   const pixels = await page.$$eval("#explorer-detail canvas.map", (cs) =>
     cs.map((c) => {
-      const ctx = (c as HTMLCanvasElement).getContext("2d")!;
-      const w = (c as HTMLCanvasElement).width;
+      const canvas = c as unknown as {
+        width: number;
+        getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      };
+      const ctx = canvas.getContext("2d");
+      const w = canvas.width;
       return {
         edge: [...ctx.getImageData(Math.floor(w / 8), 0, 1, 1).data],
         mid: [...ctx.getImageData(Math.floor(w / 2) + 3, Math.floor(w / 2) + 3, 1, 1).data],
