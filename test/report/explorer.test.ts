@@ -42,7 +42,7 @@ function samples(n: number): ExplorerSample[] {
     return {
       id: `s${i}`,
       split: SPLITS[i % 2],
-      family: FAMILIES[i % 3],
+      family: FAMILIES[Math.floor(i / 6) % 3],
       question: `is there a <b>thing</b> ${i}?`,
       answer: "yes",
       image,
@@ -97,7 +97,9 @@ async function explore(page: Page, total: number, models: number): Promise<void>
   await page.selectOption('.f-correct[data-model="distill"]', "0");
   await page.selectOption('.f-correct[data-model="lavit"]', "1");
   const picked = await rows();
-  const expected = Array.from({ length: total }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 === 0 && FAMILIES[i % 3] === "count");
+  const expected = Array.from({ length: total }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 === 0 && FAMILIES[Math.floor(i / 6) % 3] === "count");
+  expect(picked.length).toBeGreaterThan(0);
+  expect(picked.length).toBeLessThan(total / 6);
   expect(picked.map((r) => r[0]).sort()).toEqual(expected.map((i) => `s${i}`).sort());
   for (const r of picked) {
     expect(r[col("split")]).toBe("test-ood");
