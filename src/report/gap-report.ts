@@ -93,7 +93,8 @@ function stepChart(x: ExplorerData, key: "js" | "mass", title: string, yLabel: s
     xLabel: "rationale step",
     yLabel,
     xCategories: Array.from({ length: steps }, (_, t) => String(t + 1)),
-    series,
+    // The teacher has no JS to itself: a run without a single value is left out, not listed n/a.
+    series: series.filter((r) => r.points.some((p) => Number.isFinite(p.y))),
     width: 520,
     height: 280,
   });

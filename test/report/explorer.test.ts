@@ -197,7 +197,7 @@ describe("the per-sample explorer", () => {
     });
   });
 
-  it("in gap.html: per-step charts and the same explorer; a run without grounding shows n/a", async () => {
+  it("in gap.html: per-step charts and the same explorer; a run lacking a metric shows n/a", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lavit-explorer-gap-"));
     const g = (js?: number) => ({ samples: 3, entropy: 2, ...(js !== undefined ? { js_to_teacher: js } : {}) });
     const report: GapReport = {
