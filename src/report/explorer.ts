@@ -88,9 +88,10 @@ const CSS = `#explorer .controls{display:flex;flex-wrap:wrap;gap:6px 14px;align-
 #explorer-table tr.sel{background:#dbe9ff}
 #explorer-table .right{color:#0072B2}#explorer-table .wrong{color:#D55E00;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:3px;vertical-align:middle}
+#explorer-detail{overflow-x:auto}
 #explorer-detail .step{display:flex;gap:8px;align-items:flex-start;margin:6px 0}
-#explorer-detail .steptext{width:160px;font-size:12px;text-align:right}
-#explorer-detail figure{margin:0;display:flex;flex-direction:column;align-items:center;font-size:11px}
+#explorer-detail .steptext{flex:none;width:150px;font-size:12px;text-align:right}
+#explorer-detail figure{flex:none;max-width:136px;margin:0;display:flex;flex-direction:column;align-items:center;font-size:11px}
 #explorer-detail canvas.map{image-rendering:pixelated;border:1px solid #ccc}
 #explorer-detail .scale{font-size:12px;display:flex;align-items:center;gap:6px;margin:4px 0}`;
 
