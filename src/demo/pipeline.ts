@@ -14,11 +14,13 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { assertNotProtected, readMarker, writeMarker } from "../util/marker.js";
 import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
 import { writeHeatmaps, type HeatmapFigure } from "./heatmaps.js";
+import { demoExplorerSamples, readPredictions } from "./explorer-data.js";
+import type { ExplorerSample } from "../report/explorer.js";
 import { RUN_RECORD, runLoadedStudy, studyPaths } from "../study/run.js";
 import { checkStudy, type LoadedStudy } from "../study/spec.js";
 import { DEMO_DEFAULTS, demoOptionsSchema, demoSizes, variants } from "./recipe.js";
 import { validateOptions } from "../stages/options-schema.js";
-import { aggregate, htmlReport, markdownReport, markdownTable, svgCurves, thoughtsRow, verdict, type DemoReport } from "./report.js";
+import { aggregate, htmlReport, markdownReport, markdownTable, curveChart, thoughtsRow, verdict, type DemoReport } from "./report.js";
 import { checkDemoSettings, DEMO_SETTINGS_FILE, recordDemoSettings, weightsDigest, type DemoSettings } from "./settings.js";
 import { STUDENT_DEFAULTS } from "../stages/train-student.js";
 import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
@@ -180,6 +182,7 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
   const perSeed: Results[] = [];
   const referencePerSeed: Record<string, Record<string, GazeMetrics>>[] = [];
   const heatmaps: HeatmapFigure[] = [];
+  const explored: ExplorerSample[] = [];
   for (const seed of seeds) {
     const key = `seed-${seed}`;
     const dataDir = paths.data(key);
@@ -205,6 +208,8 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
       }
       const data = loadSplit(dataDir, split);
       reference[split] = uniformGaze(data.samples, mapsByModel.teacher);
+      if (seed === seeds[0])
+        explored.push(...demoExplorerSamples(data, mapsByModel, Object.fromEntries(models.map((m) => [m.name, readPredictions(m.evalDir, split)]))));
       if (seed === seeds[0] && split === "test-ood")
         heatmaps.push(
           ...writeHeatmaps(
@@ -242,19 +247,27 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
     timings_s: timings,
   };
   const curves = ["loss_ce", "loss_traj", "loss_vtop"].map((key) =>
-    svgCurves(
+    curveChart(
       Object.fromEntries(
         students
           .map((v) => [v.name, readMetrics(join(paths.cell(`seed-${seeds[0]}_${v.name}`), "student", "metrics.jsonl"), key)])
           .filter(([, pts]) => (pts as unknown[]).length),
       ),
-      `${key} (seed ${seeds[0]})`,
+      key,
+      seeds[0],
     ),
   );
   recordDemoSettings(out, settings);
   writeFileAtomic(join(out, "report.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(join(out, "report.md"), markdownReport(report, heatmaps));
-  writeFileAtomic(join(out, "report.html"), htmlReport(report, curves, heatmaps));
+  writeFileAtomic(
+    join(out, "report.html"),
+    htmlReport(report, curves, heatmaps, {
+      models: [...new Set(explored.flatMap((s) => Object.keys(s.runs)))],
+      samples: explored,
+      sort: { metric: "correct", a: "lavit", b: "distill" },
+    }),
+  );
   if (!o.quiet) process.stdout.write(markdownTable(results, reference) + "\n\n" + report.verdict.statement + `\nreport: ${join(o.out, "report.html")}\n`);
   return report;
 }

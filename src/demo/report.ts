@@ -1,4 +1,6 @@
 import type { ThoughtsReadout } from "../eval/result.js";
+import { esc, lineChart } from "../report/charts.js";
+import { explorerSection, type ExplorerData } from "../report/explorer.js";
 import type { HeatmapFigure } from "./heatmaps.js";
 
 export const REPORT_METRICS = ["accuracy", "pair_accuracy", "js_to_teacher", "topk_iou", "grounding_mass", "entropy", "yes_rate", "yes_truth"] as const;
@@ -117,9 +119,9 @@ export function verdict(results: DemoReport["results"], reference?: DemoReport["
 
 function fmt(r: SplitReport, m: ReportMetric): string {
   const v = r[m];
-  if (v === undefined) return "–";
+  if (v === undefined || !Number.isFinite(v)) return "n/a";
   const sd = r[`${m}_std`];
-  return sd !== undefined ? `${v.toFixed(3)} ± ${sd.toFixed(3)}` : v.toFixed(3);
+  return sd !== undefined && Number.isFinite(sd) ? `${v.toFixed(3)} ± ${sd.toFixed(3)}` : v.toFixed(3);
 }
 
 /** The results table's rows, model by split, with the uniform-gaze scale rows last. */
@@ -187,28 +189,38 @@ export function markdownReport(rep: DemoReport, heatmaps: readonly HeatmapFigure
   ].join("\n");
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** A training curve per student, one colour per model (the same as in every other chart). */
+export function curveChart(series: Record<string, { step: number; value: number }[]>, key: string, seed: number): string {
+  return lineChart({
+    title: `${key} (seed ${seed})`,
+    xLabel: "training step",
+    yLabel: `${key} (training loss)`,
+    series: Object.entries(series).map(([name, pts]) => ({ name, points: pts.map((p) => ({ x: p.step, y: p.value })) })),
+    width: 520,
+    height: 280,
+  });
 }
 
-/** Training curves as inline SVG polylines (no scripts, no external assets). */
-export function svgCurves(series: Record<string, { step: number; value: number }[]>, title: string): string {
-  const w = 480;
-  const h = 220;
-  const pad = 36;
-  const all = Object.values(series).flat();
-  if (!all.length) return "";
-  const maxStep = Math.max(...all.map((p) => p.step));
-  const maxV = Math.max(...all.map((p) => p.value));
-  const minV = Math.min(0, ...all.map((p) => p.value));
-  const colours = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
-  const lines = Object.entries(series).map(([name, pts], i) => {
-    const d = pts
-      .map((p) => `${(pad + ((w - 2 * pad) * p.step) / maxStep).toFixed(1)},${(h - pad - ((h - 2 * pad) * (p.value - minV)) / (maxV - minV || 1)).toFixed(1)}`)
-      .join(" ");
-    return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="1.5" points="${d}"/><text x="${w - pad - 110}" y="${pad + 14 * i}" fill="${colours[i % colours.length]}" font-size="11">${esc(name)}</text>`;
+/** A metric by split, one line per model, ± a standard deviation over seeds as a band. */
+function splitChart(results: DemoReport["results"], metric: ReportMetric, label: string): string {
+  const splits = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
+  return lineChart({
+    title: `${label} by split`,
+    xLabel: "split",
+    yLabel: label,
+    xCategories: splits,
+    width: 520,
+    height: 280,
+    series: Object.entries(results).map(([name, r]) => ({
+      name,
+      points: splits.flatMap((split, x) => {
+        const v = r[split]?.[metric];
+        const sd = r[split]?.[`${metric}_std`];
+        if (v === undefined || !Number.isFinite(v)) return [];
+        return [{ x, y: v, ...(sd !== undefined && Number.isFinite(sd) ? { lo: v - sd, hi: v + sd, note: "± 1 sd over seeds" } : {}) }];
+      }),
+    })),
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(title)}"><text x="${pad}" y="16" font-size="12">${esc(title)}</text><line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/><text x="${pad}" y="${h - 8}" font-size="10">step 0</text><text x="${w - pad - 40}" y="${h - 8}" font-size="10">step ${maxStep}</text><text x="2" y="${pad}" font-size="10">${maxV.toFixed(2)}</text><text x="2" y="${h - pad}" font-size="10">${minV.toFixed(2)}</text>${lines.join("")}</svg>`;
 }
 
 function htmlFigure(f: HeatmapFigure): string {
@@ -219,13 +231,13 @@ function htmlFigure(f: HeatmapFigure): string {
   return `<figure><table class="panels">${rows.join("")}</table><figcaption>${esc(`${f.id}: "${f.question}" (answer ${f.answer}). Shown because ${f.why}.`)}</figcaption></figure>`;
 }
 
-export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly HeatmapFigure[]): string {
+export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly HeatmapFigure[], explorer?: ExplorerData): string {
   const rows = tableRows(rep.results, rep.reference).map(
     ({ model, split, r }) => `<tr><td>${esc(model)}</td><td>${esc(split)}</td>${REPORT_METRICS.map((m) => `<td>${fmt(r, m)}</td>`).join("")}</tr>`,
   );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit demo report</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.panels img{width:160px;image-rendering:pixelated}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.panels img{width:160px;image-rendering:pixelated}.charts svg{margin:4px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
 </head><body>
 <h1>lavit demo report</h1>
 <p>Seeds: ${rep.seeds.join(", ")}; shortcut prior ${esc(String(rep.config.prior))}.</p>
@@ -235,8 +247,11 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly
 ${rows.join("\n")}
 </tbody></table>
 <p>(uniform gaze): attention spread evenly over the image, scored against the same teacher maps: the scale for the gaze columns.</p>
+<div class="charts">${splitChart(rep.results, "accuracy", "accuracy")}${splitChart(rep.results, "js_to_teacher", "js_to_teacher (nats)")}${splitChart(rep.results, "grounding_mass", "grounding mass")}</div>
 <h2>Training curves</h2>
-${curves.join("\n")}
+<div class="charts">${curves.join("\n")}</div>
+<h2>Explore the samples</h2>
+${explorer ? explorerSection(explorer) : "<p>n/a</p>"}
 <h2>Where the models look</h2>
 <p>Each row: a rationale step; the image with the step's ground-truth patches outlined (cyan), then the gaze of the teacher, the distill student and the LaViT student while writing that step, and where LaViT's latent thoughts for that step look, by its trajectory head and by the latents' own attention (brighter = more attention), each with its grounding mass and its JS divergence to the teacher's map. The samples are those where the two students' gaze differs most, then a few picked at random.</p>
 <div id="heatmaps">

@@ -18,7 +18,8 @@ const FIXED: Record<string, string> = {
 const OTHERS = ["#332288", "#882255", "#44AA99", "#999933", "#AA4499", "#117733", "#88CCEE", "#DDCC77", "#CC6677", "#661100"];
 
 export function colourFor(name: string): string {
-  const base = name.replace(/ (thoughts|\(.*\))$/, "");
+  // "lavit thoughts (head)" is LaViT's too: its rows share its colour.
+  const base = name.replace(/( thoughts| \(.*\))+$/, "");
   if (FIXED[base]) return FIXED[base];
   let h = 2166136261;
   for (let i = 0; i < base.length; i++) h = Math.imul(h ^ base.charCodeAt(i), 16777619) >>> 0;
@@ -172,7 +173,7 @@ export function lineChart(o: ChartOptions): string {
     }
     const ly = m.top + 6 + i * 16;
     g.push(
-      `<line x1="${m.left + pw + 12}" x2="${m.left + pw + 32}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${s.dashed ? 1.2 : 2.5}"${s.dashed ? ' stroke-dasharray="5 4"' : ""}/><text x="${m.left + pw + 36}" y="${ly}" font-size="11" dominant-baseline="middle">${esc(s.name)}</text>`,
+      `<line x1="${m.left + pw + 12}" x2="${m.left + pw + 32}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="${s.dashed ? 1.2 : 2.5}"${s.dashed ? ' stroke-dasharray="5 4"' : ""}/><text x="${m.left + pw + 36}" y="${ly}" font-size="11" dominant-baseline="middle">${esc(sorted.length ? s.name : `${s.name} (n/a)`)}</text>`,
     );
     parts.push(`<g class="series" data-name="${esc(s.name)}" data-colour="${colour}">${g.join("")}</g>`);
   });

@@ -1,5 +1,7 @@
 /** gap.json's shape and its Markdown and HTML renderings. */
 import type { GapMetrics } from "../eval/gap.js";
+import { esc, lineChart } from "./charts.js";
+import { explorerSection, type ExplorerData } from "./explorer.js";
 
 export type GapSummary = GapMetrics & { samples: number };
 
@@ -36,7 +38,7 @@ export interface GapReport {
   per_sample: GapSampleRow[];
 }
 
-const fmt = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(4));
+const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(4));
 
 function tableRows(r: GapReport): { name: string; g: GapSummary }[] {
   return [
@@ -76,9 +78,29 @@ export function gapMarkdown(r: GapReport, withNotes = true): string {
   );
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+/** A per-step figure over the explorer's samples: for each run, its mean at step 1, 2, ... */
+function stepChart(x: ExplorerData, key: "js" | "mass", title: string, yLabel: string): string {
+  const steps = Math.max(0, ...x.samples.map((s) => s.steps.length));
+  const series = x.models.map((name) => ({
+    name,
+    points: Array.from({ length: steps }, (_, t) => {
+      const v = x.samples.map((s) => s.runs[name]?.[key]?.[t]).filter((y): y is number => typeof y === "number" && Number.isFinite(y));
+      return { x: t, y: v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN, note: `over ${v.length} samples` };
+    }),
+  }));
+  return lineChart({
+    title,
+    xLabel: "rationale step",
+    yLabel,
+    xCategories: Array.from({ length: steps }, (_, t) => String(t + 1)),
+    // The teacher has no JS to itself: a run without a single value is left out, not listed n/a.
+    series: series.filter((r) => r.points.some((p) => Number.isFinite(p.y))),
+    width: 520,
+    height: 280,
+  });
+}
 
-export function gapHtml(r: GapReport): string {
+export function gapHtml(r: GapReport, explorer?: ExplorerData): string {
   const rows = tableRows(r)
     .map(
       ({ name, g }) =>
@@ -97,6 +119,10 @@ ${rows}
 ${notes(r)
   .map((n) => `<p>${esc(n)}</p>`)
   .join("\n")}
+${explorer ? `<div class="charts">${stepChart(explorer, "js", "JS to the teacher by step", "JS divergence (nats)")}${r.regions ? stepChart(explorer, "mass", "grounding mass by step", "share of the map on the ground truth") : ""}</div>` : ""}
+<h2>Explore the samples</h2>
+${explorer ? explorerSection(explorer) : "<p>n/a</p>"}
+<h2>Where the runs differ most</h2>
 <section id="heatmaps">
 ${figures}
 </section>

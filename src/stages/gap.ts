@@ -1,15 +1,16 @@
 import { basename, join, resolve } from "node:path";
 import { withDefaults } from "./defaults.js";
 import { UserError } from "../errors.js";
-import { readDatasetInfo, readManifest, checkSplit } from "../data/manifest.js";
+import { readDatasetInfo, readManifest, checkSplit, type Sample } from "../data/manifest.js";
 import { encodePng } from "../data/png.js";
 import { imageSize, readImageAny } from "../data/read-image.js";
-import { mapGaze, meanGap, uniformGap, type GapMetrics, type StepRegions } from "../eval/gap.js";
+import { jensenShannon, mapGaze, meanGap, uniformGap, type GapMetrics, type StepRegions } from "../eval/gap.js";
 import { gapHtml, gapMarkdown, type GapHeatmap, type GapReport, type GapSampleRow } from "../report/gap-report.js";
 import { overlayPanel, tileRasters, type Raster } from "../report/overlay.js";
 import { readGazeRun, type GazeSample } from "../signals/gaze-run.js";
 import { idKey, joinSignals } from "../signals/join.js";
-import { resizeMap, toDistribution, type Grid } from "../signals/maps.js";
+import { massOn, resizeMap, toDistribution, type Grid } from "../signals/maps.js";
+import { quantiseMaps, roundSeries, thumbnail, type ExplorerSample } from "../report/explorer.js";
 import { boxesToPatches, datasetRegionBoxes, readBoxes, type Box, type SampleRegionBoxes } from "../signals/regions.js";
 import { buildDirAtomic } from "../util/atomic.js";
 import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
@@ -157,6 +158,7 @@ async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> 
   if (!common.length) throw new UserError(`${o.teacher} and ${o.compare.join(", ")} have no sample id in common`);
 
   let regionBoxes: Map<string, SampleRegionBoxes> | undefined;
+  let manifestById: Map<string, Sample> | undefined;
   let regionSize: ((s: GazeSample) => { width: number; height: number }) | undefined;
   if (o.boxes) {
     regionBoxes = new Map([...readBoxes(o.boxes)].map(([id, boxes]) => [idKey(id), { steps: [boxes] }]));
@@ -173,6 +175,7 @@ async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> 
       process.stderr.write(notice + "\n");
     }
     regionBoxes = new Map([...datasetRegionBoxes(manifest, info.size, info.size / info.patch)].map(([id, r]) => [idKey(id), r]));
+    manifestById = new Map(manifest.map((m) => [idKey(m.id), m]));
     regionSize = () => ({ width: info.size, height: info.size });
   }
 
@@ -255,6 +258,12 @@ async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> 
   });
   report.heatmaps = rendered.map((r) => r.heat);
 
+  const explored = common.map((t, i) =>
+    explorerSample(t, manifestById?.get(idKey(t.id)), o.split, regions[i], [
+      [teacherName, teacherMaps[i]],
+      ...names.map((n, k) => [n, modelMaps[i][k]] as const),
+    ]),
+  );
   // Built in a temp sibling and renamed into place, marked as lavit's, so --force may replace it.
   await buildDirAtomic(
     resolve(o.out),
@@ -263,10 +272,52 @@ async function gapInto(o: GapOptions & typeof GAP_DEFAULTS): Promise<GapReport> 
       for (const r of rendered) writeFileSync(join(tmp, r.heat.file), encodePng(r.raster.rgb, r.raster.width, r.raster.height));
       writeFileSync(join(tmp, "gap.json"), JSON.stringify(report, null, 2) + "\n");
       writeFileSync(join(tmp, "gap.md"), gapMarkdown(report));
-      writeFileSync(join(tmp, "gap.html"), gapHtml(report));
+      writeFileSync(
+        join(tmp, "gap.html"),
+        gapHtml(report, { models: [teacherName, ...names], samples: explored, sort: { metric: "js", a: names[0], b: names[1] ?? "" } }),
+      );
     },
     "gap",
   );
   if (!o.quiet) process.stdout.write(gapMarkdown(report, false) + `\nreport: ${join(o.out, "gap.html")}\n`);
   return report;
+}
+
+/** One sample for gap.html's explorer: each run's per-step JS to the teacher and mass, and its maps quantised. */
+function explorerSample(
+  t: GazeSample,
+  m: Sample | undefined,
+  split: string | undefined,
+  reg: Regions | undefined,
+  runs: readonly (readonly [string, readonly Float32Array[]])[],
+): ExplorerSample {
+  const teacher = runs[0][1];
+  const steps = Math.max(...runs.map(([, maps]) => maps.length));
+  const truth = reg && Array.from({ length: steps }, (_, k) => [...new Set(reg.at(k))]);
+  let image: ExplorerSample["image"];
+  try {
+    const img = readImageAny(t.image);
+    image = thumbnail(img.rgb, img.width, img.height);
+  } catch {
+    // An unreadable image costs the explorer its background only; the maps and figures stand.
+    image = undefined;
+  }
+  return {
+    id: t.id,
+    ...(m ? { split, family: m.family, answer: m.answer } : {}),
+    question: m?.question ?? t.question,
+    image,
+    grid: t.grid,
+    steps: Array.from({ length: steps }, (_, k) => ({ text: m?.rationale[k]?.text, truth: truth?.[k] })),
+    runs: Object.fromEntries(
+      runs.map(([name, maps], r) => [
+        name,
+        {
+          ...(truth ? { mass: roundSeries(maps.map((p, k) => massOn(p, truth[k], 1))) } : {}),
+          ...(r > 0 ? { js: roundSeries(maps.map((p, k) => (teacher[k] ? jensenShannon(p, teacher[k]) : null))) } : {}),
+          maps: quantiseMaps(maps),
+        },
+      ]),
+    ),
+  };
 }

@@ -28,6 +28,14 @@ async function screenshotReport(html: string, png: string): Promise<void> {
     // under every student panel: its grounding mass and its JS divergence to the teacher
     const captions = await page.$$eval("#heatmaps .cap", (cells) => cells.map((c) => c.textContent ?? ""));
     expect(captions.filter((c) => /^(distill|lavit): mass \d\.\d\d, JS \d\.\d{3}$/.test(c)).length).toBeGreaterThan(0);
+    // The explorer: every test sample of the first seed; a click draws its maps; lavit has one colour in every chart.
+    expect(await page.textContent("#explorer-count")).toMatch(/^(\d+) of \1 samples$/);
+    expect(await page.$$eval("#explorer-table tbody tr", (r) => r.length)).toBeGreaterThan(40);
+    await page.click("#explorer-table tbody tr:first-child");
+    expect(await page.$$eval("#explorer-detail canvas.map", (c) => c.length)).toBeGreaterThan(4);
+    const lavit = await page.$$eval('svg.chart g.series[data-name="lavit"]', (g) => g.map((x) => x.getAttribute("data-colour")));
+    expect(lavit.length).toBeGreaterThan(2);
+    expect(new Set(lavit).size).toBe(1);
     await page.screenshot({ path: png, fullPage: true });
     expect(readPng(png).width).toBe(1200);
   });

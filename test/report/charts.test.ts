@@ -35,6 +35,20 @@ describe("charts", () => {
     expect(lineChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "a", points: [{ x: 1, y: NaN }] }] })).toMatch(/n\/a/);
   });
 
+  it("marks a series without values n/a in the legend", () => {
+    const svg = lineChart({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      series: [
+        { name: "a", points: [{ x: 1, y: 2 }] },
+        { name: "b", points: [{ x: 1, y: NaN }] },
+      ],
+    });
+    expect(svg).toContain(">b (n/a)</text>");
+    expect(svg).not.toContain("NaN");
+  });
+
   it("picks round ticks", () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0.13, 0.41, 4)).toEqual([0.2, 0.3, 0.4]);

@@ -17,7 +17,7 @@ import { runCli } from "../helpers/cli.js";
 import { inChromium } from "../helpers/chromium.js";
 
 /** Opens gap.html in headless Chromium and checks what a reader sees. */
-async function checkInChromium(html: string, rows: number): Promise<void> {
+async function checkInChromium(html: string, rows: number, samples: number): Promise<void> {
   await inChromium(html, { width: 1000, height: 800 }, async (page) => {
     expect(await page.$$eval("#models tbody tr", (r) => r.length)).toBe(rows);
     const imgs = await page.$$eval("#heatmaps img", (list) =>
@@ -25,6 +25,14 @@ async function checkInChromium(html: string, rows: number): Promise<void> {
     );
     expect(imgs.length).toBeGreaterThan(0);
     expect(imgs.every((i) => i.w > 0 && i.h > 0)).toBe(true);
+    // The explorer: every compared sample, and a click draws its maps (image and every run, per step).
+    expect(await page.$$eval("#explorer-table tbody tr", (r) => r.length)).toBe(samples);
+    await page.click("#explorer-table tbody tr:first-child");
+    const panels = await page.$$eval("#explorer-detail .step", (steps) => steps.map((s) => s.querySelectorAll("canvas.map").length));
+    expect(panels.length).toBeGreaterThan(0);
+    // the image, the teacher and each compared run: as many as the table's rows (teacher, runs, uniform)
+    expect(panels.every((n) => n === rows)).toBe(true);
+    expect(await page.evaluate(() => performance.getEntriesByType("resource").length)).toBe(0);
   });
 }
 
@@ -122,7 +130,7 @@ describe("lavit gap on lavit models", () => {
     expect(shown[0]).toBe(max);
     for (const h of json.heatmaps) expect(readPng(join(out, h.file)).width).toBeGreaterThan(0);
     expect(readFileSync(join(out, "gap.md"), "utf8")).toMatch(/\| lavit-student \| 6 \|/);
-    await checkInChromium(join(out, "gap.html"), 3);
+    await checkInChromium(join(out, "gap.html"), 3, 6);
   });
 
   it("`eval --dump-thoughts` dumps where the latent thoughts look, either read-out, and gap on it gives eval's row for that read-out; a model without latents is refused", async () => {
@@ -246,7 +254,7 @@ describe("lavit gap on foreign folders", () => {
     const rows = r.heatmaps[0].id === "7" ? 2 : 1;
     expect(png.width).toBe(3 * 256 + 2 * 4);
     expect(png.height).toBe(rows * 154 + (rows - 1) * 4);
-    await checkInChromium(join(out, "gap.html"), 3);
+    await checkInChromium(join(out, "gap.html"), 3, 2);
   });
 
   it("refuses bad input naming the file (exit 2 from the CLI)", async () => {
