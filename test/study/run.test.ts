@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { inChromium } from "../helpers/chromium.js";
 import type { StudyReport } from "../../src/study/report.js";
 
 // The built CLI (npm test builds first): each cell is a worker process, and from dist it starts fast.
+const RUN_RECORD_FILE = "study-run.json";
 const BIN = join(process.cwd(), "bin", "lavit.js");
 const SMOKE = join(process.cwd(), "studies", "smoke.json");
 const env = { ...process.env, LAVIT_NO_PROGRESS: "1" };
@@ -72,6 +73,25 @@ describe("lavit study on studies/smoke.json", () => {
       expect(await page.$$eval("#cells tbody tr", (r) => r.length)).toBe(8);
       expect(requests.filter((u) => !u.startsWith("file:"))).toEqual([]);
     });
+
+    // A run kept as records alone (what docs/studies keeps) resumes: its missing cell is made
+    // again, data, signals and the teacher's maps with it, to the same metrics.
+    const records = join(root, "records");
+    for (const f of [RUN_RECORD_FILE, ...readdirSync(join(whole, "refs")).map((k) => join("refs", k, "reference.json"))]) {
+      mkdirSync(join(records, dirname(f)), { recursive: true });
+      copyFileSync(join(whole, f), join(records, f));
+    }
+    const kept = finished(whole).slice(1);
+    for (const id of kept) {
+      mkdirSync(join(records, "cells", id), { recursive: true });
+      copyFileSync(join(whole, "cells", id, "cell.json"), join(records, "cells", id, "cell.json"));
+    }
+    const fromRecords = lavit(["study", "run", SMOKE, "--out", records, "--resume", "--quiet"]);
+    expect(fromRecords.status, fromRecords.stderr).toBe(0);
+    const redone = finished(whole)[0];
+    expect(JSON.parse(readFileSync(join(records, "cells", redone, "cell.json"), "utf8")).metrics).toEqual(
+      JSON.parse(readFileSync(join(whole, "cells", redone, "cell.json"), "utf8")).metrics,
+    );
 
     // A changed study file is a new study: --resume names what changed.
     const changed = join(root, "changed.json");
