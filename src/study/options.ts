@@ -6,49 +6,33 @@ import { studentOptionsSchema } from "../stages/train-student.js";
 
 export type OptionStage = "data" | "extract" | "student";
 
-/**
- * The options a study may set, per stage: everything the stage takes except what the study
- * itself decides (folders, seeds, the models, resuming, output).
- */
+/** What the study itself decides for every cell (folders, seeds, models, resuming, output), so a study file may not set it. */
+const DECIDED_BY_STUDY = new Set([
+  "out",
+  "data",
+  "signals",
+  "teacher",
+  "config",
+  "metadata",
+  "allowOutsideRoot",
+  "strict",
+  "split",
+  "initFrom",
+  "seed",
+  "resume",
+  "force",
+  "quiet",
+]);
+
+/** The options a study may set, per stage: the stage's own options (its schema) less what the study decides. */
+function allowed(schema: { shape: Record<string, unknown> }): readonly string[] {
+  return Object.keys(schema.shape).filter((k) => !DECIDED_BY_STUDY.has(k));
+}
+
 const ALLOWED: Record<OptionStage, readonly string[]> = {
-  data: ["setting", "size", "patch", "prior", "teacherTrain", "train", "test"],
-  extract: ["method", "layout", "topk", "tau", "layers", "queries", "gradientRecipe", "vtopLayer", "onlyCorrect", "preset", "limit"],
-  student: [
-    "mode",
-    "latents",
-    "wVtop",
-    "wTraj",
-    "vtopTarget",
-    "trajTopk",
-    "trajSource",
-    "trajTarget",
-    "trajHead",
-    "gateSchedule",
-    "stage2LrRatio",
-    "stage2ResetOptimizer",
-    "preset",
-    "gateOpenAt",
-    "gateMode",
-    "gatePrompt",
-    "traj",
-    "vtop",
-    "gate",
-    "answerWeight",
-    "targetText",
-    "freezeVision",
-    "steps",
-    "batchSize",
-    "lr",
-    "warmup",
-    "minLrRatio",
-    "weightDecay",
-    "clip",
-    "logEvery",
-    "checkpointEvery",
-    "evalEvery",
-    "evalSplit",
-    "evalLimit",
-  ],
+  data: allowed(generateOptionsSchema),
+  extract: allowed(extractOptionsSchema),
+  student: allowed(studentOptionsSchema),
 };
 
 const STAGE_NAME: Record<OptionStage, string> = { data: "data generate", extract: "extract", student: "train student" };
