@@ -30,6 +30,7 @@ export {
   evaluate,
   evaluateTeacherForced,
   evaluateVisionTower,
+  evaluateLoaded,
   evaluateOptionsSchema,
   diagnosticOptionsSchema,
   type AnswerProbe,
@@ -86,7 +87,7 @@ export { readDatasetInfo, readManifest, parseManifest, SPLITS, type DatasetInfo,
 export type { ImageReadOptions } from "./data/images.js";
 export { Tokenizer, SPECIAL_TOKENS, MAX_LATENTS } from "./data/tokenizer.js";
 export { readVlmConfig, type VlmConfig, type VisionConfig, type DecoderConfig } from "./model/config.js";
-export { readModelFolder, loadModel, evaluateLoaded, type ModelFolder, type ModelHandle, type LoadedEvaluation } from "./eval/handle.js";
+export { readModelFolder, loadModel, type ModelFolder, type ModelHandle, type LoadedEvaluation } from "./eval/handle.js";
 export {
   openSignals,
   detectLayout,

@@ -68,9 +68,10 @@ export interface LoadedEvaluation {
 
 /**
  * Greedy answers of a loaded model on a loaded split, scored as `lavit eval` scores them (the
- * answer format is the dataset's unless given).
+ * answer format is the dataset's unless given). Library callers reach it through
+ * stages/evaluate.ts's `evaluateLoaded`, which checks the options first.
  */
-export async function evaluateLoaded(
+export async function evaluateHandle(
   model: ModelHandle,
   data: LoadedSplit,
   opts: { batchSize?: number; answerFormat?: AnswerFormat } = {},

@@ -7,7 +7,7 @@ import { readSafetensors, SafetensorsError } from "../io/safetensors.js";
 import { massOn, stepPatches } from "./maps.js";
 import { detectLayout, METADATA_FILE, openSignals, type SignalsLayout } from "./layout.js";
 import type { OfficialReadOptions } from "./official-layout.js";
-import { checkJoin, joinSignals, resultId } from "./join.js";
+import { checkJoin, joinSignals } from "./join.js";
 
 export interface CheckOptions extends OfficialReadOptions {
   /** A lavit dataset whose ground-truth patches give the grounding mass (joined by id / question_id). */
@@ -115,9 +115,8 @@ export function checkSignals(root: string, opts: CheckOptions = {}): CheckSummar
       if (o.dtype) dtypes.add(o.dtype);
       for (const m of o.methods) methods.add(m);
     } else grids[`${grid}x${grid}`] = (grids[`${grid}x${grid}`] ?? 0) + 1;
-    const dim = s.vTop!.dim;
-    if (width < 0) width = dim;
-    else if (dim !== width) throw new UserError(`${root}: sample ${resultId(s.result) ?? k}: V_top width ${dim}, but the first sample's is ${width}`);
+    // source.read has refused a sample whose width is not the first's (sample-check.ts).
+    width = s.vTop!.dim;
     counts.push(s.steps.length);
     const i = sampleOf?.get(k);
     if (manifest && i !== undefined) {

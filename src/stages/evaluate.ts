@@ -1,6 +1,7 @@
 import { initEngine } from "../engine/index.js";
 import { UserError } from "../errors.js";
-import { loadSplit } from "../data/dataset.js";
+import { loadSplit, type LoadedSplit } from "../data/dataset.js";
+import { evaluateHandle, type LoadedEvaluation, type ModelHandle } from "../eval/handle.js";
 import { evaluateModel } from "../eval/evaluate.js";
 import {
   THOUGHTS_READOUTS,
@@ -50,6 +51,25 @@ export const evaluateOptionsSchema = named(
 
 /** The options of the diagnostics (`evaluateTeacherForced`, `evaluateVisionTower`). */
 export const diagnosticOptionsSchema = named(z.object(DIAGNOSTIC_FIELDS).strict(), "eval option");
+
+/** The options of `evaluateLoaded` (a library caller's alone: no CLI command takes them). */
+export const loadedEvaluationOptionsSchema = named(
+  z.object({ batchSize: positiveInt().optional(), answerFormat: z.enum(ANSWER_FORMATS).optional() }).strict(),
+  "evaluateLoaded option",
+);
+
+/**
+ * Greedy answers of a model from `loadModel` on a split from `loadSplit`, scored as `evaluate`
+ * scores them (the answer format is the dataset's unless given).
+ */
+export async function evaluateLoaded(
+  model: ModelHandle,
+  data: LoadedSplit,
+  opts: { batchSize?: number; answerFormat?: AnswerFormat } = {},
+): Promise<LoadedEvaluation> {
+  validateOptions(loadedEvaluationOptionsSchema, opts);
+  return evaluateHandle(model, data, opts);
+}
 import { ANSWER_FORMATS, answerFormatOf, type AnswerFormat } from "../data/manifest.js";
 import { countUnknownWords } from "./unknown-words.js";
 

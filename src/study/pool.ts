@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { UserError } from "../errors.js";
+import { onInterrupt } from "../util/interrupt.js";
 import { formatPayload, progress, type Progress, type ProgressMessage } from "../util/progress.js";
 import type { WorkerReply, WorkerTask } from "./worker.js";
 
@@ -92,15 +93,8 @@ export async function runInProcesses(
     for (const child of running) child.kill();
   };
   // A parent stopped by a signal takes its workers with it (their checkpoints stay for --resume).
-  const onSignal = (signal: NodeJS.Signals) => {
-    killAll();
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    process.kill(process.pid, signal);
-  };
   process.once("exit", killAll);
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const settle = onInterrupt(killAll);
   let failure: Error | null = null;
   let waiting: (() => void)[] = [];
   const wake = () => {
@@ -163,8 +157,7 @@ export async function runInProcesses(
   } finally {
     view.stop();
     process.removeListener("exit", killAll);
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    settle();
   }
   if (failure) throw failure;
 }

@@ -1,7 +1,6 @@
 import type { TrajSource, TrajTarget, VtopTarget } from "./student-options.js";
 import { join } from "node:path";
 import { tf } from "../engine/index.js";
-import { UserError } from "../errors.js";
 import type { LoadedSplit } from "../data/dataset.js";
 import { checkPositions, numPatches } from "../model/config.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
@@ -10,6 +9,7 @@ import { checkSplitQuestions, longestSequence, promptIds, stepForLatent, targetI
 import { decoderForward, embedWithImage, IMAGE_START, lmLogits, projectVision, trajHeadLogits, vtopHead, type Vlm } from "../model/vlm.js";
 import { layerHeadMean } from "../model/readout.js";
 import { resizeSquare, type SampleSignals } from "../signals/layout.js";
+import { checkSample } from "../signals/sample-check.js";
 import { fnv1a } from "../util/hash.js";
 import { LruCache } from "../util/lru.js";
 import { Rng } from "../util/rng.js";
@@ -55,6 +55,8 @@ export interface StudentSignals {
 
 /** Signals already in memory (small folders, tests), as a StudentSignals. */
 export function signalsInMemory(samples: readonly SampleSignals[]): StudentSignals {
+  let width: number | undefined;
+  for (const [i, sample] of samples.entries()) width = checkSample(sample, `signals in memory: sample ${i}`, width);
   return {
     size: samples.length,
     vTopDim: samples[0].vTop.dim,
@@ -135,10 +137,8 @@ export function lavitTask(
   const cache = new LruCache<number, LatentTargets>(LATENT_CACHE_SAMPLES);
   const latent = (i: number): LatentTargets =>
     cache.get(i, () => {
-      const sig = signals.read(i);
-      if (sig.vTop.dim !== dT)
-        throw new UserError(`${sig.result.v_top_path_abs ?? `sample ${data.samples[i]?.id}`}: V_top width ${sig.vTop.dim}, but the first sample's is ${dT}`);
-      return latentTargets(sig, s);
+      // A sample of another width than the first's is refused by the reader (sample-check.ts).
+      return latentTargets(signals.read(i), s);
     });
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");

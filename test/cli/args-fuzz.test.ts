@@ -1,7 +1,8 @@
-import { describe, expect, it, vi, afterEach } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { Command, Option } from "commander";
-import { buildProgram, main } from "../../src/cli/main.js";
+import { buildProgram } from "../../src/cli/main.js";
+import { leafCommands, runMain } from "../helpers/cli-in-process.js";
 
 /**
  * The argument layer under random values: for every command and every flag that parses a
@@ -20,15 +21,19 @@ interface Leaf {
   valued: Option[];
 }
 
-function leaves(cmd: Command, path: string[] = []): Leaf[] {
-  if (cmd.commands.length) return cmd.commands.flatMap((c) => leaves(c, [...path, c.name()]));
+/** Each leaf command with the arguments that let it parse, and its flags that parse a value. */
+function leaves(program: Command): Leaf[] {
+  return leafCommands(program).map(({ path, cmd }) => leaf(path, cmd));
+}
+
+function leaf(path: string[], cmd: Command): Leaf {
   const args: string[] = [];
   for (const a of cmd.registeredArguments) if (a.required) args.push(a.name() === "question" ? "is it red" : MISSING);
   for (const o of cmd.options)
     if (o.mandatory) args.push(`${o.long}=${o.long === "--out" ? NO_OUT : o.long === "--split" ? "train" : o.long === "--id" ? "x" : MISSING}`);
   // Optional inputs and outputs too: never the defaults, which may be real folders.
   for (const o of cmd.options) if (!o.mandatory && o.required && !o.parseArg) args.push(`${o.long}=${o.long === "--out" ? NO_OUT : MISSING}`);
-  return [{ path, args, valued: cmd.options.filter((o) => o.required && o.parseArg) }];
+  return { path, args, valued: cmd.options.filter((o) => o.required && o.parseArg) };
 }
 
 const value = fc.oneof(
@@ -60,20 +65,12 @@ const value = fc.oneof(
 );
 
 let stderr = "";
-afterEach(() => vi.restoreAllMocks());
 
+/** The CLI in process: its exit code, its stderr kept in `stderr` for the assertions that follow. */
 async function run(argv: string[]): Promise<number> {
-  stderr = "";
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  try {
-    return await main(["node", "lavit", ...argv]);
-  } finally {
-    vi.restoreAllMocks();
-  }
+  const r = await runMain(argv);
+  stderr = r.stderr;
+  return r.code;
 }
 
 describe("CLI argument layer", () => {

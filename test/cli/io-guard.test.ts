@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argument, Command, Option } from "commander";
-import { buildProgram, main } from "../../src/cli/main.js";
+import { buildProgram } from "../../src/cli/main.js";
+import { leafCommands, runMain } from "../helpers/cli-in-process.js";
 import { ioSpecOf } from "../../src/cli/io.js";
 import { flagOf, isOutput, type IoRole, type IoSpec } from "../../src/util/io-guard.js";
 
@@ -31,10 +32,7 @@ interface Leaf {
   cmd: Command;
 }
 
-function leaves(cmd: Command, path: string[] = []): Leaf[] {
-  if (cmd.commands.length) return cmd.commands.flatMap((c) => leaves(c, [...path, c.name()]));
-  return [{ name: path.join(" "), path, cmd }];
-}
+const leaves = (program: Command): Leaf[] => leafCommands(program).map(({ path, cmd }) => ({ name: path.join(" "), path, cmd }));
 
 const pathOptions = (cmd: Command) => cmd.options.filter((o: Option) => OUTPUT_NAME.test(o.long ?? "") || PATH_VALUE.test(o.flags));
 const pathArgs = (cmd: Command) => cmd.registeredArguments.filter((a: Argument) => PATH_ARG.test(a.name()));
@@ -96,20 +94,12 @@ describe("every command declares its paths to the output guard", () => {
 });
 
 let stderr = "";
-afterEach(() => vi.restoreAllMocks());
 
+/** The CLI in process: its exit code, its stderr kept in `stderr` for the assertions that follow. */
 async function run(argv: string[]): Promise<number> {
-  stderr = "";
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  try {
-    return await main(["node", "lavit", ...argv]);
-  } finally {
-    vi.restoreAllMocks();
-  }
+  const r = await runMain(argv);
+  stderr = r.stderr;
+  return r.code;
 }
 
 /** Options a command needs besides its paths, so that parsing passes and the stage begins. */

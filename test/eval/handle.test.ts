@@ -7,8 +7,8 @@ import { loadSplit } from "../../src/data/dataset.js";
 import { Tokenizer } from "../../src/data/tokenizer.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { buildVlm } from "../../src/model/vlm.js";
-import { evaluateLoaded, loadModel, readModelFolder } from "../../src/eval/handle.js";
-import { evaluate } from "../../src/stages/evaluate.js";
+import { loadModel, readModelFolder } from "../../src/eval/handle.js";
+import { evaluate, evaluateLoaded } from "../../src/stages/evaluate.js";
 import { UserError } from "../../src/errors.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
 

@@ -72,11 +72,26 @@ function craftZip(records: Record_[], central: { name: string; record: number; s
   return Buffer.concat([...locals, cdBytes, end]);
 }
 
-/** The data.pkl of a real [2, 2] fp32 tensor file. */
-function tensorPickle(dir: string): Uint8Array {
+/** The data.pkl of a real [2, 2] fp32 tensor file, as a stored (uncompressed) record. */
+function pickleRecord(dir: string): Record_ {
   const f = join(dir, "small.pth");
   writePth(f, { dtype: "fp32", shape: [2, 2], data: [1, 2, 3, 4] });
-  return unzipSync(readFileSync(f))["archive/data.pkl"];
+  const data = unzipSync(readFileSync(f))["archive/data.pkl"];
+  return { name: "archive/data.pkl", data, method: 0, size: data.length };
+}
+
+/**
+ * That pickle and its one storage, data/0: the deflate `stream`, declaring `size` bytes in its
+ * local header and `centralSize` (when given) in the central directory.
+ */
+function oneStorageZip(dir: string, stream: Buffer, size: number, centralSize?: number): Buffer {
+  return craftZip(
+    [pickleRecord(dir), { name: "archive/data/0", data: stream, method: 8, size }],
+    [
+      { name: "archive/data.pkl", record: 0 },
+      { name: "archive/data/0", record: 1, ...(centralSize !== undefined ? { size: centralSize } : {}) },
+    ],
+  );
 }
 
 /** readPth in a child process: its error message and its peak resident memory. */
@@ -101,11 +116,7 @@ describe("readPth on zip bombs", () => {
     const dir = tmp();
     const file = join(dir, "bomb.pth");
     const stream = zerosStream(1536);
-    const records: Record_[] = [
-      { name: "archive/data.pkl", data: tensorPickle(dir), method: 0, size: 0 },
-      { name: "archive/data/0", data: stream, method: 8, size: 1536 * MB },
-    ];
-    records[0].size = records[0].data.length;
+    const records: Record_[] = [pickleRecord(dir), { name: "archive/data/0", data: stream, method: 8, size: 1536 * MB }];
     const central = [{ name: "archive/data.pkl", record: 0 }, ...Array.from({ length: 8 }, (_, i) => ({ name: `archive/data/${i}`, record: 1 }))];
     writeFileSync(file, craftZip(records, central));
     const { message, maxRssMb } = readInChild(file);
@@ -127,21 +138,7 @@ describe("readPth on zip bombs", () => {
   it("refuses a declared size that deflate cannot reach from the compressed size, before inflating", () => {
     const dir = tmp();
     const file = join(dir, "ratio.pth");
-    const pkl = tensorPickle(dir);
-    const stream = zerosStream(1);
-    writeFileSync(
-      file,
-      craftZip(
-        [
-          { name: "archive/data.pkl", data: pkl, method: 0, size: pkl.length },
-          { name: "archive/data/0", data: stream, method: 8, size: 16 },
-        ],
-        [
-          { name: "archive/data.pkl", record: 0 },
-          { name: "archive/data/0", record: 1, size: 2 ** 31 },
-        ],
-      ),
-    );
+    writeFileSync(file, oneStorageZip(dir, zerosStream(1), 16, 2 ** 31));
     expect(() => readPth(file)).toThrow(
       /ratio\.pth: looks like a zip bomb: entry "archive\/data\/0" declares 2147483648 bytes from \d+ compressed, more than deflate can expand/,
     );
@@ -150,28 +147,14 @@ describe("readPth on zip bombs", () => {
   it("refuses a storage whose declared size is not what the pickle needs, before inflating it", () => {
     const dir = tmp();
     const file = join(dir, "size.pth");
-    const pkl = tensorPickle(dir);
-    const stream = zerosStream(8);
-    writeFileSync(
-      file,
-      craftZip(
-        [
-          { name: "archive/data.pkl", data: pkl, method: 0, size: pkl.length },
-          { name: "archive/data/0", data: stream, method: 8, size: 8 * MB },
-        ],
-        [
-          { name: "archive/data.pkl", record: 0 },
-          { name: "archive/data/0", record: 1 },
-        ],
-      ),
-    );
+    writeFileSync(file, oneStorageZip(dir, zerosStream(8), 8 * MB));
     expect(() => readPth(file)).toThrow(`${file}: storage data/0 holds ${8 * MB} bytes, expected 4 fp32 values`);
   });
 
   it("refuses an entry listed twice, and a stored entry whose two sizes differ", () => {
     const dir = tmp();
-    const pkl = tensorPickle(dir);
-    const rec: Record_ = { name: "archive/data.pkl", data: pkl, method: 0, size: pkl.length };
+    const rec = pickleRecord(dir);
+    const pkl = rec.data;
     const twice = join(dir, "twice.pth");
     writeFileSync(
       twice,

@@ -6,60 +6,60 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
 import { loadSplit } from "../../src/data/dataset.js";
-import { buildVlm } from "../../src/model/vlm.js";
-import { extractSignals } from "../../src/signals/extract.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { tinyDataset } from "../helpers/tiny.js";
+import { randomTeacherSignals } from "../helpers/signals.js";
+import { timelessMetrics } from "../helpers/training.js";
 import { runCli } from "../helpers/cli.js";
 
-const finalLoss = (dir: string) => {
-  const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  // Everything but the wall clock: losses per term, gate, lr, gradient norm.
-  return lines.filter((l) => typeof l.loss === "number").map(({ elapsed_s: _, ...rest }) => rest);
-};
+/** Every loss line but its wall clock: losses per term, gate, lr, gradient norm. */
+const finalLoss = (dir: string) => timelessMetrics(dir).filter((l) => typeof l.loss === "number");
+
+/** A tiny dataset and a folder for runs: what both tests start from. */
+async function setUp(prefix: string) {
+  await initEngine();
+  const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
+  return { dataDir, data: loadSplit(dataDir, "train"), base: mkdtempSync(join(tmpdir(), prefix)) };
+}
+
+/** `lavit train student` for 3 steps of a 2-latent student from nothing on `signals`, into `out`. */
+function trainStudentCli(signals: string, dataDir: string, out: string, extra: string[] = []) {
+  return runCli([
+    "train",
+    "student",
+    "--signals",
+    signals,
+    "--data",
+    dataDir,
+    "--init-from",
+    "none",
+    "--latents",
+    "2",
+    "--steps",
+    "3",
+    "--warmup",
+    "0",
+    "--batch-size",
+    "4",
+    "--quiet",
+    "--out",
+    out,
+    ...extra,
+  ]);
+}
 
 describe("extract --layout official, then train student --signals <official root>", () => {
   it("joins by question_id and trains exactly as with lavit's own layout (fp32 V_top)", async () => {
-    await initEngine();
-    const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
-    const data = loadSplit(dataDir, "train");
-    const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
-    const base = mkdtempSync(join(tmpdir(), "lavit-rt-"));
+    const { dataDir, data, base } = await setUp("lavit-rt-");
     const lavitDir = join(base, "lavit");
     const officialDir = join(base, "official");
-    const o = { method: "attention" as const, topk: 4, tau: 0.05, quiet: true };
-    await extractSignals(teacher, data.tokenizer, data, lavitDir, o);
-    await extractSignals(teacher, data.tokenizer, data, officialDir, { ...o, layout: "official", vtopDtype: "fp32" });
-    teacher.dispose();
+    await randomTeacherSignals(data, lavitDir);
+    await randomTeacherSignals(data, officialDir, { layout: "official", vtopDtype: "fp32" });
     // A root from the official builder carries no lavit id: join by question_id alone.
     const metaFile = join(officialDir, OFFICIAL_METADATA);
     const meta = JSON.parse(readFileSync(metaFile, "utf8"));
     for (const r of meta.results) delete r.id;
     writeFileSync(metaFile, JSON.stringify(meta));
-    const train = (sig: string, out: string) =>
-      runCli([
-        "train",
-        "student",
-        "--signals",
-        sig,
-        "--data",
-        dataDir,
-        "--init-from",
-        "none",
-        "--latents",
-        "2",
-        "--steps",
-        "3",
-        "--warmup",
-        "0",
-        "--batch-size",
-        "4",
-        "--quiet",
-        "--out",
-        join(base, out),
-      ]);
+    const train = (sig: string, out: string) => trainStudentCli(sig, dataDir, join(base, out));
     const a = train(lavitDir, "sa");
     expect(a.status, a.stderr).toBe(0);
     const b = train(officialDir, "sb");
@@ -80,14 +80,9 @@ describe("extract --layout official, then train student --signals <official root
 
 describe("train student --signals <official root>: the join", () => {
   it("joins question_id to the manifest's id whatever the metadata's order, refuses a wrong question, counts missing samples", async () => {
-    await initEngine();
-    const dataDir = await tinyDataset({ teacherTrain: 4, train: 12, test: 4 });
-    const data = loadSplit(dataDir, "train");
-    const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
-    const base = mkdtempSync(join(tmpdir(), "lavit-join-"));
+    const { dataDir, data, base } = await setUp("lavit-join-");
     const root = join(base, "official");
-    await extractSignals(teacher, data.tokenizer, data, root, { method: "attention", topk: 4, tau: 0.05, quiet: true, layout: "official", vtopDtype: "fp32" });
-    teacher.dispose();
+    await randomTeacherSignals(data, root, { layout: "official", vtopDtype: "fp32" });
     const manifest = readManifest(dataDir, "train");
     type Result = { id?: string; question_id: number; question: string; ground_truth_enriched: string };
     const meta = JSON.parse(readFileSync(join(root, OFFICIAL_METADATA), "utf8")) as { results: Result[] };
@@ -99,31 +94,7 @@ describe("train student --signals <official root>: the join", () => {
       writeFileSync(file, JSON.stringify({ results }));
       return file;
     };
-    const train = (meta: string, out: string, extra: string[] = []) =>
-      runCli([
-        "train",
-        "student",
-        "--signals",
-        root,
-        "--metadata",
-        meta,
-        "--data",
-        dataDir,
-        "--init-from",
-        "none",
-        "--latents",
-        "2",
-        "--steps",
-        "3",
-        "--warmup",
-        "0",
-        "--batch-size",
-        "4",
-        "--quiet",
-        "--out",
-        join(base, out),
-        ...extra,
-      ]);
+    const train = (meta: string, out: string, extra: string[] = []) => trainStudentCli(root, dataDir, join(base, out), ["--metadata", meta, ...extra]);
     const inOrder = train(metadata("in-order", official), "a");
     expect(inOrder.status, inOrder.stderr).toBe(0);
     expect(inOrder.stderr).toBe("");

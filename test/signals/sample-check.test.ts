@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkDecodedSample, type DecodedSample } from "../../src/signals/sample-check.js";
-import { readSignals } from "../../src/signals/layout.js";
+import { readSignals, type SampleSignals } from "../../src/signals/layout.js";
+import { signalsInMemory } from "../../src/train/student.js";
 import { checkSignals } from "../../src/signals/check.js";
 import { writeSafetensors } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/errors.js";
@@ -106,6 +107,13 @@ describe("the lavit layout's reader (signals check and training) runs checkDecod
     expect(() => readSignals(dir, 2)).toThrow(/b\.json: results\.1 \(sample b\): steps\.0\.p_t sums to 0/);
     // Without V_top (attention dumps), the steps are still checked.
     expect(() => readSignals(dir, 2, { vTop: false })).toThrow(/steps\.0\.p_t sums to 0/);
+  });
+
+  it("training's signals in memory pass the same width check", () => {
+    const [a, b] = readSignals(folder(), 2).samples as SampleSignals[];
+    expect(signalsInMemory([a, b]).vTopDim).toBe(3);
+    const wide = { ...b, vTop: { rows: 4, dim: 5, data: new Float32Array(20) } };
+    expect(() => signalsInMemory([a, wide])).toThrow(new UserError("signals in memory: sample 1: V_top has width 5, but the first sample read has 3"));
   });
 
   it("signals check exits 2 with one line naming the file", () => {

@@ -22,11 +22,7 @@ import { buildProgram } from "../../src/cli/main.js";
 import type { Command } from "commander";
 import { flagOf } from "../../src/stages/presets.js";
 import { TRAINER_FIELDS } from "../../src/stages/trainer-options.js";
-import { initEngine } from "../../src/engine/index.js";
-import { loadSplit } from "../../src/data/dataset.js";
-import { saveModel } from "../../src/model/checkpoint.js";
-import { buildVlm } from "../../src/model/vlm.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { savedTeacherSignals } from "../helpers/signals.js";
 
 /** Inputs that do not exist and an output below a file: a run that passes validation fails fast after it. */
 const MISSING = "/nonexistent-lavit-input";
@@ -255,16 +251,7 @@ describe("every stage under random options: a UserError or a valid run", () => {
   });
 
   it("trainStudent: small options on real signals train or are refused", async () => {
-    await initEngine();
-    const data = await tinyDataset({ teacherTrain: 2, train: 8, test: 2 });
-    const split = loadSplit(data, "train");
-    const teacher = buildVlm(tinyConfig(split.tokenizer.size, { layers: 2 }), 1);
-    const root = mkdtempSync(join(tmpdir(), "lavit-schema-st-"));
-    const teacherDir = join(root, "teacher");
-    saveModel(teacherDir, teacher.config, teacher.store, split.tokenizer, 0);
-    teacher.dispose();
-    const signals = join(root, "signals");
-    await extract({ data, teacher: teacherDir, out: signals, quiet: true });
+    const { data, signals, root } = await savedTeacherSignals({ teacherTrain: 2, train: 8, test: 2 }, { layers: 2, prefix: "lavit-schema-st-" });
     let n = 0;
     let trained = 0;
     await fc.assert(

@@ -2,59 +2,29 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initEngine } from "../../src/engine/index.js";
-import { loadSplit } from "../../src/data/dataset.js";
-import { saveModel } from "../../src/model/checkpoint.js";
-import { buildVlm } from "../../src/model/vlm.js";
-import { extract } from "../../src/stages/extract.js";
 import { trainTeacher } from "../../src/stages/pretrain.js";
 import { trainStudent, type StudentOptions } from "../../src/stages/train-student.js";
 import type { EvalInfo, StepInfo } from "../../src/train/result.js";
 import { UserError } from "../../src/errors.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { tinyConfig } from "../helpers/tiny.js";
+import { savedTeacherSignals, studentOptions, type TeacherFolders } from "../helpers/signals.js";
+import { metricLines } from "../helpers/training.js";
 
-type Line = Record<string, unknown> & { step: number; kind?: string };
-const lines = (dir: string): Line[] =>
-  readFileSync(join(dir, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Line);
 const weights = (dir: string) => readFileSync(join(dir, "model.safetensors"));
 const fresh = (name: string) => join(mkdtempSync(join(tmpdir(), "lavit-cb-")), name);
 
 describe("training callbacks (onStep, onEval)", () => {
+  let f: TeacherFolders;
   let data: string;
-  let teacher: string;
-  let signals: string;
   let config: string;
   beforeAll(async () => {
-    await initEngine();
-    data = await tinyDataset({ teacherTrain: 8, train: 8, test: 4 });
-    const split = loadSplit(data, "train");
-    const root = mkdtempSync(join(tmpdir(), "lavit-cb-"));
-    const t = buildVlm(tinyConfig(split.tokenizer.size, { layers: 1 }), 1);
-    teacher = join(root, "teacher");
-    saveModel(teacher, t.config, t.store, split.tokenizer, 0);
-    t.dispose();
-    signals = join(root, "signals");
-    await extract({ data, teacher, out: signals, quiet: true });
-    config = join(root, "config.json");
-    writeFileSync(config, JSON.stringify(tinyConfig(split.tokenizer.size, { hidden: 16, layers: 1 })));
+    f = await savedTeacherSignals({ teacherTrain: 8, train: 8, test: 4 }, { layers: 1, prefix: "lavit-cb-" });
+    data = f.data;
+    config = join(f.root, "config.json");
+    writeFileSync(config, JSON.stringify(tinyConfig(f.split.tokenizer.size, { hidden: 16, layers: 1 })));
   });
 
-  const student = (o: Partial<StudentOptions>): StudentOptions => ({
-    data,
-    signals,
-    out: fresh("s"),
-    initFrom: null,
-    latents: 2,
-    steps: 5,
-    batchSize: 4,
-    logEvery: 1,
-    seed: 4,
-    quiet: true,
-    ...o,
-  });
+  const student = (o: Partial<StudentOptions>): StudentOptions => studentOptions(f, o);
 
   it("onStep sees every step's numbers and onEval every evaluation; the weights are the same bits as without them", async () => {
     const plain = student({ evalEvery: 2, evalLimit: 2 });
@@ -82,7 +52,7 @@ describe("training callbacks (onStep, onEval)", () => {
     await trainStudent(watched);
     expect(weights(watched.out).equals(weights(plain.out))).toBe(true);
 
-    const losses = lines(watched.out).filter((l) => l.kind === undefined);
+    const losses = metricLines(watched.out).filter((l) => l.kind === undefined);
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5]);
     for (const [i, s] of steps.entries()) {
       const line = losses[i];
@@ -90,7 +60,7 @@ describe("training callbacks (onStep, onEval)", () => {
       expect(s.parts).toEqual({ loss_ce: line.loss_ce, loss_vtop: line.loss_vtop, loss_traj: line.loss_traj, gate: line.gate });
       expect(s.elapsedSeconds).toBeGreaterThanOrEqual(0);
     }
-    const evalLines = lines(watched.out).filter((l) => l.kind === "eval");
+    const evalLines = metricLines(watched.out).filter((l) => l.kind === "eval");
     expect(evals.map((e) => e.step)).toEqual([2, 4, 5]);
     for (const [i, e] of evals.entries()) {
       const { kind: _k, step: _s, ...metrics } = evalLines[i];

@@ -8,23 +8,11 @@ import { teacherTask } from "../../src/train/teacher.js";
 import { CHECKPOINT_STAGES, train, type TrainOptions } from "../../src/train/trainer.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
+import { trainOptions } from "../helpers/training.js";
 import { lockFileFor } from "../../src/util/lock.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 1, maxPositions: 64 });
-const opts: TrainOptions = {
-  steps: 4,
-  batchSize: 4,
-  lr: 3e-3,
-  warmup: 1,
-  minLrRatio: 0.1,
-  weightDecay: 0.05,
-  clip: 1,
-  seed: 5,
-  logEvery: 1,
-  checkpointEvery: 2,
-  resume: false,
-  quiet: true,
-};
+const opts = trainOptions({ steps: 4, seed: 5, checkpointEvery: 2 });
 
 class Killed extends Error {}
 

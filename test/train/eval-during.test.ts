@@ -2,58 +2,27 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initEngine, tf } from "../../src/engine/index.js";
-import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
-import { saveModel } from "../../src/model/checkpoint.js";
+import { tf } from "../../src/engine/index.js";
+import type { LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
-import { extract } from "../../src/stages/extract.js";
 import { duringTrainingEval } from "../../src/stages/student-eval.js";
 import { trainStudent, type StudentOptions } from "../../src/stages/train-student.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { isLossLine, train, type TrainOptions } from "../../src/train/trainer.js";
-import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
-
-type Line = Record<string, unknown> & { step: number; kind?: string };
-const lines = (dir: string): Line[] =>
-  readFileSync(join(dir, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Line);
-/** A metrics file without its wall-clock figures. */
-const timeless = (dir: string) => lines(dir).map(({ elapsed_s: _e, ...rest }) => rest);
+import { tinyConfig } from "../helpers/tiny.js";
+import { savedTeacherSignals, studentOptions, type TeacherFolders } from "../helpers/signals.js";
+import { metricLines, timelessMetrics, trainOptions } from "../helpers/training.js";
 
 describe("train student --eval-every", () => {
+  let f: TeacherFolders;
   let data: string;
   let split: LoadedSplit;
-  let teacher: string;
-  let signals: string;
   beforeAll(async () => {
-    await initEngine();
-    data = await tinyDataset({ teacherTrain: 2, train: 8, test: 4 });
-    split = loadSplit(data, "train");
-    const t = buildVlm(tinyConfig(split.tokenizer.size, { layers: 2 }), 1);
-    const root = mkdtempSync(join(tmpdir(), "lavit-evalev-"));
-    teacher = join(root, "teacher");
-    saveModel(teacher, t.config, t.store, split.tokenizer, 0);
-    t.dispose();
-    signals = join(root, "signals");
-    await extract({ data, teacher, out: signals, quiet: true });
+    f = await savedTeacherSignals({ teacherTrain: 2, train: 8, test: 4 }, { layers: 2, prefix: "lavit-evalev-" });
+    ({ data, split } = f);
   });
 
-  const student = (o: Partial<StudentOptions>): StudentOptions => ({
-    data,
-    signals,
-    teacher,
-    out: join(mkdtempSync(join(tmpdir(), "lavit-evalev-st-")), "s"),
-    initFrom: null,
-    latents: 2,
-    steps: 5,
-    batchSize: 4,
-    logEvery: 1,
-    seed: 4,
-    quiet: true,
-    ...o,
-  });
+  const student = (o: Partial<StudentOptions>): StudentOptions => studentOptions(f, { teacher: f.teacher, ...o });
 
   it("logs eval lines every k steps and at the last, leaving the losses and weights bit for bit", async () => {
     const plain = student({});
@@ -64,9 +33,9 @@ describe("train student --eval-every", () => {
     expect(tf.memory().numTensors).toBe(before);
 
     expect(readFileSync(join(probed.out, "model.safetensors")).equals(readFileSync(join(plain.out, "model.safetensors")))).toBe(true);
-    const losses = timeless(probed.out).filter(isLossLine);
-    expect(losses).toEqual(timeless(plain.out));
-    const evals = lines(probed.out).filter((l) => l.kind === "eval");
+    const losses = timelessMetrics(probed.out).filter(isLossLine);
+    expect(losses).toEqual(timelessMetrics(plain.out));
+    const evals = metricLines(probed.out).filter((l) => l.kind === "eval");
     expect(evals.map((l) => l.step)).toEqual([2, 4, 5]);
     for (const e of evals) {
       expect(e).toMatchObject({ kind: "eval", split: "test-ood", count: 3 });
@@ -94,7 +63,7 @@ describe("train student --eval-every", () => {
   it("test-pairs gives pair accuracy; a distill student has no thoughts figures", async () => {
     const o = student({ mode: "distill", latents: undefined, evalEvery: 5, evalSplit: "test-pairs", teacher: undefined });
     await trainStudent(o);
-    const [e] = lines(o.out).filter((l) => l.kind === "eval");
+    const [e] = metricLines(o.out).filter((l) => l.kind === "eval");
     expect(e).toMatchObject({ step: 5, split: "test-pairs" });
     expect(typeof e.pair_accuracy).toBe("number");
     expect(Object.keys(e).some((k) => k.startsWith("thoughts_"))).toBe(false);
@@ -104,7 +73,7 @@ describe("train student --eval-every", () => {
   it("reads a --no-traj student's thoughts by their attention alone (its head is never trained)", async () => {
     const o = student({ traj: false, evalEvery: 5 });
     await trainStudent(o);
-    const [e] = lines(o.out).filter((l) => l.kind === "eval");
+    const [e] = metricLines(o.out).filter((l) => l.kind === "eval");
     expect(typeof e["thoughts_attention.grounding_mass"]).toBe("number");
     expect(Object.keys(e).some((k) => k.startsWith("thoughts_head"))).toBe(false);
   }, 120_000);
@@ -116,21 +85,7 @@ describe("train student --eval-every", () => {
   });
 
   it("a resumed run neither repeats nor loses an evaluation, whenever it was stopped", async () => {
-    const opts: TrainOptions = {
-      steps: 6,
-      batchSize: 4,
-      lr: 3e-3,
-      warmup: 1,
-      minLrRatio: 0.1,
-      weightDecay: 0.05,
-      clip: 1,
-      seed: 3,
-      logEvery: 1,
-      checkpointEvery: 3,
-      evalEvery: 1,
-      resume: false,
-      quiet: true,
-    };
+    const opts = trainOptions({ evalEvery: 1 });
     const cfg = tinyConfig(split.tokenizer.size, { hidden: 16, layers: 1, maxPositions: 64 });
     const run = async (dir: string, o: TrainOptions) => {
       const vlm = buildVlm(cfg, 0);
@@ -145,7 +100,7 @@ describe("train student --eval-every", () => {
     const straight = mkdtempSync(join(tmpdir(), "lavit-evalev-run-"));
     await run(straight, opts);
     const evalSteps = (dir: string) =>
-      lines(dir)
+      metricLines(dir)
         .filter((l) => l.kind === "eval")
         .map((l) => l.step);
     expect(evalSteps(straight)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -169,7 +124,7 @@ describe("train student --eval-every", () => {
       await run(dir, { ...opts, resume: true });
       expect(tf.memory().numTensors).toBe(before);
       expect(evalSteps(dir)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(timeless(dir)).toEqual(timeless(straight));
+      expect(timelessMetrics(dir)).toEqual(timelessMetrics(straight));
     }
   }, 120_000);
 });

@@ -6,7 +6,6 @@ import { initEngine, tf } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm, decoderForward, embedWithImage, IMAGE_START, projectVision, trajHeadLogits, visionForward, vtopHead } from "../../src/model/vlm.js";
 import { promptIds, targetIds } from "../../src/model/sequence.js";
-import { extractSignals } from "../../src/signals/extract.js";
 import { readSignals, type SampleSignals } from "../../src/signals/layout.js";
 import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
 import { twoStageLr, stageBoundary } from "../../src/train/two-stage.js";
@@ -15,6 +14,8 @@ import { ParamStore } from "../../src/model/params.js";
 import { patchBatch } from "../../src/model/vlm.js";
 import { Rng } from "../../src/util/rng.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { randomTeacherSignals } from "../helpers/signals.js";
+import { lavitSettings } from "../helpers/training.js";
 
 describe("two-stage schedule", () => {
   it("gives each stage its own warm-up + cosine, stage 2 at the ratio of the peak", () => {
@@ -79,21 +80,11 @@ describe("official student choices", () => {
   beforeAll(async () => {
     await initEngine();
     data = loadSplit(await tinyDataset({ teacherTrain: 2, train: 8, test: 2 }), "train");
-    const teacher = buildVlm(tinyConfig(data.tokenizer.size), 5);
     const dir = mkdtempSync(join(tmpdir(), "lavit-fid-sig-"));
-    await extractSignals(teacher, data.tokenizer, data, dir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
-    teacher.dispose();
+    await randomTeacherSignals(data, dir);
     signals = readSignals(dir, 4).samples;
   });
-  const base: LavitSettings = {
-    latents: 2,
-    wVtop: 0.3,
-    wTraj: 0.3,
-    vtopTarget: "pooled",
-    trajTopk: 4,
-    trajSource: "head",
-    gate: { schedule: "two-stage", openAt: 0.5, mode: "hard", gatePrompt: true },
-  };
+  const base = lavitSettings({ wVtop: 0.3, wTraj: 0.3 }, { schedule: "two-stage", gatePrompt: true });
 
   it("two-stage trains CE plus the visual losses in both stages; two-stage-visual-only drops CE in stage 1 only", () => {
     const vlm = buildVlm(tinyConfig(data.tokenizer.size, { latents: 2 }), 2);

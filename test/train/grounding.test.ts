@@ -10,9 +10,10 @@ import { numPatches } from "../../src/model/config.js";
 import { IMAGE_START, buildVlm } from "../../src/model/vlm.js";
 import { groundBatch, groundingLoss, groundSteps, stepImageMaps } from "../../src/train/grounding.js";
 import { teacherTask } from "../../src/train/teacher.js";
-import { train, type TrainOptions } from "../../src/train/trainer.js";
+import { train } from "../../src/train/trainer.js";
 import { promptIds } from "../../src/model/sequence.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
+import { trainOptions } from "../helpers/training.js";
 
 const tiny = (vocab: number) => tinyConfig(vocab, { hidden: 16, layers: 2, maxPositions: 64 });
 
@@ -72,20 +73,7 @@ describe("grounding term", () => {
   });
 
   it("training with it moves the steps' attention onto their patches (more than the cross-entropy alone does)", async () => {
-    const opts: TrainOptions = {
-      steps: 25,
-      batchSize: 8,
-      lr: 5e-3,
-      warmup: 2,
-      minLrRatio: 0.5,
-      weightDecay: 0,
-      clip: 1,
-      seed: 2,
-      logEvery: 25,
-      checkpointEvery: 25,
-      resume: false,
-      quiet: true,
-    };
+    const opts = trainOptions({ steps: 25, batchSize: 8, lr: 5e-3, warmup: 2, minLrRatio: 0.5, weightDecay: 0, seed: 2, logEvery: 25, checkpointEvery: 25 });
     const idx = [...Array(data.samples.length).keys()];
     const ungrounded = (vlm: ReturnType<typeof buildVlm>) =>
       tf.tidy(() => teacherTask(vlm, data, { groundAttention: 1 }).loss(idx, 0).parts.loss_ground.dataSync()[0]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SampleSignals } from "../../src/signals/layout.js";
 import { latentTargets, type LavitSettings } from "../../src/train/student.js";
+import { lavitSettings } from "../helpers/training.js";
 
 /**
  * A teacher sample written by hand: 3 steps over a 2x2 grid, step s looking only at patch s,
@@ -19,15 +20,7 @@ function threeSteps(): SampleSignals {
   };
 }
 
-const base: LavitSettings = {
-  latents: 3,
-  wVtop: 1,
-  wTraj: 1,
-  vtopTarget: "pooled",
-  trajTopk: 0,
-  trajSource: "head",
-  gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
-};
+const base = lavitSettings({ latents: 3, trajTopk: 0 });
 
 /** Per latent: the patch its trajectory target puts all its mass on, and the V_top row its target pooled. */
 function chosen(sig: SampleSignals, s: LavitSettings): { traj: number[]; vtop: number[] } {

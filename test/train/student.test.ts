@@ -6,13 +6,14 @@ import { join } from "node:path";
 import { initEngine, tf } from "../../src/engine/index.js";
 import { loadSplit, type LoadedSplit } from "../../src/data/dataset.js";
 import { buildVlm } from "../../src/model/vlm.js";
-import { extractSignals } from "../../src/signals/extract.js";
 import { openSignals, readSignals, type SampleSignals } from "../../src/signals/layout.js";
-import { lavitTask, latentTargets, signalsInMemory, type LavitSettings } from "../../src/train/student.js";
+import { lavitTask, latentTargets, signalsInMemory } from "../../src/train/student.js";
 import { train } from "../../src/train/trainer.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { targetText } from "../../src/data/sample.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { randomTeacherSignals } from "../helpers/signals.js";
+import { lavitSettings, metricLines, trainOptions } from "../helpers/training.js";
 import { runCli } from "../helpers/cli.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
@@ -27,10 +28,8 @@ describe("LaViT student training", () => {
     await initEngine();
     dataDir = await tinyDataset({ teacherTrain: 4, train: 64, test: 4 });
     data = loadSplit(dataDir, "train");
-    const teacher = buildVlm(tiny(data.tokenizer.size), 5);
     sigDir = mkdtempSync(join(tmpdir(), "lavit-st-sig-"));
-    await extractSignals(teacher, data.tokenizer, data, sigDir, { method: "attention", topk: 4, tau: 0.05, quiet: true });
-    teacher.dispose();
+    await randomTeacherSignals(data, sigDir);
   });
 
   it("reads a sample's signals only when a batch needs them, once while cached, and computes what the whole folder gives", () => {
@@ -46,15 +45,7 @@ describe("LaViT student training", () => {
         return source.read(i) as SampleSignals;
       },
     };
-    const s: LavitSettings = {
-      latents: 2,
-      wVtop: 1,
-      wTraj: 1,
-      vtopTarget: "pooled",
-      trajTopk: 4,
-      trajSource: "head",
-      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
-    };
+    const s = lavitSettings();
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
     const task = lavitTask(vlm, data, lazy, s, 10, 0, {});
     expect(reads).toEqual([]);
@@ -70,38 +61,18 @@ describe("LaViT student training", () => {
   for (const trajSource of ["head", "attention"] as const) {
     it(`lowers CE, V_top and trajectory losses together (traj source ${trajSource})`, async () => {
       const signals = readSignals(sigDir, 4).samples;
-      const s: LavitSettings = {
-        latents: 2,
-        wVtop: 1,
-        wTraj: 1,
-        vtopTarget: "pooled",
-        trajTopk: 4,
-        trajSource,
-        gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: true },
-      };
+      const s = lavitSettings({ trajSource }, { schedule: "linear", gatePrompt: true });
       const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
       const out = mkdtempSync(join(tmpdir(), "lavit-st-out-"));
       const steps = 40;
-      await train(out, lavitTask(vlm, data, signalsInMemory(signals), s, steps, 0, {}), {
-        steps,
-        batchSize: 16,
-        lr: 3e-3,
-        warmup: 2,
-        minLrRatio: 0.1,
-        weightDecay: 0,
-        clip: 1,
-        seed: 0,
-        logEvery: 1,
-        checkpointEvery: 100,
-        resume: false,
-        quiet: true,
-      });
+      await train(
+        out,
+        lavitTask(vlm, data, signalsInMemory(signals), s, steps, 0, {}),
+        trainOptions({ steps, batchSize: 16, warmup: 2, weightDecay: 0, seed: 0, checkpointEvery: 100 }),
+      );
       vlm.dispose();
-      const m = readFileSync(join(out, "metrics.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
-      const avg = (key: string, from: number, to: number) => m.slice(from, to).reduce((a, r) => a + r[key], 0) / (to - from);
+      const m = metricLines(out);
+      const avg = (key: string, from: number, to: number) => m.slice(from, to).reduce((a, r) => a + (r[key] as number), 0) / (to - from);
       for (const key of ["loss_ce", "loss_vtop", "loss_traj"]) expect(avg(key, steps - 5, steps), key).toBeLessThan(avg(key, 0, 5));
       expect(m[0].gate).toBe(0);
       expect(m[steps - 1].gate).toBe(1);
@@ -110,15 +81,7 @@ describe("LaViT student training", () => {
 
   it("with a frozen tower, cached image features give the live features' losses (LaViT and distill) and leak no tensors", () => {
     const signals = readSignals(sigDir, 4).samples;
-    const s: LavitSettings = {
-      latents: 2,
-      wVtop: 0.3,
-      wTraj: 0.3,
-      vtopTarget: "pooled",
-      trajTopk: 4,
-      trajSource: "attention",
-      gate: { schedule: "linear", openAt: 0.5, mode: "hard", gatePrompt: false },
-    };
+    const s = lavitSettings({ wVtop: 0.3, wTraj: 0.3, trajSource: "attention" }, { schedule: "linear" });
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
     const indices = [5, 0, 63, 17, 5];
     const tasks = [
@@ -142,15 +105,7 @@ describe("LaViT student training", () => {
   it("weighs the answer word with answerWeight (LaViT as distill)", () => {
     // The untrained teacher's texts rarely say "answer": give the samples their true targets.
     const signals = readSignals(sigDir, 4).samples.map((sig, i) => ({ ...sig, result: { ...sig.result, ground_truth_enriched: targetText(data.samples[i]) } }));
-    const s: LavitSettings = {
-      latents: 2,
-      wVtop: 0,
-      wTraj: 0,
-      vtopTarget: "pooled",
-      trajTopk: 4,
-      trajSource: "head",
-      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
-    };
+    const s = lavitSettings({ wVtop: 0, wTraj: 0 });
     const vlm = buildVlm(tiny(data.tokenizer.size, 2, 24), 3);
     const ce = (answerWeight: number) =>
       tf.tidy(
@@ -167,29 +122,8 @@ describe("LaViT student training", () => {
 
   it("resumes a LaViT run (gate, latents and all) to the same final loss, and answers with ask --json", async () => {
     const signals = readSignals(sigDir, 4).samples;
-    const s: LavitSettings = {
-      latents: 2,
-      wVtop: 0.3,
-      wTraj: 0.3,
-      vtopTarget: "pooled",
-      trajTopk: 4,
-      trajSource: "head",
-      gate: { schedule: "cosine", openAt: 0.5, mode: "hard", gatePrompt: false },
-    };
-    const o = {
-      steps: 6,
-      batchSize: 8,
-      lr: 3e-3,
-      warmup: 1,
-      minLrRatio: 0.1,
-      weightDecay: 0,
-      clip: 1,
-      seed: 4,
-      logEvery: 1,
-      checkpointEvery: 2,
-      resume: false,
-      quiet: true,
-    };
+    const s = lavitSettings({ wVtop: 0.3, wTraj: 0.3 }, { schedule: "cosine" });
+    const o = trainOptions({ batchSize: 8, weightDecay: 0, seed: 4, checkpointEvery: 2 });
     const straightDir = mkdtempSync(join(tmpdir(), "lavit-st-r1-"));
     const a = buildVlm(tiny(data.tokenizer.size, 2, 24), 1);
     const straight = await train(straightDir, lavitTask(a, data, signalsInMemory(signals), s, o.steps, o.seed, {}), o);
@@ -233,15 +167,7 @@ describe("LaViT student training", () => {
 
   it("pools V_top with the step's attention, or takes the mean", () => {
     const sig = readSignals(sigDir, 4).samples[0];
-    const base: LavitSettings = {
-      latents: 1,
-      wVtop: 1,
-      wTraj: 1,
-      vtopTarget: "mean",
-      trajTopk: 4,
-      trajSource: "head",
-      gate: { schedule: "none", openAt: 0.5, mode: "hard", gatePrompt: false },
-    };
+    const base = lavitSettings({ latents: 1, vtopTarget: "mean" });
     const mean = latentTargets(sig, base).vtop;
     const { rows, dim, data: v } = sig.vTop;
     for (let j = 0; j < dim; j++) expect(mean[j]).toBeCloseTo(Array.from({ length: rows }, (_, r) => v[r * dim + j]).reduce((a, b) => a + b, 0) / rows, 4);
