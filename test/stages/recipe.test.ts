@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
 import { loadSplit } from "../../src/data/dataset.js";
-import { readRecipe, runRecipe } from "../../src/stages/teacher-recipe.js";
+import { readRecipe, runRecipe } from "../../src/stages/recipe.js";
 import { trainTeacher } from "../../src/stages/pretrain.js";
 import { tinyConfig } from "../helpers/tiny.js";
 import { runCli } from "../helpers/cli.js";
@@ -12,11 +12,11 @@ import { Tokenizer } from "../../src/data/tokenizer.js";
 
 function recipe(root: string, body: unknown): string {
   const file = join(root, `recipe-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(body));
+  writeFileSync(file, JSON.stringify({ model: "teacher", ...(body as object) }));
   return file;
 }
 
-describe("teacher recipe", () => {
+describe("recipe", () => {
   let root: string;
   let cfg: string;
   const phase = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -85,7 +85,7 @@ describe("teacher recipe", () => {
   it("runs the phases in order, each as `train teacher` with the same flags would; --resume skips finished phases", async () => {
     const file = recipe(root, { phases: [phase("first"), phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } })] });
     const out = join(root, "run");
-    const r = await runRecipe(file, out, { quiet: true });
+    const r = await runRecipe(file, out, { model: "teacher", quiet: true });
     expect(r.model).toBe(join(out, "second"));
     // The second phase started from the first's weights: the same run by hand gives the same bytes.
     const byHand = join(root, "by-hand");
@@ -123,26 +123,26 @@ describe("teacher recipe", () => {
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(metrics[0].loss_ground).toBeGreaterThan(0);
 
-    await expect(runRecipe(file, out, { quiet: true })).rejects.toThrow(/already holds a recipe run/);
+    await expect(runRecipe(file, out, { model: "teacher", quiet: true })).rejects.toThrow(/already holds a recipe run/);
     const before = statSync(join(out, "second", "model.safetensors")).mtimeMs;
     const lines: string[] = [];
-    await runRecipe(file, out, { resume: true, quiet: true, log: (l) => lines.push(l) });
+    await runRecipe(file, out, { model: "teacher", resume: true, quiet: true, log: (l) => lines.push(l) });
     expect(lines.filter((l) => l.includes("skipped"))).toHaveLength(2);
     expect(statSync(join(out, "second", "model.safetensors")).mtimeMs).toBe(before);
 
     // A phase stopped before it finished (here: never started) runs on --resume; the finished one is skipped.
     rmSync(join(out, "second"), { recursive: true });
     const again: string[] = [];
-    await runRecipe(file, out, { resume: true, quiet: true, log: (l) => again.push(l) });
+    await runRecipe(file, out, { model: "teacher", resume: true, quiet: true, log: (l) => again.push(l) });
     expect(again[0]).toMatch(/phase first: finished .* skipped/);
     expect(readFileSync(join(byHand, "model.safetensors")).equals(readFileSync(join(out, "second", "model.safetensors")))).toBe(true);
 
     // A recipe that changes or drops a phase that ran is refused; one that adds a phase after them runs it.
     const other = recipe(root, { phases: [phase("first")] });
-    await expect(runRecipe(other, out, { resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs from the recipe .* \(phase "second"\)/);
+    await expect(runRecipe(other, out, { model: "teacher", resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs from the recipe .* \(phase "second"\)/);
     const changed = phase("second", { data: { seed: 6, teacher_train: 8, train: 2, test: 2, size: 32, patch: 8 } }) as ReturnType<typeof phase>;
     changed.train.lr = 0.001;
-    await expect(runRecipe(recipe(root, { phases: [phase("first"), changed] }), out, { resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs/);
+    await expect(runRecipe(recipe(root, { phases: [phase("first"), changed] }), out, { model: "teacher", resume: true, quiet: true })).rejects.toThrow(/phases\[1\] differs/);
     const longer = recipe(root, {
       phases: [
         phase("first"),
@@ -151,7 +151,7 @@ describe("teacher recipe", () => {
       ],
     });
     const grown: string[] = [];
-    const r3 = await runRecipe(longer, out, { resume: true, quiet: true, log: (l) => grown.push(l) });
+    const r3 = await runRecipe(longer, out, { model: "teacher", resume: true, quiet: true, log: (l) => grown.push(l) });
     expect(r3.model).toBe(join(out, "third"));
     expect(grown.filter((l) => l.includes("skipped"))).toHaveLength(2);
     expect(grown.some((l) => l.includes(`from ${join(out, "first")}`))).toBe(true);
