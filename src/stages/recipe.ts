@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { generateDataset } from "../data/generate.js";
 import { GENERATE_DEFAULTS } from "./generate.js";
@@ -199,11 +200,26 @@ function checkStarts(file: string, recipe: Recipe): void {
     throw new UserError(`${file}: phases[${last}].stage: the last phase makes the recipe's model (${recipe.model}), so it is a ${want} phase`);
 }
 
-/** The recipe at `--quick` sizes: every phase, start and flag kept, the data, steps and model tiny. */
+/** Whether a phase starts from a model folder outside the recipe (whose size and image geometry a quick run must keep). */
+function startsOutside(recipe: Recipe): boolean {
+  return recipe.init_from !== undefined || recipe.phases.some((p) => typeof p.init_from === "string" || typeof p.vision_from === "string");
+}
+
+/**
+ * The recipe at `--quick` sizes: every phase, start and flag kept, the data and steps tiny. The
+ * model and images shrink too (`quickConfig`), unless the recipe starts from a model folder:
+ * then they keep that model's size.
+ */
 export function quickRecipe(recipe: Recipe): Recipe {
+  const { size, patch, ...counts } = QUICK.data;
+  const tiny = !startsOutside(recipe);
   return {
     ...recipe,
-    phases: recipe.phases.map((p) => ({ ...p, data: { ...p.data, ...QUICK.data }, train: { ...p.train, ...QUICK.train, config: undefined } })),
+    phases: recipe.phases.map((p) => ({
+      ...p,
+      data: { ...p.data, ...counts, ...(tiny ? { size, patch } : {}) },
+      train: { ...p.train, ...QUICK.train, ...(tiny ? { config: undefined } : {}) },
+    })),
   };
 }
 
@@ -214,7 +230,9 @@ export function phaseDirs(out: string, phase: RecipePhase): { data: string; run:
 
 /** A resumed recipe must keep the phases (and the start) of the one the run began with; it may add phases after them. */
 function checkExtends(file: string, before: Recipe, now: Recipe, out: string): void {
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  // Key order is the writer's (a quick run's added keys come last), so compare values, not text.
+  const plain = (a: unknown) => (a === undefined ? a : JSON.parse(JSON.stringify(a)));
+  const same = (a: unknown, b: unknown) => isDeepStrictEqual(plain(a), plain(b));
   for (const key of ["model", "from_scratch", "init_from"] as const)
     if (!same(before[key], now[key]))
       throw new UserError(`${file}: ${key} differs from the recipe the run in ${out} was started with; resume with the same recipe (and --quick or not) or choose another --out`);
@@ -340,7 +358,7 @@ async function runRecipeInto(file: string, out: string, opts: RecipeRunOptions):
       const common = {
         data: dirs.data,
         out: dirs.run,
-        config: opts.quick ? quickConfigFile(out, stage, phase.data) : here(t.config),
+        config: opts.quick && !startsOutside(recipe) ? quickConfigFile(out, stage, phase.data) : here(t.config),
         initFrom: from,
         auxPatch: t.aux_patch,
         steps: t.steps,
