@@ -38,6 +38,15 @@ export function quickConfig(stage: "teacher" | "base", vocab: number, imageSize:
   return {
     model_type: "lavit-vlm",
     vision: { image_size: imageSize, patch_size: patch, channels: 3, hidden_size: 16, num_layers: 1, num_heads: 2, mlp_size: 32 },
-    decoder: { vocab_size: vocab, hidden_size: hidden, num_layers: stage === "teacher" ? 2 : 1, num_heads: 2, ffn_size: 32, max_positions: n + 64, rope_base: 10000, rms_eps: 1e-6 },
+    decoder: {
+      vocab_size: vocab,
+      hidden_size: hidden,
+      num_layers: stage === "teacher" ? 2 : 1,
+      num_heads: 2,
+      ffn_size: 32,
+      max_positions: n + 64,
+      rope_base: 10000,
+      rms_eps: 1e-6,
+    },
   };
 }

@@ -49,11 +49,7 @@ export const QUICK = {
 
 const dataSpec = z
   .object({
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(99, { message: "seeds >= 100 are demo, study and evaluation seeds; a recipe never trains on them" }),
+    seed: z.number().int().min(0).max(99, { message: "seeds >= 100 are demo, study and evaluation seeds; a recipe never trains on them" }),
     teacher_train: count,
     train: count.default(100),
     test: count.default(100),
@@ -184,14 +180,20 @@ function checkStarts(file: string, recipe: Recipe): void {
       } else if (from !== undefined) {
         const other = stages.get(from.phase);
         if (!other)
-          throw new UserError(`${file}: ${at}.${key}.phase: unknown phase ${quoteInput(from.phase)} (earlier phases: ${[...stages.keys()].join(", ") || "none"})`);
+          throw new UserError(
+            `${file}: ${at}.${key}.phase: unknown phase ${quoteInput(from.phase)} (earlier phases: ${[...stages.keys()].join(", ") || "none"})`,
+          );
         if (key === "init_from" && other !== stage)
-          throw new UserError(`${file}: ${at}.init_from.phase: phase ${quoteInput(from.phase)} is a ${other} phase and this one a ${stage} phase (their sizes differ)`);
+          throw new UserError(
+            `${file}: ${at}.init_from.phase: phase ${quoteInput(from.phase)} is a ${other} phase and this one a ${stage} phase (their sizes differ)`,
+          );
       }
     }
     const previous = recipe.phases[i - 1];
     if (previous && p.init_from === undefined && p.vision_from === undefined && phaseStage(recipe, previous) !== stage)
-      throw new UserError(`${file}: ${at}: follows a ${phaseStage(recipe, previous)} phase, whose weights a ${stage} phase cannot take; say where it starts (init_from or vision_from)`);
+      throw new UserError(
+        `${file}: ${at}: follows a ${phaseStage(recipe, previous)} phase, whose weights a ${stage} phase cannot take; say where it starts (init_from or vision_from)`,
+      );
     stages.set(p.name, stage);
   });
   const last = recipe.phases.length - 1;
@@ -235,7 +237,9 @@ function checkExtends(file: string, before: Recipe, now: Recipe, out: string): v
   const same = (a: unknown, b: unknown) => isDeepStrictEqual(plain(a), plain(b));
   for (const key of ["model", "from_scratch", "init_from"] as const)
     if (!same(before[key], now[key]))
-      throw new UserError(`${file}: ${key} differs from the recipe the run in ${out} was started with; resume with the same recipe (and --quick or not) or choose another --out`);
+      throw new UserError(
+        `${file}: ${key} differs from the recipe the run in ${out} was started with; resume with the same recipe (and --quick or not) or choose another --out`,
+      );
   before.phases.forEach((p, i) => {
     if (!same(p, now.phases[i]))
       throw new UserError(
