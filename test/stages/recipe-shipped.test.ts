@@ -65,6 +65,23 @@ describe("the shipped recipes", () => {
           .map((l) => JSON.parse(l).step);
         expect(steps, p.name).toEqual(Array.from({ length: p.train.steps }, (_, i) => i + 1));
       }
+      // What each phase's run says it started from: nothing, or a phase of this run (from scratch), as the recipe says.
+      const started = quick.phases.map((p) => {
+        const settings = JSON.parse(readFileSync(join(phaseDirs(clean, p).run, "trainer_state.json"), "utf8")).settings;
+        return [settings.init_from, settings.vision_from].filter((x) => x != null);
+      });
+      started.forEach((dirs, i) => expect(dirs.length, quick.phases[i].name).toBeLessThanOrEqual(1));
+      if (recipe.from_scratch) {
+        expect(started[0], "the first phase starts from random weights").toEqual([]);
+        started.forEach((dirs, i) =>
+          dirs.forEach((d) =>
+            expect(
+              quick.phases.slice(0, i).map((p) => phaseDirs(clean, p).run),
+              quick.phases[i].name,
+            ).toContain(d),
+          ),
+        );
+      }
       expect(whole.model).toBe(phaseDirs(clean, quick.phases.at(-1)!).run);
       expect(whole.sha256).toBe(sha256(join(whole.model, "model.safetensors")));
       expect(JSON.parse(readFileSync(join(clean, "recipe.json"), "utf8"))).toEqual(JSON.parse(JSON.stringify(quick)));
