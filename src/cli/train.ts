@@ -17,14 +17,14 @@ import { STUDENT_DEFAULTS, STUDENT_IO, studentOptionsSchema, trainStudent, type 
 import { declareIo } from "./io.js";
 import { PRESETS } from "../stages/presets.js";
 import { addTrainerOptions, givenOptions } from "./options.js";
-import { RECIPE_IO, runRecipe } from "../stages/teacher-recipe.js";
+import { RECIPE_IO, runRecipe, type RecipeModel } from "../stages/recipe.js";
 import { UserError } from "../errors.js";
 import { SPLITS } from "../data/manifest.js";
 import { choicesOf, optionParser } from "./parse.js";
 
-/** Flags of the two models pretrained with the per-patch auxiliary heads: the teacher and the student base. */
-function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }, dataRequired = true): Command {
-  return addTrainerOptions(cmd, d.steps, dataRequired)
+/** Flags of the two models pretrained with the per-patch auxiliary heads, the teacher and the student base (each also made by a recipe). */
+function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { steps: number; split: string; auxPatch: number }): Command {
+  return addRecipeOptions(addTrainerOptions(cmd, d.steps, false))
     .option("--config <file>", `model config JSON (default: the built-in ${size} size)`)
     .option("--split <split>", "training split", d.split)
     .option("--init-from <dir>", "start from this model folder's weights (a new run: fresh optimiser and schedule)")
@@ -36,6 +36,42 @@ function addPretrainOptions(cmd: Command, size: "teacher" | "student", d: { step
     );
 }
 
+interface RecipeFlags {
+  data?: string;
+  recipe?: string;
+  quick?: boolean;
+}
+
+/** `--recipe FILE [--quick]` of `train teacher` and `train base`: false when the command trains one run from its flags instead. */
+async function recipeRun(o: RecipeFlags & { out: string; resume?: boolean; quiet?: boolean }, model: RecipeModel): Promise<boolean> {
+  if (!o.recipe) {
+    if (o.quick) throw new UserError("--quick needs --recipe <file>");
+    if (!o.data) throw new UserError("--data <dir> is required (or --recipe <file>)");
+    return false;
+  }
+  const clash = Object.keys(o).find((k) => !["recipe", "out", "resume", "quiet", "quick"].includes(k));
+  if (clash) throw new UserError(`--${clash.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} cannot be combined with --recipe (the recipe sets it)`);
+  const r = await runRecipe(o.recipe, o.out, {
+    model,
+    resume: o.resume,
+    quick: o.quick,
+    quiet: o.quiet,
+    log: (line) => !o.quiet && process.stderr.write(line + "\n"),
+  });
+  process.stderr.write(`recipe done: ${r.trainSeconds.toFixed(0)} s of training; the ${model} is ${r.model} (model.safetensors sha256 ${r.sha256})\n`);
+  return true;
+}
+
+/** The recipe flags, the same on `train teacher` and `train base`. */
+function addRecipeOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--recipe <file>",
+      "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues",
+    )
+    .option("--quick", "with --recipe: the recipe's phases at toy sizes (tiny data, model and step counts), a check of the machinery in seconds");
+}
+
 export function register(program: Command): void {
   const trainCmd = program.command("train").description("train a teacher, a student base, or a student");
   addPretrainOptions(
@@ -44,7 +80,6 @@ export function register(program: Command): void {
     ),
     "teacher",
     TEACHER_DEFAULTS,
-    false,
   )
     .option(
       "--answer-weight <w>",
@@ -69,25 +104,14 @@ export function register(program: Command): void {
       optionParser(teacherOptionsSchema.shape, "groundTarget"),
       TEACHER_DEFAULTS.groundTarget,
     )
-    .option(
-      "--recipe <file>",
-      "run a recipe file's phases one after another into --out (data included); with --resume, finished phases are skipped and the current one continues",
-    )
     .action(async (_: unknown, cmd: Command) => {
-      const o = givenOptions<TeacherOptions & { recipe?: string }>(cmd);
-      if (o.recipe) {
-        const clash = Object.keys(o).find((k) => !["recipe", "out", "resume", "quiet"].includes(k));
-        if (clash) throw new UserError(`--${clash.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} cannot be combined with --recipe (the recipe sets it)`);
-        const r = await runRecipe(o.recipe, o.out, { resume: o.resume, quiet: o.quiet, log: (line) => !o.quiet && process.stderr.write(line + "\n") });
-        process.stderr.write(`recipe done: ${r.trainSeconds.toFixed(0)} s of training; the teacher is ${r.model}\n`);
-        return;
-      }
-      if (!o.data) throw new UserError("--data <dir> is required (or --recipe <file>)");
-      await trainTeacher(o);
+      const o = givenOptions<TeacherOptions & RecipeFlags>(cmd);
+      if (await recipeRun(o, "teacher")) return;
+      await trainTeacher({ ...o, data: o.data! });
     });
   addPretrainOptions(
-    declareIo(trainCmd.command("base"), BASE_IO).description(
-      "pretrain the student base model on scene descriptions of the teacher-train images (no questions); students start from it",
+    declareIo(trainCmd.command("base"), { ...BASE_IO, ...RECIPE_IO }).description(
+      "pretrain the student base model on scene descriptions of the teacher-train images (no questions), or run a student-base recipe; students start from it",
     ),
     "student",
     BASE_DEFAULTS,
@@ -97,7 +121,9 @@ export function register(program: Command): void {
       "start the vision tower (and its per-patch heads) from this model folder's, e.g. the teacher's; its vision config must be the same",
     )
     .action(async (_: unknown, cmd: Command) => {
-      await trainBase(givenOptions<BaseOptions>(cmd));
+      const o = givenOptions<BaseOptions & RecipeFlags>(cmd);
+      if (await recipeRun(o, "student-base")) return;
+      await trainBase({ ...o, data: o.data! });
     });
 
   const d = STUDENT_DEFAULTS;

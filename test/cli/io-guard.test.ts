@@ -104,8 +104,8 @@ async function run(argv: string[]): Promise<number> {
 
 /** Options a command needs besides its paths, so that parsing passes and the stage begins. */
 const VALUES: Record<string, string> = { "--split": "train", "--id": "x" };
-/** Optional inputs some commands need to reach their stage (train teacher: --data, unless --recipe). */
-const EXTRA: Record<string, string[]> = { "train teacher": ["--data"] };
+/** Optional inputs some commands need to reach their stage (train teacher and train base: --data, unless --recipe). */
+const EXTRA: Record<string, string[]> = { "train teacher": ["--data"], "train base": ["--data"] };
 
 interface Case {
   argv: string[];

@@ -98,7 +98,7 @@ describe("the library refuses what the CLI refuses, in the CLI's words", () => {
       [["demo"], demoOptionsSchema],
     ];
     // Flags the CLI handles itself before calling the stage.
-    const cliOnly = new Set(["--recipe", "--json", "--teacher-forced", "--vision-heads", "--image-for-answer"]);
+    const cliOnly = new Set(["--recipe", "--quick", "--json", "--teacher-forced", "--vision-heads", "--image-for-answer"]);
     for (const [path, schema] of commands) {
       const shape = schema.shape as Record<string, z.ZodType>;
       const byFlag = new Map(Object.keys(shape).map((k) => [flagOf(k), k]));
