@@ -8,7 +8,7 @@ import { targetText } from "../../src/data/sample.js";
 import { readoutRows } from "../../src/eval/gaze.js";
 import { numPatches } from "../../src/model/config.js";
 import { IMAGE_START, buildVlm } from "../../src/model/vlm.js";
-import { groundBatch, groundingLoss, groundSteps, stepImageMaps } from "../../src/train/grounding.js";
+import { groundBatch, groundingLoss, groundSteps, headMeans, stepImageMaps } from "../../src/train/grounding.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { train } from "../../src/train/trainer.js";
 import { promptIds } from "../../src/model/sequence.js";
@@ -42,13 +42,13 @@ describe("grounding term", () => {
       return tf.tensor4d(v, [b, h, t, t]);
     });
     const batch = groundBatch([[{ positions: [5, 6], patches: [1] }]], t, n);
-    const got = stepImageMaps(layers, batch.select, n).dataSync();
+    const got = stepImageMaps(headMeans(layers), batch.select, n).dataSync();
     const raw = new Float64Array(n);
     const all = layers.map((x) => x.dataSync());
     for (const a of all) for (let hh = 0; hh < h; hh++) for (const q of [5, 6]) for (let j = 0; j < n; j++) raw[j] += a[(hh * t + q) * t + IMAGE_START + j];
     const sum = raw.reduce((x, y) => x + y, 0);
     raw.forEach((v, j) => expect(got[j]).toBeCloseTo(v / sum, 5));
-    const loss = groundingLoss(layers, batch, n).dataSync()[0];
+    const loss = groundingLoss(headMeans(layers), batch, n).dataSync()[0];
     expect(loss).toBeCloseTo(-Math.log(raw[1] / sum), 4);
     tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
   });
@@ -117,7 +117,7 @@ describe("grounding hinge", () => {
       t,
       n,
     );
-    const at = (target: number) => groundingLoss(layers, batch, n, target).dataSync()[0];
+    const at = (target: number) => groundingLoss(headMeans(layers), batch, n, target).dataSync()[0];
     expect(at(0.65)).toBeCloseTo(-Math.log(0.5 / 0.65) / 2, 5);
     expect(at(1)).toBeCloseTo((-Math.log(0.8) - Math.log(0.5)) / 2, 5);
     // At or below the lower mass, nothing is left to pull.
@@ -141,7 +141,7 @@ describe("grounding hinge", () => {
       t,
       n,
     );
-    expect(groundingLoss(layers, batch, n).dataSync()[0]).toBeCloseTo((-Math.log(0.5) - Math.log(0.25) - Math.log(0.75)) / 3, 5);
+    expect(groundingLoss(headMeans(layers), batch, n).dataSync()[0]).toBeCloseTo((-Math.log(0.5) - Math.log(0.25) - Math.log(0.75)) / 3, 5);
     tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
   });
 
