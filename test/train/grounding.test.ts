@@ -3,6 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tf } from "../../src/engine/index.js";
+import { activeAddon } from "../../src/engine/addon.js";
+import { withKernelProfile } from "../../src/engine/profile.js";
 import type { LoadedSplit } from "../../src/data/dataset.js";
 import { targetText } from "../../src/data/sample.js";
 import { readoutRows } from "../../src/eval/gaze.js";
@@ -11,6 +13,7 @@ import { IMAGE_START, buildVlm } from "../../src/model/vlm.js";
 import { groundBatch, groundingLoss, groundSteps, headMeans, stepImageMaps } from "../../src/train/grounding.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { train } from "../../src/train/trainer.js";
+import { AdamW, clipScale, globalNorm } from "../../src/train/optim.js";
 import { promptIds } from "../../src/model/sequence.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 import { trainOptions } from "../helpers/training.js";
@@ -69,6 +72,64 @@ describe("grounding term", () => {
     expect(on.parts.loss_ce).toBeCloseTo(before.total, 5);
     expect(on.parts.loss_ground).toBeGreaterThan(0);
     expect(on.total).toBeCloseTo(on.parts.loss_ce + 0.5 * on.parts.loss_ground, 5);
+    vlm.dispose();
+  });
+
+  it("the fused path gives the unfused path's losses and gradients bit for bit", () => {
+    const vlm = buildVlm(tiny(data.tokenizer.size), 3);
+    const idx = [0, 1, 2, 3, 5, 8];
+    const step = (unfusedGrounding: boolean) => {
+      const task = teacherTask(vlm, data, { groundAttention: 0.5, groundTarget: 0.8, auxPatchWeight: 1, answerWeight: 4, unfusedGrounding });
+      let parts: Record<string, number> = {};
+      const { value, grads } = task.store.grads(() => {
+        const r = task.loss(idx, 0);
+        parts = Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [k, v.dataSync()[0]]));
+        return r.total;
+      });
+      const out = { total: value.dataSync()[0], parts, grads: Object.fromEntries([...grads].map(([k, g]) => [k, Array.from(g.dataSync())])) };
+      tf.dispose([value, ...grads.values()]);
+      return out;
+    };
+    const fused = step(false);
+    const unfused = step(true);
+    expect(fused.parts.loss_ground).toBeGreaterThan(0);
+    expect(fused.total).toBe(unfused.total);
+    expect(fused.parts).toEqual(unfused.parts);
+    expect(Object.keys(fused.grads).length).toBeGreaterThan(10);
+    expect(fused.grads).toEqual(unfused.grads);
+    vlm.dispose();
+  });
+
+  it("runs the decoder's attention on the fused kernel (the unfused path on the tfjs formulation's Softmax)", async (ctx) => {
+    if (!activeAddon()) ctx.skip();
+    const vlm = buildVlm(tiny(data.tokenizer.size), 3);
+    const kernels = async (unfusedGrounding: boolean) => {
+      const task = teacherTask(vlm, data, { groundAttention: 0.5, unfusedGrounding });
+      const { table } = await withKernelProfile(() => tf.dispose(task.store.grads(() => task.loss([0, 1], 0).total).value));
+      return new Map(table.map((r) => [r.kernel, r.calls]));
+    };
+    const fused = await kernels(false);
+    const unfused = await kernels(true);
+    const layers = tiny(data.tokenizer.size).decoder.num_layers;
+    expect(fused.has("Softmax")).toBe(false);
+    expect(fused.get("native:attention")).toBe(unfused.get("native:attention")! + layers);
+    expect(unfused.get("Softmax")).toBe(layers);
+    vlm.dispose();
+  });
+
+  it("keeps the live tensor count flat across training steps", () => {
+    const vlm = buildVlm(tiny(data.tokenizer.size), 5);
+    const task = teacherTask(vlm, data, { groundAttention: 0.5, auxPatchWeight: 1 });
+    task.prepare?.();
+    const opt = new AdamW({ lr: 1e-3, weightDecay: 0.05 });
+    const counts: number[] = [];
+    for (let s = 0; s < 4; s++) {
+      const { value, grads } = task.store.grads(() => task.loss([s, s + 4, s + 8, s + 12], s).total);
+      opt.step(task.store.vars, grads, clipScale(globalNorm(grads), 1));
+      tf.dispose([value, ...grads.values()]);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
     vlm.dispose();
   });
 
