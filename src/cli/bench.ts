@@ -17,11 +17,15 @@ export function register(program: Command): void {
     .addOption(new Option("--config <name>", "model size").choices([...Object.keys(BENCH_CONFIGS), "teacher"]).default("small"))
     .option("--steps <n>", "timed steps", parsePositiveInt("--steps"), 10)
     .option("--warmup <n>", "untimed warm-up steps", parsePositiveInt("--warmup", true), 3)
-    .option("--unfused", "teacher only: the grounding term on every head's probabilities through the tfjs formulation (the path before the fused kernel), for comparison")
+    .option(
+      "--unfused",
+      "teacher only: the grounding term on every head's probabilities through the tfjs formulation (the path before the fused kernel), for comparison",
+    )
     .option("--profile", "print a per-kernel time table to stderr")
     .option("--json", "print only the JSON result line")
     .action(async (opts: { config: BenchConfigName | "teacher"; steps: number; warmup: number; unfused?: boolean; profile?: boolean; json?: boolean }) => {
-      if (opts.unfused && opts.config !== "teacher") throw new UserError(`--unfused: only --config teacher has a grounding term to run unfused, not --config ${opts.config}`);
+      if (opts.unfused && opts.config !== "teacher")
+        throw new UserError(`--unfused: only --config teacher has a grounding term to run unfused, not --config ${opts.config}`);
       await initEngine();
       const onStep = opts.json
         ? undefined
