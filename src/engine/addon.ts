@@ -48,7 +48,8 @@ export interface NativeAddon {
   sumSquares(x: Float32Array): number;
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
-  gelu(x: Float32Array, out: Float32Array): void;
+  /** tanh, when given, receives each element's tanh, which geluGrad can read back instead of computing it again. */
+  gelu(x: Float32Array, out: Float32Array, tanh?: Float32Array): void;
   /** `group` rows of hd share a position: 1 for [B, H, T, hd], H for token-major [B, T, H, hd]. */
   rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean, group?: number): void;
   /**
@@ -84,7 +85,7 @@ export interface NativeAddon {
     /** The cotangent of meanProbs [B, T, Tk], when the forward call made them. */
     dMeanProbs?: Float32Array | null,
   ): void;
-  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, tanh?: Float32Array): void;
   /** sig receives sigmoid(g), which swigluGrad reads back. */
   swiglu(g: Float32Array, u: Float32Array, out: Float32Array, sig: Float32Array): void;
   swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, sig: Float32Array, dg: Float32Array, du: Float32Array): void;
