@@ -46,6 +46,8 @@ export interface TeacherBenchResult extends StepTimes {
   native: boolean;
   tier: EngineInfo["tier"];
   threads: number;
+  /** Median CPU time of a timed step, all threads (user + system): less sensitive than wall time to other jobs on the machine. */
+  cpu_ms_per_step_median: number;
   /** The process's peak resident memory so far (maxRSS), in MB of 2^20 bytes. */
   peak_rss_mb: number;
   loss_last: number;
@@ -72,15 +74,21 @@ export async function runTeacherStepBench(opts: TeacherBenchOptions): Promise<Te
     const order = new BatchOrder(task.numSamples, c.batch, 0);
     const opt = new AdamW({ lr: c.lr, weightDecay: TRAINER_DEFAULTS.weightDecay });
     const times: number[] = [];
+    const cpuTimes: number[] = [];
     let loss = NaN;
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const { value, grads } = task.store.grads(() => task.loss(order.indices(i), i).total);
       opt.step(task.store.vars, grads, clipScale(globalNorm(grads), TRAINER_DEFAULTS.clip));
       loss = value.dataSync()[0];
       tf.dispose([value, ...grads.values()]);
       const ms = performance.now() - t0;
-      if (i >= opts.warmup) times.push(ms);
+      const cpu = process.cpuUsage(c0);
+      if (i >= opts.warmup) {
+        times.push(ms);
+        cpuTimes.push((cpu.user + cpu.system) / 1000);
+      }
       opts.onStep?.(i, ms);
     }
     const hash = createHash("sha256");
@@ -96,6 +104,7 @@ export async function runTeacherStepBench(opts: TeacherBenchOptions): Promise<Te
       tier: engine.info.tier,
       threads: engine.info.threads,
       ...stepTimes(times),
+      cpu_ms_per_step_median: stepTimes(cpuTimes).ms_per_step_median,
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       loss_last: loss,
       weights_sha256: hash.digest("hex"),
