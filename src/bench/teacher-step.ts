@@ -22,7 +22,7 @@ import { stepTimes, type StepTimes } from "./step.js";
  */
 export const TEACHER_BENCH = {
   dataSeed: 2,
-  samples: 64,
+  samples: 512,
   batch: TRAINER_DEFAULTS.batchSize,
   lr: 3e-4,
   auxPatch: 1,
