@@ -93,7 +93,11 @@ static Napi::Value Attention(const Napi::CallbackInfo& info) {
       gemm_block(false, false, d.T, d.hd, d.Tk, p, d.Tk, vb, ldk, out + d.at(b, 0, d.T, d.H, h), ldq);
     }
   });
-  if (info.Length() > 9 && info[9].IsTypedArray()) head_mean(probs, f32(info[9]), d);
+  // true says the means were written (an older build ignores the argument and returns nothing).
+  if (info.Length() > 9 && info[9].IsTypedArray()) {
+    head_mean(probs, f32(info[9]), d);
+    return Napi::Boolean::New(info.Env(), true);
+  }
   return info.Env().Undefined();
 }
 

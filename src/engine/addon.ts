@@ -54,7 +54,8 @@ export interface NativeAddon {
   rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean, group?: number): void;
   /**
    * dims: [B, T, Tk, H, Hkv, hd]; q [B, T, H, hd], k and v [B, Tk, Hkv, hd]; out [B, T, H*hd]; probs [B, H, T, Tk];
-   * meanProbs [B, T, Tk], when given, receives the probabilities averaged over heads.
+   * meanProbs [B, T, Tk], when given, receives the probabilities averaged over heads, and the call returns true
+   * (a build older than meanProbs returns nothing).
    */
   attention(
     q: Float32Array,
@@ -67,7 +68,7 @@ export interface NativeAddon {
     dims: Int32Array,
     scale: number,
     meanProbs?: Float32Array | null,
-  ): void;
+  ): boolean | undefined;
   /** logp [N, V] receives the log-softmax, out [N] -logp at each target (0 for a target outside [0, V)). */
   nll(logits: Float32Array, targets: Int32Array, logp: Float32Array, out: Float32Array, n: number, v: number): void;
   nllGrad(dy: Float32Array, targets: Int32Array, logp: Float32Array, dx: Float32Array, n: number, v: number): void;

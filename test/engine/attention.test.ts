@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tf } from "../../src/engine/index.js";
-import { loadNativeAddon } from "../../src/engine/addon.js";
+import { loadNativeAddon, type NativeAddon } from "../../src/engine/addon.js";
 import { fusedAttention, fusedAttentionWithMean, biasStrides } from "../../src/engine/kernels/attention.js";
 import { registerNativeKernels } from "../../src/engine/kernels/index.js";
 import { attention, attentionScale, attentionWithMean } from "../../src/engine/ops.js";
@@ -156,6 +156,13 @@ describe("fused attention with the head-averaged probabilities", () => {
         // causal: nothing after the query's own position
         row.slice(i + 1).forEach((p) => expect(p).toBe(0));
       });
+  });
+
+  run("refuses a native pack built before the head means, rather than read means it never wrote", () => {
+    const x = inputs([1, 3, 3, 2, 2, 4], "causal", 9);
+    type Args = Parameters<NativeAddon["attention"]>;
+    const older: NativeAddon = { ...addon!, attention: (...a: Args) => void addon!.attention(...(a.slice(0, 9) as Args)) };
+    expect(() => fusedAttentionWithMean(older, x.q, x.k, x.v, x.bias, 0.5)).toThrow(/older than this lavit.*npm run build:native/);
   });
 
   run("leaves no tensors behind in a gradient step, with or without a gradient reaching the means", () => {

@@ -96,7 +96,8 @@ export function fusedAttentionWithMean(
       const outV = allocF32(b * t * h * hd);
       const probs = allocF32(b * h * t * tk);
       const mean = allocF32(b * t * tk);
-      addon.attention(storageOf(q), storageOf(k), storageOf(v), biasValues, strides, outV, probs, dims, scale, mean);
+      if (addon.attention(storageOf(q), storageOf(k), storageOf(v), biasValues, strides, outV, probs, dims, scale, mean) !== true)
+        throw new Error("the native kernel pack is older than this lavit (its attention makes no head means); rebuild it with `npm run build:native`");
       save([q, k, v, tf.tensor(probs, [b, h, t, tk])]);
       return [tf.tensor(outV, [b, t, h * hd]), tf.tensor(mean, [b, t, tk])];
     },
