@@ -36,11 +36,31 @@ void scaled_q(const float* q, const Dims& d, int64_t b, int64_t h, float scale, 
   }
 }
 
+// mean[b, i, j] = sum over heads of probs[b, h, i, j], divided by H: the pack's Mean over axis
+// 1 (its transpose puts the heads innermost, then ReduceInner sums each row with sum_row8).
+void head_mean(const float* probs, float* mean, const Dims& d) {
+  const float heads = static_cast<float>(d.H);
+  Pool::get().parallel_for(d.B * d.T, 8, [&](int64_t r0, int64_t r1) {
+    std::vector<float> col(d.H);
+    for (int64_t r = r0; r < r1; r++) {
+      const int64_t b = r / d.T, i = r % d.T;
+      const float* p = probs + (b * d.H * d.T + i) * d.Tk;
+      float* m = mean + r * d.Tk;
+      for (int64_t j = 0; j < d.Tk; j++) {
+        for (int64_t h = 0; h < d.H; h++) col[h] = p[h * d.T * d.Tk + j];
+        m[j] = sum_row8(col.data(), d.H) / heads;
+      }
+    }
+  });
+}
+
 }  // namespace
 
-// attention(q, k, v, bias | null, biasStrides Int32Array[4], out, probs, dims Int32Array[6], scale)
+// attention(q, k, v, bias | null, biasStrides Int32Array[4], out, probs, dims Int32Array[6], scale, meanProbs?)
 // bias is read at b*s0 + h*s1 + i*s2 + j*s3 (0 on broadcast axes); probs [B, H, T, Tk] is
-// written for the backward pass.
+// written for the backward pass. meanProbs [B, T, Tk], when given, receives the probabilities
+// averaged over heads, as the pack's Mean over the head axis makes them (the heads' values
+// summed by sum_row8, then divided by H): what the grounding term and extraction read.
 static Napi::Value Attention(const Napi::CallbackInfo& info) {
   const float* q = f32(info[0]);
   const float* k = f32(info[1]);
@@ -73,12 +93,18 @@ static Napi::Value Attention(const Napi::CallbackInfo& info) {
       gemm_block(false, false, d.T, d.hd, d.Tk, p, d.Tk, vb, ldk, out + d.at(b, 0, d.T, d.H, h), ldq);
     }
   });
+  // true says the means were written (an older build ignores the argument and returns nothing).
+  if (info.Length() > 9 && info[9].IsTypedArray()) {
+    head_mean(probs, f32(info[9]), d);
+    return Napi::Boolean::New(info.Env(), true);
+  }
   return info.Env().Undefined();
 }
 
-// attentionGrad(dout, q, k, v, probs, dq, dk, dv, dims, scale): the gradients of attention()
-// for the cotangent dout [B, T, H*hd]. Tasks are (batch, kv head) pairs, so the query heads
-// that share a kv head add into its dk and dv in one thread, in head order.
+// attentionGrad(dout, q, k, v, probs, dq, dk, dv, dims, scale, dMean?): the gradients of
+// attention() for the cotangent dout [B, T, H*hd], and dMean [B, T, Tk] of meanProbs when given.
+// Tasks are (batch, kv head) pairs, so the query heads that share a kv head add into its dk and
+// dv in one thread, in head order.
 static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
   const float* dout = f32(info[0]);
   const float* q = f32(info[1]);
@@ -90,6 +116,8 @@ static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
   float* dv = f32(info[7]);
   const Dims d = dims_of(info[8]);
   const float scale = static_cast<float>(dbl(info[9]));
+  const float* dmean = info.Length() > 10 && info[10].IsTypedArray() ? f32(info[10]) : nullptr;
+  const float heads = static_cast<float>(d.H);
   const int64_t ldq = d.H * d.hd, ldk = d.Hkv * d.hd, G = d.groups();
   Pool::get().parallel_for(d.B * d.Hkv, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> qs(d.T * d.hd), ds(d.T * d.Tk), acc(G > 1 ? 2 * d.Tk * d.hd : 0);
@@ -111,6 +139,12 @@ static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
         // ctx = P v: dP = dctx v^T, dv = P^T dctx.
         gemm_block(false, true, d.T, d.Tk, d.hd, dob, ldq, vb, ldk, ds.data(), d.Tk);
         gemm_block(true, false, d.Tk, d.hd, d.T, p, d.Tk, dob, ldq, dvh, ldkh);
+        // The head mean's share of dP, as the pack computes Mean's gradient (dMean * 1 / H)
+        // and adds it to the context's.
+        if (dmean) {
+          const float* dm = dmean + b * d.T * d.Tk;
+          for (int64_t i = 0; i < d.T * d.Tk; i++) ds[i] = ds[i] + dm[i] / heads;
+        }
         // softmax: dS = dP*P - sum(dP*P) * P, as Mul, Sum, Mul, Sub.
         for (int64_t i = 0; i < d.T; i++) {
           float* r = ds.data() + i * d.Tk;

@@ -62,15 +62,26 @@ export function trainStep(lm: BenchLm, opt: AdamW, inputs: tf.Tensor2D, targets:
   return loss;
 }
 
-export interface BenchResult {
+export interface StepTimes {
+  ms_per_step_median: number;
+  ms_per_step_min: number;
+}
+
+/** The median and the fastest of the timed steps, in ms to two decimals. */
+export function stepTimes(times: readonly number[]): StepTimes {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { ms_per_step_median: Math.round(median * 100) / 100, ms_per_step_min: Math.round(sorted[0] * 100) / 100 };
+}
+
+export interface BenchResult extends StepTimes {
   impl: "lavit";
   config: BenchConfigName;
   params: number;
   native: boolean;
   tier: EngineInfo["tier"];
   threads: number;
-  ms_per_step_median: number;
-  ms_per_step_min: number;
   /** stepFlops / the median step time. */
   gflops: number;
   /** The process's peak resident memory so far (maxRSS), in MB of 2^20 bytes. */
@@ -104,9 +115,7 @@ export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3
   const params = lm.store.count();
   tf.dispose([all, inputs, targets]);
   lm.dispose();
-  const sorted = [...times].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const timing = stepTimes(times);
   return {
     impl: "lavit",
     config: name,
@@ -114,9 +123,8 @@ export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3
     native: engine.info.native,
     tier: engine.info.tier,
     threads: engine.info.threads,
-    ms_per_step_median: Math.round(median * 100) / 100,
-    ms_per_step_min: Math.round(sorted[0] * 100) / 100,
-    gflops: Math.round(stepFlops(config) / (median * 1e5)) / 10,
+    ...timing,
+    gflops: Math.round(stepFlops(config) / (timing.ms_per_step_median * 1e5)) / 10,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     loss_first: first,
     loss_last: last,

@@ -48,10 +48,15 @@ export interface NativeAddon {
   sumSquares(x: Float32Array): number;
   rmsNorm(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, d: number, eps: number): void;
   rmsNormGrad(dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, d: number): void;
-  gelu(x: Float32Array, out: Float32Array): void;
+  /** tanh, when given, receives each element's tanh, which geluGrad can read back instead of computing it again. */
+  gelu(x: Float32Array, out: Float32Array, tanh?: Float32Array): void;
   /** `group` rows of hd share a position: 1 for [B, H, T, hd], H for token-major [B, T, H, hd]. */
   rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, length: number, headDim: number, backward: boolean, group?: number): void;
-  /** dims: [B, T, Tk, H, Hkv, hd]; q [B, T, H, hd], k and v [B, Tk, Hkv, hd]; out [B, T, H*hd]; probs [B, H, T, Tk]. */
+  /**
+   * dims: [B, T, Tk, H, Hkv, hd]; q [B, T, H, hd], k and v [B, Tk, Hkv, hd]; out [B, T, H*hd]; probs [B, H, T, Tk];
+   * meanProbs [B, T, Tk], when given, receives the probabilities averaged over heads, and the call returns true
+   * (a build older than meanProbs returns nothing).
+   */
   attention(
     q: Float32Array,
     k: Float32Array,
@@ -62,7 +67,8 @@ export interface NativeAddon {
     probs: Float32Array,
     dims: Int32Array,
     scale: number,
-  ): void;
+    meanProbs?: Float32Array | null,
+  ): boolean | undefined;
   /** logp [N, V] receives the log-softmax, out [N] -logp at each target (0 for a target outside [0, V)). */
   nll(logits: Float32Array, targets: Int32Array, logp: Float32Array, out: Float32Array, n: number, v: number): void;
   nllGrad(dy: Float32Array, targets: Int32Array, logp: Float32Array, dx: Float32Array, n: number, v: number): void;
@@ -77,8 +83,10 @@ export interface NativeAddon {
     dv: Float32Array,
     dims: Int32Array,
     scale: number,
+    /** The cotangent of meanProbs [B, T, Tk], when the forward call made them. */
+    dMeanProbs?: Float32Array | null,
   ): void;
-  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, tanh?: Float32Array): void;
   /** sig receives sigmoid(g), which swigluGrad reads back. */
   swiglu(g: Float32Array, u: Float32Array, out: Float32Array, sig: Float32Array): void;
   swigluGrad(dy: Float32Array, g: Float32Array, u: Float32Array, sig: Float32Array, dg: Float32Array, du: Float32Array): void;

@@ -1,6 +1,6 @@
 import { tf } from "./index.js";
 import { activeAddon } from "./addon.js";
-import { biasStrides, fusedAttention } from "./kernels/attention.js";
+import { biasStrides, fusedAttention, fusedAttentionWithMean } from "./kernels/attention.js";
 import { fusedGelu, fusedRmsNorm, fusedRotary, fusedSwigluAct } from "./kernels/fused.js";
 import { fusedNll, int32Values } from "./kernels/loss.js";
 
@@ -72,11 +72,35 @@ export function rotaryOps(x: tf.Tensor4D, cos: Float32Array, sin: Float32Array, 
  * (causal, padding and gating masks; it gets no gradient).
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): tf.Tensor3D {
+  const addon = fusedAddon(q, k, bias);
+  if (addon) return fusedAttention(addon, q, k, v, bias, attentionScale(q.shape[3]));
+  return tokenMajor(attentionHeads(headMajor(q), headMajor(k), headMajor(v), bias).ctx);
+}
+
+/**
+ * attention() that also returns the probabilities averaged over heads, [B, T, Tk] (the grounding
+ * term's and extraction's reading, before any average over layers). On the native tiers one
+ * fused call makes both, with the formulation's bits (`tf.mean(probs, 1)` of attentionHeads);
+ * elsewhere it is that formulation.
+ */
+export function attentionWithMean(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias?: tf.Tensor): { out: tf.Tensor3D; meanProbs: tf.Tensor3D } {
+  const addon = fusedAddon(q, k, bias);
+  if (addon) return fusedAttentionWithMean(addon, q, k, v, bias, attentionScale(q.shape[3]));
+  const { ctx, probs } = attentionHeads(headMajor(q), headMajor(k), headMajor(v), bias);
+  return { out: tokenMajor(ctx), meanProbs: tf.mean(probs, 1) as tf.Tensor3D };
+}
+
+/** The addon when the fused kernel serves these operands (float32, a bias that broadcasts), else null. */
+function fusedAddon(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor | undefined) {
   const addon = activeAddon();
-  const [b, t, h, hd] = q.shape;
+  const [b, t, h] = q.shape;
   const fits = !bias || (bias.dtype === "float32" && biasStrides(bias.shape, [b, h, t, k.shape[1]]) !== null);
-  if (addon && q.dtype === "float32" && fits) return fusedAttention(addon, q, k, v, bias, attentionScale(hd));
-  const ctx = attentionHeads(headMajor(q), headMajor(k), headMajor(v), bias).ctx;
+  return addon && q.dtype === "float32" && fits ? addon : null;
+}
+
+/** Head-major context [B, H, T, hd] to token-major [B, T, H*hd]. */
+function tokenMajor(ctx: tf.Tensor4D): tf.Tensor3D {
+  const [b, h, t, hd] = ctx.shape;
   return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, h * hd]) as tf.Tensor3D;
 }
 

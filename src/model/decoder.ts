@@ -30,6 +30,8 @@ export interface DecoderOptions {
   /** Extra additive attention bias broadcastable to [B, H, T, Tk] (e.g. the sensory gate). */
   bias?: tf.Tensor;
   returnProbs?: boolean;
+  /** Return each layer's probabilities averaged over heads (on the fused kernel when nothing else needs the formulation). */
+  returnMeanProbs?: boolean;
   /** Return every layer's output hidden states (before the final norm). */
   returnLayerHidden?: boolean;
   past?: KvCache;
@@ -42,6 +44,8 @@ export interface DecoderOutput {
   hidden: tf.Tensor3D;
   /** Per layer [B, H, T, Tk], when asked. */
   probs?: tf.Tensor4D[];
+  /** Per layer [B, T, Tk], averaged over heads, when asked. */
+  meanProbs?: tf.Tensor3D[];
   layerHidden?: tf.Tensor3D[];
   /** When asked for with `cache`, or given a `past`. */
   cache?: KvCache;
@@ -56,6 +60,7 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
   if (opts.bias) bias = bias ? tf.add(bias, opts.bias) : opts.bias;
   let x = inputs;
   const probs: tf.Tensor4D[] = [];
+  const meanProbs: tf.Tensor3D[] = [];
   const layerHidden: tf.Tensor3D[] = [];
   const layers: KvCache["layers"] = [];
   const cache = opts.cache || !!opts.past;
@@ -66,12 +71,14 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
       rotary,
       bias,
       returnProbs: opts.returnProbs,
+      returnMeanProbs: opts.returnMeanProbs,
       past: opts.past?.layers[i],
       cache,
       eps: d.rms_eps,
     });
     x = r.out;
     if (r.probs) probs.push(r.probs);
+    if (r.meanProbs) meanProbs.push(r.meanProbs);
     if (opts.returnLayerHidden) layerHidden.push(x);
     if (r.present) layers.push(r.present);
   }
@@ -79,6 +86,7 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
   return {
     hidden,
     probs: opts.returnProbs ? probs : undefined,
+    meanProbs: opts.returnMeanProbs ? meanProbs : undefined,
     layerHidden: opts.returnLayerHidden ? layerHidden : undefined,
     cache: cache ? { layers, length: pastLength + t } : undefined,
   };

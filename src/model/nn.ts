@@ -1,5 +1,5 @@
 import { tf } from "../engine/index.js";
-import { attention, attentionHeads, gelu, nll, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
+import { attention, attentionHeads, attentionWithMean, gelu, nll, rmsNorm, rotary, silu, swigluAct } from "../engine/ops.js";
 import type { ParamStore } from "./params.js";
 
 /**
@@ -86,6 +86,8 @@ export interface AttentionOptions {
   rotary?: Rotary;
   /** Return the attention probabilities [B, H, Tq, Tk]. */
   returnProbs?: boolean;
+  /** Return the attention probabilities averaged over heads [B, Tq, Tk] (the fused kernel makes them, with the gradient). */
+  returnMeanProbs?: boolean;
   /** Keys/values of earlier positions [B, Hkv, Tpast, hd], for cached decoding. */
   past?: { k: tf.Tensor4D; v: tf.Tensor4D };
   /** Return this call's keys/values (`present`) for later decoding steps. */
@@ -95,6 +97,8 @@ export interface AttentionOptions {
 export interface AttentionResult {
   out: tf.Tensor3D;
   probs?: tf.Tensor4D;
+  /** The probabilities averaged over heads [B, Tq, Tk], when asked for. */
+  meanProbs?: tf.Tensor3D;
   /** Keys/values including this call's positions, for the next decoding step (when asked for, or given a past). */
   present?: { k: tf.Tensor4D; v: tf.Tensor4D };
 }
@@ -106,8 +110,9 @@ function headMajor(x: tf.Tensor4D): tf.Tensor4D {
 /**
  * Multi-head self-attention (grouped-query when numKvHeads < numHeads) on x [B, T, D] with
  * projections `${prefix}.{q,k,v,o}_proj`. Heads stay token-major ([B, T, H, hd], as the
- * projections write them): the engine's attention reads them in place. Only a caller that
- * wants the probabilities or a KV cache gets the head-major formulation.
+ * projections write them): the engine's attention reads them in place, also when the caller
+ * wants the probabilities averaged over heads. Only a caller that wants every head's
+ * probabilities or a KV cache gets the head-major formulation.
  */
 export function selfAttention(x: tf.Tensor3D, store: ParamStore, prefix: string, opts: AttentionOptions): AttentionResult {
   const [b, t, d] = x.shape;
@@ -122,7 +127,12 @@ export function selfAttention(x: tf.Tensor3D, store: ParamStore, prefix: string,
     q = rotary(q, opts.rotary.cos, opts.rotary.sin, true);
     k = rotary(k, opts.rotary.cos, opts.rotary.sin, true);
   }
-  if (!opts.past && !opts.returnProbs && !opts.cache) return { out: linear(attention(q, k, v, opts.bias), store, `${prefix}.o_proj`) as tf.Tensor3D };
+  const oProj = (merged: tf.Tensor3D) => linear(merged, store, `${prefix}.o_proj`) as tf.Tensor3D;
+  if (!opts.past && !opts.returnProbs && !opts.cache) {
+    if (!opts.returnMeanProbs) return { out: oProj(attention(q, k, v, opts.bias)) };
+    const r = attentionWithMean(q, k, v, opts.bias);
+    return { out: oProj(r.out), meanProbs: r.meanProbs };
+  }
   let kAll = headMajor(k);
   let vAll = headMajor(v);
   if (opts.past) {
@@ -130,9 +140,13 @@ export function selfAttention(x: tf.Tensor3D, store: ParamStore, prefix: string,
     vAll = tf.concat([opts.past.v, vAll], 2) as tf.Tensor4D;
   }
   const { ctx, probs } = attentionHeads(headMajor(q), kAll, vAll, opts.bias);
-  const merged = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, d]) as tf.Tensor3D;
-  const out = linear(merged, store, `${prefix}.o_proj`) as tf.Tensor3D;
-  return { out, probs: opts.returnProbs ? probs : undefined, present: { k: kAll, v: vAll } };
+  const out = oProj(tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, d]) as tf.Tensor3D);
+  return {
+    out,
+    probs: opts.returnProbs ? probs : undefined,
+    meanProbs: opts.returnMeanProbs ? (tf.mean(probs, 1) as tf.Tensor3D) : undefined,
+    present: { k: kAll, v: vAll },
+  };
 }
 
 export function initAttention(store: ParamStore, prefix: string, d: number, heads: number, kvHeads: number, qkvBias: boolean): void {
@@ -171,7 +185,7 @@ export function decoderBlock(x: tf.Tensor3D, store: ParamStore, prefix: string, 
   const h = tf.add(x, attn.out) as tf.Tensor3D;
   const m = rmsNorm(h, store.get(`${prefix}.post_attention_layernorm.weight`), eps);
   const out = tf.add(h, swiglu(m, store, `${prefix}.mlp`)) as tf.Tensor3D;
-  return { out, probs: attn.probs, present: attn.present };
+  return { out, probs: attn.probs, meanProbs: attn.meanProbs, present: attn.present };
 }
 
 export function initDecoderBlock(store: ParamStore, prefix: string, d: number, heads: number, kvHeads: number, ffn: number): void {

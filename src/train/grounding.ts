@@ -62,17 +62,26 @@ export function groundBatch(steps: readonly (readonly GroundStep[])[], length: n
   return { select: tf.tensor3d(select, [b, s, length]), mask: tf.tensor3d(mask, [b, s, n]), weights: tf.tensor2d(weights, [b, s]) };
 }
 
-/** Per step, the image map [B, S, n] (sum 1) of the decoder's attention probabilities (per layer [B, H, T, T]). */
-export function stepImageMaps(probs: readonly tf.Tensor4D[], select: tf.Tensor3D, n: number): tf.Tensor3D {
-  const mean = tf.div(tf.addN(probs.map((p) => tf.mean(p, 1))), probs.length) as tf.Tensor3D; // [B, T, T]
+/**
+ * Per step, the image map [B, S, n] (sum 1) of the decoder's attention probabilities, given per
+ * layer averaged over heads ([B, T, T]: the fused attention's `meanProbs`, or headMeans of every
+ * head's probabilities).
+ */
+export function stepImageMaps(meanProbs: readonly tf.Tensor3D[], select: tf.Tensor3D, n: number): tf.Tensor3D {
+  const mean = tf.div(tf.addN([...meanProbs]), meanProbs.length) as tf.Tensor3D; // [B, T, T]
   const [b, s] = select.shape;
   const rows = tf.slice(tf.matMul(select, mean), [0, 0, IMAGE_START], [b, s, n]);
   return tf.div(rows, tf.maximum(tf.sum(rows, -1, true), 1e-12)) as tf.Tensor3D;
 }
 
-/** Mean over weighted steps of max(0, -log(mass on the step's patches / target)). */
-export function groundingLoss(probs: readonly tf.Tensor4D[], batch: GroundBatch, n: number, target = 1): tf.Scalar {
-  const maps = stepImageMaps(probs, batch.select, n);
+/** Each layer's probabilities [B, H, T, T] averaged over heads, as the fused attention averages them. */
+export function headMeans(probs: readonly tf.Tensor4D[]): tf.Tensor3D[] {
+  return probs.map((p) => tf.mean(p, 1) as tf.Tensor3D);
+}
+
+/** Mean over weighted steps of max(0, -log(mass on the step's patches / target)), from each layer's head-averaged probabilities. */
+export function groundingLoss(meanProbs: readonly tf.Tensor3D[], batch: GroundBatch, n: number, target = 1): tf.Scalar {
+  const maps = stepImageMaps(meanProbs, batch.select, n);
   const mass = tf.sum(tf.mul(maps, batch.mask), -1); // [B, S]
   const nll = tf.relu(tf.sub(Math.log(target), tf.log(tf.maximum(mass, 1e-6))));
   return tf.div(tf.sum(tf.mul(nll, batch.weights)), tf.maximum(tf.sum(batch.weights), 1)) as tf.Scalar;

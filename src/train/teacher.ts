@@ -9,7 +9,7 @@ import { patchLabels, type PatchLabels } from "../data/patch-labels.js";
 import { loadWeightsInto, saveModel } from "../model/checkpoint.js";
 import { checkSplitQuestions, longestSequence, promptIds, targetIds } from "../model/sequence.js";
 import { decoderForward, embedWithImage, forwardText, lmLogits, projectVision, type Vlm } from "../model/vlm.js";
-import { groundBatch, groundingLoss, groundSteps } from "./grounding.js";
+import { groundBatch, groundingLoss, groundSteps, headMeans } from "./grounding.js";
 import { makeTextBatch } from "../model/text-batch.js";
 import { weighAnswers } from "./batch.js";
 import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
@@ -42,6 +42,12 @@ export interface TeacherTaskOptions {
   groundAttention?: number;
   /** The grounding term's hinge: steps putting at least this mass on their patches cost nothing (1 = plain -log mass). */
   groundTarget?: number;
+  /**
+   * Read the grounding term's probabilities through the tfjs formulation, every head's, as before
+   * the fused kernel returned them averaged (the same losses and weights, slower: for the
+   * benchmark's comparison and the tests).
+   */
+  unfusedGrounding?: boolean;
   /** Keep the vision tower as it is (a student started from a base): no gradient, and its features cached. */
   frozenVision?: boolean;
 }
@@ -56,6 +62,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
     frozenVision = false,
     groundAttention = 0,
     groundTarget = 1,
+    unfusedGrounding = false,
   } = options;
   if (groundAttention > 0 && (targets || !askQuestion)) throw new Error("the grounding term needs the rationale targets and the question prompt");
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
@@ -93,10 +100,11 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       let logits3: tf.Tensor3D;
       let ground: tf.Scalar | null = null;
       if (steps) {
-        const out = decoderForward(vlm, embedWithImage(vlm, ids, projectVision(vlm, features)), { returnProbs: true });
+        const inputs = embedWithImage(vlm, ids, projectVision(vlm, features));
+        const out = decoderForward(vlm, inputs, unfusedGrounding ? { returnProbs: true } : { returnMeanProbs: true });
         logits3 = lmLogits(vlm, out.hidden) as tf.Tensor3D;
         ground = groundingLoss(
-          out.probs!,
+          unfusedGrounding ? headMeans(out.probs!) : out.meanProbs!,
           groundBatch(
             indices.map((i) => steps[i]),
             batch.length,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { tf } from "../../src/engine/index.js";
-import { loadNativeAddon } from "../../src/engine/addon.js";
-import { fusedAttention, biasStrides } from "../../src/engine/kernels/attention.js";
+import { loadNativeAddon, type NativeAddon } from "../../src/engine/addon.js";
+import { fusedAttention, fusedAttentionWithMean, biasStrides } from "../../src/engine/kernels/attention.js";
 import { registerNativeKernels } from "../../src/engine/kernels/index.js";
-import { attention, attentionScale } from "../../src/engine/ops.js";
+import { attention, attentionScale, attentionWithMean } from "../../src/engine/ops.js";
 import { causalBias, NEG_INF } from "../../src/model/nn.js";
 import { expectKernelsMatchTfjs } from "./helpers.js";
 
@@ -82,6 +82,97 @@ describe("fused attention", () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
       const g = tf.grads((q: tf.Tensor) => tf.sum(fusedAttention(addon!, q as tf.Tensor4D, x.k, x.v, x.bias, 0.5)))([x.q]);
+      tf.dispose(g);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+type WithMean = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => { out: tf.Tensor3D; meanProbs: tf.Tensor3D };
+
+/** Output, head-averaged probabilities, and the gradients for q, k and v of sum(out * dy) + sum(meanProbs * dm). */
+function withMeanGrads(f: WithMean, x: ReturnType<typeof inputs>, dm: tf.Tensor): tf.Tensor[] {
+  const r = f(x.q, x.k, x.v);
+  const loss = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => {
+    const o = f(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+    return tf.add(tf.sum(tf.mul(o.out, x.dy)), tf.sum(tf.mul(o.meanProbs, dm)));
+  };
+  return [r.out, r.meanProbs, ...tf.grads(loss)([x.q, x.k, x.v])];
+}
+
+/** A cotangent for the head means [B, T, Tk] like the grounding term's: on a few columns (the image), zero elsewhere. */
+function meanCotangent(dims: (typeof CASES)[number]["dims"], seed: number): tf.Tensor {
+  const [b, t, tk] = dims;
+  const cols = tf.cast(tf.greater(tf.randomUniform([1, 1, tk], 0, 1, "float32", seed), 0.4), "float32");
+  return tf.mul(tf.randomNormal([b, t, tk], 0, 3, "float32", seed + 1), cols);
+}
+
+describe("fused attention with the head-averaged probabilities", () => {
+  const { addon } = loadNativeAddon();
+  const run = addon ? it : it.skip;
+
+  run("matches the tfjs formulation (tf.mean over heads) on tfjs's own kernels, values and gradients, on odd shapes, every mask", () => {
+    CASES.forEach(({ dims, bias }, i) => {
+      const x = inputs(dims, bias, 10 * i + 3);
+      const dm = meanCotangent(dims, 10 * i + 8);
+      let native = true;
+      expectKernelsMatchTfjs(
+        () => ({ kernels: [], restore: () => void (native = false) }),
+        `attention with means ${dims.join("x")} bias ${bias}`,
+        () =>
+          withMeanGrads(
+            (q, k, v) => (native ? fusedAttentionWithMean(addon!, q, k, v, x.bias, attentionScale(dims[5])) : attentionWithMean(q, k, v, x.bias)),
+            x,
+            dm,
+          ),
+      );
+    });
+  });
+
+  run("gives the formulation's bits on the pack's kernels when no kv head is shared", () => {
+    const reg = registerNativeKernels(addon!);
+    try {
+      CASES.filter((c) => c.dims[3] === c.dims[4]).forEach(({ dims, bias }, i) => {
+        const x = inputs(dims, bias, 200 + i);
+        const dm = meanCotangent(dims, 300 + i);
+        const fused = withMeanGrads((q, k, v) => fusedAttentionWithMean(addon!, q, k, v, x.bias, attentionScale(dims[5])), x, dm);
+        const ref = withMeanGrads((q, k, v) => attentionWithMean(q, k, v, x.bias), x, dm);
+        fused.forEach((t, j) => expect(Array.from(t.dataSync()), `${dims.join("x")} output ${j}`).toEqual(Array.from(ref[j].dataSync())));
+      });
+    } finally {
+      reg.restore();
+    }
+  });
+
+  run("returns fusedAttention's output and the mean of its probabilities over heads (rows summing to 1)", () => {
+    const x = inputs([2, 6, 6, 3, 3, 4], "causal", 17);
+    const r = fusedAttentionWithMean(addon!, x.q, x.k, x.v, x.bias, 0.5);
+    expect(Array.from(r.out.dataSync())).toEqual(Array.from(fusedAttention(addon!, x.q, x.k, x.v, x.bias, 0.5).dataSync()));
+    const m = r.meanProbs.arraySync();
+    expect(r.meanProbs.shape).toEqual([2, 6, 6]);
+    for (const rows of m)
+      rows.forEach((row, i) => {
+        expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        // causal: nothing after the query's own position
+        row.slice(i + 1).forEach((p) => expect(p).toBe(0));
+      });
+  });
+
+  run("refuses a native pack built before the head means, rather than read means it never wrote", () => {
+    const x = inputs([1, 3, 3, 2, 2, 4], "causal", 9);
+    type Args = Parameters<NativeAddon["attention"]>;
+    const older: NativeAddon = { ...addon!, attention: (...a: Args) => void addon!.attention(...(a.slice(0, 9) as Args)) };
+    expect(() => fusedAttentionWithMean(older, x.q, x.k, x.v, x.bias, 0.5)).toThrow(/older than this lavit.*npm run build:native/);
+  });
+
+  run("leaves no tensors behind in a gradient step, with or without a gradient reaching the means", () => {
+    const x = inputs([2, 5, 5, 2, 2, 4], "causal", 7);
+    const before = tf.memory().numTensors;
+    for (const useMean of [true, false, true]) {
+      const g = tf.grads((q: tf.Tensor) => {
+        const r = fusedAttentionWithMean(addon!, q as tf.Tensor4D, x.k, x.v, x.bias, 0.5);
+        return useMean ? tf.add(tf.sum(r.out), tf.sum(tf.square(r.meanProbs))) : tf.sum(r.out);
+      })([x.q]);
       tf.dispose(g);
     }
     expect(tf.memory().numTensors).toBe(before);

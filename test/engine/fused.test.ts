@@ -47,6 +47,28 @@ describe("fused layers match their tfjs formulation", async () => {
     close(u1, u2);
   });
 
+  run("GELU's gradient from the tanh the forward pass kept has the bits of computing it again", () => {
+    const n = 70_000; // above the pool's grain, so both threads take part
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 9);
+    x.set([0, -0, 1e30, -1e30, NaN, Infinity, -Infinity, 1e-30]);
+    const dy = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 4.1414));
+    const out = new Float32Array(n);
+    const tanh = new Float32Array(n);
+    const plain = new Float32Array(n);
+    addon!.gelu(x, out, tanh);
+    addon!.gelu(x, plain);
+    expect(Array.from(out)).toEqual(Array.from(plain));
+    const kept = new Float32Array(n);
+    const again = new Float32Array(n);
+    addon!.geluGrad(dy, x, kept, tanh);
+    addon!.geluGrad(dy, x, again);
+    expect(Array.from(kept)).toEqual(Array.from(again));
+    // and it is the kept tanh that is read: another one gives another gradient
+    const other = new Float32Array(n);
+    addon!.geluGrad(dy, x, other, new Float32Array(n));
+    expect(Array.from(other)).not.toEqual(Array.from(again));
+  });
+
   run("rotary positions, forward and gradient, with a cache offset", () => {
     for (const [t, hd, offset] of [
       [7, 8, 0],

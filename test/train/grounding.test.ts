@@ -3,14 +3,17 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tf } from "../../src/engine/index.js";
+import { activeAddon } from "../../src/engine/addon.js";
+import { withKernelProfile } from "../../src/engine/profile.js";
 import type { LoadedSplit } from "../../src/data/dataset.js";
 import { targetText } from "../../src/data/sample.js";
 import { readoutRows } from "../../src/eval/gaze.js";
 import { numPatches } from "../../src/model/config.js";
 import { IMAGE_START, buildVlm } from "../../src/model/vlm.js";
-import { groundBatch, groundingLoss, groundSteps, stepImageMaps } from "../../src/train/grounding.js";
+import { groundBatch, groundingLoss, groundSteps, headMeans, stepImageMaps } from "../../src/train/grounding.js";
 import { teacherTask } from "../../src/train/teacher.js";
 import { train } from "../../src/train/trainer.js";
+import { AdamW, clipScale, globalNorm } from "../../src/train/optim.js";
 import { promptIds } from "../../src/model/sequence.js";
 import { tinyConfig, tinySplit } from "../helpers/tiny.js";
 import { trainOptions } from "../helpers/training.js";
@@ -42,13 +45,13 @@ describe("grounding term", () => {
       return tf.tensor4d(v, [b, h, t, t]);
     });
     const batch = groundBatch([[{ positions: [5, 6], patches: [1] }]], t, n);
-    const got = stepImageMaps(layers, batch.select, n).dataSync();
+    const got = stepImageMaps(headMeans(layers), batch.select, n).dataSync();
     const raw = new Float64Array(n);
     const all = layers.map((x) => x.dataSync());
     for (const a of all) for (let hh = 0; hh < h; hh++) for (const q of [5, 6]) for (let j = 0; j < n; j++) raw[j] += a[(hh * t + q) * t + IMAGE_START + j];
     const sum = raw.reduce((x, y) => x + y, 0);
     raw.forEach((v, j) => expect(got[j]).toBeCloseTo(v / sum, 5));
-    const loss = groundingLoss(layers, batch, n).dataSync()[0];
+    const loss = groundingLoss(headMeans(layers), batch, n).dataSync()[0];
     expect(loss).toBeCloseTo(-Math.log(raw[1] / sum), 4);
     tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
   });
@@ -69,6 +72,64 @@ describe("grounding term", () => {
     expect(on.parts.loss_ce).toBeCloseTo(before.total, 5);
     expect(on.parts.loss_ground).toBeGreaterThan(0);
     expect(on.total).toBeCloseTo(on.parts.loss_ce + 0.5 * on.parts.loss_ground, 5);
+    vlm.dispose();
+  });
+
+  it("the fused path gives the unfused path's losses and gradients bit for bit", () => {
+    const vlm = buildVlm(tiny(data.tokenizer.size), 3);
+    const idx = [0, 1, 2, 3, 5, 8];
+    const step = (unfusedGrounding: boolean) => {
+      const task = teacherTask(vlm, data, { groundAttention: 0.5, groundTarget: 0.8, auxPatchWeight: 1, answerWeight: 4, unfusedGrounding });
+      let parts: Record<string, number> = {};
+      const { value, grads } = task.store.grads(() => {
+        const r = task.loss(idx, 0);
+        parts = Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [k, v.dataSync()[0]]));
+        return r.total;
+      });
+      const out = { total: value.dataSync()[0], parts, grads: Object.fromEntries([...grads].map(([k, g]) => [k, Array.from(g.dataSync())])) };
+      tf.dispose([value, ...grads.values()]);
+      return out;
+    };
+    const fused = step(false);
+    const unfused = step(true);
+    expect(fused.parts.loss_ground).toBeGreaterThan(0);
+    expect(fused.total).toBe(unfused.total);
+    expect(fused.parts).toEqual(unfused.parts);
+    expect(Object.keys(fused.grads).length).toBeGreaterThan(10);
+    expect(fused.grads).toEqual(unfused.grads);
+    vlm.dispose();
+  });
+
+  it("runs the decoder's attention on the fused kernel (the unfused path on the tfjs formulation's Softmax)", async (ctx) => {
+    if (!activeAddon()) ctx.skip();
+    const vlm = buildVlm(tiny(data.tokenizer.size), 3);
+    const kernels = async (unfusedGrounding: boolean) => {
+      const task = teacherTask(vlm, data, { groundAttention: 0.5, unfusedGrounding });
+      const { table } = await withKernelProfile(() => tf.dispose(task.store.grads(() => task.loss([0, 1], 0).total).value));
+      return new Map(table.map((r) => [r.kernel, r.calls]));
+    };
+    const fused = await kernels(false);
+    const unfused = await kernels(true);
+    const layers = tiny(data.tokenizer.size).decoder.num_layers;
+    expect(fused.has("Softmax")).toBe(false);
+    expect(fused.get("native:attention")).toBe(unfused.get("native:attention")! + layers);
+    expect(unfused.get("Softmax")).toBe(layers);
+    vlm.dispose();
+  });
+
+  it("keeps the live tensor count flat across training steps", () => {
+    const vlm = buildVlm(tiny(data.tokenizer.size), 5);
+    const task = teacherTask(vlm, data, { groundAttention: 0.5, auxPatchWeight: 1 });
+    task.prepare?.();
+    const opt = new AdamW({ lr: 1e-3, weightDecay: 0.05 });
+    const counts: number[] = [];
+    for (let s = 0; s < 4; s++) {
+      const { value, grads } = task.store.grads(() => task.loss([s, s + 4, s + 8, s + 12], s).total);
+      opt.step(task.store.vars, grads, clipScale(globalNorm(grads), 1));
+      tf.dispose([value, ...grads.values()]);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
     vlm.dispose();
   });
 
@@ -117,7 +178,7 @@ describe("grounding hinge", () => {
       t,
       n,
     );
-    const at = (target: number) => groundingLoss(layers, batch, n, target).dataSync()[0];
+    const at = (target: number) => groundingLoss(headMeans(layers), batch, n, target).dataSync()[0];
     expect(at(0.65)).toBeCloseTo(-Math.log(0.5 / 0.65) / 2, 5);
     expect(at(1)).toBeCloseTo((-Math.log(0.8) - Math.log(0.5)) / 2, 5);
     // At or below the lower mass, nothing is left to pull.
@@ -141,7 +202,7 @@ describe("grounding hinge", () => {
       t,
       n,
     );
-    expect(groundingLoss(layers, batch, n).dataSync()[0]).toBeCloseTo((-Math.log(0.5) - Math.log(0.25) - Math.log(0.75)) / 3, 5);
+    expect(groundingLoss(headMeans(layers), batch, n).dataSync()[0]).toBeCloseTo((-Math.log(0.5) - Math.log(0.25) - Math.log(0.75)) / 3, 5);
     tf.dispose([...layers, batch.select, batch.mask, batch.weights]);
   });
 

@@ -32,16 +32,18 @@ export function fusedRmsNorm(addon: NativeAddon, x: tf.Tensor, weight: tf.Tensor
   return op(x, weight);
 }
 
+/** GELU (tanh approximation); the forward pass keeps each tanh for the backward pass, which then needs none of its own. */
 export function fusedGelu(addon: NativeAddon, x: tf.Tensor): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, save: tf.GradSaveFunc) => {
     const out = allocF32(xs.size);
-    addon.gelu(storageOf(xs), out);
-    save([xs]);
+    const tanh = allocF32(xs.size);
+    addon.gelu(storageOf(xs), out, tanh);
+    save([xs, tf.tensor(tanh, xs.shape)]);
     return {
       value: tf.tensor(out, xs.shape),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const dx = allocF32(saved[0].size);
-        addon.geluGrad(storageOf(dy), storageOf(saved[0]), dx);
+        addon.geluGrad(storageOf(dy), storageOf(saved[0]), dx, storageOf(saved[1]));
         return tf.tensor(dx, saved[0].shape);
       },
     };
