@@ -6,14 +6,15 @@
 // worker by its job (data, signals, reference, each cell), each job's start and end (seconds
 // since the demo started, from the worker's first and last sample), the cells' training and
 // evaluation seconds (their cell.json), and the report's own seconds (after the last job).
-// Take it with the machine quiet: `/work/quiet.sh npm run bench:demo`.
+// Take it with the machine quiet: `/work/quiet.sh npm run bench:demo`. LAVIT_BENCH_ROOT=<checkout>
+// measures another built checkout's demo (a before, in the same sitting).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const root = process.env.LAVIT_BENCH_ROOT ?? path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const args = process.argv.slice(2);
 const given = args[0] && !args[0].startsWith("-") ? args.shift() : null;
 const out = given ?? path.join(mkdtempSync(path.join(tmpdir(), "lavit-bench-demo-")), "demo");
