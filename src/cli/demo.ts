@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option("--student-base <dir>", "base model both students start from (`lavit train base`), or `none` to train them from scratch", d.studentBase ?? "none")
     .option(
       "--jobs <n>",
-      "students trained at once, each in its own process with an equal share of the threads (default: one per thread; 1 trains them one after another on all threads)",
+      "students trained at once, each in its own process with an equal share of the threads (default: a seed's students all at once, one thread each, at least one per thread; 1 trains them one after another on all threads)",
       optionParser(demoOptionsSchema.shape, "jobs"),
     )
     .option("--quiet", "no progress output")

@@ -47,7 +47,7 @@ export interface DemoOptions {
   latents?: number;
   /** official: the public code's choices for the signals and every student (docs/fidelity.md). */
   preset?: Preset;
-  /** Students trained at once, each in its own process (default: one per thread); 1 trains them in this process. */
+  /** Students trained at once, each in its own process (default: a seed's students all at once, at least one per thread); 1 trains them one after another. */
   jobs?: number;
   quiet?: boolean;
 }
@@ -143,6 +143,16 @@ function readEval(
   };
 }
 
+/**
+ * With more students than threads, all of a seed's students at once, one thread each (else the
+ * study's plan: one per thread). Why: with one process per thread, the last student trains
+ * alone on one thread while the others idle (a student's bits depend on its thread count, so it
+ * cannot take them over); three one-thread students sharing two cores keep both busy to the end.
+ */
+export function defaultJobs(threads: number, students: number): number | undefined {
+  return threads > 1 && students > threads ? students : undefined;
+}
+
 /** What the demo reads and writes (the output guard's declaration; the CLI shares it). */
 export const DEMO_IO: IoSpec = { teacher: input(), studentBase: input(), out: outputFolder("demo", "run") };
 
@@ -176,7 +186,11 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
     o,
     `seeds ${seeds.join(", ")}: data, the teacher's signals, then ${students.map((s) => s.name).join(", ")} (${sizes.steps} steps each), evaluated on ${SPLITS.join(", ")}`,
   );
-  const run = await runLoadedStudy(study, { file: study.file, out, jobs: o.jobs, quiet: o.quiet }, true);
+  const run = await runLoadedStudy(
+    study,
+    { file: study.file, out, jobs: o.jobs ?? defaultJobs((await initEngine()).info.threads, students.length), quiet: o.quiet },
+    true,
+  );
   const timings: Timings = { ...run.timings, wall: run.seconds };
 
   const perSeed: Results[] = [];

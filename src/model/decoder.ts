@@ -37,6 +37,12 @@ export interface DecoderOptions {
   past?: KvCache;
   /** Build the KV cache for later decoding steps (implied by `past`). */
   cache?: boolean;
+  /**
+   * Inference only: free each block's intermediates as soon as it has its output. Why: under
+   * one tidy, a batched prompt pass keeps every block's activations until the pass ends, which
+   * was most of an evaluation's peak memory. The same kernels run on the same inputs.
+   */
+  release?: boolean;
 }
 
 export interface DecoderOutput {
@@ -65,17 +71,21 @@ export function runDecoder(store: ParamStore, d: DecoderShape, inputs: tf.Tensor
   const layers: KvCache["layers"] = [];
   const cache = opts.cache || !!opts.past;
   for (let i = 0; i < d.num_layers; i++) {
-    const r: AttentionResult = decoderBlock(x, store, `model.layers.${i}`, {
-      numHeads: d.num_heads,
-      numKvHeads: d.num_kv_heads,
-      rotary,
-      bias,
-      returnProbs: opts.returnProbs,
-      returnMeanProbs: opts.returnMeanProbs,
-      past: opts.past?.layers[i],
-      cache,
-      eps: d.rms_eps,
-    });
+    const block = (): AttentionResult =>
+      decoderBlock(x, store, `model.layers.${i}`, {
+        numHeads: d.num_heads,
+        numKvHeads: d.num_kv_heads,
+        rotary,
+        bias,
+        returnProbs: opts.returnProbs,
+        returnMeanProbs: opts.returnMeanProbs,
+        past: opts.past?.layers[i],
+        cache,
+        eps: d.rms_eps,
+      });
+    const r = opts.release ? (tf.tidy(() => block() as unknown as tf.TensorContainer) as unknown as AttentionResult) : block();
+    // The previous block's output is no longer needed (unless returned, or the caller's input).
+    if (opts.release && !opts.returnLayerHidden && x !== inputs) x.dispose();
     x = r.out;
     if (r.probs) probs.push(r.probs);
     if (r.meanProbs) meanProbs.push(r.meanProbs);

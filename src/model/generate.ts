@@ -125,9 +125,9 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
   if (opts.latentPass && (!useCache || probeLatents <= 0 || opts.readImage)) throw new Error("generate: latentPass needs latents, the cache, and no read-out");
   const out: number[][] = prompts.map(() => []);
   const done = new Array<boolean>(b).fill(false);
-  const image = tf.tidy(() => projectVision(vlm, visionForward(vlm, patches)));
+  const image = tf.tidy(() => projectVision(vlm, visionForward(vlm, patches, { release: true })));
   const latentPatches = opts.latentPass?.patches;
-  const latentImage = latentPatches ? tf.tidy(() => projectVision(vlm, visionForward(vlm, latentPatches))) : null;
+  const latentImage = latentPatches ? tf.tidy(() => projectVision(vlm, visionForward(vlm, latentPatches, { release: true }))) : null;
   const n = image.shape[1];
   const read = opts.readImage ?? false;
   const readAtt = read && (opts.readAttention ?? true);
@@ -151,11 +151,11 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
       const r = tf.tidy(() => {
         const ids = tf.tensor2d(prompts.flat(), [b, t0], "int32");
         const bias = opts.biasFor?.(t0, t0, 0);
-        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias, returnProbs: readAtt, cache: useCache });
+        const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias, returnProbs: readAtt, cache: useCache, release: true });
         let layers = dec.cache?.layers ?? [];
         if (opts.latentPass) {
           const otherBias = opts.latentPass.bias ? opts.latentPass.bias(t0, t0, 0) : bias;
-          const other = decoderForward(vlm, embedWithImage(vlm, ids, latentImage ?? image), { bias: otherBias, cache: true });
+          const other = decoderForward(vlm, embedWithImage(vlm, ids, latentImage ?? image), { bias: otherBias, cache: true, release: true });
           const cut = t0 - probeLatents;
           const mix = (x: tf.Tensor4D, y: tf.Tensor4D) =>
             tf.concat([tf.slice(x, [0, 0, 0, 0], [-1, -1, cut, -1]), tf.slice(y, [0, 0, cut, 0], [-1, -1, probeLatents, -1])], 2) as tf.Tensor4D;
@@ -216,7 +216,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const past: KvCache = cache;
         const r = tf.tidy(() => {
           const x = tf.reshape(tf.gather(table, tf.tensor1d(next, "int32")), [b, 1, -1]) as tf.Tensor3D;
-          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt });
+          const dec = decoderForward(vlm, x, { past, bias: opts.biasFor?.(1, past.length + 1, past.length), returnProbs: readAtt, release: true });
           const layers = dec.cache!.layers;
           for (const l of layers) keepLayer(l);
           return {
@@ -234,7 +234,7 @@ export function generate(vlm: Vlm, patches: tf.Tensor3D, prompts: readonly numbe
         const len = t0 + step + 1;
         const r = tf.tidy(() => {
           const ids = tf.tensor2d(prompts.map((p, i) => [...p, ...out[i], ...new Array(step + 1 - out[i].length).fill(opts.eos)]).flat(), [b, len], "int32");
-          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: readAtt });
+          const dec = decoderForward(vlm, embedWithImage(vlm, ids, image), { bias: opts.biasFor?.(len, len, 0), returnProbs: readAtt, release: true });
           return {
             logits: lmLogits(vlm, tf.reshape(tf.slice(dec.hidden, [0, len - 1, 0], [b, 1, -1]), [b, -1])) as tf.Tensor2D,
             att: readAtt ? lastRowImageAttention(dec.probs!, n) : undefined,

@@ -83,17 +83,29 @@ export function patchBatch(images: readonly Uint8Array[], size: number, patch: n
   return tf.tensor3d(out, [images.length, n, dim]);
 }
 
-/** The vision tower: patches [B, N, P] -> features [B, N, Hv] (after the final LayerNorm). */
-export function visionForward(vlm: Vlm, patches: tf.Tensor3D): tf.Tensor3D {
+/**
+ * The vision tower: patches [B, N, P] -> features [B, N, Hv] (after the final LayerNorm).
+ * `release` (inference only): free each layer's intermediates once it has its output, as the
+ * decoder's option does.
+ */
+export function visionForward(vlm: Vlm, patches: tf.Tensor3D, opts: { release?: boolean } = {}): tf.Tensor3D {
   const { store } = vlm;
   const v = vlm.config.vision;
   let x = tf.add(linear(patches, store, "vision.embeddings.patch_embedding"), store.get("vision.embeddings.position_embedding.weight")) as tf.Tensor3D;
   for (let i = 0; i < v.num_layers; i++) {
     const p = `vision.encoder.layers.${i}`;
-    const a = layerNorm(x, store.get(`${p}.layer_norm1.weight`), store.get(`${p}.layer_norm1.bias`)) as tf.Tensor3D;
-    x = tf.add(x, selfAttention(a, store, `${p}.self_attn`, { numHeads: v.num_heads }).out) as tf.Tensor3D;
-    const m = layerNorm(x, store.get(`${p}.layer_norm2.weight`), store.get(`${p}.layer_norm2.bias`));
-    x = tf.add(x, linear(gelu(linear(m, store, `${p}.mlp.fc1`)), store, `${p}.mlp.fc2`)) as tf.Tensor3D;
+    const layer = (x: tf.Tensor3D): tf.Tensor3D => {
+      const a = layerNorm(x, store.get(`${p}.layer_norm1.weight`), store.get(`${p}.layer_norm1.bias`)) as tf.Tensor3D;
+      const h = tf.add(x, selfAttention(a, store, `${p}.self_attn`, { numHeads: v.num_heads }).out) as tf.Tensor3D;
+      const m = layerNorm(h, store.get(`${p}.layer_norm2.weight`), store.get(`${p}.layer_norm2.bias`));
+      return tf.add(h, linear(gelu(linear(m, store, `${p}.mlp.fc1`)), store, `${p}.mlp.fc2`)) as tf.Tensor3D;
+    };
+    if (!opts.release) x = layer(x);
+    else {
+      const input = x;
+      x = tf.tidy(() => layer(input));
+      input.dispose();
+    }
   }
   return layerNorm(x, store.get("vision.post_layernorm.weight"), store.get("vision.post_layernorm.bias")) as tf.Tensor3D;
 }

@@ -66,10 +66,12 @@ export function signalsInMemory(samples: readonly SampleSignals[]): StudentSigna
 }
 
 /**
- * Latent targets kept for this many samples, least recently used dropped first: a few batches'
- * worth, so a root's files are read about once per epoch and memory stays bounded.
+ * Bytes of latent targets kept, least recently used dropped first: a dataset of the built-in
+ * size fits whole (a few KB a sample), so its signal files are read once, not on most steps
+ * (with a few batches' worth, a step read 25 of its 32 samples' files again), and a large
+ * root's memory stays bounded.
  */
-export const LATENT_CACHE_SAMPLES = 256;
+export const LATENT_CACHE_BYTES = 64 << 20;
 
 /** Per-sample targets: one trajectory and one V_top vector per latent. */
 interface LatentTargets {
@@ -134,7 +136,7 @@ export function lavitTask(
     `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt with ${K} latents and target text,`,
   );
   const dT = signals.vTopDim;
-  const cache = new LruCache<number, LatentTargets>(LATENT_CACHE_SAMPLES);
+  const cache = new LruCache<number, LatentTargets>(Math.max(1, Math.floor(LATENT_CACHE_BYTES / (4 * K * (n + dT)))));
   const latent = (i: number): LatentTargets =>
     cache.get(i, () => {
       // A sample of another width than the first's is refused by the reader (sample-check.ts).

@@ -8,7 +8,7 @@ import { buildVlm } from "../../src/model/vlm.js";
 import { saveModel } from "../../src/model/checkpoint.js";
 import { studentConfig, teacherConfig } from "../../src/model/presets.js";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.js";
-import { runDemo } from "../../src/demo/pipeline.js";
+import { defaultJobs, runDemo } from "../../src/demo/pipeline.js";
 import { DEMO_DEFAULTS } from "../../src/demo/recipe.js";
 import { STUDENT_DEFAULTS } from "../../src/stages/train-student.js";
 import { runCli } from "../helpers/cli.js";
@@ -40,6 +40,16 @@ async function screenshotReport(html: string, png: string): Promise<void> {
     expect(readPng(png).width).toBe(1200);
   });
 }
+
+describe("the demo's default --jobs", () => {
+  it("runs a seed's students all at once, one thread each, when they outnumber the threads; otherwise the study's plan", () => {
+    expect(planJobs(3, 2, defaultJobs(2, 3))).toEqual({ jobs: 3, threadsPerJob: 1 });
+    expect(planJobs(9, 2, defaultJobs(2, 3))).toEqual({ jobs: 3, threadsPerJob: 1 });
+    expect(planJobs(2, 2, defaultJobs(2, 2))).toEqual({ jobs: 2, threadsPerJob: 1 });
+    expect(planJobs(3, 8, defaultJobs(8, 3))).toEqual({ jobs: 3, threadsPerJob: 2 });
+    expect(planJobs(3, 1, defaultJobs(1, 3))).toEqual({ jobs: 1, threadsPerJob: 1 });
+  });
+});
 
 describe("lavit demo --quick", () => {
   it("runs every stage, writes a report whose numbers recompute from the predictions, and refuses to overwrite it", async () => {

@@ -69,6 +69,28 @@ describe("vision-language model", () => {
     vlm.dispose();
   });
 
+  it("frees each block's intermediates with `release`, giving the same bytes", async () => {
+    await initEngine();
+    const { vlm, prompts, patches } = twoPromptSetup(5, "square", 2);
+    const ids = tf.tensor2d(prompts.flat(), [2, prompts[0].length], "int32");
+    const run = (release: boolean) => {
+      tf.engine().startScope();
+      const before = tf.memory().numTensors;
+      const image = projectVision(vlm, visionForward(vlm, patches, { release }));
+      const out = decoderForward(vlm, embedWithImage(vlm, ids, image), { returnProbs: true, cache: true, release });
+      const alive = tf.memory().numTensors - before;
+      const bytes = [out.hidden, ...out.probs!, ...out.cache!.layers.flatMap((l) => [l.k, l.v])].map((t) => Buffer.from((t.dataSync() as Float32Array).buffer));
+      tf.engine().endScope();
+      return { alive, bytes };
+    };
+    const kept = run(false);
+    const freed = run(true);
+    expect(freed.bytes.every((b, i) => b.equals(kept.bytes[i]))).toBe(true);
+    expect(freed.alive).toBeLessThan(kept.alive / 2);
+    tf.dispose([ids, patches]);
+    vlm.dispose();
+  });
+
   it("reads each generated token's image attention and the image hidden states as a forced pass would", async () => {
     await initEngine();
     const { vlm, prompts, patches } = twoPromptSetup(3, "cross", 5);
