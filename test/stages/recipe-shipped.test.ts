@@ -129,7 +129,8 @@ describe("the shipped recipes", () => {
     expect(whole.status, whole.stderr).toBe(0);
     const killed = join(root, "kill-me");
     // Killed once the third phase has begun: wherever that lands (data, training, a checkpoint), --resume must finish the same run.
-    const child = spawn(join("node_modules", ".bin", "tsx"), [join("src", "cli", "run.ts"), ...args(killed)], { env, detached: true, stdio: "ignore" });
+    // node itself (tsx as a loader), not the tsx wrapper: the process killed is this one's child, so its exit is seen once it is reaped.
+    const child = spawn(process.execPath, ["--import", "tsx", join("src", "cli", "run.ts"), ...args(killed)], { env, detached: true, stdio: "ignore" });
     const exited = new Promise<void>((done) => child.on("exit", () => done()));
     const third = phaseDirs(killed, quick.phases[2]).data;
     const watch = setInterval(() => {
