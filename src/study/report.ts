@@ -12,6 +12,7 @@ import { constantsFor } from "./metrics.js";
 import { RUN_RECORD } from "./run.js";
 import { checkStudy, type Level, type LoadedStudy } from "./spec.js";
 import { excludesZero, interval, type Interval } from "./stats.js";
+import { attribution, parseAttribution, type AttributionRow, type AttributionSpec } from "./attribution.js";
 import { CELL_RECORD, REFERENCE_FILE, type CellRecord, type Reference } from "./tasks.js";
 import { z } from "zod";
 import { flag, named, text, validateOptions } from "../stages/options-schema.js";
@@ -20,6 +21,8 @@ export interface StudyReportOptions {
   /** Study run folders (whole runs or shards) of one study file. */
   dirs: string[];
   out: string;
+  /** "model,without,baseline[:metric]": the share of model's gain over baseline that model − without carries, per condition, with a verdict. */
+  attribute?: string;
   force?: boolean;
   quiet?: boolean;
 }
@@ -57,6 +60,8 @@ export interface StudyReport {
   metrics: string[];
   summary: SummaryRow[];
   differences: DifferenceRow[];
+  /** With --attribute: the spec and one row per split and condition. */
+  attribution?: { spec: AttributionSpec; rows: AttributionRow[] };
   records: CellRecord[];
   references: Record<string, Reference>;
 }
@@ -97,7 +102,7 @@ export function levelsText(levels: Record<string, Level>): string {
 }
 
 /** The merged figures of a study's runs and shards: every cell, means with 95% intervals over seeds, paired differences. */
-export function buildReport(runs: readonly RunFolder[]): StudyReport {
+export function buildReport(runs: readonly RunFolder[], attribute?: string): StudyReport {
   const first = runs[0];
   for (const r of runs.slice(1))
     if (r.study.sha256 !== first.study.sha256)
@@ -123,6 +128,7 @@ export function buildReport(runs: readonly RunFolder[]): StudyReport {
   const splits = study.spec.eval.splits;
   const variants = Object.keys(study.spec.variants);
   const conditions = [...new Map(expected.map((c) => [levelsKey(c.levels), c.levels])).values()];
+  const attributeSpec = attribute === undefined ? undefined : parseAttribution(attribute, variants);
   const summary: SummaryRow[] = [];
   const differences: DifferenceRow[] = [];
   for (const split of splits)
@@ -171,6 +177,7 @@ export function buildReport(runs: readonly RunFolder[]): StudyReport {
     metrics,
     summary,
     differences,
+    ...(attributeSpec ? { attribution: { spec: attributeSpec, rows: attribution(records, conditions, splits, attributeSpec, levelsKey) } } : {}),
     records,
     references,
   };
@@ -225,6 +232,36 @@ function differenceTable(rep: StudyReport): { head: string[]; rows: string[][] }
   };
 }
 
+function attributionTable(rep: StudyReport): { title: string; head: string[]; rows: string[][] } | undefined {
+  const a = rep.attribution;
+  if (!a) return undefined;
+  const { model, without, baseline, metric } = a.spec;
+  return {
+    title: `What ${model} − ${without} carries of ${model}'s gain over ${baseline} (${metric})`,
+    head: [
+      "split",
+      "condition",
+      `gain: ${model} − ${baseline}`,
+      `part: ${model} − ${without}`,
+      "part / gain",
+      "verdict",
+      `${model} swap follow_a (latents masked)`,
+    ],
+    rows: a.rows.map((r) => [
+      r.split,
+      levelsText(r.levels),
+      fmtInterval(r.gain),
+      fmtInterval(r.part),
+      Number.isFinite(r.share) ? r.share.toFixed(2) : "n/a",
+      r.verdict,
+      r.swap ? `${fmt(r.swap.follow_a)} (${fmt(r.swap.masked_follow_a)})` : "n/a",
+    ]),
+  };
+}
+
+const ATTRIBUTION_RULE =
+  "The part carries at least half of the gain where its paired 95% interval lies above 0 and its mean is at least half the gain's; an interval that holds 0 is no evidence either way, one below 0 a cost.";
+
 function cellTable(rep: StudyReport): { head: string[]; rows: string[][] } {
   const splits = [...new Set(rep.summary.map((s) => s.split))];
   const shown = rep.metrics.slice(0, 4);
@@ -257,6 +294,8 @@ export function markdownStudy(rep: StudyReport): string {
     const d = differenceTable(rep);
     lines.push("## Differences (paired by seed)", "", mdTable(d.head, d.rows), "");
   }
+  const at = attributionTable(rep);
+  if (at) lines.push(`## ${at.title}`, "", ATTRIBUTION_RULE, "", mdTable(at.head, at.rows), "");
   const c = cellTable(rep);
   lines.push("## Every cell", "", mdTable(c.head, c.rows), "");
   if (rep.missing.length) lines.push("## Missing cells", "", ...rep.missing.map((m) => `- ${m}`), "");
@@ -410,6 +449,7 @@ export function htmlStudy(rep: StudyReport): string {
     .join("\n");
   const d = differenceTable(rep);
   const c = cellTable(rep);
+  const at = attributionTable(rep);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit study ${esc(rep.study.name)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}td:first-child{text-align:left}.charts svg{margin:6px;border:1px solid #eee}.note{color:#444;font-size:13px}</style>
@@ -422,6 +462,7 @@ ${rep.study.description ? `<p>${esc(rep.study.description)}</p>` : ""}
 <h2>Tables</h2>
 ${tables}
 ${rep.differences.length ? `<h2>Differences (paired by seed)</h2>${htmlTable(d.head, d.rows, "differences")}` : ""}
+${at ? `<h2>${esc(at.title)}</h2><p class="note">${esc(ATTRIBUTION_RULE)}</p>${htmlTable(at.head, at.rows, "attribution")}` : ""}
 <h2>Every cell</h2>
 ${htmlTable(c.head, c.rows, "cells")}
 ${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>` : ""}
@@ -430,7 +471,7 @@ ${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>
 }
 
 export const studyReportOptionsSchema = named(
-  z.object({ dirs: z.array(text()).min(1), out: text(), force: flag().optional(), quiet: flag().optional() }).strict(),
+  z.object({ dirs: z.array(text()).min(1), out: text(), attribute: text().optional(), force: flag().optional(), quiet: flag().optional() }).strict(),
   "study report option",
 );
 
@@ -442,7 +483,7 @@ export async function reportStudy(o: StudyReportOptions): Promise<StudyReport> {
   validateOptions(studyReportOptionsSchema, o);
   const out = resolve(o.out);
   return withOutputs(STUDY_REPORT_IO, o, () => {
-    const rep = buildReport(o.dirs.map(readRun));
+    const rep = buildReport(o.dirs.map(readRun), o.attribute);
     mkdirSync(out, { recursive: true });
     writeMarker(out, "study-report");
     writeFileAtomic(join(out, "study.json"), JSON.stringify(rep, null, 2) + "\n");
