@@ -43,7 +43,8 @@ export function parseAttribution(text: string, variants: readonly string[], flag
   return { model: parts[0], without: parts[1], baseline: parts[2], metric };
 }
 
-function paired(here: readonly CellRecord[], a: string, b: string, split: string, metric: string): number[] {
+/** a − b per seed that has both, within one condition's records. */
+export function paired(here: readonly CellRecord[], a: string, b: string, split: string, metric: string): number[] {
   const out: number[] = [];
   for (const ra of here.filter((r) => r.variant === a)) {
     const rb = here.find((r) => r.variant === b && r.seed === ra.seed);

@@ -12,7 +12,7 @@ import { constantsFor } from "./metrics.js";
 import { RUN_RECORD } from "./run.js";
 import { checkStudy, type Level, type LoadedStudy } from "./spec.js";
 import { excludesZero, interval, type Interval } from "./stats.js";
-import { attribution, parseAttribution, type AttributionRow, type AttributionSpec } from "./attribution.js";
+import { attribution, paired, parseAttribution, type AttributionRow, type AttributionSpec } from "./attribution.js";
 import { CELL_RECORD, REFERENCE_FILE, type CellRecord, type Reference } from "./tasks.js";
 import { z } from "zod";
 import { flag, named, text, validateOptions } from "../stages/options-schema.js";
@@ -149,13 +149,7 @@ export function buildReport(runs: readonly RunFolder[], attribute?: string): Stu
           summary.push({ split, metric, levels, variant, constants, ...interval(mine.map((r) => r.metrics[split][metric])) });
         }
         for (const [a, b] of study.spec.compare) {
-          const diffs: number[] = [];
-          for (const ra of here.filter((r) => r.variant === a)) {
-            const rb = here.find((r) => r.variant === b && r.seed === ra.seed);
-            const va = ra.metrics[split]?.[metric];
-            const vb = rb?.metrics[split]?.[metric];
-            if (va !== undefined && vb !== undefined) diffs.push(va - vb);
-          }
+          const diffs = paired(here, a, b, split, metric);
           if (!diffs.length) continue;
           const i = interval(diffs);
           differences.push({ split, metric, levels, a, b, ...i, excludes_zero: excludesZero(i) });
