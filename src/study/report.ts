@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { colourFor, esc, lineChart, type Series } from "../report/charts.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { colourFor, esc, lineChart, type ChartOptions, type Series } from "../report/charts.js";
+import { buildDirAtomicSync, writeFileAtomic } from "../util/atomic.js";
 import { readJson, readJsonValue } from "../util/json.js";
 import { writeMarker } from "../util/marker.js";
 import { input, outputFolder, withOutputs, type IoSpec } from "../util/io-guard.js";
@@ -272,7 +272,10 @@ function cellTable(rep: StudyReport): { head: string[]; rows: string[][] } {
   };
 }
 
-export function markdownStudy(rep: StudyReport): string {
+/** The report's folder of SVG charts, one file per chart. */
+export const CHARTS_DIR = "charts";
+
+export function markdownStudy(rep: StudyReport, charts: readonly StudyChart[] = studyCharts(rep)): string {
   const lines = [
     `# Study ${rep.study.name}`,
     "",
@@ -283,6 +286,8 @@ export function markdownStudy(rep: StudyReport): string {
     "- Values are means over seeds with 95% t-intervals (`mean [lo, hi]`); each figure is read beside its constants (the prior-only answerer and chance for accuracy, even gaze for gaze, the same probe with the latents masked for probes). A figure a constant beats is not evidence.",
     "",
   ];
+  const drawn = charts.filter((c) => c.svg.startsWith("<svg"));
+  if (drawn.length) lines.push("## Charts", "", ...drawn.map((c) => `- [${c.title}](${CHARTS_DIR}/${c.name}.svg)`), "");
   for (const t of summaryTables(rep)) lines.push(`## ${t.title}`, "", mdTable(t.head, t.rows), "");
   if (rep.differences.length) {
     const d = differenceTable(rep);
@@ -315,8 +320,15 @@ function others(levels: Record<string, Level>, factor: string): Record<string, L
   return Object.fromEntries(Object.entries(levels).filter(([k]) => k !== factor));
 }
 
-function studyCharts(rep: StudyReport): string[] {
-  const charts: string[] = [];
+/** A chart of the report: its SVG, and a file name made from its title. */
+export interface StudyChart {
+  name: string;
+  title: string;
+  svg: string;
+}
+
+function studyCharts(rep: StudyReport): StudyChart[] {
+  const charts: Titled[] = [];
   const factors = numericFactors(rep);
   const splits = [...new Set(rep.summary.map((s) => s.split))];
   let n = 0;
@@ -340,7 +352,7 @@ function studyCharts(rep: StudyReport): string[] {
           }
           const suffix = Object.keys(rest).length ? ` (${levelsText(rest)})` : "";
           charts.push(
-            lineChart({
+            titled({
               id: `chart-${n++}`,
               title: `${split}: ${metric} against ${label}${suffix}`,
               xLabel: label,
@@ -353,7 +365,7 @@ function studyCharts(rep: StudyReport): string[] {
           const pairs = [...new Set(diffs.map((d) => `${d.a}|${d.b}`))];
           if (pairs.length)
             charts.push(
-              lineChart({
+              titled({
                 id: `chart-${n++}`,
                 title: `${split}: ${metric}, differences against ${label}${suffix}`,
                 xLabel: label,
@@ -383,7 +395,7 @@ function studyCharts(rep: StudyReport): string[] {
         if (!rows.length) continue;
         const conds = [...new Map(rows.map((r) => [levelsKey(r.levels), r.levels])).values()];
         charts.push(
-          lineChart({
+          titled({
             id: `chart-${n++}`,
             title: `${split}: ${metric}`,
             xLabel: "condition",
@@ -400,12 +412,39 @@ function studyCharts(rep: StudyReport): string[] {
       }
   }
   charts.push(...learningCurves(rep, n));
-  return charts;
+  return nameCharts(charts);
+}
+
+interface Titled {
+  title: string;
+  svg: string;
+}
+
+function titled(o: ChartOptions): Titled {
+  return { title: o.title, svg: lineChart(o) };
+}
+
+/** Names each chart after its title, unique and file-safe. */
+function nameCharts(charts: Titled[]): StudyChart[] {
+  const used = new Set<string>();
+  return charts.map(({ title, svg }) => {
+    const stem =
+      title
+        .toLowerCase()
+        .replace(/−/g, "minus")
+        .replace(/[^a-z0-9.]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 120) || "chart";
+    let name = stem;
+    for (let k = 2; used.has(name); k++) name = `${stem}-${k}`;
+    used.add(name);
+    return { name, title, svg };
+  });
 }
 
 /** Per condition: each variant's held-out accuracy during training, the mean over seeds at each step. */
-function learningCurves(rep: StudyReport, start: number): string[] {
-  const out: string[] = [];
+function learningCurves(rep: StudyReport, start: number): Titled[] {
+  const out: Titled[] = [];
   const withCurves = rep.records.filter((r) => r.curve.length);
   const conds = [...new Map(withCurves.map((r) => [levelsKey(r.levels), r.levels])).values()];
   let n = start;
@@ -420,7 +459,7 @@ function learningCurves(rep: StudyReport, start: number): string[] {
       return { name: v, points: [...bySteps].map(([step, vs]) => ({ x: step, ...bandOf(vs) })) };
     });
     out.push(
-      lineChart({
+      titled({
         id: `chart-${n++}`,
         title: `Learning curves, ${split} accuracy (${levelsText(levels)})`,
         xLabel: "training step",
@@ -437,7 +476,7 @@ function bandOf(vs: number[]): { y: number; lo?: number; hi?: number; note: stri
   return { y: i.mean, ...(i.n > 1 ? { lo: i.lo, hi: i.hi } : {}), note: `n = ${i.n}` };
 }
 
-export function htmlStudy(rep: StudyReport): string {
+export function htmlStudy(rep: StudyReport, charts: readonly StudyChart[] = studyCharts(rep)): string {
   const tables = summaryTables(rep)
     .map((t) => `<h3>${esc(t.title)}</h3>${htmlTable(t.head, t.rows)}`)
     .join("\n");
@@ -452,7 +491,7 @@ export function htmlStudy(rep: StudyReport): string {
 ${rep.study.description ? `<p>${esc(rep.study.description)}</p>` : ""}
 <p class="note">Study file <code>${esc(rep.study.file)}</code>, sha256 <code>${esc(rep.study.sha256)}</code>. Cells: ${rep.cells_found} of ${rep.cells_expected}${rep.missing.length ? ` (${rep.missing.length} missing)` : ""}; run by lavit ${esc(rep.cell_commits.join(", "))}. ${(rep.cell_seconds / 60).toFixed(1)} min of cell compute. Means over seeds with 95% intervals as bands; dashed grey lines are the constants each figure is read beside.</p>
 <h2>Charts</h2>
-<div class="charts" id="charts">${studyCharts(rep).join("\n")}</div>
+<div class="charts" id="charts">${charts.map((c) => c.svg).join("\n")}</div>
 <h2>Tables</h2>
 ${tables}
 ${rep.differences.length ? `<h2>Differences (paired by seed)</h2>${htmlTable(d.head, d.rows, "differences")}` : ""}
@@ -481,11 +520,16 @@ export async function reportStudy(o: StudyReportOptions): Promise<StudyReport> {
     mkdirSync(out, { recursive: true });
     writeMarker(out, "study-report");
     writeFileAtomic(join(out, "study.json"), JSON.stringify(rep, null, 2) + "\n");
-    writeFileAtomic(join(out, "study.md"), markdownStudy(rep));
-    writeFileAtomic(join(out, "study.html"), htmlStudy(rep));
+    const charts = studyCharts(rep);
+    // One SVG per chart, so study.md (and docs that quote it) can show them.
+    buildDirAtomicSync(join(out, CHARTS_DIR), (tmp) => {
+      for (const c of charts) if (c.svg.startsWith("<svg")) writeFileSync(join(tmp, `${c.name}.svg`), c.svg + "\n");
+    });
+    writeFileAtomic(join(out, "study.md"), markdownStudy(rep, charts));
+    writeFileAtomic(join(out, "study.html"), htmlStudy(rep, charts));
     if (!o.quiet)
       process.stderr.write(
-        `study ${rep.study.name}: ${rep.cells_found} of ${rep.cells_expected} cells${rep.missing.length ? ` (${rep.missing.length} missing)` : ""}; wrote ${join(o.out, "study.{json,md,html}")}\n`,
+        `study ${rep.study.name}: ${rep.cells_found} of ${rep.cells_expected} cells${rep.missing.length ? ` (${rep.missing.length} missing)` : ""}; wrote ${join(o.out, "study.{json,md,html}")} and ${join(o.out, CHARTS_DIR)}/ (${charts.length} charts)\n`,
       );
     return rep;
   });

@@ -6,6 +6,7 @@ import { UserError } from "../errors.js";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../io/safetensors.js";
 import type { ParamStore } from "../model/params.js";
 import { buildDirAtomicSync, removeStaleSiblings, tempSibling, writeFileAtomic } from "../util/atomic.js";
+import { contentIdentity } from "../util/content-identity.js";
 import { breathe } from "../util/interrupt.js";
 import { acquireLock } from "../util/lock.js";
 import { assertOutputLocation } from "../util/paths.js";
@@ -77,6 +78,8 @@ const stateSchema = z.object({
     .string()
     .regex(/^checkpoints\/step-\d{8}$/)
     .optional(),
+  /** contentIdentity of each input a PATH_SETTINGS key names (absent in runs of an older lavit). */
+  identities: z.record(z.string(), z.string()).optional(),
 });
 type TrainerState = z.infer<typeof stateSchema>;
 
@@ -310,6 +313,21 @@ function checkpointFiles(outDir: string, state: TrainerState): { dir: string; op
     );
   return { dir, optimizer };
 }
+/**
+ * Settings that name an input file or folder. A resume compares them by content when the path
+ * differs, so a run folder continues from another checkout or a moved copy of the same inputs.
+ */
+const PATH_SETTINGS = ["init_from", "vision_from", "signals"] as const;
+
+function inputIdentities(settings: TrainTask["settings"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of PATH_SETTINGS) {
+    const v = settings[k];
+    if (typeof v === "string" && existsSync(v)) out[k] = contentIdentity(v);
+  }
+  return out;
+}
+
 export async function train(outDir: string, task: TrainTask, opts: TrainOptions): Promise<TrainResult> {
   await initEngine();
   assertOutputLocation(outDir);
@@ -333,14 +351,23 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
   // Temp files of a run killed in this folder (a checkpoint being published, a state being written).
   removeStaleSiblings(outDir);
   if (!readMarker(outDir)) writeMarker(outDir, "model");
+  const identities = inputIdentities(task.settings);
   if (state) {
     if (state.kind !== task.kind) throw new UserError(`${stateFile}: this folder holds a ${state.kind} run, not ${task.kind}`);
     const want = fingerprint(opts);
     for (const [k, v] of Object.entries(want))
       if (state.options[k] !== v)
         throw new UserError(`${FLAG_NAMES[k] ?? k}: the run in ${outDir} used ${String(state.options[k])}, not ${v}; resume with the same settings`);
-    for (const [k, v] of Object.entries(task.settings))
-      if (state.settings[k] !== v) throw new UserError(`--resume: the run in ${outDir} used ${k} = ${String(state.settings[k])}, not ${String(v)}`);
+    for (const [k, v] of Object.entries(task.settings)) {
+      if (state.settings[k] === v) continue;
+      const was = state.identities?.[k];
+      if (was !== undefined && identities[k] === was) {
+        if (!opts.quiet) process.stderr.write(`lavit: ${k} moved from ${String(state.settings[k])} to ${String(v)}, with the same content; resuming\n`);
+        continue;
+      }
+      const why = was === undefined ? "" : identities[k] === undefined ? " (it is not there now)" : " (its content differs too)";
+      throw new UserError(`--resume: the run in ${outDir} used ${k} = ${String(state.settings[k])}, not ${String(v)}${why}`);
+    }
     if (state.step >= opts.steps) {
       // A run stopped between its last pointer swap and the publishing of its files is finished
       // too: publish them now, so the folder's model is the last step's.
@@ -377,6 +404,7 @@ async function trainLocked(outDir: string, task: TrainTask, opts: TrainOptions):
       adam_step: opt.state.step,
       elapsed_s: elapsed,
       checkpoint: rel,
+      identities,
     };
     buildDirAtomicSync(join(outDir, rel), (tmp) => {
       task.saveModel(tmp, step);

@@ -64,6 +64,18 @@ describe("lavit study on studies/smoke.json", () => {
     expect(a.records.every((r) => r.study.sha256 === a.study.sha256 && r.lavit.version)).toBe(true);
     expect(a.differences.some((d) => d.a === "lavit" && d.b === "no-align" && d.metric === "accuracy" && d.n === 2)).toBe(true);
 
+    // Every chart is also an SVG file that study.md links; a report made again replaces the folder.
+    const chartsDir = join(root, "merged", "charts");
+    const svgs = readdirSync(chartsDir);
+    expect(svgs.length).toBeGreaterThan(0);
+    const links = [...readFileSync(join(root, "merged", "study.md"), "utf8").matchAll(/\]\(charts\/([^)]+)\)/g)].map((m) => m[1]);
+    expect(links.sort()).toEqual(svgs.sort());
+    expect(readFileSync(join(chartsDir, svgs[0]), "utf8")).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    writeFileSync(join(chartsDir, "stale.svg"), "<svg/>");
+    const again = lavit(["study", "report", join(root, "shard-1"), join(root, "shard-2"), "--out", join(root, "merged"), "--force"]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(readdirSync(chartsDir).sort()).toEqual(svgs.sort());
+
     await inChromium(join(root, "merged", "study.html"), { width: 1200, height: 900 }, async (page) => {
       const requests: string[] = [];
       page.on("request", (req) => requests.push(req.url()));

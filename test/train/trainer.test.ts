@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tf } from "../../src/engine/index.js";
@@ -73,5 +73,37 @@ describe("trainer", () => {
     const loss = (m: typeof m1, i: number) => m[i].loss as number;
     for (let i = 0; i < 6; i++) expect(loss(m2, i)).toBeCloseTo(loss(m1, i), 5);
     expect(loss(m1, 5)).toBeLessThan(loss(m1, 0));
+  });
+
+  it("resumes from a moved copy of its inputs (compared by content), and refuses changed content", async () => {
+    const root = mkdtempSync(join(tmpdir(), "lavit-moved-"));
+    const base = join(root, "base");
+    mkdirSync(join(base, "sub"), { recursive: true });
+    writeFileSync(join(base, "model.safetensors"), "weights");
+    writeFileSync(join(base, "sub", "config.json"), "{}");
+    const task = (initFrom: string) => {
+      const t = teacherTask(buildVlm(tiny(data.tokenizer.size), 0), data);
+      t.settings = { ...t.settings, init_from: initFrom };
+      return t;
+    };
+    const run = async (dir: string, initFrom: string, extra: object) => {
+      const t = task(initFrom);
+      try {
+        return await train(dir, t, { ...opts, ...extra });
+      } finally {
+        t.store.dispose();
+      }
+    };
+    const moved = join(root, "moved");
+    cpSync(base, moved, { recursive: true });
+    const a = join(root, "a");
+    expect((await run(a, base, { haltAfter: 3 })).halted).toBe(true);
+    const resumed = await run(a, moved, { resume: true });
+    expect(resumed.halted).toBeFalsy();
+
+    const b = join(root, "b");
+    await run(b, base, { haltAfter: 3 });
+    writeFileSync(join(moved, "sub", "config.json"), '{"changed":1}');
+    await expect(run(b, moved, { resume: true })).rejects.toThrow(/init_from = .*base, not .*moved \(its content differs too\)/);
   });
 });
