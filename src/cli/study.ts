@@ -30,12 +30,13 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "report folder")
     .option(
       "--attribute <model,without,baseline[:metric]>",
-      "what share of model's gain over baseline the part that `without` lacks carries, per condition, with 95% intervals and a verdict (e.g. lavit,no-align,distill)",
+      "what share of model's gain over baseline the part that `without` lacks carries, per condition, with 95% intervals and a verdict (e.g. lavit,no-align,distill; repeat the flag for several)",
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--force", "replace a report folder lavit made")
     .option("--quiet", "no progress output")
     .action(async (dirs: string[], _: unknown, cmd: Command) => {
-      await reportStudy({ ...givenOptions<{ out: string; attribute?: string; force?: boolean; quiet?: boolean }>(cmd), dirs });
+      await reportStudy({ ...givenOptions<{ out: string; attribute?: string[]; force?: boolean; quiet?: boolean }>(cmd), dirs });
     });
   declareIo(study.command("cells <file>"), { file: input("<file>") })
     .description("list a study file's cells (of one shard with --shard), one id per line, without running anything")

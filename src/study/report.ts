@@ -21,8 +21,8 @@ export interface StudyReportOptions {
   /** Study run folders (whole runs or shards) of one study file. */
   dirs: string[];
   out: string;
-  /** "model,without,baseline[:metric]": the share of model's gain over baseline that model − without carries, per condition, with a verdict. */
-  attribute?: string;
+  /** "model,without,baseline[:metric]" (one or several): the share of model's gain over baseline that model − without carries, per condition, with a verdict. */
+  attribute?: string | string[];
   force?: boolean;
   quiet?: boolean;
 }
@@ -60,8 +60,8 @@ export interface StudyReport {
   metrics: string[];
   summary: SummaryRow[];
   differences: DifferenceRow[];
-  /** With --attribute: the spec and one row per split and condition. */
-  attribution?: { spec: AttributionSpec; rows: AttributionRow[] };
+  /** One per --attribute: the spec and one row per split and condition. */
+  attributions: { spec: AttributionSpec; rows: AttributionRow[] }[];
   records: CellRecord[];
   references: Record<string, Reference>;
 }
@@ -102,7 +102,7 @@ export function levelsText(levels: Record<string, Level>): string {
 }
 
 /** The merged figures of a study's runs and shards: every cell, means with 95% intervals over seeds, paired differences. */
-export function buildReport(runs: readonly RunFolder[], attribute?: string): StudyReport {
+export function buildReport(runs: readonly RunFolder[], attribute?: string | readonly string[]): StudyReport {
   const first = runs[0];
   for (const r of runs.slice(1))
     if (r.study.sha256 !== first.study.sha256)
@@ -128,7 +128,7 @@ export function buildReport(runs: readonly RunFolder[], attribute?: string): Stu
   const splits = study.spec.eval.splits;
   const variants = Object.keys(study.spec.variants);
   const conditions = [...new Map(expected.map((c) => [levelsKey(c.levels), c.levels])).values()];
-  const attributeSpec = attribute === undefined ? undefined : parseAttribution(attribute, variants);
+  const attributeSpecs = (attribute === undefined ? [] : typeof attribute === "string" ? [attribute] : attribute).map((a) => parseAttribution(a, variants));
   const summary: SummaryRow[] = [];
   const differences: DifferenceRow[] = [];
   for (const split of splits)
@@ -171,7 +171,7 @@ export function buildReport(runs: readonly RunFolder[], attribute?: string): Stu
     metrics,
     summary,
     differences,
-    ...(attributeSpec ? { attribution: { spec: attributeSpec, rows: attribution(records, conditions, splits, attributeSpec, levelsKey) } } : {}),
+    attributions: attributeSpecs.map((spec) => ({ spec, rows: attribution(records, conditions, splits, spec, levelsKey) })),
     records,
     references,
   };
@@ -226,9 +226,7 @@ function differenceTable(rep: StudyReport): { head: string[]; rows: string[][] }
   };
 }
 
-function attributionTable(rep: StudyReport): { title: string; head: string[]; rows: string[][] } | undefined {
-  const a = rep.attribution;
-  if (!a) return undefined;
+function attributionTable(a: StudyReport["attributions"][number]): { title: string; head: string[]; rows: string[][] } {
   const { model, without, baseline, metric } = a.spec;
   return {
     title: `What ${model} − ${without} carries of ${model}'s gain over ${baseline} (${metric})`,
@@ -293,8 +291,7 @@ export function markdownStudy(rep: StudyReport, charts: readonly StudyChart[] = 
     const d = differenceTable(rep);
     lines.push("## Differences (paired by seed)", "", mdTable(d.head, d.rows), "");
   }
-  const at = attributionTable(rep);
-  if (at) lines.push(`## ${at.title}`, "", ATTRIBUTION_RULE, "", mdTable(at.head, at.rows), "");
+  for (const at of rep.attributions.map(attributionTable)) lines.push(`## ${at.title}`, "", ATTRIBUTION_RULE, "", mdTable(at.head, at.rows), "");
   const c = cellTable(rep);
   lines.push("## Every cell", "", mdTable(c.head, c.rows), "");
   if (rep.missing.length) lines.push("## Missing cells", "", ...rep.missing.map((m) => `- ${m}`), "");
@@ -482,7 +479,7 @@ export function htmlStudy(rep: StudyReport, charts: readonly StudyChart[] = stud
     .join("\n");
   const d = differenceTable(rep);
   const c = cellTable(rep);
-  const at = attributionTable(rep);
+  const ats = rep.attributions.map(attributionTable);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lavit study ${esc(rep.study.name)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}td:first-child{text-align:left}.charts svg{margin:6px;border:1px solid #eee}.note{color:#444;font-size:13px}</style>
@@ -495,7 +492,7 @@ ${rep.study.description ? `<p>${esc(rep.study.description)}</p>` : ""}
 <h2>Tables</h2>
 ${tables}
 ${rep.differences.length ? `<h2>Differences (paired by seed)</h2>${htmlTable(d.head, d.rows, "differences")}` : ""}
-${at ? `<h2>${esc(at.title)}</h2><p class="note">${esc(ATTRIBUTION_RULE)}</p>${htmlTable(at.head, at.rows, "attribution")}` : ""}
+${ats.map((at, i) => `<h2>${esc(at.title)}</h2><p class="note">${esc(ATTRIBUTION_RULE)}</p>${htmlTable(at.head, at.rows, i ? `attribution-${i + 1}` : "attribution")}`).join("\n")}
 <h2>Every cell</h2>
 ${htmlTable(c.head, c.rows, "cells")}
 ${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul>` : ""}
@@ -504,7 +501,15 @@ ${rep.missing.length ? `<h2>Missing cells</h2><ul>${rep.missing.map((m) => `<li>
 }
 
 export const studyReportOptionsSchema = named(
-  z.object({ dirs: z.array(text()).min(1), out: text(), attribute: text().optional(), force: flag().optional(), quiet: flag().optional() }).strict(),
+  z
+    .object({
+      dirs: z.array(text()).min(1),
+      out: text(),
+      attribute: z.union([text(), z.array(text())]).optional(),
+      force: flag().optional(),
+      quiet: flag().optional(),
+    })
+    .strict(),
   "study report option",
 );
 

@@ -72,9 +72,16 @@ describe("lavit study on studies/smoke.json", () => {
     expect(links.sort()).toEqual(svgs.sort());
     expect(readFileSync(join(chartsDir, svgs[0]), "utf8")).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     writeFileSync(join(chartsDir, "stale.svg"), "<svg/>");
-    const again = lavit(["study", "report", join(root, "shard-1"), join(root, "shard-2"), "--out", join(root, "merged"), "--force"]);
+    // --attribute repeats: one table per spec.
+    const again = lavit([
+      ...["study", "report", join(root, "shard-1"), join(root, "shard-2"), "--out", join(root, "merged"), "--force"],
+      ...["--attribute", "lavit,no-align,no-align", "--attribute", "lavit,no-align,no-align:grounding_mass"],
+    ]);
     expect(again.status, again.stderr).toBe(0);
     expect(readdirSync(chartsDir).sort()).toEqual(svgs.sort());
+    const attributed = JSON.parse(readFileSync(join(root, "merged", "study.json"), "utf8")) as StudyReport;
+    expect(attributed.attributions.map((x) => x.spec.metric)).toEqual(["accuracy", "grounding_mass"]);
+    expect(readFileSync(join(root, "merged", "study.md"), "utf8").match(/^## What lavit − no-align carries/gm)).toHaveLength(2);
 
     await inChromium(join(root, "merged", "study.html"), { width: 1200, height: 900 }, async (page) => {
       const requests: string[] = [];
