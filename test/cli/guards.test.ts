@@ -10,6 +10,7 @@ import { saveModel } from "../../src/model/checkpoint.js";
 import { MARKER_FILE } from "../../src/util/marker.js";
 import { lockFileFor } from "../../src/util/lock.js";
 import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
+import { runCli } from "../helpers/cli.js";
 
 /**
  * The output and read guards as a user meets them, through the real CLI: `lavit gap`'s outputs
@@ -17,12 +18,9 @@ import { tinyConfig, tinyDataset } from "../helpers/tiny.js";
  * from files leading outside their root, FIFOs where an image or a trajectory is expected (a
  * hang before), a lock path that is a folder, an --out name of 255 bytes.
  */
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-const cli = join(process.cwd(), "src", "cli", "run.ts");
-
-/** The CLI from source; a hang fails the test (status null) instead of blocking it. */
+/** The CLI; a hang fails the test (status null) instead of blocking it. */
 function lavit(args: string[]) {
-  const r = spawnSync(tsx, [cli, ...args], { encoding: "utf8", timeout: 90_000, env: { ...process.env, LAVIT_NO_PROGRESS: "1" } });
+  const r = runCli(args, {}, { timeout: 90_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, line: r.stderr.trim() };
 }
 

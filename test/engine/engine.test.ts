@@ -1,18 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
 import { activeAddon } from "../../src/engine/addon.js";
 import { main } from "../../src/cli/main.js";
-
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-const cli = join(process.cwd(), "src", "cli", "run.ts");
-
-function runCli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(tsx, [cli, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-}
+import { runCli } from "../helpers/cli.js";
 
 describe("engine set-up", () => {
   it("reports the tier and the native kernels", async () => {

@@ -228,7 +228,7 @@ describe.skipIf(!hasTorch)("a root written as the official builder writes it (py
       const cli = runCli(["signals", "check", bad]);
       expect(cli.status).toBe(2);
       expect(cli.stderr).toMatch(/sample 4203/);
-      expect(cli.stderr).not.toMatch(/at .*\.ts:\d+/);
+      expect(cli.stderr).not.toMatch(/at .*\.[jt]s:\d+/);
     });
 
     it("a p_t of 1e300 (Infinity as float32) or a V_top of width 0 is refused, naming the file (signals check exits 2)", () => {

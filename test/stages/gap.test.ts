@@ -272,7 +272,7 @@ describe("lavit gap on foreign folders", () => {
     const cli = runCli(["gap", "--teacher", t, "--compare", broken, "--out", join(dir, "o5")]);
     expect(cli.status).toBe(2);
     expect(cli.stderr).toMatch(/7\.json/);
-    expect(cli.stderr).not.toMatch(/ at .*\.ts:\d+/);
+    expect(cli.stderr).not.toMatch(/ at .*\.[jt]s:\d+/);
     const ok = runCli(["gap", "--teacher", t, "--compare", join(dir, "coarse"), "--compare", t, "--images", join(dir, "images"), "--out", join(dir, "o6")]);
     expect(ok.status, ok.stderr).toBe(0);
     const json = JSON.parse(readFileSync(join(dir, "o6", "gap.json"), "utf8"));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
 import { phaseDirs, quickRecipe, readRecipe, RECIPE_MODELS, runRecipe, type Recipe } from "../../src/stages/recipe.js";
-import { runCli } from "../helpers/cli.js";
+import { LAVIT, runCli } from "../helpers/cli.js";
 import { spawn } from "node:child_process";
 
 /** Every recipe the repository ships, each run at its --quick sizes: the machinery, not the models. */
@@ -129,8 +129,8 @@ describe("the shipped recipes", () => {
     expect(whole.status, whole.stderr).toBe(0);
     const killed = join(root, "kill-me");
     // Killed once the third phase has begun: wherever that lands (data, training, a checkpoint), --resume must finish the same run.
-    // node itself (tsx as a loader), not the tsx wrapper: the process killed is this one's child, so its exit is seen once it is reaped.
-    const child = spawn(process.execPath, ["--import", "tsx", join("src", "cli", "run.ts"), ...args(killed)], { env, detached: true, stdio: "ignore" });
+    // A plain node process (not the tsx wrapper): the process killed is this one's child, so its exit is seen once it is reaped.
+    const child = spawn(LAVIT.command, [...LAVIT.args, ...args(killed)], { env, detached: true, stdio: "ignore" });
     const exited = new Promise<void>((done) => child.on("exit", () => done()));
     const third = phaseDirs(killed, quick.phases[2]).data;
     const watch = setInterval(() => {

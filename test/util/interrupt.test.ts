@@ -1,16 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lockFileFor } from "../../src/util/lock.js";
+import { LAVIT, runCli } from "../helpers/cli.js";
 
-const cli = join(process.cwd(), "src", "cli", "run.ts");
-const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
-
-/** The CLI as a plain node process (tsx's loader), so the signal reaches lavit itself. */
+/** The CLI as a plain node process, so the signal reaches lavit itself. */
 function start(args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+  const child = spawn(LAVIT.command, [...LAVIT.args, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, LAVIT_NO_PROGRESS: "1" },
   });
@@ -43,19 +41,13 @@ describe("SIGTERM and SIGINT during long synchronous work", () => {
     const { signal } = await run.exit;
     expect(signal).toBe("SIGTERM");
     expect(readdirSync(parent)).toEqual([]);
-    expect(run.stderr()).not.toMatch(/at .*\.ts:\d+/);
+    expect(run.stderr()).not.toMatch(/at .*\.[jt]s:\d+/);
   }, 60_000);
 
   it("stop training between steps: the lock released, the run resumable", async () => {
     const parent = mkdtempSync(join(tmpdir(), "lavit-sig-"));
     const data = join(parent, "data");
-    const g = spawnSync(
-      tsx,
-      [cli, "data", "generate", "--out", data, "--teacher-train", "8", "--train", "2", "--test", "2", "--size", "32", "--patch", "8", "--quiet"],
-      {
-        encoding: "utf8",
-      },
-    );
+    const g = runCli(["data", "generate", "--out", data, "--teacher-train", "8", "--train", "2", "--test", "2", "--size", "32", "--patch", "8", "--quiet"]);
     expect(g.status, g.stderr).toBe(0);
     const out = join(parent, "teacher");
     const run = start([
