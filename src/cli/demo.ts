@@ -4,7 +4,7 @@ import { DEMO_IO, runDemo, type DemoOptions } from "../demo/pipeline.js";
 import { declareIo } from "./io.js";
 import { DEMO_DEFAULTS, demoOptionsSchema } from "../demo/recipe.js";
 import { givenOptions } from "./options.js";
-import { optionParser } from "./parse.js";
+import { choicesOf, optionParser } from "./parse.js";
 
 export function register(program: Command): void {
   const d = DEMO_DEFAULTS;
@@ -18,6 +18,11 @@ export function register(program: Command): void {
       "probability that a train/test-id answer is its template's prior answer (the shortcut's strength)",
       optionParser(demoOptionsSchema.shape, "prior"),
       d.prior,
+    )
+    .addOption(
+      new Option("--setting <name>", "benchmark setting of the data: default, or hard (crowded scenes of small objects; docs/benchmark.md)")
+        .choices(choicesOf(demoOptionsSchema.shape, "setting"))
+        .default(d.setting),
     )
     .option("--latents <k>", "latent visual thought tokens K of the lavit student", optionParser(demoOptionsSchema.shape, "latents"), d.latents)
     .addOption(

@@ -26,6 +26,7 @@ import { STUDENT_DEFAULTS } from "../stages/train-student.js";
 import { OFFICIAL_STUDENT, withPreset, type Preset } from "../stages/presets.js";
 import { defaultWarmup } from "../stages/trainer-options.js";
 import { isLossLine } from "../train/trainer.js";
+import type { SettingName } from "../data/settings.js";
 
 export interface DemoOptions {
   out?: string;
@@ -34,6 +35,8 @@ export interface DemoOptions {
   firstSeed?: number;
   /** Probability that a train/test-id answer is its template's prior answer (the shortcut's strength). */
   prior?: number;
+  /** The benchmark setting of the demo's data (data/settings.ts). */
+  setting?: SettingName;
   /** Also train the ablations. */
   full?: boolean;
   /** Tiny sizes: a smoke test, not a result. */
@@ -95,6 +98,7 @@ function prepareOut(o: Resolved): { out: string; settings: DemoSettings } {
   const settings: DemoSettings = {
     quick: o.quick,
     prior: o.prior,
+    setting: o.setting,
     latents: o.latents,
     preset: o.preset ?? "lavit",
     gate_open_at: STUDENT_DEFAULTS.gateOpenAt,
@@ -115,7 +119,8 @@ export function demoStudy(o: Resolved): LoadedStudy {
     name: "demo",
     description: "lavit's demo: the distill baseline, LaViT, and LaViT without its alignment losses (no-align), on the built-in benchmark.",
     seeds: Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i),
-    data: { prior: o.prior, train: sizes.train, test: sizes.test },
+    // The default setting is left out, so a default demo's study (and its folders) are what they were.
+    data: { prior: o.prior, ...(o.setting !== "default" ? { setting: o.setting } : {}), train: sizes.train, test: sizes.test },
     extract: o.preset ? { preset: o.preset } : {},
     student: { steps: sizes.steps },
     variants: Object.fromEntries(students.map((v) => [v.name, v.options])),
@@ -256,6 +261,7 @@ async function demoIn(o: Resolved): Promise<DemoReport> {
       warmup: defaultWarmup(sizes.steps),
       students: students.map((s) => s.name),
       prior: o.prior,
+      setting: o.setting,
     },
     verdict: verdict(results, reference),
     timings_s: timings,

@@ -1,5 +1,5 @@
 import { SHIPPED_TEACHER } from "../model/shipped.js";
-import { GENERATE_DEFAULTS } from "../stages/generate.js";
+import { GENERATE_DEFAULTS, generateOptionsSchema } from "../stages/generate.js";
 import { STUDENT_DEFAULTS, type StudentOptions } from "../stages/train-student.js";
 import { contradicts, OFFICIAL_STUDENT, PRESETS, type Preset } from "../stages/presets.js";
 import { z } from "zod";
@@ -16,6 +16,7 @@ export const DEMO_DEFAULTS = {
   /** Seeds 101, 102, ... keep the demo's data apart from the shipped teacher's training data (seeds 1-3) and its model card's evaluation seeds (77-81). */
   firstSeed: 101,
   prior: GENERATE_DEFAULTS.prior,
+  setting: GENERATE_DEFAULTS.setting,
   latents: STUDENT_DEFAULTS.latents,
   teacher: SHIPPED_TEACHER,
   studentBase: STUDENT_DEFAULTS.initFrom,
@@ -31,6 +32,7 @@ export const demoOptionsSchema = named(
       seeds: positiveInt().optional(),
       firstSeed: positiveInt().optional(),
       prior: numIn(0, 1).optional(),
+      setting: generateOptionsSchema.shape.setting,
       full: flag().optional(),
       quick: flag().optional(),
       resume: flag().optional(),

@@ -163,7 +163,7 @@ export function markdownReport(rep: DemoReport, heatmaps: readonly HeatmapFigure
   return [
     "# lavit demo report",
     "",
-    `Seeds: ${rep.seeds.join(", ")}; shortcut prior ${rep.config.prior} (share of train/test-id answers that are their template's prior answer). Values are means over seeds${rep.seeds.length > 1 ? " ± standard deviation" : ""}; every number recomputes from the predictions.jsonl files under eval/.`,
+    `Seeds: ${rep.seeds.join(", ")}; benchmark setting ${rep.config.setting ?? "default"}; shortcut prior ${rep.config.prior} (share of train/test-id answers that are their template's prior answer). Values are means over seeds${rep.seeds.length > 1 ? " ± standard deviation" : ""}; every number recomputes from the predictions.jsonl files under eval/.`,
     "",
     "## Verdict",
     "",
@@ -240,7 +240,7 @@ export function htmlReport(rep: DemoReport, curves: string[], heatmaps: readonly
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{display:inline-block;margin:8px}figcaption{font-size:12px;max-width:900px}.panels td,.panels th{border:none;padding:2px;text-align:center;vertical-align:top;font-size:12px}.panels th{max-width:140px;font-weight:normal;text-align:right}.cap{font-size:11px}.panels img{width:160px;image-rendering:pixelated}.charts svg{margin:4px}.verdict{padding:8px;border-left:4px solid ${rep.verdict.lavit_wins ? "#2ca02c" : "#d62728"};background:#f7f7f7}</style>
 </head><body>
 <h1>lavit demo report</h1>
-<p>Seeds: ${rep.seeds.join(", ")}; shortcut prior ${esc(String(rep.config.prior))}.</p>
+<p>Seeds: ${rep.seeds.join(", ")}; benchmark setting ${esc(String(rep.config.setting ?? "default"))}; shortcut prior ${esc(String(rep.config.prior))}.</p>
 <p class="verdict" id="verdict">${esc(rep.verdict.statement)}</p>
 <h2>Results</h2>
 <table id="results"><thead><tr><th>model</th><th>split</th><th>accuracy</th><th>pair acc.</th><th>js_to_teacher</th><th>top-k IoU</th><th>grounding mass</th><th>entropy</th><th>said yes</th><th>truth yes</th></tr></thead><tbody>

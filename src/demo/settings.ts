@@ -6,6 +6,7 @@ import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { readJson } from "../util/json.js";
 import { PRESETS } from "../stages/presets.js";
+import { SETTING_NAMES, type SettingName } from "../data/settings.js";
 
 /**
  * What every stage of a demo folder depends on, recorded when the folder is begun so a
@@ -16,6 +17,8 @@ import { PRESETS } from "../stages/presets.js";
 const DemoSettings = z.object({
   quick: z.boolean(),
   prior: z.number(),
+  /** Absent in folders begun before the demo had settings: the default one. */
+  setting: z.enum(SETTING_NAMES as [SettingName, ...SettingName[]]).default("default"),
   latents: z.number().int(),
   /** Absent in folders begun before presets existed: lavit's own. */
   preset: z.enum(PRESETS).default("lavit"),
@@ -31,7 +34,7 @@ export const DEMO_SETTINGS_FILE = "demo.json";
 export { weightsDigest };
 
 /** How the command line says a setting, e.g. "with --prior 0.8" or "without --quick". */
-function asFlag(key: "quick" | "prior" | "latents" | "preset", value: DemoSettings[typeof key]): string {
+function asFlag(key: "quick" | "prior" | "setting" | "latents" | "preset", value: DemoSettings[typeof key]): string {
   if (key === "quick") return value ? "with --quick" : "without --quick";
   return `with --${key} ${value}`;
 }
@@ -41,7 +44,7 @@ export function checkDemoSettings(outDir: string, shownOut: string, wanted: Demo
   const file = join(outDir, DEMO_SETTINGS_FILE);
   if (existsSync(file)) {
     const saved = readJson(file, DemoSettings, { what: "demo settings record", hint: "give another --out" });
-    for (const key of ["quick", "prior", "latents", "preset"] as const) {
+    for (const key of ["quick", "prior", "setting", "latents", "preset"] as const) {
       if (saved[key] !== wanted[key])
         throw new UserError(
           `--out ${shownOut} was begun ${asFlag(key, saved[key])}, not ${asFlag(key, wanted[key])} (${DEMO_SETTINGS_FILE}): resume ${asFlag(key, saved[key])}, or give another --out`,
