@@ -104,6 +104,10 @@ export function register(program: Command): void {
       optionParser(teacherOptionsSchema.shape, "groundTarget"),
       TEACHER_DEFAULTS.groundTarget,
     )
+    .option(
+      "--vision-only",
+      "train the vision tower alone on the per-patch heads (no text; the decoder is left as it is): a cheap first phase for a teacher from scratch",
+    )
     .action(async (_: unknown, cmd: Command) => {
       const o = givenOptions<TeacherOptions & RecipeFlags>(cmd);
       if (await recipeRun(o, "teacher")) return;

@@ -41,6 +41,8 @@ export interface TeacherOptions extends PretrainOptions {
   groundAttention?: number;
   /** The grounding term's hinge: a step with at least this mass on its patches costs nothing (1 = always pulled further). */
   groundTarget?: number;
+  /** Train the vision tower alone on the per-patch heads (no text; the decoder is left as it is). */
+  visionOnly?: boolean;
 }
 
 export interface BaseOptions extends PretrainOptions {
@@ -69,6 +71,7 @@ export const teacherOptionsSchema = named(
       familyWeight: z.partialRecord(z.enum(FAMILIES), numIn(0, 100)).optional(),
       groundAttention: numIn(0, 100).optional(),
       groundTarget: numIn(1e-6, 1).optional(),
+      visionOnly: z.boolean().optional(),
     })
     .strict(),
   "teacher option",
@@ -106,6 +109,8 @@ function importedDefaults<O extends { data: string; split?: string; auxPatch?: n
 export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
   validateOptions(teacherOptionsSchema, withoutCallbacks(opts));
   const o = withDefaults(TEACHER_DEFAULTS, importedDefaults(opts));
+  if (o.visionOnly && !(o.auxPatch > 0)) throw new UserError("--vision-only trains the vision tower on the per-patch heads: it needs --aux-patch above 0");
+  if (o.visionOnly && o.groundAttention > 0) throw new UserError("--vision-only trains no text: it cannot be combined with --ground-attention");
   const options = trainerOptions(o, o.steps);
   return withOutputs(TEACHER_IO, o, async () => {
     await initEngine();
@@ -122,6 +127,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
       answerWeight: o.answerWeight,
       groundAttention: o.groundAttention,
       groundTarget: o.groundTarget,
+      visionOnly: o.visionOnly,
     });
     if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
     const perFamily = familyCounts(data);
@@ -142,6 +148,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
       init_from: o.initFrom ?? null,
       family_weight: o.familyWeight ? formatFamilyWeights(o.familyWeight) : null,
       ...(o.groundAttention > 0 ? { ground_attention: o.groundAttention, ground_target: o.groundTarget } : {}),
+      ...(o.visionOnly ? { vision_only: true } : {}),
     };
     return trainToFolder(o.out, task, options, vlm);
   });

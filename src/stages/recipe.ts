@@ -62,7 +62,7 @@ const dataSpec = z
 const familyWeights = z.object(Object.fromEntries(FAMILIES.map((f) => [f, num(0, 100).optional()]))).strict();
 
 /** Keys only a teacher phase takes (the student base answers no question and has no grounding term). */
-const TEACHER_ONLY = ["answer_weight", "ground_attention", "ground_target", "family_weight"] as const;
+const TEACHER_ONLY = ["answer_weight", "ground_attention", "ground_target", "family_weight", "vision_only"] as const;
 
 // Unset fields take the stage's defaults (TEACHER_DEFAULTS or BASE_DEFAULTS, TRAINER_DEFAULTS): one home for each.
 const trainSpec = z
@@ -82,6 +82,8 @@ const trainSpec = z
     ground_attention: num(0, 100).optional(),
     ground_target: z.number().gt(0).max(1).optional(),
     family_weight: familyWeights.optional(),
+    /** Teacher phases: the vision tower alone on the per-patch heads (no text). */
+    vision_only: z.boolean().optional(),
     /** Model config file, relative to the recipe file (default: the stage's built-in size). */
     config: z.string().optional(),
   })
@@ -386,6 +388,7 @@ async function runRecipeInto(file: string, out: string, opts: RecipeRunOptions):
           answerWeight: t.answer_weight,
           groundAttention: t.ground_attention,
           groundTarget: t.ground_target,
+          visionOnly: t.vision_only,
           familyWeight: t.family_weight && (Object.fromEntries(Object.entries(t.family_weight).filter(([, w]) => w !== undefined)) as FamilyWeights),
         });
       log(`phase ${phase.name}: done, model in ${dirs.run}`);

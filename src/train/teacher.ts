@@ -50,6 +50,12 @@ export interface TeacherTaskOptions {
   unfusedGrounding?: boolean;
   /** Keep the vision tower as it is (a student started from a base): no gradient, and its features cached. */
   frozenVision?: boolean;
+  /**
+   * Train the vision tower alone, on the per-patch heads (no text, the decoder left as it is):
+   * a tower-only step costs a fraction of a full one, so a tower learns to tell shapes apart
+   * before the decoder has anything to read.
+   */
+  visionOnly?: boolean;
 }
 
 export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOptions = {}): TrainTask {
@@ -63,7 +69,10 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
     groundAttention = 0,
     groundTarget = 1,
     unfusedGrounding = false,
+    visionOnly = false,
   } = options;
+  if (visionOnly && !(auxPatchWeight > 0)) throw new Error("a vision-only run trains the per-patch heads: it needs an aux-patch weight above 0");
+  if (visionOnly && groundAttention > 0) throw new Error("a vision-only run has no text: the grounding term cannot be used with it");
   if (groundAttention > 0 && (targets || !askQuestion)) throw new Error("the grounding term needs the rationale targets and the question prompt");
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
@@ -84,12 +93,39 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         )
       : null;
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
+  const auxLoss = (indices: readonly number[], features: tf.Tensor3D): tf.Scalar => {
+    const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
+    const pick = (labels: Int32Array[]) => {
+      const out = new Int32Array(indices.length * n);
+      indices.forEach((i, b) => out.set(labels[i], b * n));
+      return tf.tensor1d(out, "int32");
+    };
+    const head = (name: string, labels: Int32Array[], labelledWeight: number) => {
+      const targets = pick(labels);
+      const weights =
+        labelledWeight === 1 ? undefined : (tf.where(tf.greater(targets, 0), tf.fill(targets.shape, labelledWeight), tf.fill(targets.shape, 1)) as tf.Tensor1D);
+      return crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, targets, weights);
+    };
+    return tf.addN(
+      AUX_HEADS.map(([name, , key, labelledWeight]) =>
+        head(
+          name,
+          aux!.map((l) => l[key]),
+          labelledWeight,
+        ),
+      ),
+    ) as tf.Scalar;
+  };
   return {
     kind,
     settings: { data: data.dir, split: data.split, samples: data.samples.length },
     store: vlm.store,
     numSamples: data.samples.length,
     loss(indices): LossParts {
+      if (visionOnly) {
+        const lossAux = auxLoss(indices, imageFeatures.batch(indices));
+        return { total: tf.mul(lossAux, auxPatchWeight) as tf.Scalar, parts: { loss_aux: lossAux } };
+      }
       const batch = makeTextBatch(
         indices.map((i) => prompts[i]),
         indices.map((i) => targetSeqs[i]),
@@ -126,33 +162,11 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         total = tf.add(total, tf.mul(ground, groundAttention)) as tf.Scalar;
       }
       if (!aux) return { total, parts };
-      const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
-      const pick = (labels: Int32Array[]) => {
-        const out = new Int32Array(indices.length * n);
-        indices.forEach((i, b) => out.set(labels[i], b * n));
-        return tf.tensor1d(out, "int32");
-      };
-      const head = (name: string, labels: Int32Array[], labelledWeight: number) => {
-        const targets = pick(labels);
-        const weights =
-          labelledWeight === 1
-            ? undefined
-            : (tf.where(tf.greater(targets, 0), tf.fill(targets.shape, labelledWeight), tf.fill(targets.shape, 1)) as tf.Tensor1D);
-        return crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, targets, weights);
-      };
-      const lossAux = tf.addN(
-        AUX_HEADS.map(([name, , key, labelledWeight]) =>
-          head(
-            name,
-            aux.map((l) => l[key]),
-            labelledWeight,
-          ),
-        ),
-      ) as tf.Scalar;
+      const lossAux = auxLoss(indices, features);
       parts.loss_aux = lossAux;
       return { total: tf.add(total, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts };
     },
-    ...(frozenVision ? { frozen: isVisionParam } : {}),
+    ...(frozenVision ? { frozen: isVisionParam } : visionOnly ? { frozen: (name: string) => !isVisionParam(name) && !name.startsWith("aux.") } : {}),
     prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config as VlmConfig, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
