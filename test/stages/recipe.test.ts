@@ -197,6 +197,9 @@ describe("recipe", () => {
     expect(() => readRecipe(recipe(root, { model: "student-base", phases: [{ ...base(), train: { ...base().train, ground_attention: 1 } }] }))).toThrow(
       /phases\[0\]\.train\.ground_attention: a base phase has no ground_attention/,
     );
+    expect(() => readRecipe(recipe(root, { model: "student-base", phases: [{ ...base(), train: { ...base().train, vision_only: true } }] }))).toThrow(
+      /phases\[0\]\.train\.vision_only: a base phase has no vision_only/,
+    );
     expect(() => readRecipe(recipe(root, { model: "student-base", phases: [teacherPhase, base()] }))).toThrow(/phases\[1\]: follows a teacher phase/);
     expect(() => readRecipe(recipe(root, { model: "student-base", phases: [teacherPhase, base({ init_from: { phase: "a" } })] }))).toThrow(
       /phases\[1\]\.init_from\.phase: phase "a" is a teacher phase/,
