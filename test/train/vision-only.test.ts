@@ -35,6 +35,15 @@ describe("vision-only training (the tower alone on the per-patch heads)", () => 
     expect(aloneAux).toBeCloseTo(fullAux, 5);
     expect(aloneTotal).toBeCloseTo(2.5 * aloneAux, 5);
     expect(parts).toEqual(["loss_aux"]);
+    // Its gradient step leaves no tensor behind.
+    const step = () => {
+      const { value, grads } = alone.store.grads(() => alone.loss(indices, 1).total);
+      tf.dispose([value, ...grads.values()]);
+    };
+    step();
+    const live = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(live);
     expect(full.frozen).toBeUndefined();
     expect(alone.frozen?.("vision.encoder.layers.0.mlp.fc1.weight")).toBe(false);
     expect(alone.frozen?.("aux.patch_shape.weight")).toBe(false);
