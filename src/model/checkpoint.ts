@@ -8,6 +8,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { Tokenizer } from "../data/tokenizer.js";
 import { readVlmConfig, type VlmConfig } from "./config.js";
 import type { ParamStore } from "./params.js";
+import { isAuxParam, isTowerParam } from "./param-groups.js";
 
 /** The parameters of a store as F32 safetensors entries, in the store's own names. */
 export function storeTensors(store: ParamStore): Map<string, SafeTensor> {
@@ -163,11 +164,5 @@ export function initVisionFrom(store: ParamStore, dir: string, config: VlmConfig
     throw new UserError(
       `--vision-from ${dir}: its vision config ${canonicalJson(source.config.vision)} differs from the model being trained (${canonicalJson(config.vision)})`,
     );
-  loadWeightsInto(
-    store,
-    source.weights,
-    (name) => name.startsWith("aux."),
-    () => false,
-    (name) => name.startsWith("vision.") || name.startsWith("aux."),
-  );
+  loadWeightsInto(store, source.weights, isAuxParam, () => false, isTowerParam);
 }

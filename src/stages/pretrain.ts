@@ -5,6 +5,7 @@ import { captionText } from "../data/caption.js";
 import { loadSplit, type LoadedSplit } from "../data/dataset.js";
 import { isImportedDataset } from "../data/manifest.js";
 import { initFromFolder, initVisionFrom } from "../model/checkpoint.js";
+import { isAuxParam } from "../model/param-groups.js";
 import { numPatches, readVlmConfig, type VlmConfig } from "../model/config.js";
 import { studentConfig, teacherConfig } from "../model/presets.js";
 import { buildVlm } from "../model/vlm.js";
@@ -129,7 +130,7 @@ export async function trainTeacher(opts: TeacherOptions): Promise<TrainResult> {
       groundTarget: o.groundTarget,
       visionOnly: o.visionOnly,
     });
-    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, isAuxParam);
     const perFamily = familyCounts(data);
     if (!o.quiet)
       process.stderr.write(
@@ -176,7 +177,7 @@ export async function trainBase(opts: BaseOptions): Promise<TrainResult> {
       targets: data.samples.map((s) => captionText(s, data.info.size)),
       auxPatchWeight: o.auxPatch,
     });
-    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, (name) => name.startsWith("aux."));
+    if (o.initFrom && !o.resume) initFromFolder(vlm.store, o.initFrom, { config, tokenizer: data.tokenizer }, isAuxParam);
     if (o.visionFrom && !o.resume) initVisionFrom(vlm.store, o.visionFrom, config);
     if (!o.quiet) process.stderr.write(`student base: ${vlm.store.count().toLocaleString("en-US")} parameters, ${data.samples.length} scene descriptions\n`);
     task.settings = { ...task.settings, target: "scene description", aux_patch: o.auxPatch, init_from: o.initFrom ?? null, vision_from: o.visionFrom ?? null };

@@ -58,6 +58,3 @@ export function cachedFeatures(vlm: Vlm, data: LoadedSplit, chunk = 32): ImageFe
     },
   };
 }
-
-/** A frozen tower's parameter names: what the trainer leaves alone. */
-export const isVisionParam = (name: string): boolean => name.startsWith("vision.");

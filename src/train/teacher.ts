@@ -12,7 +12,8 @@ import { decoderForward, embedWithImage, forwardText, lmLogits, projectVision, t
 import { groundBatch, groundingLoss, groundSteps, headMeans } from "./grounding.js";
 import { makeTextBatch } from "../model/text-batch.js";
 import { weighAnswers } from "./batch.js";
-import { cachedFeatures, isVisionParam, liveFeatures } from "./image-features.js";
+import { cachedFeatures, liveFeatures } from "./image-features.js";
+import { isTowerParam, isVisionParam } from "../model/param-groups.js";
 import type { LossParts, TrainTask } from "./trainer.js";
 import { join } from "node:path";
 
@@ -166,7 +167,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
       parts.loss_aux = lossAux;
       return { total: tf.add(total, tf.mul(lossAux, auxPatchWeight)) as tf.Scalar, parts };
     },
-    ...(frozenVision ? { frozen: isVisionParam } : visionOnly ? { frozen: (name: string) => !isVisionParam(name) && !name.startsWith("aux.") } : {}),
+    ...(frozenVision ? { frozen: isVisionParam } : visionOnly ? { frozen: (name: string) => !isTowerParam(name) } : {}),
     prepare: imageFeatures.prepare,
     saveModel: (dir, step) => saveModel(dir, vlm.config as VlmConfig, vlm.store, tok, step),
     loadModel: (dir) => void loadWeightsInto(vlm.store, join(dir, "model.safetensors")),
