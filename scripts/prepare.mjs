@@ -2,18 +2,8 @@
 // lavit` re-runs the prepare script on its first run in a folder, and a needless build
 // delayed every fresh clone's first command by several seconds. `npm test` always builds.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-
-function newest(dir, ext) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
-    else if (e.name.endsWith(ext)) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
+import { existsSync, statSync } from "node:fs";
+import { newest } from "./newest.mjs";
 
 const configs = ["tsconfig.json", "tsconfig.build.json", "package.json"].filter(existsSync).map((f) => statSync(f).mtimeMs);
 const built = existsSync("dist/cli/run.js") && newest("dist", ".js") >= Math.max(newest("src", ".ts"), ...configs);

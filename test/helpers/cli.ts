@@ -1,18 +1,9 @@
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { newest } from "../../scripts/newest.mjs";
 import { join } from "node:path";
 
 const root = process.cwd();
-
-function newest(dir: string, ext: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
-    else if (e.name.endsWith(ext)) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 /**
  * The built CLI when dist/ is at least as new as src/ (`npm test` builds first): it starts in
