@@ -15,7 +15,7 @@ import { buildDirAtomic, writeFileAtomic } from "../util/atomic.js";
 import type { FamilyWeights } from "../train/family-weights.js";
 import type { StepInfo } from "../train/result.js";
 import { quickConfig } from "../model/presets.js";
-import { trainBase, trainTeacher } from "./pretrain.js";
+import { TEACHER_DEFAULTS, trainBase, trainTeacher } from "./pretrain.js";
 import { quoteInput } from "../util/errors-text.js";
 
 /**
@@ -153,7 +153,25 @@ export function readRecipe(file: string): Recipe {
   }
   const recipe = parsed.data;
   checkStarts(file, recipe);
+  checkPhaseFlags(file, recipe);
   return recipe;
+}
+
+/**
+ * The flag combinations a phase's stage refuses, refused when the recipe is read (before any
+ * phase runs, so a late phase cannot fail hours in) and named by the recipe's keys.
+ */
+function checkPhaseFlags(file: string, recipe: Recipe): void {
+  recipe.phases.forEach((p, i) => {
+    const t = p.train;
+    const at = `${file}: phases[${i}].train`;
+    if (t.warmup !== undefined && t.warmup >= t.steps) throw new UserError(`${at}.warmup: ${t.warmup} must be smaller than steps ${t.steps}`);
+    if (!t.vision_only) return;
+    if (!((t.aux_patch ?? TEACHER_DEFAULTS.auxPatch) > 0))
+      throw new UserError(`${at}.vision_only: trains the vision tower on the per-patch heads, so aux_patch must be above 0`);
+    if ((t.ground_attention ?? TEACHER_DEFAULTS.groundAttention) > 0)
+      throw new UserError(`${at}.vision_only: trains no text, so it cannot be combined with ground_attention`);
+  });
 }
 
 /** Where each phase starts: earlier phases only, of a stage whose weights fit; nothing outside a from-scratch recipe. */
@@ -351,8 +369,6 @@ async function runRecipeInto(file: string, out: string, opts: RecipeRunOptions):
     if (done >= t.steps) {
       log(`phase ${phase.name}: finished (step ${done}), skipped`);
     } else {
-      if (t.warmup !== undefined && t.warmup >= t.steps)
-        throw new UserError(`${file}: phases[${i}].train.warmup ${t.warmup} must be smaller than steps ${t.steps}`);
       log(
         `phase ${phase.name} (${stage}): ${done > 0 ? `resuming at step ${done}` : "starting"} (data seed ${phase.data.seed}, ${t.steps} steps${
           from ? `, from ${from}` : visionFrom ? `, vision tower from ${visionFrom}` : ", from scratch"

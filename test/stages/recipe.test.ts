@@ -187,6 +187,19 @@ describe("recipe", () => {
     );
   });
 
+  it("flag combinations a stage refuses are refused when the recipe is read, in a late phase too, naming the recipe's keys", () => {
+    const late = (train: Record<string, unknown>) => recipe(root, { phases: [phase("a"), phase("b", { train: { ...phase("b").train, ...train } })] });
+    expect(() => readRecipe(late({ vision_only: true, ground_attention: 0 }))).not.toThrow();
+    expect(() => readRecipe(late({ vision_only: true, ground_attention: 0, aux_patch: 0 }))).toThrow(
+      /phases\[1\]\.train\.vision_only: .*aux_patch must be above 0/,
+    );
+    expect(() => readRecipe(late({ vision_only: true }))).toThrow(/phases\[1\]\.train\.vision_only: .*cannot be combined with ground_attention/);
+    expect(() => readRecipe(late({ warmup: 3 }))).toThrow(/phases\[1\]\.train\.warmup: 3 must be smaller than steps 3/);
+    const r = runCli(["train", "teacher", "--recipe", late({ vision_only: true, aux_patch: 0, ground_attention: 0 }), "--out", join(root, "flags")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toMatch(/--aux-patch|--vision-only/);
+  });
+
   it("stages: a base phase takes no teacher-only key, starts only from its own kind of phase, and the last phase makes the recipe's model", () => {
     const teacherPhase = { ...phase("a"), stage: "teacher" };
     const base = (extra: Record<string, unknown> = {}) => {
