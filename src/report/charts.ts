@@ -17,6 +17,15 @@ const FIXED: Record<string, string> = {
 /** Paul Tol's muted palette for other names, chosen by a hash of the name (stable across reports). */
 const OTHERS = ["#332288", "#882255", "#44AA99", "#999933", "#AA4499", "#117733", "#88CCEE", "#DDCC77", "#CC6677", "#661100"];
 
+/**
+ * Colours for series that are not one model (differences between two): by position in a list
+ * the caller keeps in the same order on every chart, so neighbours never share a colour.
+ */
+export function colourAt(index: number): string {
+  const distinct = [FIXED.lavit, FIXED.distill, FIXED["no-align"], FIXED["no-traj"], FIXED["no-vtop"], FIXED["lavit-attn"], ...OTHERS];
+  return distinct[index % distinct.length];
+}
+
 export function colourFor(name: string): string {
   // "lavit thoughts (head)" is LaViT's too: its rows share its colour.
   const base = name.replace(/( thoughts| \(.*\))+$/, "");
@@ -87,9 +96,13 @@ function fmtValue(v: number): string {
 
 /** A line chart with optional interval bands, as a self-contained SVG element. */
 export function lineChart(o: ChartOptions): string {
-  const W = o.width ?? 560;
-  const H = o.height ?? 320;
-  const m = { left: 58, right: 150, top: 30, bottom: 46 };
+  const H = Math.max(o.height ?? 320, 30 + 16 * o.series.length + 10);
+  // The legend sits right of the plot: as wide as its longest entry, the plot keeping its width.
+  const longest = Math.max(0, ...o.series.map((s) => s.name.length + (s.points.length ? 0 : 6)));
+  const right = Math.max(150, 44 + Math.ceil(longest * 6.4));
+  // A long title widens the chart rather than running off its edge (13px bold: about 7.4px a character).
+  const W = Math.max((o.width ?? 560) + right - 150, 58 + Math.ceil(o.title.length * 7.4) + 8);
+  const m = { left: 58, right, top: 30, bottom: 46 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const pts = o.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { colourFor, esc, lineChart, type ChartOptions, type Series } from "../report/charts.js";
+import { colourAt, colourFor, esc, lineChart, type ChartOptions, type Series } from "../report/charts.js";
 import { buildDirAtomicSync, writeFileAtomic } from "../util/atomic.js";
 import { readJson, readJsonValue } from "../util/json.js";
 import { writeMarker } from "../util/marker.js";
@@ -328,6 +328,8 @@ function studyCharts(rep: StudyReport): StudyChart[] {
   const charts: Titled[] = [];
   const factors = numericFactors(rep);
   const splits = [...new Set(rep.summary.map((s) => s.split))];
+  // One colour per compared pair on every chart (the pairs' order is the study's).
+  const pairOrder = [...new Set(rep.differences.map((d) => `${d.a}|${d.b}`))];
   let n = 0;
   for (const factor of factors) {
     const label = factor.replace(/^(data|extract|student)\./, "");
@@ -373,13 +375,31 @@ function studyCharts(rep: StudyReport): StudyChart[] {
                   const [a, b] = p.split("|");
                   return {
                     name: `${a} − ${b}`,
-                    colour: colourFor(b === "distill" ? a : b),
+                    colour: colourAt(pairOrder.indexOf(p)),
                     points: diffs
                       .filter((d) => d.a === a && d.b === b)
                       .map((d) => ({ x: d.levels[factor] as number, y: d.mean, lo: d.lo, hi: d.hi, note: `n = ${d.n}` })),
                   };
                 }),
               }),
+            );
+        }
+    for (const split of splits)
+      for (const rest of groups)
+        for (const a of rep.attributions) {
+          const rows = a.rows.filter((r) => r.split === split && levelsKey(others(r.levels, factor)) === levelsKey(rest));
+          const suffix = Object.keys(rest).length ? ` (${levelsText(rest)})` : "";
+          const { model, without, baseline, metric } = a.spec;
+          if (rows.length)
+            charts.push(
+              attributionChart(
+                a.spec,
+                rows,
+                factor,
+                label,
+                `${split}: ${metric}, ${model} − ${without} against ${model} − ${baseline}, by ${label}${suffix}`,
+                `chart-${n++}`,
+              ),
             );
         }
   }
@@ -410,6 +430,37 @@ function studyCharts(rep: StudyReport): StudyChart[] {
   }
   charts.push(...learningCurves(rep, n));
   return nameCharts(charts);
+}
+
+/**
+ * The attribution rule drawn: the gain and the part with their paired 95% intervals, and half
+ * the gain dashed; the part carries at least half where its band clears 0 and its point is on
+ * or above the dashed line.
+ */
+function attributionChart(spec: AttributionSpec, rows: AttributionRow[], factor: string, label: string, title: string, id: string): Titled {
+  const x = (r: AttributionRow) => r.levels[factor] as number;
+  const note = (r: AttributionRow, i: { n: number }) => `n = ${i.n}; ${r.verdict}`;
+  return titled({
+    id,
+    title,
+    xLabel: label,
+    yLabel: `difference in ${spec.metric}`,
+    zeroLine: true,
+    xLog: label === "train",
+    series: [
+      {
+        name: `gain: ${spec.model} − ${spec.baseline}`,
+        colour: colourFor(spec.baseline),
+        points: rows.map((r) => ({ x: x(r), y: r.gain.mean, lo: r.gain.lo, hi: r.gain.hi, note: note(r, r.gain) })),
+      },
+      {
+        name: `part: ${spec.model} − ${spec.without}`,
+        colour: colourFor(spec.without),
+        points: rows.map((r) => ({ x: x(r), y: r.part.mean, lo: r.part.lo, hi: r.part.hi, note: note(r, r.part) })),
+      },
+      { name: "half the gain", dashed: true, points: rows.map((r) => ({ x: x(r), y: r.gain.mean / 2 })) },
+    ],
+  });
 }
 
 interface Titled {

@@ -49,6 +49,20 @@ describe("charts", () => {
     expect(svg).not.toContain("NaN");
   });
 
+  it("widens for a long legend entry or title instead of clipping it", () => {
+    const width = (svg: string) => Number(/ width="(\d+)"/.exec(svg)![1]);
+    const points = [{ x: 1, y: 0.5 }];
+    const short = lineChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "a", points }] });
+    const longName = "bottleneck − bottleneck-no-align and then some";
+    const legend = lineChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: longName, points }] });
+    const longTitle = "test-ood: accuracy, bottleneck − bottleneck-no-align against bottleneck − distill, by train (setting=hard)";
+    const titled = lineChart({ title: longTitle, xLabel: "x", yLabel: "y", series: [{ name: "a", points }] });
+    expect(width(short)).toBe(560);
+    // The legend's text starts 36px right of the plot, which keeps its width: the entry's room grows with it.
+    expect(width(legend) - width(short)).toBeGreaterThanOrEqual((longName.length - 16) * 6);
+    expect(width(titled)).toBeGreaterThanOrEqual(longTitle.length * 7);
+  });
+
   it("picks round ticks", () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0.13, 0.41, 4)).toEqual([0.2, 0.3, 0.4]);

@@ -91,7 +91,15 @@ describe("lavit study on studies/smoke.json", () => {
       ...["--attribute", "lavit,no-align,no-align", "--attribute", "lavit,no-align,no-align:grounding_mass"],
     ]);
     expect(again.status, again.stderr).toBe(0);
-    expect(readdirSync(chartsDir).sort()).toEqual(svgs.sort());
+    // The old charts again, the stale file gone, and per --attribute its rule drawn against train.
+    const after = readdirSync(chartsDir);
+    expect(after).toEqual(expect.arrayContaining(svgs));
+    expect(after.filter((f) => !svgs.includes(f)).sort()).toEqual([
+      "test-ood-accuracy-lavit-minus-no-align-against-lavit-minus-no-align-by-train.svg",
+      "test-ood-grounding-mass-lavit-minus-no-align-against-lavit-minus-no-align-by-train.svg",
+    ]);
+    const rule = readFileSync(join(chartsDir, "test-ood-accuracy-lavit-minus-no-align-against-lavit-minus-no-align-by-train.svg"), "utf8");
+    expect([...rule.matchAll(/data-name="([^"]+)"/g)].map((m) => m[1])).toEqual(["gain: lavit − no-align", "part: lavit − no-align", "half the gain"]);
     const attributed = JSON.parse(readFileSync(join(root, "merged", "study.json"), "utf8")) as StudyReport;
     expect(attributed.attributions.map((x) => x.spec.metric)).toEqual(["accuracy", "grounding_mass"]);
     expect(readFileSync(join(root, "merged", "study.md"), "utf8").match(/^## What lavit − no-align carries/gm)).toHaveLength(2);
