@@ -78,11 +78,15 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
-  if (askQuestion) checkSplitQuestions(vlm.config, data, 0);
-  const prompts = data.samples.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
-  const targetSeqs = data.samples.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
-  const longest = longestSequence(prompts, targetSeqs);
-  checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt and target text,`);
+  // A vision-only run reads no text: tokenizing tens of thousands of samples would be wasted.
+  const texts = visionOnly ? [] : data.samples;
+  if (askQuestion && !visionOnly) checkSplitQuestions(vlm.config, data, 0);
+  const prompts = texts.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
+  const targetSeqs = texts.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
+  if (!visionOnly) {
+    const longest = longestSequence(prompts, targetSeqs);
+    checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt and target text,`);
+  }
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
