@@ -21,9 +21,10 @@ const OTHERS = ["#332288", "#882255", "#44AA99", "#999933", "#AA4499", "#117733"
  * Colours for series that are not one model (differences between two): by position in a list
  * the caller keeps in the same order on every chart, so neighbours never share a colour.
  */
+const DISTINCT = [FIXED.lavit, FIXED.distill, FIXED["no-align"], FIXED["no-traj"], FIXED["no-vtop"], FIXED["lavit-attn"], ...OTHERS];
+
 export function colourAt(index: number): string {
-  const distinct = [FIXED.lavit, FIXED.distill, FIXED["no-align"], FIXED["no-traj"], FIXED["no-vtop"], FIXED["lavit-attn"], ...OTHERS];
-  return distinct[index % distinct.length];
+  return DISTINCT[index % DISTINCT.length];
 }
 
 export function colourFor(name: string): string {
