@@ -78,48 +78,42 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   if (frozenVision && auxPatchWeight > 0) throw new Error("the per-patch heads train the vision tower: they cannot be used with a frozen one");
   const tok = data.tokenizer;
   const n = numPatches(vlm.config.vision);
-  // A vision-only run reads no text: tokenizing tens of thousands of samples would be wasted.
-  const texts = visionOnly ? [] : data.samples;
   if (askQuestion && !visionOnly) checkSplitQuestions(vlm.config, data, 0);
-  const prompts = texts.map((s) => promptIds(tok, n, askQuestion ? s.question : ""));
-  const targetSeqs = texts.map((s, i) => targetIds(tok, targets ? targets[i] : targetText(s)));
+  // Token ids, grounding steps and per-patch labels are made per batch or packed flat: tens of
+  // thousands of small arrays held for a whole run made every major GC mark them, which cost
+  // more time per step than making a batch's 32 again.
+  const promptOf = (i: number) => promptIds(tok, n, askQuestion ? data.samples[i].question : "");
+  const targetOf = (i: number) => targetIds(tok, targets ? targets[i] : targetText(data.samples[i]));
   if (!visionOnly) {
-    const longest = longestSequence(prompts, targetSeqs);
+    const longest = longestSequence(
+      data.samples.map((_, i) => promptOf(i)),
+      data.samples.map((_, i) => targetOf(i)),
+    );
     checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt and target text,`);
   }
   const pad = tok.id("<pad>");
   const answerWord = tok.id("answer");
-  const aux = auxPatchWeight > 0 ? auxLabels(vlm, data) : null;
+  const aux = auxPatchWeight > 0 ? packedAuxLabels(vlm, data) : null;
   // A sample without rationale (imported) has one step, the answer's, looking at its evidence.
-  const steps =
-    groundAttention > 0
-      ? data.samples.map((s, i) =>
-          groundSteps(targetText(s).split(" ").filter(Boolean), prompts[i].length, s.rationale.length ? s.rationale : [{ patches: s.evidence ?? [] }]),
-        )
-      : null;
+  const stepsOf = (i: number) => {
+    const s = data.samples[i];
+    return groundSteps(targetText(s).split(" ").filter(Boolean), promptOf(i).length, s.rationale.length ? s.rationale : [{ patches: s.evidence ?? [] }]);
+  };
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   const auxLoss = (indices: readonly number[], features: tf.Tensor3D): tf.Scalar => {
     const flat = tf.reshape(features, [-1, vlm.config.vision.hidden_size]);
-    const pick = (labels: Int32Array[]) => {
+    const pick = (labels: Int32Array) => {
       const out = new Int32Array(indices.length * n);
-      indices.forEach((i, b) => out.set(labels[i], b * n));
+      indices.forEach((i, b) => out.set(labels.subarray(i * n, (i + 1) * n), b * n));
       return tf.tensor1d(out, "int32");
     };
-    const head = (name: string, labels: Int32Array[], labelledWeight: number) => {
+    const head = (name: string, labels: Int32Array, labelledWeight: number) => {
       const targets = pick(labels);
       const weights =
         labelledWeight === 1 ? undefined : (tf.where(tf.greater(targets, 0), tf.fill(targets.shape, labelledWeight), tf.fill(targets.shape, 1)) as tf.Tensor1D);
       return crossEntropy(linear(flat, vlm.store, name) as tf.Tensor2D, targets, weights);
     };
-    return tf.addN(
-      AUX_HEADS.map(([name, , key, labelledWeight]) =>
-        head(
-          name,
-          aux!.map((l) => l[key]),
-          labelledWeight,
-        ),
-      ),
-    ) as tf.Scalar;
+    return tf.addN(AUX_HEADS.map(([name, , key, labelledWeight]) => head(name, aux![key], labelledWeight))) as tf.Scalar;
   };
   return {
     kind,
@@ -131,29 +125,16 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         const lossAux = auxLoss(indices, imageFeatures.batch(indices));
         return { total: tf.mul(lossAux, auxPatchWeight) as tf.Scalar, parts: { loss_aux: lossAux } };
       }
-      const batch = makeTextBatch(
-        indices.map((i) => prompts[i]),
-        indices.map((i) => targetSeqs[i]),
-        pad,
-      );
+      const batch = makeTextBatch(indices.map(promptOf), indices.map(targetOf), pad);
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const features = imageFeatures.batch(indices);
       let logits3: tf.Tensor3D;
       let ground: tf.Scalar | null = null;
-      if (steps) {
+      if (groundAttention > 0) {
         const inputs = embedWithImage(vlm, ids, projectVision(vlm, features));
         const out = decoderForward(vlm, inputs, unfusedGrounding ? { returnProbs: true } : { returnMeanProbs: true });
         logits3 = lmLogits(vlm, out.hidden) as tf.Tensor3D;
-        ground = groundingLoss(
-          unfusedGrounding ? headMeans(out.probs!) : out.meanProbs!,
-          groundBatch(
-            indices.map((i) => steps[i]),
-            batch.length,
-            n,
-          ),
-          n,
-          groundTarget,
-        );
+        ground = groundingLoss(unfusedGrounding ? headMeans(out.probs!) : out.meanProbs!, groundBatch(indices.map(stepsOf), batch.length, n), n, groundTarget);
       } else {
         logits3 = forwardText(vlm, ids, features);
       }
@@ -178,8 +159,15 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   };
 }
 
-function auxLabels(vlm: Vlm, data: LoadedSplit): PatchLabels[] {
+/** Every sample's per-patch labels, one flat [samples x patches] array per kind. */
+function packedAuxLabels(vlm: Vlm, data: LoadedSplit): Record<keyof PatchLabels, Int32Array> {
   addAuxHeads(vlm);
   const masks = new MaskCache(data.info.size);
-  return data.samples.map((s) => patchLabels(s, data.info.size, data.info.patch, masks));
+  const n = numPatches(vlm.config.vision);
+  const packed = Object.fromEntries(AUX_HEADS.map(([, , key]) => [key, new Int32Array(data.samples.length * n)])) as Record<keyof PatchLabels, Int32Array>;
+  data.samples.forEach((s, i) => {
+    const labels = patchLabels(s, data.info.size, data.info.patch, masks);
+    for (const [, , key] of AUX_HEADS) packed[key].set(labels[key], i * n);
+  });
+  return packed;
 }
