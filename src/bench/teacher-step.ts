@@ -35,6 +35,8 @@ export interface TeacherBenchOptions {
   warmup: number;
   /** The grounding term on every head's probabilities through the tfjs formulation (the path before the fused kernel returned their mean). */
   unfused?: boolean;
+  /** Teacher-train samples generated and loaded (default TEACHER_BENCH.samples): a real phase holds tens of thousands, which the garbage collector feels. */
+  samples?: number;
   onStep?: (i: number, ms: number) => void;
 }
 
@@ -58,10 +60,12 @@ export interface TeacherBenchResult extends StepTimes {
 export async function runTeacherStepBench(opts: TeacherBenchOptions): Promise<TeacherBenchResult> {
   const engine = await initEngine();
   const c = TEACHER_BENCH;
+  const samples = opts.samples ?? c.samples;
+  if (!Number.isInteger(samples) || samples < c.batch) throw new Error(`teacher bench: samples must be an integer of at least ${c.batch}, got ${samples}`);
   const root = mkdtempSync(join(tmpdir(), "lavit-bench-teacher-"));
   try {
     const dir = join(root, "data");
-    await generateDataset(dir, { ...GENERATE_DEFAULTS, seed: c.dataSeed, teacherTrain: c.samples, train: 2, test: 2, quiet: true });
+    await generateDataset(dir, { ...GENERATE_DEFAULTS, seed: c.dataSeed, teacherTrain: samples, train: 2, test: 2, quiet: true });
     const data = loadSplit(dir, "teacher-train");
     const vlm = buildVlm(teacherConfig(data.tokenizer.size, data.info.size, data.info.patch), 0);
     const task = teacherTask(vlm, data, {

@@ -95,9 +95,9 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const answerWord = tok.id("answer");
   const aux = auxPatchWeight > 0 ? packedAuxLabels(vlm, data) : null;
   // A sample without rationale (imported) has one step, the answer's, looking at its evidence.
-  const stepsOf = (i: number) => {
+  const stepsOf = (i: number, promptLength: number) => {
     const s = data.samples[i];
-    return groundSteps(targetText(s).split(" ").filter(Boolean), promptOf(i).length, s.rationale.length ? s.rationale : [{ patches: s.evidence ?? [] }]);
+    return groundSteps(targetText(s).split(" ").filter(Boolean), promptLength, s.rationale.length ? s.rationale : [{ patches: s.evidence ?? [] }]);
   };
   const imageFeatures = frozenVision ? cachedFeatures(vlm, data) : liveFeatures(vlm, data);
   const auxLoss = (indices: readonly number[], features: tf.Tensor3D): tf.Scalar => {
@@ -125,7 +125,8 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         const lossAux = auxLoss(indices, imageFeatures.batch(indices));
         return { total: tf.mul(lossAux, auxPatchWeight) as tf.Scalar, parts: { loss_aux: lossAux } };
       }
-      const batch = makeTextBatch(indices.map(promptOf), indices.map(targetOf), pad);
+      const prompts = indices.map(promptOf);
+      const batch = makeTextBatch(prompts, indices.map(targetOf), pad);
       const ids = tf.tensor2d(batch.ids, [batch.batch, batch.length], "int32");
       const features = imageFeatures.batch(indices);
       let logits3: tf.Tensor3D;
@@ -134,7 +135,16 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
         const inputs = embedWithImage(vlm, ids, projectVision(vlm, features));
         const out = decoderForward(vlm, inputs, unfusedGrounding ? { returnProbs: true } : { returnMeanProbs: true });
         logits3 = lmLogits(vlm, out.hidden) as tf.Tensor3D;
-        ground = groundingLoss(unfusedGrounding ? headMeans(out.probs!) : out.meanProbs!, groundBatch(indices.map(stepsOf), batch.length, n), n, groundTarget);
+        ground = groundingLoss(
+          unfusedGrounding ? headMeans(out.probs!) : out.meanProbs!,
+          groundBatch(
+            indices.map((i, b) => stepsOf(i, prompts[b].length)),
+            batch.length,
+            n,
+          ),
+          n,
+          groundTarget,
+        );
       } else {
         logits3 = forwardText(vlm, ids, features);
       }

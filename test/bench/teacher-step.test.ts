@@ -15,4 +15,9 @@ describe("the teacher step benchmark", () => {
     expect(fused.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(fused.weights_sha256).toBe(unfused.weights_sha256);
   }, 180_000);
+
+  it("refuses a sample count below one batch, naming it", async () => {
+    await expect(runTeacherStepBench({ steps: 1, warmup: 0, samples: 3 })).rejects.toThrow(/samples must be an integer of at least 32, got 3/);
+    await expect(runTeacherStepBench({ steps: 1, warmup: 0, samples: 40.5 })).rejects.toThrow(/samples/);
+  });
 });
