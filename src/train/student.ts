@@ -128,9 +128,14 @@ export function lavitTask(
   const n = numPatches(vlm.config.vision);
   const K = s.latents;
   checkSplitQuestions(vlm.config, data, K);
-  const prompts = data.samples.map((q) => promptIds(tok, n, q.question, K));
-  const targets = Array.from({ length: signals.size }, (_, i) => targetIds(tok, signals.target(i)));
-  const longest = longestSequence(prompts, targets);
+  // Token ids are made per batch, as in the teacher's task: an imported set's tens of thousands
+  // of small arrays, held for a whole run, would make every major GC mark them.
+  const promptOf = (i: number) => promptIds(tok, n, data.samples[i].question, K);
+  const targetOf = (i: number) => targetIds(tok, signals.target(i));
+  const longest = longestSequence(
+    data.samples.map((_, i) => promptOf(i)),
+    Array.from({ length: signals.size }, (_, i) => targetOf(i)),
+  );
   checkPositions(
     vlm.config,
     longest.length,
@@ -168,8 +173,8 @@ export function lavitTask(
     loss(indices, step) {
       const g = gateValue(s.gate, step, totalSteps);
       const batch = makeTextBatch(
-        indices.map((i) => prompts[i]),
-        indices.map((i) => targets[i]),
+        indices.map(promptOf),
+        indices.map(targetOf),
         pad,
       );
       const b = batch.batch;
