@@ -172,11 +172,7 @@ export function lavitTask(
     stepMetrics: (step) => ({ gate: gateValue(s.gate, step, totalSteps) }),
     loss(indices, step) {
       const g = gateValue(s.gate, step, totalSteps);
-      const batch = makeTextBatch(
-        indices.map(promptOf),
-        indices.map(targetOf),
-        pad,
-      );
+      const batch = makeTextBatch(indices.map(promptOf), indices.map(targetOf), pad);
       const b = batch.batch;
       const t = batch.length;
       const rng = new Rng(fnv1a(`gate/${seed}/${step}`));
