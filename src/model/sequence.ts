@@ -20,14 +20,22 @@ export function promptIds(tok: Tokenizer, numPatches: number, question: string, 
   return ids;
 }
 
-/** The sample whose prompt and target together are longest (the one to check against max_positions). */
-export function longestSequence(prompts: readonly number[][], targets: readonly number[][]): { index: number; length: number } {
+/**
+ * The sample whose prompt and target together are longest (the one to check against
+ * max_positions). The ids are asked for one sample at a time, so a task that makes them per
+ * batch need not hold every sample's at once.
+ */
+export function longestSequence(
+  count: number,
+  promptOf: (i: number) => readonly number[],
+  targetOf: (i: number) => readonly number[],
+): { index: number; length: number } {
   let best = { index: 0, length: 0 };
-  prompts.forEach((p, i) => {
+  for (let i = 0; i < count; i++) {
     // Inputs are the prompt and the target without its last token.
-    const length = p.length + targets[i].length - 1;
+    const length = promptOf(i).length + targetOf(i).length - 1;
     if (length > best.length) best = { index: i, length };
-  });
+  }
   return best;
 }
 

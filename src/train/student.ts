@@ -132,10 +132,7 @@ export function lavitTask(
   // of small arrays, held for a whole run, would make every major GC mark them.
   const promptOf = (i: number) => promptIds(tok, n, data.samples[i].question, K);
   const targetOf = (i: number) => targetIds(tok, signals.target(i));
-  const longest = longestSequence(
-    data.samples.map((_, i) => promptOf(i)),
-    Array.from({ length: signals.size }, (_, i) => targetOf(i)),
-  );
+  const longest = longestSequence(data.samples.length, promptOf, targetOf);
   checkPositions(
     vlm.config,
     longest.length,

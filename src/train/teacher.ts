@@ -85,10 +85,7 @@ export function teacherTask(vlm: Vlm, data: LoadedSplit, options: TeacherTaskOpt
   const promptOf = (i: number) => promptIds(tok, n, askQuestion ? data.samples[i].question : "");
   const targetOf = (i: number) => targetIds(tok, targets ? targets[i] : targetText(data.samples[i]));
   if (!visionOnly) {
-    const longest = longestSequence(
-      data.samples.map((_, i) => promptOf(i)),
-      data.samples.map((_, i) => targetOf(i)),
-    );
+    const longest = longestSequence(data.samples.length, promptOf, targetOf);
     checkPositions(vlm.config, longest.length, `sample ${data.samples[longest.index]?.id} of ${data.dir} (${data.split}), prompt and target text,`);
   }
   const pad = tok.id("<pad>");

@@ -18,8 +18,9 @@ describe("decoder.max_positions", () => {
     const tok = data.tokenizer;
     const prompts = data.samples.map((s) => promptIds(tok, 16, s.question));
     longest = longestSequence(
-      prompts,
-      data.samples.map((s) => targetIds(tok, targetText(s))),
+      prompts.length,
+      (i) => prompts[i],
+      (i) => targetIds(tok, targetText(data.samples[i])),
     ).length;
     promptLength = prompts[0].length;
   });
