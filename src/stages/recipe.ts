@@ -245,9 +245,13 @@ export function quickRecipe(recipe: Recipe): Recipe {
   };
 }
 
-/** Where a recipe run keeps a phase's data and its training run. */
-export function phaseDirs(out: string, phase: RecipePhase): { data: string; run: string } {
-  return { data: join(out, `data-${phase.name}`), run: join(out, phase.name) };
+/**
+ * Where a recipe run keeps a phase's data and its training run. Phases that ask for the same data
+ * share the first one's folder (`data-<first>`): generated once, the same samples either way.
+ */
+export function phaseDirs(out: string, recipe: Recipe, phase: RecipePhase): { data: string; run: string } {
+  const first = recipe.phases.find((p) => isDeepStrictEqual(p.data, phase.data)) ?? phase;
+  return { data: join(out, `data-${first.name}`), run: join(out, phase.name) };
 }
 
 /** A resumed recipe must keep the phases (and the start) of the one the run began with; it may add phases after them. */
@@ -360,7 +364,7 @@ async function runRecipeInto(file: string, out: string, opts: RecipeRunOptions):
   let previous: string | undefined;
   let seconds = 0;
   for (const [i, phase] of recipe.phases.entries()) {
-    const dirs = phaseDirs(out, phase);
+    const dirs = phaseDirs(out, recipe, phase);
     const stage = phaseStage(recipe, phase);
     const visionFrom = where(phase.vision_from);
     const from = phase.init_from !== undefined ? where(phase.init_from) : visionFrom !== undefined ? undefined : i === 0 ? here(recipe.init_from) : previous;

@@ -57,7 +57,7 @@ describe("the shipped recipes", () => {
       const clean = join(root, `${name}-clean`);
       const whole = await runRecipe(file, clean, { model: recipe.model, quick: true, quiet: true });
       for (const p of quick.phases) {
-        const run = phaseDirs(clean, p).run;
+        const run = phaseDirs(clean, quick, p).run;
         expect(existsSync(join(run, "model.safetensors")), p.name).toBe(true);
         const steps = readFileSync(join(run, "metrics.jsonl"), "utf8")
           .trim()
@@ -67,7 +67,7 @@ describe("the shipped recipes", () => {
       }
       // What each phase's run says it started from: nothing, or a phase of this run (from scratch), as the recipe says.
       const started = quick.phases.map((p) => {
-        const settings = JSON.parse(readFileSync(join(phaseDirs(clean, p).run, "trainer_state.json"), "utf8")).settings;
+        const settings = JSON.parse(readFileSync(join(phaseDirs(clean, quick, p).run, "trainer_state.json"), "utf8")).settings;
         return [settings.init_from, settings.vision_from].filter((x) => x != null);
       });
       started.forEach((dirs, i) => expect(dirs.length, quick.phases[i].name).toBeLessThanOrEqual(1));
@@ -76,13 +76,13 @@ describe("the shipped recipes", () => {
         started.forEach((dirs, i) =>
           dirs.forEach((d) =>
             expect(
-              quick.phases.slice(0, i).map((p) => phaseDirs(clean, p).run),
+              quick.phases.slice(0, i).map((p) => phaseDirs(clean, quick, p).run),
               quick.phases[i].name,
             ).toContain(d),
           ),
         );
       }
-      expect(whole.model).toBe(phaseDirs(clean, quick.phases.at(-1)!).run);
+      expect(whole.model).toBe(phaseDirs(clean, quick, quick.phases.at(-1)!).run);
       expect(whole.sha256).toBe(sha256(join(whole.model, "model.safetensors")));
       expect(JSON.parse(readFileSync(join(clean, "recipe.json"), "utf8"))).toEqual(JSON.parse(JSON.stringify(quick)));
       // A recipe that starts from an outside model keeps its full size at --quick: the shared machinery (resume, bytes) is proven by the from-scratch ones.
@@ -117,7 +117,7 @@ describe("the shipped recipes", () => {
         return /sha256 ([0-9a-f]{64})/.exec(r.stderr)![1];
       });
       expect(shas[1]).toBe(shas[0]);
-      expect(sha256(join(phaseDirs(join(root, `${name}-cli-1`), last).run, "model.safetensors"))).toBe(shas[0]);
+      expect(sha256(join(phaseDirs(join(root, `${name}-cli-1`), quick, last).run, "model.safetensors"))).toBe(shas[0]);
     }, 300_000);
   }
   it("recipes/teacher.json --quick killed (SIGKILL) mid-run: --resume finishes it to the same bytes as a run never stopped", async () => {
@@ -132,7 +132,7 @@ describe("the shipped recipes", () => {
     // A plain node process (not the tsx wrapper): the process killed is this one's child, so its exit is seen once it is reaped.
     const child = spawn(LAVIT.command, [...LAVIT.args, ...args(killed)], { env, detached: true, stdio: "ignore" });
     const exited = new Promise<void>((done) => child.on("exit", () => done()));
-    const third = phaseDirs(killed, quick.phases[2]).data;
+    const third = phaseDirs(killed, quick, quick.phases[2]).data;
     const watch = setInterval(() => {
       if (existsSync(third)) {
         clearInterval(watch);
@@ -145,7 +145,7 @@ describe("the shipped recipes", () => {
     }, 20);
     await exited;
     clearInterval(watch);
-    expect(existsSync(join(phaseDirs(killed, quick.phases.at(-1)!).run, "model.safetensors")), "killed before it finished").toBe(false);
+    expect(existsSync(join(phaseDirs(killed, quick, quick.phases.at(-1)!).run, "model.safetensors")), "killed before it finished").toBe(false);
     const r = runCli(args(killed, true), { LAVIT_THREADS: "2" });
     expect(r.status, r.stderr).toBe(0);
     const sha = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)![1];

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine } from "../../src/engine/index.js";
@@ -245,8 +245,10 @@ describe("recipe", () => {
     const r = await runRecipe(file, out, { model: "student-base", quiet: true });
     expect(r.model).toBe(join(out, "b"));
     const byHand = join(root, "base-by-hand");
+    // b asks for a's data, so it reads a's folder: generated once.
+    expect(existsSync(join(out, "data-b"))).toBe(false);
     await trainBase({
-      data: join(out, "data-b"),
+      data: join(out, "data-a"),
       out: byHand,
       config: tinyBase,
       visionFrom: join(out, "a"),
