@@ -4,6 +4,17 @@ import { initDecoder, runDecoder, type DecoderShape } from "../model/decoder.js"
 import { crossEntropy, embed, linear } from "../model/nn.js";
 import { AdamW, clipScale, globalNorm } from "../train/optim.js";
 import { Rng } from "../util/rng.js";
+import { z } from "zod";
+import { countOrZero, named, positiveInt, validateOptions } from "../stages/options-schema.js";
+
+/** The step benchmarks' counts: the CLI's flags take their ranges from here, and library calls are checked against them. */
+export const BENCH_STEP_FIELDS = { steps: positiveInt(), warmup: countOrZero() };
+const benchStepSchema = named(z.object(BENCH_STEP_FIELDS).strict(), "bench option");
+
+/** Refuses a timed-step or warm-up count out of range, as the CLI would (`--steps must be an integer in [1, …], got 0`). */
+export function checkBenchCounts(steps: number, warmup: number): void {
+  validateOptions(benchStepSchema, { steps, warmup });
+}
 
 /** The transformer-step benchmark of ../shared/bench/transformer_step.md. */
 export const BENCH_CONFIGS = {
@@ -91,6 +102,7 @@ export interface BenchResult extends StepTimes {
 }
 
 export async function runStepBench(name: BenchConfigName, steps = 10, warmup = 3, onStep?: (i: number, ms: number) => void): Promise<BenchResult> {
+  checkBenchCounts(steps, warmup);
   const engine = await initEngine();
   const config = BENCH_CONFIGS[name];
   const lm = buildBenchLm(config, 0);

@@ -12,7 +12,7 @@ import { BatchOrder } from "../train/trainer.js";
 import { AdamW, clipScale, globalNorm } from "../train/optim.js";
 import { GENERATE_DEFAULTS } from "../stages/generate.js";
 import { TRAINER_DEFAULTS } from "../stages/trainer-options.js";
-import { stepTimes, type StepTimes } from "./step.js";
+import { checkBenchCounts, stepTimes, type StepTimes } from "./step.js";
 
 /**
  * The teacher's training step as the grounded phases of recipes/teacher.json run it: the
@@ -58,6 +58,7 @@ export interface TeacherBenchResult extends StepTimes {
 }
 
 export async function runTeacherStepBench(opts: TeacherBenchOptions): Promise<TeacherBenchResult> {
+  checkBenchCounts(opts.steps, opts.warmup);
   const engine = await initEngine();
   const c = TEACHER_BENCH;
   const samples = opts.samples ?? c.samples;

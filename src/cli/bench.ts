@@ -1,11 +1,11 @@
 import { Command, Option } from "commander";
 import { runGemmBench } from "../bench/gemm.js";
-import { BENCH_CONFIGS, runStepBench, type BenchConfigName } from "../bench/step.js";
+import { BENCH_CONFIGS, BENCH_STEP_FIELDS, runStepBench, type BenchConfigName } from "../bench/step.js";
 import { runTeacherStepBench } from "../bench/teacher-step.js";
 import { UserError } from "../errors.js";
 import { formatKernelTable, withKernelProfile } from "../engine/profile.js";
 import { initEngine } from "../engine/index.js";
-import { parsePositiveInt } from "./parse.js";
+import { optionParser, parsePositiveInt } from "./parse.js";
 
 export function register(program: Command): void {
   const bench = program.command("bench").description("performance benchmarks");
@@ -15,8 +15,8 @@ export function register(program: Command): void {
       "time one training step: the transformer of shared/bench/transformer_step.md (small, base), or the teacher's with the grounding term (teacher)",
     )
     .addOption(new Option("--config <name>", "model size").choices([...Object.keys(BENCH_CONFIGS), "teacher"]).default("small"))
-    .option("--steps <n>", "timed steps", parsePositiveInt("--steps"), 10)
-    .option("--warmup <n>", "untimed warm-up steps", parsePositiveInt("--warmup", true), 3)
+    .option("--steps <n>", "timed steps", optionParser(BENCH_STEP_FIELDS, "steps"), 10)
+    .option("--warmup <n>", "untimed warm-up steps", optionParser(BENCH_STEP_FIELDS, "warmup"), 3)
     .option(
       "--unfused",
       "teacher only: the grounding term on every head's probabilities through the tfjs formulation (the path before the fused kernel), for comparison",
