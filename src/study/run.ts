@@ -288,7 +288,10 @@ async function runCells(
   let finished = 0;
   const timings: Record<string, number> = {};
   const jobs: Record<string, number> = {};
-  const plan = planJobs(Math.max(1, pending.length), threads, o.jobs);
+  // Threads per job follow from the whole study's cell count, not from what is left to run:
+  // another thread count sums in another order, so a cell resumed alone or run in a shard must
+  // get the threads it would have had in the whole run to give the same bits.
+  const plan = planJobs(Math.max(1, total), threads, o.jobs);
   await runInProcesses(next, plan, {
     quiet,
     onFinish: (job, seconds) => {
