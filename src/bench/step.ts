@@ -5,11 +5,11 @@ import { crossEntropy, embed, linear } from "../model/nn.js";
 import { AdamW, clipScale, globalNorm } from "../train/optim.js";
 import { Rng } from "../util/rng.js";
 import { z } from "zod";
-import { countOrZero, named, positiveInt, validateOptions } from "../stages/options-schema.js";
+import { countOrZero, positiveInt, validateOptions } from "../stages/options-schema.js";
 
 /** The step benchmarks' counts: the CLI's flags take their ranges from here, and library calls are checked against them. */
 export const BENCH_STEP_FIELDS = { steps: positiveInt(), warmup: countOrZero() };
-const benchStepSchema = named(z.object(BENCH_STEP_FIELDS).strict(), "bench option");
+const benchStepSchema = z.object(BENCH_STEP_FIELDS);
 
 /** Refuses a timed-step or warm-up count out of range, as the CLI would (`--steps must be an integer in [1, …], got 0`). */
 export function checkBenchCounts(steps: number, warmup: number): void {

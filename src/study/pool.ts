@@ -17,10 +17,11 @@ export interface Job {
  * How to share the machine between jobs (students, study cells): at most one job per thread, and each job gets
  * an equal share of the threads. Why processes: a training step keeps two threads only about
  * 70% busy (the JS between kernels is serial), so two one-thread students side by side finish
- * about a quarter sooner than the same two one after the other on two threads.
+ * about a quarter sooner than the same two one after the other on two threads. `cells` is the
+ * whole run's count, not what is left of it, so a resumed run gives its jobs the same threads.
  */
-export function planJobs(pending: number, threads: number, requested?: number): { jobs: number; threadsPerJob: number } {
-  const jobs = Math.max(1, Math.min(pending, requested ?? threads));
+export function planJobs(cells: number, threads: number, requested?: number): { jobs: number; threadsPerJob: number } {
+  const jobs = Math.max(1, Math.min(cells, requested ?? threads));
   return { jobs, threadsPerJob: Math.max(1, Math.floor(threads / jobs)) };
 }
 
