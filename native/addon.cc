@@ -91,7 +91,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
 #ifdef LAVIT_OPENBLAS
   o.Set("tier", "native-openblas");
-  o.Set("blas", std::string("OpenBLAS ") + openblas_get_config());
+  o.Set("blas", std::string(openblas_get_config()));
 #else
   o.Set("tier", "native-builtin");
   o.Set("blas", "built-in blocked GEMM");

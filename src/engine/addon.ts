@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { withBlasCore } from "./blas-core.js";
 
 /**
  * The C++ addon's surface (native/*.cc). All arrays are owned by JS. `op` arguments are codes
@@ -108,7 +109,7 @@ export function loadNativeAddon(): LoadResult {
   if (!path) return { addon: null, reason: `the native kernel pack is not built (looked for ${candidates[0]}; run \`npm run build:native\`)` };
   try {
     const require = createRequire(import.meta.url);
-    const addon = require(path) as NativeAddon;
+    const addon = withBlasCore(() => require(path) as NativeAddon);
     addon.info();
     return { addon, path };
   } catch (e) {
