@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { initEngine } from "../engine/index.js";
+import { initEngine, type EngineInfo } from "../engine/index.js";
 import { loadSplit } from "../data/dataset.js";
 import { readManifest } from "../data/manifest.js";
 import { baselineStats, fitPriorAnswerer } from "../data/stats.js";
@@ -66,6 +66,8 @@ export interface CellRecord {
   seconds: { train: number; eval: number };
   study: { file: string; sha256: string };
   lavit: ReturnType<typeof codeVersion>;
+  /** What the bits depend on besides the options: the kernel tier, OpenBLAS's core and the threads the cell ran with. */
+  engine: Pick<EngineInfo, "tier" | "blas" | "threads">;
 }
 
 /** Per split: the teacher's figures and the constants (prior-only answerer, chance, even gaze). */
@@ -163,7 +165,7 @@ async function runCell(t: CellTask): Promise<void> {
     train = (performance.now() - t0) / 1000;
     markDone(studentDir);
   }
-  await initEngine();
+  const { tier, blas, threads } = (await initEngine()).info;
   let evalSeconds = 0;
   const metrics: CellRecord["metrics"] = {};
   for (const split of t.splits) {
@@ -179,6 +181,7 @@ async function runCell(t: CellTask): Promise<void> {
     curve: readCurve(join(studentDir, "metrics.jsonl")),
     seconds: { train, eval: evalSeconds },
     lavit: codeVersion(),
+    engine: { tier, blas, threads },
   };
   writeFileAtomic(join(t.dir, CELL_RECORD), JSON.stringify(record, null, 2) + "\n");
 }
