@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { initEngine, type EngineInfo } from "../engine/index.js";
+import { initEngine } from "../engine/index.js";
+import type { EngineInfo } from "../engine/info.js";
 import { loadSplit } from "../data/dataset.js";
 import { readManifest } from "../data/manifest.js";
 import { baselineStats, fitPriorAnswerer } from "../data/stats.js";
