@@ -1,43 +1,25 @@
-import { readFileSync } from "node:fs";
-
-/** The instructions each OpenBLAS core's kernels need, the widest first. */
-const CORES: ReadonlyArray<readonly [core: string, flags: readonly string[]]> = [
-  // Intel's Cooper Lake and Sapphire Rapids cores and AMD's Zen 4 and 5 run these single-precision kernels too.
-  ["SkylakeX", ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]],
-  ["Haswell", ["avx2", "fma"]],
-];
-
 /**
- * The OpenBLAS core lavit loads its GEMM with, or null to leave the choice to OpenBLAS.
- * The kernels decide a run's bits (the AVX2 and AVX-512 ones round differently) and its speed
- * (the AVX2 ones take half as long again on an AVX-512 machine), so the choice follows the
- * processor, not OPENBLAS_CORETYPE, which a machine may set for other programs: one such
+ * The OpenBLAS core lavit asks for, or null to let OpenBLAS detect the processor's.
+ * The kernels decide a run's bits, not only its speed: each core rounds its own way (even
+ * SkylakeX and Cooperlake, whose single-precision kernels look alike, sum matrix products in
+ * another order), so the shipped models' sha256 hold only on the core OpenBLAS detects.
+ * OPENBLAS_CORETYPE is not obeyed, since a machine may set it for other programs: one such
  * machine forced Haswell on an AVX-512 processor. LAVIT_BLAS_CORE names another core.
  */
-export function blasCoreFor(cpuFlags: ReadonlySet<string>, env: NodeJS.ProcessEnv): string | null {
-  if (env.LAVIT_BLAS_CORE) return env.LAVIT_BLAS_CORE;
-  return CORES.find(([, needs]) => needs.every((f) => cpuFlags.has(f)))?.[0] ?? null;
-}
-
-/** The first processor's flags from /proc/cpuinfo; empty where there is none (not Linux, not x86). */
-export function cpuFlags(cpuinfoPath = "/proc/cpuinfo"): Set<string> {
-  try {
-    const line = /^flags\s*:(.*)$/m.exec(readFileSync(cpuinfoPath, "utf8"));
-    return new Set(line ? line[1]!.trim().split(/\s+/) : []);
-  } catch {
-    return new Set();
-  }
+export function blasCoreFor(env: NodeJS.ProcessEnv): string | null {
+  return env.LAVIT_BLAS_CORE || null;
 }
 
 /**
  * Runs load (which loads OpenBLAS, and OpenBLAS reads OPENBLAS_CORETYPE once, then) with the
- * core blasCoreFor picks, and puts the environment back as it was for child processes.
+ * core blasCoreFor picks, or with none so OpenBLAS detects it, and puts the environment back
+ * as it was for child processes.
  */
-export function withBlasCore<T>(load: () => T, flags: ReadonlySet<string> = cpuFlags()): T {
-  const core = blasCoreFor(flags, process.env);
-  if (!core) return load();
+export function withBlasCore<T>(load: () => T): T {
+  const core = blasCoreFor(process.env);
   const before = process.env.OPENBLAS_CORETYPE;
-  process.env.OPENBLAS_CORETYPE = core;
+  if (core) process.env.OPENBLAS_CORETYPE = core;
+  else delete process.env.OPENBLAS_CORETYPE;
   try {
     return load();
   } finally {
