@@ -1,23 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { blasCoreFor, withBlasCore } from "../../src/engine/blas-core.js";
 import { runCli } from "../helpers/cli.js";
 
-/** Runs body with these environment variables set (undefined: unset), then puts them back. */
-function withEnv<T>(vars: Record<string, string | undefined>, body: () => T): T {
-  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const put = (values: Record<string, string | undefined>) => {
-    for (const [k, v] of Object.entries(values)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  put(vars);
-  try {
-    return body();
-  } finally {
-    put(before);
-  }
-}
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 
 describe("blasCoreFor", () => {
   it("takes LAVIT_BLAS_CORE, and not OPENBLAS_CORETYPE", () => {
@@ -29,23 +16,23 @@ describe("blasCoreFor", () => {
 
 describe("withBlasCore", () => {
   it("hides OPENBLAS_CORETYPE only while loading and puts it back, also after a throw", () => {
-    withEnv({ OPENBLAS_CORETYPE: "Haswell", LAVIT_BLAS_CORE: undefined }, () => {
-      expect(withBlasCore(() => process.env.OPENBLAS_CORETYPE)).toBeUndefined();
-      expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
-      expect(() =>
-        withBlasCore(() => {
-          throw new Error("no addon");
-        }),
-      ).toThrow("no addon");
-      expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
-    });
+    vi.stubEnv("OPENBLAS_CORETYPE", "Haswell");
+    vi.stubEnv("LAVIT_BLAS_CORE", undefined);
+    expect(withBlasCore(() => process.env.OPENBLAS_CORETYPE)).toBeUndefined();
+    expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
+    expect(() =>
+      withBlasCore(() => {
+        throw new Error("no addon");
+      }),
+    ).toThrow("no addon");
+    expect(process.env.OPENBLAS_CORETYPE).toBe("Haswell");
   });
 
   it("sets LAVIT_BLAS_CORE's core while loading", () => {
-    withEnv({ OPENBLAS_CORETYPE: undefined, LAVIT_BLAS_CORE: "Zen" }, () => {
-      expect(withBlasCore(() => process.env.OPENBLAS_CORETYPE)).toBe("Zen");
-      expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
-    });
+    vi.stubEnv("OPENBLAS_CORETYPE", undefined);
+    vi.stubEnv("LAVIT_BLAS_CORE", "Zen");
+    expect(withBlasCore(() => process.env.OPENBLAS_CORETYPE)).toBe("Zen");
+    expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
   });
 });
 
