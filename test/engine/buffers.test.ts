@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tf } from "../../src/engine/index.js";
-import { BufferPool } from "../../src/engine/kernels/buffers.js";
+import fc from "fast-check";
+import { BufferPool, sizeClass } from "../../src/engine/kernels/buffers.js";
 import { registerNativeKernels } from "../../src/engine/kernels/index.js";
 import { loadAddonForTests } from "./helpers.js";
 
@@ -70,25 +71,72 @@ describe("buffer pool bound", () => {
     for (const a of first) pool.release(a);
     for (let i = 0; i < 5; i++) {
       const again = step();
-      expect(new Set([...again, ...first]).size).toBe(3);
+      expect(new Set([...again, ...first].map((a) => a.buffer)).size).toBe(3);
       for (const a of again) pool.release(a);
     }
   });
 
-  it("drops the lengths asked for least recently first when shapes change", () => {
+  it("serves lengths of one size class from the same buffers, each as a view of its exact length", () => {
     const pool = new BufferPool(1 << 20);
-    const a = pool.alloc(100);
-    const b = pool.alloc(50);
+    // a step padded to 100 tokens, then one padded to 98: same classes, no new memory
+    const first = [pool.alloc(100 * 64), pool.alloc(100 * 100)];
+    for (const a of first) pool.release(a);
+    const bound = pool.boundBytes;
+    const again = [pool.alloc(98 * 64), pool.alloc(98 * 98)];
+    expect(again.map((a) => a.length)).toEqual([98 * 64, 98 * 98]);
+    expect(new Set([...again, ...first].map((a) => a.buffer)).size).toBe(2);
+    expect(again.every((a) => a.byteOffset === 0)).toBe(true);
+    expect(pool.boundBytes).toBe(bound);
+  });
+
+  it("drops the classes asked for least recently first when shapes change", () => {
+    const pool = new BufferPool(1 << 20);
+    const a = pool.alloc(100); // class 104
+    const b = pool.alloc(50); // class 52
     pool.release(a);
     pool.release(b);
-    expect(pool.alloc(50)).toBe(b); // 50 is now the most recent length
-    pool.release(b);
-    // a miss: 80 more floats with 150 free exceed the high-water mark of 150 out at once
+    const b2 = pool.alloc(50);
+    expect(b2.buffer).toBe(b.buffer); // 52 is now the most recent class
+    pool.release(b2);
+    // a miss: 80 more floats with 156 free exceed the high-water mark of 156 out at once
     const c = pool.alloc(80);
-    expect(pool.pooledBytes).toBe(50 * 4); // the 100 went, the 50 stayed
-    expect(pool.alloc(50)).toBe(b);
-    expect(pool.alloc(100)).not.toBe(a);
+    expect(pool.pooledBytes).toBe(52 * 4); // the 104 went, the 52 stayed
+    expect(pool.alloc(50).buffer).toBe(b.buffer);
+    expect(pool.alloc(100).buffer).not.toBe(a.buffer);
     expect(c.length).toBe(80);
+  });
+
+  it("gives a reader an exact copy of a partial view and takes the view back", () => {
+    const pool = new BufferPool(1 << 20);
+    const whole = pool.alloc(8); // exact below 17
+    expect(pool.readOut(whole)).toBe(whole);
+    const w = pool.alloc(200);
+    const v = pool.alloc(100);
+    v.fill(3);
+    const copy = pool.readOut(v) as Float32Array;
+    expect(copy).not.toBe(v);
+    expect(copy.buffer.byteLength).toBe(400);
+    expect(Array.from(copy)).toEqual(Array.from(v));
+    expect(pool.pooledBytes).toBe(104 * 4);
+    // pinned views are copied for the reader but stay out of the pool
+    pool.pin(w);
+    expect((pool.readOut(w) as Float32Array).buffer.byteLength).toBe(800);
+    expect(pool.pooledBytes).toBe(104 * 4);
+  });
+});
+
+describe("size classes", () => {
+  it("round up by at most an eighth, keep lengths up to 16, and never go down", () => {
+    for (let n = 0; n <= 16; n++) expect(sizeClass(n)).toBe(n);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1 << 28 }), (n) => {
+        const c = sizeClass(n);
+        expect(c).toBeGreaterThanOrEqual(n);
+        expect(c).toBeLessThanOrEqual(n * 1.125);
+        expect(sizeClass(c)).toBe(c);
+        expect(sizeClass(n + 1)).toBeGreaterThanOrEqual(c);
+      }),
+    );
   });
 });
 
@@ -112,6 +160,24 @@ describe("buffer recycling on the native tier", async () => {
       expect(Array.from(read)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
       expect(Array.from(top.dataSync())).toEqual([2, 4, 6, 8]);
       tf.dispose([x, top]);
+    } finally {
+      reg.restore();
+    }
+  });
+
+  run("reads out a kernel output of a length between size classes as exactly its own bytes", async () => {
+    const reg = registerNativeKernels(addon!);
+    try {
+      const x = tf.range(0, 100, 1, "float32"); // 100 floats: class 104
+      const y = tf.add(x, 1);
+      const storage = (tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } }).data.get(y.dataId).values;
+      expect(storage.buffer.byteLength).toBe(104 * 4);
+      const bytes = await y.bytes();
+      expect(bytes.length).toBe(400);
+      const read = y.dataSync() as Float32Array;
+      expect(read.buffer.byteLength).toBe(400);
+      expect(read[99]).toBe(100);
+      tf.dispose([x, y]);
     } finally {
       reg.restore();
     }

@@ -3,10 +3,30 @@ import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import type { CpuBackend, KernelOverrides } from "./registry.js";
 
 /**
+ * The length a request for n floats is served at: n rounded up to one of eight steps per power
+ * of two (at most an eighth more). Batches padded to their longest sequence change every
+ * activation's length a little from step to step; served exactly, each new length missed the
+ * pool and faulted in fresh memory that only a garbage collection would free.
+ */
+export function sizeClass(n: number): number {
+  if (n <= 16) return n;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return Math.ceil(n / step) * step;
+}
+
+/** The whole buffer behind a view the pool handed out. */
+function wholeOf(view: Float32Array): Float32Array {
+  return view.length * 4 === view.buffer.byteLength ? view : new Float32Array(view.buffer);
+}
+
+/**
  * Recycles the float32 buffers the pack's kernels write their outputs into. Without it every
  * output is a fresh Float32Array that V8 frees only by garbage collection, and the hundreds
  * of megabytes a training step allocates make V8 collect every few tens of milliseconds
  * ("external memory pressure"), on the thread that runs the step.
+ *
+ * Buffers are kept by size class (`sizeClass`); a request gets a view of its exact length at
+ * the start of its class's buffer, so nothing that reads the tensor sees the rest.
  *
  * A buffer goes back to the pool when the cpu backend deletes the tensor data that holds it,
  * unless anything else may still see it:
@@ -24,10 +44,13 @@ import type { CpuBackend, KernelOverrides } from "./registry.js";
  * pool never holds more than one step's working set, instead of a set per shape.
  */
 export class BufferPool {
-  /** Free buffers by length; Map order is the order their lengths were last asked for. */
+  /** Free whole buffers by class length; Map order is the order their classes were last asked for. */
   private readonly free = new Map<number, Float32Array[]>();
+  /** The views handed out and not yet taken back or pinned. */
   private readonly owned = new WeakSet<Float32Array>();
   private readonly pinned = new WeakSet<Float32Array>();
+  /** The handed-out views shorter than their buffer. */
+  private readonly partial = new WeakSet<Float32Array>();
   private freeBytes = 0;
   private outBytes = 0;
   private highWater = 0;
@@ -35,42 +58,63 @@ export class BufferPool {
   constructor(private readonly capBytes: number) {}
 
   alloc(n: number): Float32Array {
-    const list = this.free.get(n);
+    const size = sizeClass(n);
+    const list = this.free.get(size);
+    let whole: Float32Array | undefined;
     if (list) {
       // most recently asked for: last in eviction order
-      this.free.delete(n);
-      this.free.set(n, list);
-      const a = list.pop();
-      if (a) {
-        this.freeBytes -= a.byteLength;
-        this.take(a);
-        return a;
-      }
+      this.free.delete(size);
+      this.free.set(size, list);
+      whole = list.pop();
+      if (whole) this.freeBytes -= whole.byteLength;
     }
-    const b = new Float32Array(n);
-    if (this.outBytes + b.byteLength > this.highWater) this.highWater = Math.min(this.outBytes + b.byteLength, this.capBytes);
-    this.evict(b.byteLength);
-    this.take(b);
-    return b;
+    if (!whole) {
+      whole = new Float32Array(size);
+      if (this.outBytes + whole.byteLength > this.highWater) this.highWater = Math.min(this.outBytes + whole.byteLength, this.capBytes);
+      this.evict(whole.byteLength);
+    }
+    const view = n === size ? whole : whole.subarray(0, n);
+    if (view !== whole) this.partial.add(view);
+    this.owned.add(view);
+    this.outBytes += whole.byteLength;
+    return view;
   }
 
   pin(values: unknown): void {
     if (!(values instanceof Float32Array)) return;
     this.pinned.add(values);
     // it is no longer the pool's to count
-    if (this.owned.delete(values)) this.outBytes -= values.byteLength;
+    if (this.owned.delete(values)) this.outBytes -= values.buffer.byteLength;
+  }
+
+  /**
+   * What a caller reading `values` out should get: an exact copy of a view shorter than its
+   * buffer (whose `.buffer` would show the rest; tfjs's Tensor.bytes() reads it whole), and the
+   * view goes back to the pool if it may; anything else as it is. The caller pins the result.
+   */
+  readOut(values: unknown): unknown {
+    if (!(values instanceof Float32Array) || !this.partial.has(values)) return values;
+    const exact = values.slice();
+    this.release(values);
+    return exact;
+  }
+
+  /** Whether a release of `values` would take it back. */
+  holds(values: unknown): values is Float32Array {
+    return values instanceof Float32Array && this.owned.has(values) && !this.pinned.has(values);
   }
 
   release(values: unknown): void {
-    if (!(values instanceof Float32Array) || !this.owned.has(values) || this.pinned.has(values) || values.length === 0) return;
+    if (!this.holds(values) || values.length === 0) return;
     // Out of `owned` while it waits, so a second release of it is a no-op.
     this.owned.delete(values);
-    this.outBytes -= values.byteLength;
-    if (this.freeBytes + values.byteLength > this.capBytes) return;
-    this.freeBytes += values.byteLength;
-    const list = this.free.get(values.length);
-    if (list) list.push(values);
-    else this.free.set(values.length, [values]);
+    const whole = wholeOf(values);
+    this.outBytes -= whole.byteLength;
+    if (this.freeBytes + whole.byteLength > this.capBytes) return;
+    this.freeBytes += whole.byteLength;
+    const list = this.free.get(whole.length);
+    if (list) list.push(whole);
+    else this.free.set(whole.length, [whole]);
   }
 
   /** Bytes waiting in the pool. */
@@ -83,17 +127,12 @@ export class BufferPool {
     return this.highWater;
   }
 
-  private take(a: Float32Array): void {
-    this.owned.add(a);
-    this.outBytes += a.byteLength;
-  }
-
-  /** Drops free buffers, least recently asked-for lengths first, until `incoming` more fits under the bound. */
+  /** Drops free buffers, least recently asked-for classes first, until `incoming` more fits under the bound. */
   private evict(incoming: number): void {
-    for (const [n, list] of this.free) {
+    for (const [size, list] of this.free) {
       if (this.freeBytes + this.outBytes + incoming <= this.highWater) return;
       while (list.length > 0 && this.freeBytes + this.outBytes + incoming > this.highWater) this.freeBytes -= list.pop()!.byteLength;
-      if (list.length === 0) this.free.delete(n);
+      if (list.length === 0) this.free.delete(size);
     }
   }
 }
@@ -143,7 +182,11 @@ export function installBufferRecycling(reg: KernelOverrides, capBytes = 1 << 30)
   const disposeData = backend.disposeData;
   const previous = active;
   backend.readSync = function (this: Backend, dataId: object) {
-    pool.pin(this.data.get(dataId)?.values);
+    const entry = this.data.get(dataId);
+    if (entry) {
+      entry.values = pool.readOut(entry.values);
+      pool.pin(entry.values);
+    }
     return readSync.call(this, dataId);
   };
   backend.disposeData = function (this: Backend, dataId: object, force?: boolean) {
