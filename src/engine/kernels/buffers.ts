@@ -73,7 +73,7 @@ export class BufferPool {
       if (this.outBytes + whole.byteLength > this.highWater) this.highWater = Math.min(this.outBytes + whole.byteLength, this.capBytes);
       this.evict(whole.byteLength);
     }
-    const view = n === size ? whole : whole.subarray(0, n);
+    const view = whole.length === n ? whole : whole.subarray(0, n);
     if (view !== whole) this.partial.add(view);
     this.owned.add(view);
     this.outBytes += whole.byteLength;
