@@ -100,7 +100,7 @@ export class BufferPool {
   }
 
   /** Whether a release of `values` would take it back. */
-  holds(values: unknown): values is Float32Array {
+  private holds(values: unknown): values is Float32Array {
     return values instanceof Float32Array && this.owned.has(values) && !this.pinned.has(values);
   }
 
