@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tf } from "../../src/engine/index.js";
 import fc from "fast-check";
-import { BufferPool, sizeClass } from "../../src/engine/kernels/buffers.js";
+import { BufferPool, sizeClass, storageOf } from "../../src/engine/kernels/buffers.js";
 import { registerNativeKernels } from "../../src/engine/kernels/index.js";
 import { loadAddonForTests } from "./helpers.js";
 
@@ -170,8 +170,7 @@ describe("buffer recycling on the native tier", async () => {
     try {
       const x = tf.range(0, 100, 1, "float32"); // 100 floats: class 104
       const y = tf.add(x, 1);
-      const storage = (tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } }).data.get(y.dataId).values;
-      expect(storage.buffer.byteLength).toBe(104 * 4);
+      expect(storageOf(y).buffer.byteLength).toBe(104 * 4);
       const bytes = await y.bytes();
       expect(bytes.length).toBe(400);
       const read = y.dataSync() as Float32Array;
@@ -186,23 +185,22 @@ describe("buffer recycling on the native tier", async () => {
   run("reuses a kernel output's buffer once its tensor is gone, and restore() turns recycling off", () => {
     const reg = registerNativeKernels(addon!);
     const x = tf.tensor1d([1, 2, 3]);
-    const storage = (t: tf.Tensor) => (tf.backend() as unknown as { data: { get(id: object): { values: unknown } } }).data.get(t.dataId).values;
     try {
       const a = tf.add(x, 1);
-      const buf = storage(a);
+      const buf = storageOf(a);
       a.dispose();
       const b = tf.mul(x, 2);
-      expect(storage(b)).toBe(buf);
+      expect(storageOf(b)).toBe(buf);
       expect(Array.from(b.dataSync())).toEqual([2, 4, 6]);
       b.dispose();
     } finally {
       reg.restore();
     }
     const c = tf.add(x, 1);
-    const buf = storage(c);
+    const buf = storageOf(c);
     c.dispose();
     const d = tf.add(x, 1);
-    expect(storage(d)).not.toBe(buf);
+    expect(storageOf(d)).not.toBe(buf);
     tf.dispose([x, d]);
   });
 });
